@@ -1,0 +1,204 @@
+"""Step-by-step re-run of a model's own weights: gates, cell state, hidden state and predictions per row."""
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.nn.utils.rnn import pack_padded_sequence
+
+from .models import GATES, ModelConfig, SequenceClassifier
+
+DIRECTIONS = ("forward", "backward")
+
+
+def state_names(kind: str) -> tuple[str, ...]:
+    """Per-step quantities a trace records for a kind, e.g. ('i', 'f', 'g', 'o', 'c', 'h') for LSTM."""
+    return GATES[kind] + (("c",) if kind == "lstm" else ()) + ("h",)
+
+
+def lstm_step(xp, h, c, w_hh, b_hh):
+    """One nn.LSTM step; xp = W_ih x_t + b_ih precomputed. Returns h, c, hh projection and gates."""
+    a = F.linear(h, w_hh, b_hh)  # (B, 4H): the W_hh h_{t-1} + b_hh part
+    i, f, g, o = (xp + a).chunk(4, dim=-1)
+    i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
+    c = f * c + i * g
+    h = o * torch.tanh(c)
+    return h, c, a, {"i": i, "f": f, "g": g, "o": o}
+
+
+def gru_step(xp, h, w_hh, b_hh):
+    """One nn.GRU step (r, z, n as in torch: n = tanh(W_in x + b_in + r * (W_hn h + b_hn)))."""
+    a = F.linear(h, w_hh, b_hh)  # (B, 3H)
+    xr, xz, xn = xp.chunk(3, dim=-1)
+    ar, az, an = a.chunk(3, dim=-1)
+    r = torch.sigmoid(xr + ar)
+    z = torch.sigmoid(xz + az)
+    n = torch.tanh(xn + r * an)
+    h = (1 - z) * n + z * h
+    return h, a, {"r": r, "z": z, "n": n}
+
+
+def rnn_step(xp, h, w_hh, b_hh):
+    """One nn.RNN (tanh) step."""
+    a = F.linear(h, w_hh, b_hh)  # (B, H)
+    return torch.tanh(xp + a), a, {}
+
+
+def truncation_starts(steps: int, k: int) -> set[int]:
+    """Steps whose incoming state is detached: chunks of k steps, the last chunk ending at the final step."""
+    return {s for s in range(1, steps) if (steps - s) % k == 0}
+
+
+@dataclass
+class DirectionRun:
+    """Per-step tensors of one layer and direction, each a list over steps in this direction's reading order."""
+
+    h: list  # h_t, (B, H) each
+    h_prev: list  # the state each step read (detached at truncation starts)
+    hh: list  # W_hh h_{t-1} + b_hh, (B, G*H): where dL/dW_hh enters
+    c: list  # LSTM cell state, else empty
+    gates: dict  # gate letter -> list of (B, H)
+
+
+def run_direction(kind: str, xp: torch.Tensor, w_hh, b_hh, k: int) -> DirectionRun:
+    """Unroll one layer/direction over xp (B, T, G*H) in reading order, truncating BPTT to chunks of k."""
+    B, T, _ = xp.shape
+    H = w_hh.shape[1]
+    h = xp.new_zeros(B, H)
+    c = xp.new_zeros(B, H)
+    cut = truncation_starts(T, k)
+    run = DirectionRun([], [], [], [], {g: [] for g in GATES[kind]})
+    for t in range(T):
+        if t in cut:
+            h, c = h.detach(), c.detach()
+        run.h_prev.append(h)
+        if kind == "lstm":
+            h, c, a, gates = lstm_step(xp[:, t], h, c, w_hh, b_hh)
+            run.c.append(c)
+        elif kind == "gru":
+            h, a, gates = gru_step(xp[:, t], h, w_hh, b_hh)
+        else:
+            h, a, gates = rnn_step(xp[:, t], h, w_hh, b_hh)
+        run.h.append(h)
+        run.hh.append(a)
+        for name, value in gates.items():
+            run.gates[name].append(value)
+    return run
+
+
+def weights(model: SequenceClassifier, layer: int, direction: int):
+    """(W_ih, b_ih, W_hh, b_hh) of one layer and direction of the fused module."""
+    sfx = f"_l{layer}" + ("_reverse" if direction else "")
+    rnn = model.rnn
+    return tuple(getattr(rnn, f"{n}{sfx}") for n in ("weight_ih", "bias_ih", "weight_hh", "bias_hh"))
+
+
+@dataclass
+class Unrolled:
+    """An explicit unroll of a whole model: runs[layer][direction] and the last layer's outputs."""
+
+    runs: list  # [layer][direction] -> DirectionRun
+    outputs: torch.Tensor  # (B, T, D*H) last layer, indexed by image row, as nn.LSTM's output
+
+    def final_features(self) -> torch.Tensor:
+        """Readout features: forward h_T and backward h_1 (its last step) of the last layer, (B, D*H)."""
+        return torch.cat([run.h[-1] for run in self.runs[-1]], dim=-1)
+
+
+def unroll(model: SequenceClassifier, x: torch.Tensor, k: int | None = None) -> Unrolled:
+    """Re-run the model's weights step by step on x (B, T, 28); BPTT truncated to chunks of k steps."""
+    cfg = model.config
+    T = x.shape[1]
+    k = T if k is None else k
+    layer_input = x
+    runs = []
+    for layer in range(cfg.num_layers):
+        if layer > 0:
+            layer_input = F.dropout(layer_input, cfg.dropout, model.training)
+        layer_runs, outs = [], []
+        for d in range(cfg.num_directions):
+            w_ih, b_ih, w_hh, b_hh = weights(model, layer, d)
+            seq = layer_input.flip(1) if d else layer_input  # backward direction reads the last row first
+            run = run_direction(cfg.kind, F.linear(seq, w_ih, b_ih), w_hh, b_hh, k)
+            out = torch.stack(run.h, dim=1)  # (B, T, H) in reading order
+            outs.append(out.flip(1) if d else out)
+            layer_runs.append(run)
+        runs.append(layer_runs)
+        layer_input = torch.cat(outs, dim=-1)  # (B, T, D*H) by image row
+    return Unrolled(runs, layer_input)
+
+
+def prefix_logits(model: SequenceClassifier, x: torch.Tensor) -> torch.Tensor:
+    """Logits the model gives if the digit ended after row t, for every t: (B, T, 10), via the fused module."""
+    B, T, _ = x.shape
+    lengths = torch.arange(1, T + 1).repeat(B)  # sample b, prefix t -> row b*T + t - 1
+    packed = pack_padded_sequence(x.repeat_interleave(T, dim=0), lengths, batch_first=True, enforce_sorted=False)
+    _, state = model.rnn(packed)
+    h_n = state[0] if model.config.kind == "lstm" else state
+    return model.readout(h_n).view(B, T, -1)
+
+
+@dataclass
+class Trace:
+    """Everything the model computed while reading a batch of digits, as numpy arrays.
+
+    states[layer][direction][name] has shape (B, T, H) and axis 1 is the image row (row 0 = top) for both
+    directions, as in nn.LSTM's output: the backward direction reads row T-1 first and row 0 last.
+    logits/probs[b, t] are the model's output had the digit ended after row t (rows 0..t). For a
+    unidirectional model that is the head applied to h_t. For a bidirectional model it is the whole model
+    re-run on rows 0..t, so the backward direction has read only those rows too (no peeking at rows not
+    yet shown); its heatmaps, by contrast, show the backward pass over the full digit.
+    """
+
+    config: ModelConfig
+    states: list
+    logits: np.ndarray  # (B, T, 10)
+
+    @property
+    def probs(self) -> np.ndarray:
+        e = np.exp(self.logits - self.logits.max(-1, keepdims=True))
+        return e / e.sum(-1, keepdims=True)
+
+    def get(self, layer: int, direction: int, name: str) -> np.ndarray:
+        return self.states[layer][direction][name]
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """Flat name -> array dict (for .npz export): 'l0_forward_f', ..., 'logits', 'probs'."""
+        out = {
+            f"l{layer}_{DIRECTIONS[d]}_{name}": arr
+            for layer, dirs in enumerate(self.states)
+            for d, named in enumerate(dirs)
+            for name, arr in named.items()
+        }
+        return out | {"logits": self.logits, "probs": self.probs}
+
+
+def _stack(steps: list, reverse: bool) -> np.ndarray:
+    out = torch.stack(steps, dim=1)  # (B, T, H) in reading order
+    return (out.flip(1) if reverse else out).numpy()
+
+
+@torch.no_grad()
+def trace(model: SequenceClassifier, x: torch.Tensor) -> Trace:
+    """Run the model on x (B, T, 28) step by step and record gates, c, h and per-row predictions."""
+    was_training = model.training
+    model.eval()
+    try:
+        un = unroll(model, x)
+        states = []
+        for layer_runs in un.runs:
+            per_dir = []
+            for d, run in enumerate(layer_runs):
+                named = {g: _stack(v, d == 1) for g, v in run.gates.items()}
+                if run.c:
+                    named["c"] = _stack(run.c, d == 1)
+                named["h"] = _stack(run.h, d == 1)
+                per_dir.append(named)
+            states.append(per_dir)
+        if model.config.bidirectional:
+            logits = prefix_logits(model, x)
+        else:
+            logits = model.head(un.outputs)  # (B, T, 10): head on h_t after each row
+        return Trace(model.config, states, logits.numpy())
+    finally:
+        model.train(was_training)

@@ -1,0 +1,86 @@
+"""Command line: train a model on the bundled sample (or full MNIST) and save a checkpoint.
+
+    python -m explorer.train --kind lstm --hidden 128 --epochs 60 --out checkpoints/lstm-128.safetensors
+"""
+import argparse
+import shlex
+import sys
+import time
+
+from .checkpoints import save_checkpoint
+from .data import Digits, load_mnist, load_sample
+from .models import KINDS, ModelConfig
+from .training import OPTIMIZERS, SCHEDULES, DivergedError, TrainConfig, train
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    d = TrainConfig()
+    p = argparse.ArgumentParser(prog="python -m explorer.train", description=__doc__.splitlines()[0])
+    p.add_argument("--kind", choices=KINDS, default="lstm", help="recurrent cell (default: %(default)s)")
+    p.add_argument("--hidden", type=int, default=128, help="hidden units per direction (default: %(default)s)")
+    p.add_argument("--layers", type=int, default=1, help="stacked recurrent layers (default: %(default)s)")
+    p.add_argument("--bidirectional", action="store_true", help="add a backward direction (BiLSTM etc.)")
+    p.add_argument("--dropout", type=float, default=0.0, help="dropout between layers (default: %(default)s)")
+    p.add_argument("--epochs", type=int, default=d.epochs, help="passes over the training set (default: %(default)s)")
+    p.add_argument("--batch-size", type=int, default=d.batch_size, help="digits per step (default: %(default)s)")
+    p.add_argument("--optimizer", choices=OPTIMIZERS, default=d.optimizer, help="default: %(default)s; SGD uses momentum 0.9")
+    p.add_argument("--lr", type=float, default=d.lr, help="peak learning rate (default: %(default)s)")
+    p.add_argument("--schedule", choices=SCHEDULES, default=d.schedule, help="learning-rate schedule (default: %(default)s)")
+    p.add_argument("--clip", type=float, default=d.clip, help="max gradient norm; 0 disables clipping (default: %(default)s)")
+    p.add_argument("--k", type=int, default=d.k, help="truncated BPTT length in rows, 1..28; 28 = full BPTT (default: %(default)s)")
+    p.add_argument("--loss-at", choices=("last", "every"), default=d.loss_at, help="loss on the last row only or on every row (default: %(default)s)")
+    p.add_argument("--no-augment", action="store_true", help="train without random shift/rotation/scale")
+    p.add_argument("--seed", type=int, default=d.seed, help="random seed; same seed, same result on CPU (default: %(default)s)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default=d.device, help="default: %(default)s")
+    p.add_argument("--data", choices=("sample", "mnist"), default="sample",
+                   help="bundled 5,000-digit sample, or full MNIST from the cache (run with --download first)")
+    p.add_argument("--download", action="store_true", help="download full MNIST into the cache if missing")
+    p.add_argument("--out", help="where to write the .safetensors checkpoint")
+    p.add_argument("--dry-run", action="store_true", help="a quick smoke run: 1 epoch on 256 digits, nothing saved")
+    return p.parse_args(argv)
+
+
+def load_data(args) -> tuple[Digits, Digits]:
+    if args.data == "sample":
+        return load_sample()
+    if args.download:
+        from .data import download_mnist
+        download_mnist(on_progress=lambda name, done, total: print(f"\r{name}: {done >> 10} KiB", end="", file=sys.stderr))
+        print(file=sys.stderr)
+    return load_mnist()
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    model_cfg = ModelConfig(kind=args.kind, hidden_size=args.hidden, num_layers=args.layers,
+                            bidirectional=args.bidirectional, dropout=args.dropout)
+    cfg = TrainConfig(epochs=1 if args.dry_run else args.epochs, batch_size=args.batch_size,
+                      optimizer=args.optimizer, lr=args.lr, schedule=args.schedule, clip=args.clip or None,
+                      k=args.k, loss_at=args.loss_at, augment=not args.no_augment, seed=args.seed,
+                      device=args.device)
+    train_set, test_set = load_data(args)
+    if args.dry_run:
+        train_set, test_set = (Digits(d.images[:256], d.labels[:256]) for d in (train_set, test_set))
+    print(f"training {model_cfg.label} on {len(train_set)} digits, testing on {len(test_set)}", file=sys.stderr)
+
+    def report(h):
+        print(f"epoch {h.epoch[-1]:3d}  loss {h.loss[-1]:.4f}  train {h.train_accuracy[-1]:.4f}  "
+              f"test {h.test_accuracy[-1]:.4f}  {h.seconds[-1]:.1f}s", file=sys.stderr)
+
+    try:
+        result = train(model_cfg, cfg, train_set, test_set, on_epoch=report)
+    except DivergedError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"test accuracy {result.metrics['test_accuracy']:.4f} on {len(test_set)} digits", file=sys.stderr)
+    if args.out and not args.dry_run:
+        command = "python -m explorer.train " + shlex.join(sys.argv[1:] if argv is None else argv)
+        data = {"name": args.data, "train": len(train_set), "test": len(test_set), "augment": cfg.augment}
+        path = save_checkpoint(args.out, result.model, metrics=result.metrics, history=result.history.to_dict(),
+                               data=data, command=command, train_config=cfg.to_dict())
+        print(f"saved {path}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

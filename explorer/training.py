@@ -1,0 +1,214 @@
+"""Training loop with progress callbacks, a stop request, truncated BPTT and a NaN guard."""
+import copy
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+import torch
+
+from .data import Digits, augment
+from .gradients import LOSS_AT, loss_logits, per_sample_loss
+from .models import ModelConfig, SequenceClassifier
+
+OPTIMIZERS = ("adam", "sgd")
+SCHEDULES = ("none", "cosine")
+
+
+class DivergedError(Exception):
+    """The loss or the gradient became NaN/inf; `result` holds the last good weights and the history."""
+
+    def __init__(self, message: str, result: "TrainResult"):
+        super().__init__(message)
+        self.result = result
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train; saved in the checkpoint next to the ModelConfig."""
+
+    epochs: int = 20
+    batch_size: int = 64
+    optimizer: str = "adam"
+    lr: float = 3e-3
+    schedule: str = "cosine"
+    clip: float | None = 1.0  # max global gradient norm; None = no clipping
+    k: int = 28  # truncated BPTT length; 28 = full BPTT
+    loss_at: str = "last"
+    augment: bool = True
+    seed: int = 0
+    device: str = "auto"
+
+    def __post_init__(self):
+        checks = [
+            (self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}"),
+            (self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}"),
+            (self.optimizer in OPTIMIZERS, f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}"),
+            (self.lr > 0, f"lr must be > 0, got {self.lr}"),
+            (self.schedule in SCHEDULES, f"schedule must be one of {SCHEDULES}, got {self.schedule!r}"),
+            (self.clip is None or self.clip > 0, f"clip must be > 0 or None, got {self.clip}"),
+            (1 <= self.k <= 28, f"k must be in 1..28, got {self.k}"),
+            (self.loss_at in LOSS_AT, f"loss_at must be one of {LOSS_AT}, got {self.loss_at!r}"),
+            (self.device in ("auto", "cpu", "cuda"), f"device must be auto, cpu or cuda, got {self.device!r}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Step:
+    """What on_step receives after every optimizer step."""
+
+    epoch: int
+    step: int  # global step, from 1
+    total_steps: int
+    loss: float
+    grad_norm: float  # before clipping
+    samples_per_s: float
+
+
+@dataclass
+class History:
+    """Per-epoch metrics (lists aligned by epoch) and per-step losses."""
+
+    epoch: list = field(default_factory=list)
+    loss: list = field(default_factory=list)  # mean training loss over the epoch
+    train_accuracy: list = field(default_factory=list)  # on the un-augmented training set
+    test_accuracy: list = field(default_factory=list)
+    grad_norm_mean: list = field(default_factory=list)
+    grad_norm_max: list = field(default_factory=list)
+    lr: list = field(default_factory=list)
+    seconds: list = field(default_factory=list)  # wall time at the end of the epoch
+    step_loss: list = field(default_factory=list)
+    stopped: bool = False
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class TrainResult:
+    model: SequenceClassifier  # final weights (or, after a stop, the best so far); eval mode, on CPU
+    history: History
+    metrics: dict  # test_accuracy, train_accuracy, best_epoch, samples_per_s
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' was requested but no CUDA GPU is available")
+    return torch.device(name)
+
+
+@torch.no_grad()
+def accuracy(model: SequenceClassifier, digits: Digits, batch_size: int = 1000) -> float:
+    """Fraction of digits whose readout argmax equals the label."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    x, y = digits.tensors()
+    correct = sum(int((model(x[i:i + batch_size].to(device)).argmax(-1).cpu() == y[i:i + batch_size]).sum())
+                  for i in range(0, len(y), batch_size))
+    model.train(was_training)
+    return correct / max(len(y), 1)
+
+
+def make_optimizer(model: SequenceClassifier, cfg: TrainConfig) -> torch.optim.Optimizer:
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    return torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=0.9)
+
+
+def make_schedule(opt: torch.optim.Optimizer, cfg: TrainConfig, total_steps: int):
+    if cfg.schedule == "cosine":
+        return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * s / total_steps)))
+    return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
+
+
+def train(model_cfg: ModelConfig, cfg: TrainConfig, train_set: Digits, test_set: Digits,
+          on_step: Callable[[Step], None] | None = None,
+          on_epoch: Callable[[History], None] | None = None,
+          should_stop: Callable[[], bool] | None = None,
+          model: SequenceClassifier | None = None) -> TrainResult:
+    """Train a SequenceClassifier; returns the best weights and the history.
+
+    Raises DivergedError (carrying the last good weights) when the loss or gradient is not finite.
+    A stop request is honoured between steps; the result then holds the best weights seen so far, judged
+    by clean training accuracy (never by the test set, which only reports).
+    """
+    torch.manual_seed(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    device = pick_device(cfg.device)
+    model = (model or SequenceClassifier(model_cfg)).to(device).train()
+    x_all, y_all = train_set.tensors()
+    n = len(y_all)
+    steps_per_epoch = math.ceil(n / cfg.batch_size)
+    total = steps_per_epoch * cfg.epochs
+    opt = make_optimizer(model, cfg)
+    sched = make_schedule(opt, cfg, total)
+    hist = History()
+    best = (-1.0, None, 0)  # (train accuracy, weights, epoch) of the best epoch end
+    start, step, seen = time.perf_counter(), 0, 0
+
+    def finish() -> TrainResult:
+        elapsed = time.perf_counter() - start
+        epoch = len(hist.epoch)
+        if hist.stopped and best[1] is not None and best[0] > accuracy(model, train_set):
+            model.load_state_dict(best[1])
+            epoch = best[2]
+        model.cpu().eval()
+        metrics = {"test_accuracy": accuracy(model, test_set), "train_accuracy": accuracy(model, train_set),
+                   "epoch": epoch, "epochs_run": len(hist.epoch), "steps": step, "stopped": hist.stopped,
+                   "samples_per_s": seen / max(elapsed, 1e-9), "train_seconds": elapsed}
+        return TrainResult(model, hist, metrics)
+
+    for epoch in range(1, cfg.epochs + 1):
+        order = torch.randperm(n, generator=gen)
+        losses, norms = [], []
+        for b in range(steps_per_epoch):
+            if should_stop and should_stop():
+                hist.stopped = True
+                return finish()
+            idx = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
+            x = augment(x_all[idx], gen) if cfg.augment else x_all[idx]
+            x, y = x.to(device), y_all[idx].to(device)
+            loss = per_sample_loss(loss_logits(model, x, cfg.loss_at, cfg.k), y).mean()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip or float("inf"))
+            if not (torch.isfinite(loss) and torch.isfinite(norm)):
+                # Weights are untouched since the last finite step: those are the ones we hand back.
+                model.cpu().eval()
+                what = "loss" if not torch.isfinite(loss) else "gradient norm"
+                raise DivergedError(
+                    f"Training diverged at epoch {epoch}, step {step + 1}: the {what} became "
+                    f"{(loss if what == 'loss' else norm).item()}. Lower the learning rate (now {cfg.lr:g}) "
+                    "or enable gradient clipping.", TrainResult(model, hist, {}))
+            opt.step()
+            sched.step()
+            step += 1
+            seen += len(idx)
+            losses.append(loss.item())
+            norms.append(norm.item())
+            hist.step_loss.append(losses[-1])
+            if on_step:
+                on_step(Step(epoch, step, total, losses[-1], norms[-1], seen / (time.perf_counter() - start)))
+        test_acc = accuracy(model, test_set)
+        hist.epoch.append(epoch)
+        hist.loss.append(sum(losses) / len(losses))
+        hist.train_accuracy.append(accuracy(model, train_set))
+        hist.test_accuracy.append(test_acc)
+        hist.grad_norm_mean.append(sum(norms) / len(norms))
+        hist.grad_norm_max.append(max(norms))
+        hist.lr.append(opt.param_groups[0]["lr"])
+        hist.seconds.append(time.perf_counter() - start)
+        if hist.train_accuracy[-1] > best[0]:
+            best = (hist.train_accuracy[-1], copy.deepcopy(model.state_dict()), epoch)
+        if on_epoch:
+            on_epoch(hist)
+    return finish()

@@ -1,0 +1,374 @@
+"""Checkpoints: round trips, atomic saves, and a CheckpointError with a clear message for every bad file."""
+import dataclasses
+import errno
+import json
+import logging
+import pickle
+import random
+import struct
+from datetime import datetime, timezone
+
+import numpy as np
+import pytest
+import safetensors.torch
+import torch
+
+from explorer import checkpoints
+from explorer.checkpoints import (
+    FORMAT,
+    Checkpoint,
+    CheckpointError,
+    CheckpointInfo,
+    delete_checkpoint,
+    find_checkpoint,
+    import_checkpoint,
+    library_versions,
+    list_checkpoints,
+    read_checkpoint,
+    save_checkpoint,
+    user_dir,
+    user_path,
+)
+from explorer.models import ModelConfig, SequenceClassifier
+
+SMALL = ModelConfig(kind="lstm", hidden_size=8)
+
+
+def make_model(config: ModelConfig = SMALL, seed: int = 0) -> SequenceClassifier:
+    torch.manual_seed(seed)
+    return SequenceClassifier(config)
+
+
+def make_blob(model_config: ModelConfig = SMALL, tensors: dict | None = None, **metadata: str) -> bytes:
+    """A checkpoint built by hand, so tests can break one piece of it at a time (metadata: raw JSON text)."""
+    if tensors is None:
+        tensors = dict(make_model(model_config).state_dict())
+    fields = {"format": json.dumps(FORMAT), "config": json.dumps(model_config.to_dict())}
+    fields.update(metadata)
+    return safetensors.torch.save(tensors, metadata=fields)
+
+
+@pytest.fixture
+def dirs(tmp_path, monkeypatch):
+    """Shipped and user checkpoint folders under tmp_path; returns (shipped, user)."""
+    shipped = tmp_path / "repo" / "checkpoints"
+    shipped.mkdir(parents=True)
+    monkeypatch.setattr(checkpoints, "shipped_dir", lambda: shipped)
+    monkeypatch.setenv("RNN_EXPLORER_HOME", str(tmp_path / "home"))
+    return shipped, tmp_path / "home" / "checkpoints"
+
+
+# ---- round trips ---------------------------------------------------------------------
+
+CONFIGS = [
+    ModelConfig("rnn", 8, 1, False),
+    ModelConfig("rnn", 8, 2, True),
+    ModelConfig("lstm", 8, 1, False),
+    ModelConfig("lstm", 8, 2, True, dropout=0.2),
+    ModelConfig("gru", 8, 1, True),
+    ModelConfig("gru", 16, 2, False),
+]
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: c.label)
+def test_round_trip_gives_identical_logits(tmp_path, config):
+    model = make_model(config).eval()
+    x = torch.rand(3, 28, 28)
+    path = save_checkpoint(tmp_path / "m.safetensors", model)
+    ckpt = read_checkpoint(path)
+    assert isinstance(ckpt, Checkpoint)
+    assert ckpt.config == config
+    assert not ckpt.model.training
+    assert all(p.device.type == "cpu" for p in ckpt.model.parameters())
+    with torch.no_grad():
+        assert torch.equal(ckpt.model(x), model(x))
+
+
+def test_round_trip_keeps_metadata(tmp_path):
+    @dataclasses.dataclass
+    class TrainConfig:
+        lr: float = 1e-3
+        epochs: int = 2
+
+    history = {"loss": [2.3, np.float32(1.5)], "test_accuracy": np.array([0.5, 0.9])}
+    path = save_checkpoint(
+        tmp_path / "deep" / "er" / "m.safetensors",  # parent folders are created
+        make_model(),
+        metrics={"test_accuracy": 0.981, "train_accuracy": np.float64(0.99)},
+        history=history,
+        data={"name": "sample", "train": 4000, "test": 1000, "augment": True},
+        command="python -m explorer.train --kind lstm",
+        train_config=TrainConfig(),
+    )
+    meta = read_checkpoint(path).meta
+    assert meta["metrics"] == {"test_accuracy": 0.981, "train_accuracy": 0.99}
+    assert meta["history"] == {"loss": [2.3, 1.5], "test_accuracy": [0.5, 0.9]}
+    assert meta["data"] == {"name": "sample", "train": 4000, "test": 1000, "augment": True}
+    assert meta["command"] == "python -m explorer.train --kind lstm"
+    assert meta["train_config"] == {"lr": 1e-3, "epochs": 2}
+    assert meta["versions"] == library_versions()
+    assert set(meta["versions"]) == {"torch", "python", "numpy", "safetensors", "rnn-explorer"}
+    created = datetime.fromisoformat(meta["created"])
+    assert created.utcoffset() == timezone.utc.utcoffset(None)
+    assert abs((datetime.now(timezone.utc) - created).total_seconds()) < 60
+    assert read_checkpoint(path).accuracy == 0.981
+
+
+def test_optional_metadata_defaults_to_empty():
+    ckpt = read_checkpoint(make_blob(metrics="null"))
+    assert ckpt.meta == {
+        "metrics": {}, "history": {}, "data": {}, "command": "", "versions": {}, "created": "", "train_config": {},
+    }
+    assert ckpt.accuracy is None
+
+
+def test_reads_raw_bytes_of_an_upload(tmp_path):
+    model = make_model().eval()
+    blob = save_checkpoint(tmp_path / "m.safetensors", model, metrics={"test_accuracy": 0.5}).read_bytes()
+    x = torch.rand(2, 28, 28)
+    for source in (blob, bytearray(blob), str(tmp_path / "m.safetensors")):
+        ckpt = read_checkpoint(source)
+        assert ckpt.accuracy == 0.5
+        with torch.no_grad():
+            assert torch.equal(ckpt.model(x), model(x))
+
+
+# ---- atomic saves --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("failing", ["replace", "fsync"])
+def test_failed_save_keeps_previous_file_and_leaves_no_temp(tmp_path, monkeypatch, failing):
+    path = save_checkpoint(tmp_path / "m.safetensors", make_model(seed=0))
+    before = path.read_bytes()
+
+    def disk_full(*args):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(checkpoints.os, failing, disk_full)
+    with pytest.raises(CheckpointError, match="could not save m.safetensors: No space left on device"):
+        save_checkpoint(path, make_model(seed=1))
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["m.safetensors"]
+
+
+def test_save_replaces_previous_file(tmp_path):
+    path = save_checkpoint(tmp_path / "m.safetensors", make_model(seed=0))
+    save_checkpoint(path, make_model(seed=1), metrics={"test_accuracy": 0.7})
+    assert read_checkpoint(path).accuracy == 0.7
+    assert [p.name for p in tmp_path.iterdir()] == ["m.safetensors"]
+
+
+# ---- bad files -----------------------------------------------------------------------
+
+
+def _truncated() -> bytes:
+    return make_blob()[:-100]
+
+
+def _header_past_eof() -> bytes:
+    blob = make_blob()
+    return struct.pack("<Q", len(blob)) + blob[8:]
+
+
+def _header(text: bytes) -> bytes:
+    return struct.pack("<Q", len(text)) + text
+
+
+def _without(key: str) -> bytes:
+    tensors = dict(make_model().state_dict())
+    del tensors[key]
+    return make_blob(tensors=tensors)
+
+
+def _without_format() -> bytes:
+    return safetensors.torch.save(dict(make_model().state_dict()), metadata={"config": json.dumps(SMALL.to_dict())})
+
+
+def _with_nan() -> bytes:
+    tensors = {k: v.clone() for k, v in make_model().state_dict().items()}
+    tensors["rnn.weight_hh_l0"][3, 2] = float("nan")
+    return make_blob(tensors=tensors)
+
+
+BAD_FILES = {
+    "empty": (lambda: b"", "not a safetensors file: the file is empty"),
+    "tiny": (lambda: b"abc", "not a safetensors file: only 3 bytes"),
+    "random bytes": (lambda: random.Random(0).randbytes(4096), "not a safetensors file"),
+    "pickle": (lambda: pickle.dumps({"weights": [1.0, 2.0] * 50}), "not a safetensors file: .*pickle"),
+    "torch zip": (lambda: b"PK\x03\x04" + bytes(200), "not a safetensors file: .*pickle"),
+    "truncated": (_truncated, "file is truncated"),
+    "header past end": (_header_past_eof, "file is truncated"),
+    "header not json": (lambda: _header(b"{not json}") + bytes(8),
+                        "not a safetensors file: the header is not valid JSON"),
+    "header not object": (lambda: _header(b"[1, 2]"), "not a safetensors file: the header is not a JSON object"),
+    "bad entry": (lambda: _header(b'{"w": {"dtype": "F32", "shape": [-1]}}'), "malformed header entry for tensor w"),
+    "no format": (_without_format, "not an RNN Explorer checkpoint"),
+    "wrong format": (lambda: make_blob(format=json.dumps("rnn-explorer/99")),
+                     "unsupported checkpoint format 'rnn-explorer/99', expected 'rnn-explorer/1'"),
+    "config not json": (lambda: make_blob(config="{kind: lstm"), "metadata 'config' is not valid JSON"),
+    "config not object": (lambda: make_blob(config="[]"), "metadata 'config' is not a JSON object"),
+    "unknown kind": (lambda: make_blob(config=json.dumps({**SMALL.to_dict(), "kind": "transformer"})),
+                     "invalid model config: kind must be one of"),
+    "hidden as text": (lambda: make_blob(config=json.dumps({**SMALL.to_dict(), "hidden_size": "8"})),
+                       "invalid model config: hidden_size has the wrong type"),
+    "metrics not json": (lambda: make_blob(metrics="{"), "metadata 'metrics' is not valid JSON"),
+    "history not object": (lambda: make_blob(history="[1]"), "metadata 'history' should be a JSON object"),
+    "missing tensor": (lambda: _without("rnn.weight_hh_l0"), r"^missing tensors: rnn\.weight_hh_l0$"),
+    "extra tensor": (lambda: make_blob(tensors={**make_model().state_dict(), "extra.weight": torch.zeros(2)}),
+                     r"^extra tensors: extra\.weight$"),
+    "mis-shaped": (lambda: make_blob(model_config=dataclasses.replace(SMALL, hidden_size=16),
+                                     tensors=dict(make_model(SMALL).state_dict())),
+                   r"^tensor rnn\.weight_ih_l0 has shape \(32, 28\), expected \(64, 28\)$"),
+    "float64": (lambda: make_blob(tensors={k: v.double() for k, v in make_model().state_dict().items()}),
+                "has dtype F64, expected F32"),
+    "nan weight": (_with_nan, r"tensor rnn\.weight_hh_l0 has non-finite values"),
+}
+
+
+@pytest.mark.parametrize("as_path", [False, True], ids=["bytes", "path"])
+@pytest.mark.parametrize("case", list(BAD_FILES))
+def test_bad_file_gives_clear_error(tmp_path, case, as_path):
+    make, message = BAD_FILES[case]
+    blob = make()
+    source = blob
+    if as_path:
+        source = tmp_path / "bad.safetensors"
+        source.write_bytes(blob)
+    with pytest.raises(CheckpointError, match=message):
+        read_checkpoint(source)
+
+
+def test_too_large(tmp_path, monkeypatch):
+    monkeypatch.setattr(checkpoints, "MAX_BYTES", 100)
+    with pytest.raises(CheckpointError, match="file is .* KB, larger than the 100 bytes limit"):
+        read_checkpoint(make_blob())
+
+
+def test_too_large_is_refused_before_reading(tmp_path, monkeypatch):
+    path = tmp_path / "huge.safetensors"
+    with path.open("wb") as f:
+        f.truncate(300 * 2**20)  # sparse: costs no disk
+    monkeypatch.setattr(type(path), "read_bytes", lambda self: pytest.fail("read a file over the limit"))
+    with pytest.raises(CheckpointError, match="^file is 300 MB, larger than the 50 MB limit$"):
+        read_checkpoint(path)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(CheckpointError, match="no checkpoint file at"):
+        read_checkpoint(tmp_path / "nope.safetensors")
+
+
+# ---- folders, listing and deleting ---------------------------------------------------
+
+
+def test_user_dir_from_env_and_default(tmp_path, monkeypatch):
+    monkeypatch.setenv("RNN_EXPLORER_HOME", str(tmp_path / "h"))
+    assert user_dir() == tmp_path / "h" / "checkpoints"
+    monkeypatch.delenv("RNN_EXPLORER_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "me"))
+    assert user_dir() == tmp_path / "me" / ".rnn-explorer" / "checkpoints"
+    assert not user_dir().exists()  # created on demand by save, not by asking
+
+
+def test_user_dir_never_inside_shipped(monkeypatch):
+    monkeypatch.setenv("RNN_EXPLORER_HOME", str(checkpoints.shipped_dir()))
+    with pytest.raises(CheckpointError, match="inside the shipped checkpoints folder"):
+        user_dir()
+    monkeypatch.setenv("RNN_EXPLORER_HOME", str(checkpoints.shipped_dir().parent))
+    with pytest.raises(CheckpointError, match="inside the shipped checkpoints folder"):
+        user_dir()
+
+
+def test_list_shipped_then_user_sorted(dirs, monkeypatch):
+    shipped, user = dirs
+    for name, acc in [("b", 0.9), ("a", 0.8)]:
+        save_checkpoint(shipped / f"{name}.safetensors", make_model(), metrics={"test_accuracy": acc})
+    for name in ["d", "c", "a"]:
+        save_checkpoint(user / f"{name}.safetensors", make_model(ModelConfig("gru", 8, 2, True)))
+    (user / "broken.safetensors").write_bytes(b"garbage" * 10)
+    (shipped / "truncation_sweep.json").write_text("{}")  # other files are not checkpoints
+    (user / ".c.safetensors.abc.tmp").write_bytes(b"half")
+    monkeypatch.setattr(checkpoints.safetensors.torch, "load", lambda *a: pytest.fail("listing loaded tensors"))
+
+    skipped = []
+    infos = list_checkpoints(on_error=lambda path, error: skipped.append((path.name, str(error))))
+    assert [(i.name, i.shipped) for i in infos] == [
+        ("a", True), ("b", True), ("a (user)", False), ("c", False), ("d", False),
+    ]
+    assert skipped == [("broken.safetensors", "not a safetensors file: the header length is impossible")]
+    assert all(isinstance(i, CheckpointInfo) for i in infos)
+    assert infos[0].path == shipped / "a.safetensors" and infos[0].accuracy == 0.8 and infos[0].label == "LSTM-8"
+    assert infos[2].path == user / "a.safetensors" and infos[2].label == "BiGRU-2x8"
+    assert [i.name for i in list_checkpoints(include_user=False)] == ["a", "b"]
+
+
+def test_list_logs_broken_user_files_by_default(dirs, caplog):
+    _, user = dirs
+    user.mkdir(parents=True)
+    (user / "broken.safetensors").write_bytes(b"")
+    with caplog.at_level(logging.WARNING, logger="explorer.checkpoints"):
+        assert list_checkpoints() == []
+    assert "broken.safetensors" in caplog.text and "empty" in caplog.text
+
+
+def test_list_with_no_folders_is_empty(dirs):
+    assert list_checkpoints() == []
+
+
+def test_broken_shipped_checkpoint_is_an_error(dirs):
+    shipped, _ = dirs
+    (shipped / "lstm.safetensors").write_bytes(b"version https://git-lfs.github.com/spec/v1\noid sha256:ab\n")
+    with pytest.raises(CheckpointError, match="shipped checkpoint lstm.safetensors: .*git lfs pull"):
+        list_checkpoints()
+
+
+def test_find_checkpoint(dirs):
+    shipped, user = dirs
+    save_checkpoint(shipped / "x.safetensors", make_model())
+    save_checkpoint(user / "x.safetensors", make_model())
+    assert find_checkpoint("x").shipped
+    assert find_checkpoint("x (user)").path == user / "x.safetensors"
+    with pytest.raises(CheckpointError, match="no checkpoint named 'y'"):
+        find_checkpoint("y")
+
+
+def test_delete_user_checkpoint_but_never_shipped(dirs):
+    shipped, user = dirs
+    save_checkpoint(shipped / "s.safetensors", make_model())
+    save_checkpoint(user / "u.safetensors", make_model())
+    delete_checkpoint(find_checkpoint("u"))
+    assert not (user / "u.safetensors").exists()
+    assert [i.name for i in list_checkpoints()] == ["s"]
+    with pytest.raises(CheckpointError, match="^shipped checkpoints are read-only$"):
+        delete_checkpoint(find_checkpoint("s"))
+    forged = dataclasses.replace(find_checkpoint("s"), shipped=False)
+    with pytest.raises(CheckpointError, match="read-only"):
+        delete_checkpoint(forged)
+    assert (shipped / "s.safetensors").exists()
+
+
+def test_user_path_refuses_unsafe_and_shipped_names(dirs):
+    shipped, user = dirs
+    save_checkpoint(shipped / "lstm-128.safetensors", make_model())
+    assert user_path("my_lstm.v2") == user / "my_lstm.v2.safetensors"
+    for name in ["", "../evil", "a/b", ".hidden", "x" * 101, "spa ce"]:
+        with pytest.raises(CheckpointError, match="invalid checkpoint name"):
+            user_path(name)
+    with pytest.raises(CheckpointError, match="belongs to a shipped checkpoint"):
+        user_path("lstm-128")
+
+
+def test_import_checkpoint_validates_then_stores(dirs):
+    _, user = dirs
+    info = import_checkpoint(make_blob(metrics=json.dumps({"test_accuracy": 0.6})), "uploaded")
+    assert info.path == user / "uploaded.safetensors" and not info.shipped and info.accuracy == 0.6
+    assert [i.name for i in list_checkpoints()] == ["uploaded"]
+    with pytest.raises(CheckpointError, match="truncated"):
+        import_checkpoint(_truncated(), "bad")
+    assert not (user / "bad.safetensors").exists()
+
+
+def test_repo_shipped_checkpoints_all_load():
+    for info in list_checkpoints(include_user=False):
+        ckpt = read_checkpoint(info.path)
+        assert ckpt.config == info.config and ckpt.meta == info.meta

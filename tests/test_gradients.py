@@ -1,0 +1,181 @@
+"""BPTT quantities against autograd on the fused modules and against finite differences."""
+import itertools
+
+import numpy as np
+import pytest
+import torch
+
+from explorer.gradients import bptt_profile, gradient_check, hh_contributions, jacobian_norms, per_sample_loss
+from explorer.internals import trace
+from explorer.models import ModelConfig, SequenceClassifier
+
+KINDS = ("rnn", "lstm", "gru")
+
+
+def make(kind, layers=1, bidir=False, hidden=10, seed=0):
+    torch.manual_seed(seed)
+    return SequenceClassifier(ModelConfig(kind=kind, hidden_size=hidden, num_layers=layers, bidirectional=bidir)).eval()
+
+
+def batch(n=4, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(n, 28, 28, generator=g), torch.randint(0, 10, (n,), generator=g)
+
+
+def fused_grads(model, x, y, loss_at="last", k=28):
+    """Reference: the fused module run chunk by chunk (state detached between chunks), then autograd."""
+    x = x.clone().requires_grad_(True)
+    T = x.shape[1]
+    bounds = sorted({0, *range(T % k or k, T, k)} | {T}) if k < T else [0, T]
+    state, outs = None, []
+    for a, b in zip(bounds, bounds[1:]):
+        if state is not None:
+            state = tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
+        out, state = model.rnn(x[:, a:b], state)
+        outs.append(out)
+    if loss_at == "last":
+        h_n = state[0] if model.config.kind == "lstm" else state
+        logits = model.readout(h_n)
+    else:
+        logits = model.head(torch.cat(outs, dim=1))
+    loss = per_sample_loss(logits, y).mean()
+    params = list(model.parameters())
+    grads = torch.autograd.grad(loss, [x] + params)
+    return loss, grads[0], dict(zip([n for n, _ in model.named_parameters()], grads[1:]))
+
+
+@pytest.mark.parametrize("kind,layers,bidir,loss_at",
+                         list(itertools.product(KINDS, (1, 2), (False, True), ("last", "every"))))
+def test_full_bptt_matches_autograd_on_fused_module(kind, layers, bidir, loss_at):
+    model = make(kind, layers, bidir)
+    x, y = batch()
+    prof = bptt_profile(model, x, y, loss_at)
+    loss, gx, gp = fused_grads(model, x, y, loss_at)
+    assert prof.loss == pytest.approx(loss.item(), abs=1e-5)
+    # Per-sample saliency: the summed loss gives each sample its own gradient, = B * mean-loss gradient.
+    np.testing.assert_allclose(prof.dx, (gx * x.shape[0]).norm(dim=-1).numpy(), rtol=1e-4, atol=1e-7)
+    assert prof.grad_norm == pytest.approx(float(torch.cat([g.flatten() for g in gp.values()]).norm()), rel=1e-4)
+    for layer in range(layers):
+        for d in range(2 if bidir else 1):
+            contrib = hh_contributions(model, x, y, layer, d, loss_at).sum(0)
+            name = f"rnn.weight_hh_l{layer}" + ("_reverse" if d else "")
+            torch.testing.assert_close(contrib, gp[name], atol=1e-6, rtol=1e-4)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_dh_and_dc_equal_gradient_of_loss_wrt_the_state_restarted_at_t(kind):
+    """dL/dh_t is the gradient of the loss of the fused module restarted from (h_t, c_t) on rows t+1..T."""
+    model = make(kind)
+    x, y = batch(3)
+    prof = bptt_profile(model, x, y)
+    with torch.no_grad():
+        out, _ = model.rnn(x)
+    for t in (0, 9, 20, 26):
+        h0 = out[:, t].detach().clone().unsqueeze(0).requires_grad_(True)
+        if kind == "lstm":
+            _, (h_t, c_t) = model.rnn(x[:, : t + 1])
+            c0 = c_t.detach().clone().requires_grad_(True)
+            _, (h_n, _) = model.rnn(x[:, t + 1:], (h0, c0))
+            loss = per_sample_loss(model.readout(h_n), y).sum()
+            g_h, g_c = torch.autograd.grad(loss, [h0, c0])
+            # dL/dc_t also flows through h_t = o_t tanh(c_t), which the restart holds fixed.
+            o_t = torch.from_numpy(trace(model, x).get(0, 0, "o")[:, t])
+            total_c = g_c[0] + g_h[0] * o_t * (1 - c_t[0].tanh() ** 2)
+            np.testing.assert_allclose(prof.dc[0, 0, :, t], total_c.norm(dim=-1).detach().numpy(), rtol=1e-4, atol=1e-8)
+        else:
+            _, h_n = model.rnn(x[:, t + 1:], h0)
+            g_h, = torch.autograd.grad(per_sample_loss(model.readout(h_n), y).sum(), [h0])
+        np.testing.assert_allclose(prof.dh[0, 0, :, t], g_h[0].norm(dim=-1).numpy(), rtol=1e-4, atol=1e-8)
+
+
+@pytest.mark.parametrize("kind,layers,k,loss_at",
+                         list(itertools.product(KINDS, (1, 2), (1, 4, 7, 10), ("last", "every"))))
+def test_truncated_bptt_matches_chunked_fused_module(kind, layers, k, loss_at):
+    model = make(kind, layers)
+    x, y = batch()
+    prof = bptt_profile(model, x, y, loss_at, k)
+    loss, gx, gp = fused_grads(model, x, y, loss_at, k)
+    np.testing.assert_allclose(prof.dx, (gx * x.shape[0]).norm(dim=-1).numpy(), rtol=1e-4, atol=1e-7)
+    for layer in range(layers):
+        contrib = hh_contributions(model, x, y, layer, 0, loss_at, k).sum(0)
+        torch.testing.assert_close(contrib, gp[f"rnn.weight_hh_l{layer}"], atol=1e-6, rtol=1e-4)
+
+
+@pytest.mark.parametrize("kind,bidir", list(itertools.product(KINDS, (False, True))))
+@pytest.mark.parametrize("k", (1, 5, 14))
+def test_truncation_zero_pattern_with_loss_at_last_step(kind, bidir, k):
+    model = make(kind, 2, bidir)
+    x, y = batch()
+    prof = bptt_profile(model, x, y, "last", k)
+    T = 28
+    # Rows 1..T are indices 0..T-1. Unidirectional: every layer is exactly zero for t <= T-k. Bidirectional:
+    # the last layer is (a lower layer's forward states also feed the upper backward direction, legitimately).
+    layers = slice(-1, None) if bidir else slice(None)
+    assert np.all(prof.dh[layers, 0, :, : T - k] == 0.0)
+    assert np.all(prof.dh[-1, 0, :, T - k:] > 0)
+    if kind == "lstm":
+        assert np.all(prof.dc[layers, 0, :, : T - k] == 0.0)
+    if bidir:  # the backward direction reads upwards, so only rows 1..k reach its final state
+        assert np.all(prof.dh[-1, 1, :, k:] == 0.0)
+        assert np.all(prof.dh[-1, 1, :, :k] > 0)
+    else:
+        assert np.all(prof.dx[:, : T - k] == 0.0) and np.all(prof.dx[:, T - k:] > 0)
+
+
+def test_k_equal_T_is_full_bptt():
+    model = make("lstm", 2)
+    x, y = batch()
+    a, b = bptt_profile(model, x, y, "every", 28), bptt_profile(model, x, y, "every")
+    np.testing.assert_array_equal(a.dh, b.dh)
+    np.testing.assert_array_equal(a.dw_hh, b.dw_hh)
+
+
+def test_vanilla_rnn_gradient_vanishes_at_default_init():
+    torch.manual_seed(0)
+    model = SequenceClassifier(ModelConfig(kind="rnn", hidden_size=128)).eval()
+    x, y = batch(32)
+    med = np.median(bptt_profile(model, x, y).dh[0, 0], axis=0)  # (T,)
+    assert med[0] / med[-1] < 1e-3  # row 1 receives orders of magnitude less than row 28
+    assert np.all(np.diff(np.log(med[:20])) > 0)  # and it decays steadily going back in time
+
+
+@pytest.mark.parametrize("kind,bidir", list(itertools.product(KINDS, (False, True))))
+def test_jacobian_norms_match_autograd_jacobian(kind, bidir):
+    model = make(kind, 1, bidir, hidden=6)
+    x, _ = batch(2)
+    got = jacobian_norms(model, x)
+    assert got.shape == (2 if bidir else 1, 2, 28)
+    H = 6
+    for d in range(2 if bidir else 1):
+        seq = x.flip(1) if d else x
+        sfx = "_reverse" if d else ""
+        cell = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}[kind](28, H, batch_first=True)
+        cell.load_state_dict({n.removesuffix(sfx): p for n, p in model.rnn.state_dict().items()
+                              if n.endswith("_reverse") == bool(d)})
+        for b in range(2):
+            s = seq[b:b + 1]
+            with torch.no_grad():
+                out, _ = cell(s)
+            for step in (0, 13, 26):
+                state = None
+                if kind == "lstm":
+                    _, (_, c_t) = cell(s[:, : step + 1])
+
+                def final_h(h0):
+                    st = (h0.view(1, 1, H), c_t.detach()) if kind == "lstm" else h0.view(1, 1, H)
+                    return cell(s[:, step + 1:], st)[0][0, -1]
+
+                J = torch.autograd.functional.jacobian(final_h, out[0, step].detach())
+                row = (27 - step) if d else step
+                assert got[d, b, row] == pytest.approx(float(J.norm()), rel=1e-4)
+            assert got[d, b, 0 if d else 27] == pytest.approx(np.sqrt(H), rel=1e-6)  # identity at the final step
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("loss_at", ("last", "every"))
+def test_gradient_check_agrees_with_finite_differences(kind, loss_at):
+    rows = gradient_check(ModelConfig(kind=kind, hidden_size=4), n_weights=6, loss_at=loss_at)
+    assert len(rows) == 6
+    assert {r.param for r in rows} >= {"rnn.weight_hh_l0", "rnn.weight_ih_l0", "head.weight"}
+    assert max(r.rel_error for r in rows) < 1e-5
+    assert any(abs(r.analytic) > 1e-4 for r in rows)
