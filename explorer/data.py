@@ -225,8 +225,8 @@ def load_mnist(cache_dir: str | os.PathLike | None = None,
 
 # ---- augmentation ----------------------------------------------------------------------------
 
-def augment(images: torch.Tensor, generator: torch.Generator, max_shift: float = 2.0,
-            max_rotate: float = 10.0, scale: tuple[float, float] = (0.9, 1.1)) -> torch.Tensor:
+def augment(images: torch.Tensor, generator: torch.Generator, max_shift: float = 3.0,
+            max_rotate: float = 15.0, scale: tuple[float, float] = (0.85, 1.15)) -> torch.Tensor:
     """Apply a small random shift (px), rotation (degrees) and isotropic scale to each image."""
     B, H, W = images.shape
     u = torch.rand(B, 4, generator=generator, device=generator.device).to(images)  # (B, 4) in [0, 1)

@@ -152,7 +152,7 @@ class Trace:
 
     config: ModelConfig
     states: list
-    logits: np.ndarray  # (B, T, 10)
+    logits: np.ndarray | None  # (B, T, 10); None when traced with predictions=False
 
     @property
     def probs(self) -> np.ndarray:
@@ -170,7 +170,7 @@ class Trace:
             for d, named in enumerate(dirs)
             for name, arr in named.items()
         }
-        return out | {"logits": self.logits, "probs": self.probs}
+        return out if self.logits is None else out | {"logits": self.logits, "probs": self.probs}
 
 
 def _stack(steps: list, reverse: bool) -> np.ndarray:
@@ -179,8 +179,8 @@ def _stack(steps: list, reverse: bool) -> np.ndarray:
 
 
 @torch.no_grad()
-def trace(model: SequenceClassifier, x: torch.Tensor) -> Trace:
-    """Run the model on x (B, T, 28) step by step and record gates, c, h and per-row predictions."""
+def trace(model: SequenceClassifier, x: torch.Tensor, predictions: bool = True) -> Trace:
+    """Run the model on x (B, T, 28) step by step and record gates, c, h and (optionally) per-row predictions."""
     was_training = model.training
     model.eval()
     try:
@@ -195,8 +195,10 @@ def trace(model: SequenceClassifier, x: torch.Tensor) -> Trace:
                 named["h"] = _stack(run.h, d == 1)
                 per_dir.append(named)
             states.append(per_dir)
+        if not predictions:
+            return Trace(model.config, states, None)
         if model.config.bidirectional:
-            logits = prefix_logits(model, x)
+            logits = prefix_logits(model, x)  # re-run on every prefix: the slow part for big batches
         else:
             logits = model.head(un.outputs)  # (B, T, 10): head on h_t after each row
         return Trace(model.config, states, logits.numpy())

@@ -27,7 +27,7 @@ class DivergedError(Exception):
 class TrainConfig:
     """How to train; saved in the checkpoint next to the ModelConfig."""
 
-    epochs: int = 20
+    epochs: int = 100
     batch_size: int = 64
     optimizer: str = "adam"
     lr: float = 3e-3

@@ -98,3 +98,5 @@ def test_trace_restores_training_mode_and_exports():
     assert model.training
     arrays = tr.to_arrays()
     assert {"l0_forward_r", "l1_backward_h", "probs", "logits"} <= set(arrays)
+    bare = trace(model, torch.rand(2, 28, 28), predictions=False)
+    assert bare.logits is None and "probs" not in bare.to_arrays() and bare.get(1, 1, "z").shape == (2, 28, 12)
