@@ -1,10 +1,12 @@
 """BPTT through the explicit unroll: per-timestep gradient norms, truncation, Jacobians, a gradient check."""
+import copy
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .data import Digits
 from .internals import Unrolled, unroll
 from .models import ModelConfig, SequenceClassifier
 
@@ -170,7 +172,24 @@ def gradient_check(config: ModelConfig, n_weights: int = 8, batch: int = 4, eps:
         x = torch.rand(batch, 28, 28, generator=gen, dtype=torch.float64)
     x = x.double()
     y = torch.randint(0, 10, (x.shape[0],), generator=gen)
+    return _finite_difference_check(model, x, y, n_weights, eps, gen, loss_at)
 
+
+def _any_entry(grad: torch.Tensor, gen: torch.Generator) -> tuple:
+    return tuple(int(torch.randint(0, s, (1,), generator=gen)) for s in grad.shape)
+
+
+def _entry_that_matters(grad: torch.Tensor, gen: torch.Generator) -> tuple:
+    """A random entry whose gradient is at least 1e-3 of the largest (a 0 = 0 match would check nothing)."""
+    if grad.abs().max() == 0:
+        return _any_entry(grad, gen)
+    big = (grad.abs() >= 1e-3 * grad.abs().max()).nonzero()  # (N, ndim) indices
+    return tuple(int(i) for i in big[int(torch.randint(0, len(big), (1,), generator=gen))])
+
+
+def _finite_difference_check(model: SequenceClassifier, x: torch.Tensor, y: torch.Tensor, n_weights: int,
+                             eps: float, gen: torch.Generator, loss_at: str, pick=_any_entry) -> list[GradCheck]:
+    """Analytic BPTT gradients of a float64 model vs central differences of its fused module."""
     def loss_of_fused() -> float:
         with torch.no_grad():
             if loss_at == "last":
@@ -191,7 +210,7 @@ def gradient_check(config: ModelConfig, n_weights: int = 8, batch: int = 4, eps:
     rows = []
     for name in picks[:n_weights]:
         p = params[name]
-        idx = tuple(int(torch.randint(0, s, (1,), generator=gen)) for s in p.shape)
+        idx = pick(analytic[name], gen)
         with torch.no_grad():
             orig = p[idx].item()
             p[idx] = orig + eps
@@ -201,3 +220,78 @@ def gradient_check(config: ModelConfig, n_weights: int = 8, batch: int = 4, eps:
             p[idx] = orig
         rows.append(GradCheck(name, idx, analytic[name][idx].item(), (up - down) / (2 * eps)))
     return rows
+
+
+def check_model_gradients(model: SequenceClassifier, x: torch.Tensor, y: torch.Tensor, n_weights: int = 8,
+                          eps: float = 1e-5, seed: int = 0, loss_at: str = "last") -> list[GradCheck]:
+    """gradient_check on a float64 copy of a given model and batch (the model and digits a page shows).
+
+    Entries are drawn among those with a non-negligible gradient (a trained model has many exact zeros,
+    e.g. input weights of the always-blank border columns).
+    """
+    model = copy.deepcopy(model).double().eval()
+    return _finite_difference_check(model, x.double(), y, n_weights, eps, torch.Generator().manual_seed(seed),
+                                    loss_at, pick=_entry_that_matters)
+
+
+# ---- what the Gradients page draws and says -------------------------------------------------------------------
+
+
+def digit_batch(digits: Digits, size: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """`size` digits drawn without replacement with a fixed seed: images (B, 28, 28) in [0, 1], labels (B,)."""
+    if not 1 <= size <= len(digits):
+        raise ValueError(f"batch size must be in 1..{len(digits)}, got {size}")
+    idx = np.random.default_rng(seed).permutation(len(digits))[:size]
+    x, y = digits.tensors()
+    return x[idx], y[idx]
+
+
+def batch_quantiles(norms: np.ndarray, q: tuple = (0.1, 0.5, 0.9)) -> np.ndarray:
+    """Quantiles over the batch of per-sample norms (B, T) -> (len(q), T)."""
+    return np.quantile(norms, q, axis=0)
+
+
+def first_to_last_ratio(norms: np.ndarray) -> float:
+    """Batch median at row 1 over batch median at row T of per-sample norms (B, T); nan if row T's is 0."""
+    med = np.median(norms, axis=0)
+    return float(med[0] / med[-1]) if med[-1] > 0 else float("nan")
+
+
+def clip_scale(grad_norm: float, max_norm: float | None) -> float:
+    """Factor gradient clipping multiplies the gradient by (as torch.nn.utils.clip_grad_norm_); 1 = untouched."""
+    if max_norm is None:
+        return 1.0
+    return min(1.0, max_norm / (grad_norm + 1e-6))
+
+
+def clipping_rows(profiles: dict[str, Profile], max_norm: float | None) -> list[dict]:
+    """Per model: loss and the gradient norm before and after clipping at max_norm (Pascanu et al. 2013)."""
+    rows = []
+    for label, p in profiles.items():
+        scale = clip_scale(p.grad_norm, max_norm)
+        rows.append({"model": label, "loss": p.loss, "norm before clipping": p.grad_norm,
+                     "norm after clipping": p.grad_norm * scale, "factor": scale})
+    return rows
+
+
+SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def power_of_ten(x: float) -> str:
+    """x > 0 rounded to the nearest power of ten in log space, e.g. 3.2e-6 -> '10⁻⁵'; 0 -> '0'."""
+    if x == 0:
+        return "0"
+    return "10" + str(round(float(np.log10(x)))).translate(SUPERSCRIPT)
+
+
+def decay_reading(ratios: dict[str, float], T: int = 28) -> str:
+    """One line comparing models by how much of the gradient at row T reaches row 1."""
+    parts = []
+    for label, r in ratios.items():
+        if np.isnan(r):
+            parts.append(f"{label}: no gradient at row {T}")
+            continue
+        verdict = " (vanishing)" if r < 1e-2 else " (exploding)" if r > 1e2 else ""
+        parts.append(f"{label} {power_of_ten(r)}{verdict}")
+    return (f"The gradient reaching row 1 is this fraction of the gradient at row {T} (batch medians of "
+            f"‖∂L/∂h_t‖): " + ", ".join(parts) + ".")

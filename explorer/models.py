@@ -80,3 +80,41 @@ class SequenceClassifier(nn.Module):
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+def spectral_radius(w: torch.Tensor) -> float:
+    """Largest |eigenvalue| of a square matrix."""
+    return float(torch.linalg.eigvals(w.detach().double()).abs().max())
+
+
+@torch.no_grad()
+def init_weights(model: SequenceClassifier, forget_bias: float | None = None,
+                 recurrent_scale: float | None = None) -> SequenceClassifier:
+    """Re-set initial weights in place and return the model; None leaves PyTorch's default init.
+
+    forget_bias (LSTM only, ignored for other kinds): the forget gate's total bias b_if + b_hf, as the
+    source tutorials' `forget_bias=1.0`; b_if is set to it and b_hf to 0.
+    recurrent_scale: every H x H gate block of every W_hh is rescaled to this spectral radius (a tanh RNN's
+    gradient vanishes below about 1 and explodes above; PyTorch's default init gives about 0.58).
+    """
+    cfg = model.config
+    H = cfg.hidden_size
+    for layer in range(cfg.num_layers):
+        for d in range(cfg.num_directions):
+            sfx = f"_l{layer}" + ("_reverse" if d else "")
+            if forget_bias is not None and cfg.kind == "lstm":
+                getattr(model.rnn, "bias_ih" + sfx)[H:2 * H] = forget_bias  # gate order i, f, g, o
+                getattr(model.rnn, "bias_hh" + sfx)[H:2 * H] = 0.0
+            if recurrent_scale is not None:
+                w_hh = getattr(model.rnn, "weight_hh" + sfx)
+                for block in w_hh.split(H):  # views: one (H, H) block per gate
+                    block.mul_(recurrent_scale / spectral_radius(block))
+    return model
+
+
+def untrained_model(config: ModelConfig, seed: int = 0, forget_bias: float | None = None,
+                    recurrent_scale: float | None = None) -> SequenceClassifier:
+    """A freshly initialised model (eval mode): the same seed gives the same weights."""
+    with torch.random.fork_rng(devices=[]):  # leave the caller's global RNG as it was
+        torch.manual_seed(seed)
+        return init_weights(SequenceClassifier(config), forget_bias, recurrent_scale).eval()

@@ -83,18 +83,26 @@ def page(browser):
     ctx.close()
 
 
-def wait_until_idle(page, timeout_ms: int = 60_000) -> None:
-    """Wait until the Streamlit script has finished running (no 'Running…' status widget)."""
-    page.wait_for_selector('[data-testid="stApp"]', timeout=timeout_ms)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
-        " && document.querySelector('[data-testid=\"stApp\"]').getAttribute('data-test-script-state') !== 'running'",
-        timeout=timeout_ms)
+RUN_STATE = "document.querySelector('[data-testid=\"stApp\"]')?.getAttribute('data-test-script-state')"
+RENDERED = "document.querySelector('[data-testid=\"stMain\"] [data-testid=\"stElementContainer\"]')"
+
+
+def wait_until_idle(page, timeout_ms: int = 90_000) -> None:
+    """Wait until the script has run and drawn: Streamlit 1.67 marks stApp 'initial' before the first run,
+    then 'running' and 'notRunning' (so 'not running' alone can be true before anything ran)."""
+    page.wait_for_function(f"() => {RUN_STATE} === 'notRunning' && {RENDERED} !== null", timeout=timeout_ms)
+    page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=timeout_ms)
     page.wait_for_timeout(500)
 
 
-def screenshot(page, name: str) -> Path:
+def screenshot(page, name: str, whole: bool = False) -> Path:
+    """Save a PNG under test-artifacts/. Streamlit scrolls inside its main container, so `whole` first makes
+    the viewport as tall as the content (and waits for Plotly to re-lay out)."""
+    if whole:
+        height = page.evaluate("document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
+        page.set_viewport_size({"width": page.viewport_size["width"], "height": min(int(height) + 50, 6000)})
+        page.wait_for_timeout(1500)
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    page.screenshot(path=str(path))
     return path

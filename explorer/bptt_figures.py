@@ -1,0 +1,154 @@
+"""Plotly figures for the Gradients and Truncation pages: arrays in, go.Figure out (no Streamlit)."""
+import numpy as np
+import plotly.colors
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from .gradients import batch_quantiles
+
+UNTRAINED = " (untrained)"  # label suffix of an untrained copy: same colour as its model, dotted
+PALETTE = plotly.colors.qualitative.D3
+BAND = (0.1, 0.9)  # the shaded spread over the batch: 10th to 90th percentile
+ROW_AXIS = dict(title="image row t (1 = top)", range=[0.5, 28.5], tickvals=[1, 7, 14, 21, 28])
+
+
+def _style(label: str, labels: list[str]) -> tuple[str, str]:
+    """(colour, dash) of a model's line: one colour per model, dotted for its untrained copy."""
+    bases = list(dict.fromkeys(lb.removesuffix(UNTRAINED) for lb in labels))
+    color = PALETTE[bases.index(label.removesuffix(UNTRAINED)) % len(PALETTE)]
+    return color, "dot" if label.endswith(UNTRAINED) else "solid"
+
+
+def _fill(color: str) -> str:
+    r, g, b = plotly.colors.hex_to_rgb(color)
+    return f"rgba({r},{g},{b},0.15)"
+
+
+def _gaps(y: np.ndarray) -> np.ndarray:
+    """Exact zeros as gaps: a log axis cannot show them, and a line to -infinity would mislead."""
+    return np.where(y > 0, y, np.nan)
+
+
+def _add_norms(fig: go.Figure, col: int, label: str, values: np.ndarray, labels: list[str], first: bool) -> None:
+    """One model in one panel: (B, T) -> batch median line and 10-90% band; (T,) -> a line. Zeros are gaps."""
+    color, dash = _style(label, labels)
+    rows = np.arange(1, values.shape[-1] + 1)
+    if values.ndim == 2:
+        lo, med, hi = batch_quantiles(values, (BAND[0], 0.5, BAND[1]))
+        fig.add_trace(go.Scatter(x=np.r_[rows, rows[::-1]], y=_gaps(np.r_[hi, lo[::-1]]), fill="toself",
+                                 fillcolor=_fill(color), line=dict(width=0), hoverinfo="skip",
+                                 showlegend=False, legendgroup=label, name=label + " band"), row=1, col=col)
+    else:
+        med = values
+    fig.add_trace(go.Scatter(x=rows, y=_gaps(med), name=label, legendgroup=label, showlegend=first,
+                             line=dict(color=color, dash=dash, width=2),
+                             hovertemplate=f"{label}<br>row %{{x}}: %{{y:.3g}}<extra></extra>"), row=1, col=col)
+
+
+def norms_figure(panels: dict[str, dict[str, np.ndarray]], height: int = 380) -> go.Figure:
+    """Side-by-side log-axis panels over image rows; panel title -> model label -> norms (B, T) or (T,).
+
+    Per-sample norms (B, T) are drawn as the batch median with a 10th-90th percentile band.
+    """
+    titles = list(panels)
+    fig = make_subplots(rows=1, cols=len(titles), subplot_titles=titles, horizontal_spacing=0.07)
+    labels = list(dict.fromkeys(lb for series in panels.values() for lb in series))
+    shown = set()
+    for col, title in enumerate(titles, start=1):
+        for label, values in panels[title].items():
+            _add_norms(fig, col, label, np.asarray(values), labels, label not in shown)
+            shown.add(label)
+        fig.update_yaxes(type="log", exponentformat="power", row=1, col=col)
+        fig.update_xaxes(**ROW_AXIS, row=1, col=col)
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), hovermode="closest",
+                      legend=dict(orientation="h", yanchor="top", y=-0.22, x=0))
+    return fig
+
+
+def saliency_digit_figure(image: np.ndarray, saliency: dict[str, np.ndarray], height: int = 300) -> go.Figure:
+    """The digit (28, 28) once per model, each row tinted by log10 of its ||dL/dx_t|| over the model's largest.
+
+    The colour is relative within a model (0 = its most salient row), on one scale shared by all panels.
+    """
+    labels = list(saliency)
+    rel = {lb: np.log10(np.maximum(s, 1e-300) / s.max()) if s.max() > 0 else np.zeros_like(s)
+           for lb, s in ((lb, np.asarray(v, np.float64)) for lb, v in saliency.items())}
+    zmin = min(float(r.min()) for r in rel.values()) if rel else -1.0
+    zmin = min(zmin, -1.0)
+    titles = [lb.replace(UNTRAINED, "<br>" + UNTRAINED.strip()) for lb in labels]
+    fig = make_subplots(rows=1, cols=max(len(labels), 1), subplot_titles=titles, horizontal_spacing=0.03)
+    ink = [[0, "rgba(255,255,255,0)"], [1, "rgba(255,255,255,1)"]]
+    for col, label in enumerate(labels, start=1):
+        r = rel[label]
+        fig.add_trace(go.Heatmap(z=np.repeat(r[:, None], 28, axis=1), x=np.arange(1, 29), y=np.arange(1, 29),
+                                 zmin=zmin, zmax=0, colorscale="Viridis", coloraxis=None, showscale=col == 1,
+                                 colorbar=dict(title="log₁₀ of row<br>saliency / max", len=0.9),
+                                 customdata=np.repeat(np.asarray(saliency[label])[:, None], 28, axis=1),
+                                 hovertemplate=f"{label}<br>row %{{y}}: ‖∂L/∂x_t‖ = %{{customdata:.3g}}"
+                                               "<extra></extra>", name=label), row=1, col=col)
+        fig.add_trace(go.Heatmap(z=image, x=np.arange(1, 29), y=np.arange(1, 29), zmin=0, zmax=1,
+                                 colorscale=ink, showscale=False, hoverinfo="skip", name="digit"), row=1, col=col)
+        fig.update_yaxes(range=[28.5, 0.5], scaleanchor=f"x{col if col > 1 else ''}", constrain="domain",
+                         tickvals=[1, 7, 14, 21, 28], showticklabels=col == 1, title="row" if col == 1 else None,
+                         row=1, col=col)
+        fig.update_xaxes(range=[0.5, 28.5], constrain="domain", showticklabels=False, row=1, col=col)
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10))
+    return fig
+
+
+def accuracy_vs_k_figure(ks: list[int], accuracy: list[float], chance: float = 0.1, height: int = 340) -> go.Figure:
+    """Test accuracy of the model trained with each truncation length k (log k axis)."""
+    fig = go.Figure(go.Scatter(x=ks, y=[100 * a for a in accuracy], mode="lines+markers+text", name="test accuracy",
+                               text=[f"{100 * a:.1f}%" for a in accuracy], textposition="top center",
+                               hovertemplate="k = %{x}: %{y:.1f}%<extra></extra>", line=dict(color=PALETTE[0])))
+    fig.add_hline(y=100 * chance, line=dict(color="gray", dash="dot"), annotation_text="chance",
+                  annotation_position="bottom right")
+    fig.update_xaxes(type="log", tickvals=ks, title="truncation length k (rows of BPTT)")
+    fig.update_yaxes(title="test accuracy (%)", range=[0, 105])
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10), showlegend=False)
+    return fig
+
+
+def learning_curves_figure(curves: dict[int, dict], height: int = 340) -> go.Figure:
+    """Per k: test accuracy and mean training loss per epoch; curves[k] is a History dict."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=["test accuracy (%)", "training loss"],
+                        horizontal_spacing=0.1)
+    colors = plotly.colors.sample_colorscale("Viridis", np.linspace(0, 0.9, max(len(curves), 2)))
+    for (k, h), color in zip(curves.items(), colors):
+        fig.add_trace(go.Scatter(x=h["epoch"], y=[100 * a for a in h["test_accuracy"]], name=f"k = {k}",
+                                 legendgroup=str(k), line=dict(color=color),
+                                 hovertemplate=f"k = {k}<br>epoch %{{x}}: %{{y:.1f}}%<extra></extra>"), row=1, col=1)
+        fig.add_trace(go.Scatter(x=h["epoch"], y=h["loss"], name=f"k = {k}", legendgroup=str(k), showlegend=False,
+                                 line=dict(color=color),
+                                 hovertemplate=f"k = {k}<br>epoch %{{x}}: %{{y:.3f}}<extra></extra>"), row=1, col=2)
+    fig.update_xaxes(title="epoch")
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10))
+    return fig
+
+
+def relative_log10(values: np.ndarray) -> np.ndarray:
+    """log10 of each row of (K, T) over that row's maximum (0 = the largest entry); exact zeros -> nan."""
+    values = np.asarray(values, np.float64)
+    top = values.max(axis=1, keepdims=True)
+    positive = values > 0
+    return np.where(positive, np.log10(np.where(positive, values, 1.0) / np.where(top > 0, top, 1.0)), np.nan)
+
+
+def rows_by_k_figure(ks: list[int], values: np.ndarray, title: str, height: int = 300) -> go.Figure:
+    """Heatmap of a per-row quantity (K, T), one line per k, coloured by log10 relative to that k's largest row.
+
+    Exact zeros are left blank (grey, marked 0); hovering shows the raw values.
+    """
+    values = np.asarray(values, np.float64)
+    z = relative_log10(values)
+    text = np.where(values > 0, "", "0")
+    fig = go.Figure(go.Heatmap(
+        z=z, x=np.arange(1, values.shape[1] + 1), y=[f"k = {k}" for k in ks], colorscale="Viridis",
+        customdata=values, text=text, texttemplate="%{text}", textfont=dict(color="#555", size=9),
+        colorbar=dict(title="log₁₀ of<br>row / max"), xgap=1, ygap=1,
+        hovertemplate="%{y}, row %{x}: %{customdata:.3g}<extra></extra>"))
+    fig.update_xaxes(**ROW_AXIS)
+    fig.update_yaxes(autorange="reversed")
+    fig.update_layout(title=dict(text=title, font=dict(size=14)), height=height,
+                      margin=dict(l=10, r=10, t=40, b=10), plot_bgcolor="#e8e8e8")
+    return fig

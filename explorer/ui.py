@@ -1,0 +1,299 @@
+"""Shared Streamlit widgets and cached loaders; the only engine-side module besides app.py that imports Streamlit."""
+import io
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+import streamlit as st
+import torch
+
+from .checkpoints import Checkpoint, CheckpointError, CheckpointInfo, list_checkpoints, read_checkpoint
+from .data import Digits, EmptyDrawingError, drawing_to_digit, load_sample
+from .internals import Trace, trace
+from .models import ModelConfig, SequenceClassifier, count_parameters
+from .predictions import misclassified, predict
+from .units import gate_saturation
+
+
+@st.cache_data(show_spinner=False)
+def sample() -> tuple[Digits, Digits]:
+    """The bundled 4,000/1,000 MNIST sample (train, test)."""
+    return load_sample()
+
+
+def available_models() -> list[CheckpointInfo]:
+    """Shipped and user checkpoints; read from headers on every call so new ones show up at once."""
+    return list_checkpoints()
+
+
+@st.cache_resource(show_spinner="Loading model…", max_entries=16)
+def _load(path: str, mtime_ns: int) -> Checkpoint:
+    return read_checkpoint(path)
+
+
+def load_model(info: CheckpointInfo) -> Checkpoint:
+    """The checkpoint's model (cached per file version)."""
+    return _load(str(info.path), info.path.stat().st_mtime_ns)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def trace_digit(_checkpoint: Checkpoint, model_key: str, image: np.ndarray) -> Trace:
+    """Trace of one digit (28, 28) in [0, 1]; cached by model key and the pixels."""
+    return trace(_checkpoint.model, torch.from_numpy(np.asarray(image, np.float32))[None])
+
+
+def model_key(info: CheckpointInfo) -> str:
+    """Cache key that changes when the file changes."""
+    return f"{info.path}:{info.path.stat().st_mtime_ns}"
+
+
+def remembered(key: str, default=None):
+    """A choice that survives page switches and reloads: session state, else the URL query string."""
+    if key not in st.session_state:
+        st.session_state[key] = st.query_params.get(key, default)
+    return st.session_state[key]
+
+
+def remember(key: str, value) -> None:
+    """Store a choice in session state and in the URL (so a view can be shared by link)."""
+    st.session_state[key] = value
+    st.query_params[key] = str(value)
+
+
+def model_picker(label: str = "Model", key: str = "model", help: str | None = None,
+                 default: str | None = None) -> CheckpointInfo | None:
+    """Select box over every checkpoint; the choice is remembered across pages and in the URL."""
+    infos = available_models()
+    if not infos:
+        st.error("No models found. Train one on the Train page or check the `checkpoints/` folder.")
+        return None
+    names = [i.name for i in infos]
+    current = remembered(key, default if default in names else names[0])
+    index = names.index(current) if current in names else 0
+    by_name = {i.name: i for i in infos}
+    choice = st.selectbox(
+        label, names, index=index, key=f"_widget_{key}", help=help,
+        format_func=lambda n: f"{by_name[n].label} · {n}" + ("" if by_name[n].shipped else " (yours)"),
+    )
+    if choice != st.session_state.get(key) or st.query_params.get(key) != choice:
+        remember(key, choice)
+    return by_name[choice]
+
+
+def loaded_model(info: CheckpointInfo) -> Checkpoint | None:
+    """Load a checkpoint, showing a friendly error instead of a traceback."""
+    try:
+        return load_model(info)
+    except (CheckpointError, OSError) as e:
+        st.error(f"Could not load **{info.name}**: {e}")
+        return None
+
+
+def accuracy_text(info: CheckpointInfo) -> str:
+    acc = info.meta.get("metrics", {}).get("test_accuracy")
+    return "—" if acc is None else f"{100 * acc:.1f}%"
+
+
+def session_id() -> str:
+    """A stable id for this browser session (owner of its background jobs)."""
+    if "_session_id" not in st.session_state:
+        import uuid
+
+        st.session_state["_session_id"] = uuid.uuid4().hex
+    return st.session_state["_session_id"]
+
+
+# ---- more shared choices -----------------------------------------------------------------------
+
+
+def choice(label: str, options, key: str, format_func=str, help: str | None = None, widget=None):
+    """A select box (or `widget`, e.g. st.radio) whose choice is remembered across pages and in the URL."""
+    options = list(options)
+    names = [str(o) for o in options]
+    current = str(remembered(key, names[0]))
+    index = names.index(current) if current in names else 0
+    # The option list is part of the widget key: a model with other layers gets a fresh widget, not a stale value.
+    widget_key = f"_widget_{key}_{zlib.crc32('|'.join(names).encode()):08x}"
+    picked = (widget or st.selectbox)(label, options, index=index, key=widget_key, format_func=format_func, help=help)
+    if str(picked) != st.session_state.get(key) or st.query_params.get(key) != str(picked):
+        remember(key, str(picked))
+    return picked
+
+
+@st.cache_data(show_spinner=False)
+def parameter_count(config: dict) -> int:
+    """Number of trainable parameters of a model with this config (a ModelConfig dict)."""
+    return count_parameters(SequenceClassifier(ModelConfig.from_dict(config)))
+
+
+def data_text(info: CheckpointInfo) -> str:
+    """Where a checkpoint's training digits came from, in words."""
+    data = info.meta.get("data") or {}
+    name = {"sample": "the bundled MNIST sample", "mnist": "full MNIST"}.get(data.get("name"), "unrecorded data")
+    train, test = data.get("train"), data.get("test")
+    text = f"{train:,} training digits from {name}" if train else name
+    text += ", augmented" if data.get("augment") else ""
+    return text + (f"; tested on {test:,}" if test else "")
+
+
+# ---- digits --------------------------------------------------------------------------------------
+
+SOURCES = {"index": "By number", "class": "By class", "random": "Random", "wrong": "Misclassified",
+           "draw": "Draw your own"}
+
+
+@dataclass(frozen=True, eq=False)
+class Digit:
+    """The digit a page shows: a (28, 28) float32 image in [0, 1], its label, and its test-set index if any."""
+
+    image: np.ndarray
+    label: int | None
+    index: int | None
+
+    @property
+    def caption(self) -> str:
+        return "your drawing" if self.index is None else f"test digit #{self.index} (a {self.label})"
+
+
+@st.cache_data(show_spinner="Classifying the test digits…", max_entries=16)
+def test_predictions(_checkpoint: Checkpoint, model_key: str) -> np.ndarray:
+    """The model's predicted class for each bundled test digit."""
+    return predict(_checkpoint.model, sample()[1])
+
+
+def _set_digit(key: str, index: int) -> None:
+    remember(key, int(index))
+
+
+def _source_changed(key: str, checkpoint: Checkpoint, model_key: str) -> None:
+    source = st.session_state[f"_widget_{key}_source"]
+    remember(f"{key}_source", source)
+    test = sample()[1]
+    if source == "random":
+        _set_digit(key, np.random.default_rng().integers(len(test)))
+    elif source == "wrong":
+        wrong = misclassified(test, test_predictions(checkpoint, model_key))
+        if len(wrong) and int(remembered(key, 0)) not in wrong:
+            _set_digit(key, wrong[0])
+
+
+def _synced(widget_key: str, value) -> str:
+    """Show `value` in the widget with this key (set before the widget is drawn, so user changes go via on_change)."""
+    st.session_state[widget_key] = value
+    return widget_key
+
+
+def _test_index_ui(key: str, index: int, test: Digits) -> None:
+    wk = _synced(f"_widget_{key}_index", index)
+    st.number_input("Test digit number", 0, len(test) - 1, key=wk, step=1,
+                    help=f"One of the {len(test):,} bundled test digits.",
+                    on_change=lambda: _set_digit(key, st.session_state[wk]))
+
+
+def _class_ui(key: str, index: int, test: Digits) -> None:
+    label = int(test.labels[index])
+    members = np.flatnonzero(test.labels == label)
+    left, right = st.columns(2)
+    ck = _synced(f"_widget_{key}_class", label)
+    left.selectbox("Class", range(10), key=ck,
+                   on_change=lambda: _set_digit(key, np.flatnonzero(test.labels == st.session_state[ck])[0]))
+    ek = _synced(f"_widget_{key}_example", int(np.searchsorted(members, index)) + 1)
+    right.number_input(f"Example (of {len(members)})", 1, len(members), key=ek, step=1,
+                       on_change=lambda: _set_digit(key, members[st.session_state[ek] - 1]))
+
+
+def _wrong_ui(key: str, index: int, test: Digits, predicted: np.ndarray) -> int | None:
+    wrong = misclassified(test, predicted)
+    if len(wrong) == 0:
+        st.success("This model gets every bundled test digit right: nothing to show here.")
+        return None
+    if index not in wrong:
+        index = int(wrong[0])
+        _set_digit(key, index)
+    wk = _synced(f"_widget_{key}_wrong", index)
+    st.selectbox(f"Misclassified digits ({len(wrong)} of {len(test):,})", wrong.tolist(), key=wk,
+                 format_func=lambda i: f"#{i}: a {test.labels[i]}, read as {predicted[i]}",
+                 on_change=lambda: _set_digit(key, st.session_state[wk]))
+    return index
+
+
+def drawn_digit(rgba: np.ndarray | None) -> np.ndarray | None:
+    """The MNIST-style digit of a canvas drawing (H, W, 4), or None (with a friendly prompt) if there is no ink."""
+    if rgba is None:
+        st.info("Draw a digit on the canvas: the model reads it as soon as you lift the pen.", icon=":material/draw:")
+        return None
+    try:
+        return drawing_to_digit(np.asarray(rgba))
+    except EmptyDrawingError:
+        st.info("The canvas is empty: draw a digit (0-9), big and centred, then lift the pen.", icon=":material/draw:")
+        return None
+
+
+def _draw_ui(key: str) -> np.ndarray | None:
+    from streamlit_drawable_canvas import st_canvas  # registers its component: needs a running Streamlit app
+
+    st.space("small")  # room for the canvas's own toolbar, which floats above it
+    left, right = st.columns([3, 2], vertical_alignment="center")
+    with left:
+        result = st_canvas(stroke_width=18, stroke_color="#ffffff", background_color="#000000", height=224,
+                           width=224, drawing_mode="freedraw", return_image_data=True, key=f"_widget_{key}_canvas")
+    if result.image_data is not None:  # None until the canvas first reports; keep the last drawing meanwhile
+        st.session_state[f"{key}_drawing"] = result.image_data
+    with right:
+        image = drawn_digit(st.session_state.get(f"{key}_drawing"))
+        if image is not None:
+            st.image(image, caption="what the model reads (28 x 28)", width=112, clamp=True)
+    return image
+
+
+def digit_picker(checkpoint: Checkpoint, model_key: str, key: str = "digit") -> Digit | None:
+    """Pick a test digit (by number, class, at random, among the model's mistakes) or draw one; None if none yet.
+
+    The test digit's number is remembered across pages and in the URL; a drawing lives in
+    st.session_state[f"{key}_drawing"] as the canvas's RGBA array.
+    """
+    test = sample()[1]
+    source = str(remembered(f"{key}_source", "index"))
+    source = source if source in SOURCES else "index"
+    sk = _synced(f"_widget_{key}_source", source)
+    st.segmented_control("Digit", list(SOURCES), key=sk, format_func=SOURCES.get, required=True,
+                         on_change=lambda: _source_changed(key, checkpoint, model_key))
+    if source == "draw":
+        image = _draw_ui(key)
+        return None if image is None else Digit(image, None, None)
+    try:
+        index = int(remembered(key, 0))
+    except ValueError:
+        index = 0
+    index = min(max(index, 0), len(test) - 1)
+    if source == "index":
+        _test_index_ui(key, index, test)
+    elif source == "class":
+        _class_ui(key, index, test)
+    elif source == "random":
+        st.button("Another random digit", icon=":material/casino:",
+                  on_click=lambda: _set_digit(key, np.random.default_rng().integers(len(test))))
+    else:
+        index = _wrong_ui(key, index, test, test_predictions(checkpoint, model_key))
+        if index is None:
+            return None
+    if str(st.session_state.get(key)) != str(index) or st.query_params.get(key) != str(index):
+        remember(key, index)
+    return Digit(test.images[index].astype(np.float32) / 255.0, int(test.labels[index]), index)
+
+
+# ---- cached engine calls for the scan views --------------------------------------------------------
+
+
+@st.cache_data(show_spinner="Measuring gate saturation over the 1,000 test digits…", max_entries=16)
+def saturation(_checkpoint: Checkpoint, model_key: str) -> dict:
+    """Gate saturation of every layer/direction over the bundled test digits (see explorer.units)."""
+    images, _ = sample()[1].tensors()
+    return gate_saturation(_checkpoint.model, images)
+
+
+def npz_bytes(arrays: dict) -> bytes:
+    """A compressed .npz file of named arrays, for a download button."""
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    return buffer.getvalue()

@@ -1,0 +1,93 @@
+"""Hidden units as a population: orderings for heatmaps, and gate saturation over many digits."""
+import numpy as np
+import torch
+
+from .internals import trace
+
+ORDERINGS = ("index", "activity", "cluster")
+SIGMOID_GATES = {"rnn": (), "lstm": ("i", "f", "o"), "gru": ("r", "z")}  # gates whose values lie in [0, 1]
+LOW, HIGH = 0.1, 0.9  # Karpathy et al. (2015): a gate is left-saturated below 0.1, right-saturated above 0.9
+
+
+def activity_order(h: np.ndarray) -> np.ndarray:
+    """Units sorted by mean |h| over the steps, most active first; h is (T, H)."""
+    return np.argsort(-np.abs(h).mean(axis=0), kind="stable")
+
+
+def average_linkage(points: np.ndarray) -> np.ndarray:
+    """Agglomerative clustering (UPGMA, Euclidean) of points (n, d), as a scipy-style linkage matrix (n-1, 4).
+
+    Row s merges clusters Z[s, 0] < Z[s, 1] at distance Z[s, 2] into cluster n + s of Z[s, 3] points.
+    """
+    n = len(points)
+    sq = (points ** 2).sum(axis=1)
+    d = np.sqrt(np.clip(sq[:, None] + sq[None, :] - 2 * points @ points.T, 0, None))  # (n, n)
+    np.fill_diagonal(d, np.inf)
+    ids, sizes = np.arange(n), np.ones(n)
+    Z = np.zeros((max(n - 1, 0), 4))
+    for s in range(n - 1):
+        a, b = np.unravel_index(np.argmin(d), d.shape)
+        Z[s] = min(ids[a], ids[b]), max(ids[a], ids[b]), d[a, b], sizes[a] + sizes[b]
+        # Lance-Williams update for average linkage: the merged cluster's distance to k is the
+        # size-weighted mean of its parts' distances to k. Slot a holds the merged cluster, b retires.
+        merged = (sizes[a] * d[a] + sizes[b] * d[b]) / (sizes[a] + sizes[b])
+        d[a], d[:, a] = merged, merged
+        d[b], d[:, b] = np.inf, np.inf
+        d[a, a] = np.inf
+        ids[a], sizes[a] = n + s, sizes[a] + sizes[b]
+    return Z
+
+
+def leaf_order(Z: np.ndarray) -> np.ndarray:
+    """Leaves of a linkage matrix's dendrogram, left to right (as scipy's leaves_list)."""
+    n = len(Z) + 1
+    out, stack = [], [2 * n - 2]
+    while stack:
+        node = stack.pop()
+        if node < n:
+            out.append(node)
+        else:
+            left, right = Z[node - n, :2].astype(int)
+            stack += [right, left]
+    return np.array(out)
+
+
+def cluster_order(h: np.ndarray) -> np.ndarray:
+    """Units ordered so that units with similar h over the steps sit together (dendrogram leaf order); h is (T, H)."""
+    return leaf_order(average_linkage(h.T.astype(np.float64)))
+
+
+def order_units(h: np.ndarray, by: str) -> np.ndarray:
+    """A permutation of the H units of h (T, H): by 'index', 'activity' or 'cluster'."""
+    if by == "index":
+        return np.arange(h.shape[1])
+    if by == "activity":
+        return activity_order(h)
+    if by == "cluster":
+        return cluster_order(h)
+    raise ValueError(f"unit ordering must be one of {ORDERINGS}, got {by!r}")
+
+
+def saturation_counts(values: np.ndarray, low: float = LOW, high: float = HIGH) -> tuple[np.ndarray, np.ndarray]:
+    """Per unit, how many of the (B, T) steps in values (B, T, H) are below low and above high."""
+    return (values < low).sum(axis=(0, 1)), (values > high).sum(axis=(0, 1))
+
+
+def gate_saturation(model, images: torch.Tensor, batch_size: int = 250) -> dict:
+    """Fraction of steps each unit's sigmoid gates are below 0.1 / above 0.9 over images (N, 28, 28).
+
+    Returns {(layer, direction): {gate: (low_fraction (H,), high_fraction (H,))}}; empty dicts for a plain RNN.
+    """
+    cfg = model.config
+    gates = SIGMOID_GATES[cfg.kind]
+    totals = {(l, d): {g: [0, 0] for g in gates} for l in range(cfg.num_layers) for d in range(cfg.num_directions)}
+    for start in range(0, len(images), batch_size):
+        tr = trace(model, images[start:start + batch_size], predictions=False)
+        for (layer, direction), per_gate in totals.items():
+            for g in gates:
+                low, high = saturation_counts(tr.get(layer, direction, g))
+                per_gate[g][0] += low
+                per_gate[g][1] += high
+    steps = len(images) * images.shape[1]
+    return {key: {g: (low / steps, high / steps) for g, (low, high) in per_gate.items()}
+            for key, per_gate in totals.items()}

@@ -1,0 +1,56 @@
+"""Home: what the app is, the models as cards, and the way into "Watch it read"."""
+import streamlit as st
+
+from explorer import ui
+
+WATCH = "../pages/watch.py"
+KINDS = {"rnn": "Vanilla (tanh) RNN", "lstm": "Long short-term memory (LSTM)", "gru": "Gated recurrent unit (GRU)"}
+
+
+def watch(model: str | None = None) -> None:
+    if model:
+        ui.remember("model", model)
+    st.switch_page(WATCH)
+
+
+st.title("RNN Explorer")
+st.markdown("Watch a small recurrent network **read a handwritten digit one row at a time**, top to bottom: what "
+            "its gates let in and forget, what it keeps in its cell state, and how its guess settles as the rows "
+            "go by. Then see *why* LSTMs train where plain RNNs struggle: gradients through time, and what cutting "
+            "them short does.")
+if st.button("Watch it read", type="primary", icon=":material/play_circle:"):
+    watch()
+
+tour = st.columns(3)
+for col, (page, title, icon, text) in zip(tour, [
+    ("../pages/gradients.py", "Gradients through time", ":material/show_chart:",
+     "How far back the error signal reaches: RNN vs LSTM vs GRU."),
+    ("../pages/truncation.py", "Truncation lab", ":material/content_cut:",
+     "Cut backpropagation through time to k rows and watch accuracy."),
+    ("../pages/train.py", "Train", ":material/model_training:",
+     "Train your own model on the bundled digits, then explore it here."),
+]):
+    with col.container(border=True, height="stretch"):
+        st.page_link(page, label=title, icon=icon)
+        st.caption(text)
+
+st.subheader("Models")
+infos = ui.available_models()
+if not infos:
+    st.info("No models yet: train one on the Train page.")
+for start in range(0, len(infos), 3):
+    for col, info in zip(st.columns(3), infos[start:start + 3]):
+        cfg = info.config
+        with col.container(border=True, height="stretch"):
+            st.markdown(f"#### {info.label}" + ("" if info.shipped else " · *yours*"))
+            size = f"{cfg.hidden_size} units" + (" per direction" if cfg.bidirectional else "")
+            layers = f"{cfg.num_layers} layers" if cfg.num_layers > 1 else "1 layer"
+            st.caption(f"{KINDS[cfg.kind]}{', bidirectional' if cfg.bidirectional else ''} · {layers} · {size}")
+            acc, params = st.columns(2)
+            acc.metric("Test accuracy", ui.accuracy_text(info))
+            params.metric("Parameters", f"{ui.parameter_count(cfg.to_dict()):,}")
+            st.caption(f"Trained on {ui.data_text(info)}.")
+            if st.button("Watch it read", key=f"watch_{info.name}", icon=":material/play_arrow:"):
+                watch(info.name)
+
+st.caption("Digits: MNIST (LeCun, Cortes and Burges), CC BY-SA 3.0; a 5,000-digit sample is bundled.")

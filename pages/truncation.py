@@ -1,0 +1,129 @@
+"""Truncation lab: one model per truncated-BPTT length k; accuracy, learning curves and gradients per k."""
+from pathlib import Path
+
+import streamlit as st
+
+from explorer import ui
+from explorer.bptt_figures import accuracy_vs_k_figure, learning_curves_figure, rows_by_k_figure
+from explorer.checkpoints import CheckpointError
+from explorer.jobs import MANAGER, JobBusy
+from explorer.models import KINDS
+from explorer.sweep import (SweepConfig, SweepError, list_sweeps, load_sweep, new_sweep_dir, run_sweep, save_sweep,
+                            shipped_sweep_dir, sweep_reading)
+
+DEFAULT = SweepConfig()
+
+
+@st.cache_resource(max_entries=8, show_spinner="Loading the sweep…")
+def cached_sweep(path: str, mtime_ns: int):
+    return load_sweep(path)
+
+
+def sweep_work(cfg: SweepConfig, train_set, test_set):
+    """The background job: run the sweep, save what finished into the user's sweeps folder."""
+    def work(job):
+        sweep = run_sweep(cfg, train_set, test_set, on_progress=job.report, should_stop=job.should_stop)
+        sweep.command = "Truncation lab page"
+        return str(save_sweep(sweep, new_sweep_dir(cfg))) if sweep.runs else None
+    return work
+
+
+def sweep_form() -> SweepConfig | None:
+    """The settings of a new sweep; a config when Run was pressed."""
+    with st.form("sweep_form", border=False):
+        c1, c2, c3, c4 = st.columns(4)
+        kind = c1.selectbox("Kind", KINDS, index=KINDS.index(DEFAULT.kind), format_func=str.upper)
+        hidden = c2.select_slider("Hidden units", [8, 16, 32, 64, 128], value=DEFAULT.hidden_size)
+        epochs = c3.number_input("Epochs per k", 1, 100, DEFAULT.epochs)
+        loss_at = c4.radio("Loss at", ["last", "every"], horizontal=True,
+                           format_func=lambda v: {"last": "the last row", "every": "every row"}[v])
+        c5, c6 = st.columns([3, 1])
+        ks = c5.multiselect("Truncation lengths k", list(range(1, 29)), default=list(DEFAULT.ks))
+        size = c6.select_slider("Training digits", [250, 500, 1000, 2000, 4000], value=4000)
+        if not st.form_submit_button("Run sweep", type="primary"):
+            return None
+    try:
+        return SweepConfig(kind=kind, hidden_size=hidden, ks=tuple(ks), epochs=epochs, loss_at=loss_at,
+                           train_size=size)
+    except ValueError as e:
+        st.error(f"Cannot run this sweep: {e}")
+        return None
+
+
+def my_job():
+    job = MANAGER.latest(ui.session_id())
+    return job if job is not None and job.id == st.session_state.get("sweep_job") else None
+
+
+st.title("Truncation lab")
+st.caption("Truncated BPTT with length k backpropagates only k rows: with the loss on the last row, rows before "
+           "28 − k + 1 get no gradient at all. A sweep trains one model per k, all else equal, on the bundled "
+           "sample (4,000 training, 1,000 test digits).")
+
+with st.expander("Run your own sweep (in the background; the page stays usable)", expanded=False):
+    if (cfg := sweep_form()) is not None:
+        try:
+            job = MANAGER.start(ui.session_id(), f"Truncation sweep, {cfg.label}", sweep_work(cfg, *ui.sample()))
+            st.session_state["sweep_job"] = job.id
+        except JobBusy as e:
+            st.warning(str(e))
+
+
+@st.fragment(run_every=1.0 if (job := my_job()) is not None and job.running else None)
+def progress():
+    job = my_job()
+    if job is None:
+        return
+    if job.running:
+        events = job.snapshot()
+        p = events[-1] if events else None
+        st.progress(p.fraction if p else 0.0, text=f"Training k = {p.k} ({p.index + 1} of {p.count}), epoch "
+                    f"{p.epoch}/{p.epochs}, loss {p.loss:.3f}" if p else "Starting the sweep…")
+        if not job.should_stop() and st.button("Stop", key="stop_sweep"):
+            job.stop()
+        if job.should_stop():
+            st.caption("Stopping after the current step…")
+    elif st.session_state.get("sweep_seen") != job.id:  # just finished: show its results on the whole page
+        st.session_state["sweep_seen"] = job.id
+        if job.result:
+            st.session_state["sweep_choice"] = job.result
+        st.rerun()
+    elif job.status == "failed":
+        st.error(f"The sweep failed: {job.error}")
+    elif not job.result:
+        st.info("The sweep was stopped before any model finished training; nothing was saved.")
+    else:
+        st.success(f"Your sweep ({job.status}) is saved in `{job.result}` and selected below.")
+
+
+progress()
+paths = [str(p) for p in list_sweeps()]
+if not paths:
+    st.info("No sweep yet: run one above. (The shipped sweep in `checkpoints/sweep` is missing.)")
+    st.stop()
+shipped = str(shipped_sweep_dir())
+# Your newest sweep replaces the shipped one in your view (the shipped one stays one click away).
+choice = st.session_state.get("sweep_choice") or next((p for p in paths if p != shipped), shipped)
+path = st.selectbox("Results", paths, index=paths.index(choice) if choice in paths else 0,
+                    format_func=lambda p: "Shipped sweep (checkpoints/sweep)" if p == shipped else f"Yours: {p}")
+try:
+    sweep = cached_sweep(path, (Path(path) / "sweep.json").stat().st_mtime_ns)
+except (SweepError, CheckpointError, OSError) as e:
+    st.error(f"Could not load this sweep: {e}")
+    st.stop()
+
+cfg = sweep.config
+epochs = f"{cfg.epochs} epoch{'s' if cfg.epochs != 1 else ''}"
+st.markdown(f"**{cfg.label}**, {epochs} per k, {len(sweep.runs)} models, trained in {sweep.seconds:.0f} s. "
+            f"**Reading:** {sweep_reading(sweep)}")
+left, right = st.columns(2)
+left.plotly_chart(accuracy_vs_k_figure(sweep.ks, sweep.accuracies), key="accuracy")
+right.plotly_chart(learning_curves_figure({r.k: r.history.to_dict() for r in sweep.runs}), key="curves")
+left, right = st.columns(2)
+title = "Training gradient ‖∂L/∂h_t‖ under truncation k (0 = exactly zero)"
+left.plotly_chart(rows_by_k_figure(sweep.ks, [r.dh for r in sweep.runs], title), key="profile")
+title = "Row saliency ‖∂L/∂x_t‖ of each trained model (full BPTT)"
+right.plotly_chart(rows_by_k_figure(sweep.ks, [r.dx for r in sweep.runs], title), key="saliency")
+st.caption(f"Both heatmaps: batch medians over {cfg.profile_size} test digits; the colour is log₁₀ relative to "
+           "each model's largest row, hover for the values. Left: the gradient each model was trained with (its own "
+           "k). Right: which rows the trained model's loss depends on.")

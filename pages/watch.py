@@ -1,0 +1,111 @@
+"""Watch it read: a model reads a digit row by row; gates, cell state, hidden state and prediction, animated."""
+import streamlit as st
+
+from explorer import figures, ui
+from explorer.internals import DIRECTIONS
+from explorer.predictions import settled_after
+from explorer.units import ORDERINGS, SIGMOID_GATES, order_units
+
+ORDER_LABELS = {"index": "unit number", "activity": "mean activity |h|", "cluster": "similarity (clusters)"}
+DEFAULT_MODEL = "lstm-128"  # the classic: four gates and a cell state to watch
+SPEEDS = {"normal": 250, "slow": 450, "fast": 110}  # ms per row
+LAYOUTS = {"wide": "Wide: a grid beside the digit", "narrow": "Narrow: stacked, for small screens"}
+
+READING = ("Each heatmap has one row per hidden unit and one column per image row; a white curtain lifts as the "
+           "network reads. Blank rows at the top carry no ink, so little happens; when the strokes arrive the units "
+           "swing. The bars show what the classifier would answer if the digit ended at this row: a guess that "
+           "wanders while the strokes are ambiguous and settles once the rows that tell digits apart are read.")
+GATES = {
+    "lstm": "Gates (yellow = open, purple = shut) decide what flows: the input gate *i* lets the candidate *g* into "
+            "the cell, the forget gate *f* keeps (near 1) or erases (near 0) what the cell *c* holds, and the output "
+            "gate *o* decides how much of it shows in the hidden state *h*, all that the next row and the classifier "
+            "see. Where forget gates close, units drop what they held and start over.",
+    "gru": "The update gate *z* (yellow = open) keeps the old hidden state *h*; where it shuts, the unit takes the "
+           "new candidate *n*, built from the input and the part of *h* the reset gate *r* lets through.",
+    "rnn": "A plain RNN has no gates: every row overwrites *h* through a tanh, so units saturate at ±1 (deep red and "
+           "blue) and early rows are hard to keep. Compare it with the LSTM on the same digit.",
+}
+st.title("Watch it read")
+st.caption("The network reads the digit one row at a time, top to bottom, updating its gates and memory at every "
+           "row. Press **▶ Play** under the picture, or drag the slider.")
+
+with st.sidebar:
+    info = ui.model_picker(default=DEFAULT_MODEL)
+    checkpoint = ui.loaded_model(info) if info else None
+if checkpoint is None:
+    st.stop()
+cfg, key = checkpoint.config, ui.model_key(info)
+with st.sidebar:
+    layer = ui.choice("Layer", range(cfg.num_layers), "layer", lambda n: f"layer {n + 1}") if cfg.num_layers > 1 else 0
+    direction = ui.choice("Direction", (0, 1), "direction", DIRECTIONS.__getitem__,
+                          help="The backward pass reads the digit bottom to top.") if cfg.bidirectional else 0
+    order_by = ui.choice("Order units by", ORDERINGS, "order", ORDER_LABELS.get,
+                         help="Heatmap rows: units by number, most active first, or similar units together.")
+    speed = ui.choice("Animation speed", SPEEDS, "speed", str.capitalize)
+    layout = ui.choice("Figure layout", LAYOUTS, "layout", LAYOUTS.get)
+    compare = st.toggle("Compare with a second model", key="compare_on")
+    other_info = ui.model_picker("Second model", key="compare", default="rnn-128") if compare else None
+
+picker, summary = st.columns([5, 4], gap="large")
+with picker:
+    digit = ui.digit_picker(checkpoint, key)
+if digit is None:
+    st.stop()
+tr = ui.trace_digit(checkpoint, key, digit.image)
+probs = tr.probs[0]  # (T, 10): after each row
+guess = int(probs[-1].argmax())
+with summary:
+    row1, row2 = st.columns(2), st.columns(2)
+    row1[0].metric("Prediction", guess, help="The most likely class after all 28 rows.")
+    row1[1].metric("Confidence", f"{probs[-1, guess]:.1%}")
+    row2[0].metric("Label", "—" if digit.label is None else digit.label,
+                   delta=None if digit.label is None else ("correct" if guess == digit.label else "wrong"),
+                   delta_color="normal" if guess == digit.label else "inverse", delta_arrow="off")
+    row2[1].metric("Settled after", f"row {settled_after(probs)}",
+                   help="From this row on, the most likely class never changes.")
+
+order = order_units(tr.get(layer, direction, "h")[0], order_by)
+other = ui.loaded_model(other_info) if other_info else None
+if other is not None:
+    other_tr = ui.trace_digit(other, ui.model_key(other_info), digit.image)
+    fig = figures.compare_figure(digit.image, [(info.label, tr), (other_info.label, other_tr)],
+                                 f"{info.label} and {other_info.label} reading {digit.caption}", SPEEDS[speed])
+else:
+    fig = figures.scan_figure(tr, digit.image, layer, direction, order, f"{info.label} reading {digit.caption}",
+                              SPEEDS[speed], narrow=layout == "narrow")
+st.plotly_chart(fig, theme=None, config={"displaylogo": False})
+with st.expander("What am I looking at?", icon=":material/help:"):
+    st.markdown(READING + "\n\n" + GATES[cfg.kind])
+
+inspector, saturation, settling, export = st.tabs(
+    ["Unit inspector", "Gate saturation", "How the prediction settles", "Export"], key="watch_tab", on_change="rerun")
+if inspector.open:
+    pick, plot = inspector.columns([1, 3])
+    with pick:
+        unit = ui.choice("Unit", order.tolist(), "unit", lambda u: f"unit {u}",
+                         help="Listed in the order of the heatmap rows (top first).")
+        st.caption("One unit's gates (top) and its candidate, cell and hidden state (bottom) at every row. "
+                   "A forget gate near 1 keeps what the cell holds; near 0 it wipes it.")
+    plot.plotly_chart(figures.unit_figure(tr, layer, direction, unit), theme=None)
+if saturation.open:
+    with saturation:
+        if not SIGMOID_GATES[cfg.kind]:
+            st.info("A plain RNN has no gates: nothing saturates but the tanh of its hidden state.")
+        else:
+            st.caption("Each dot is a unit: how often its gate is nearly shut (< 0.1, up) or wide open (> 0.9, right) "
+                       "over all rows of the 1,000 test digits (Karpathy et al., 2015). Dots near the diagonal are "
+                       "almost always saturated; dots near the corner (0, 0) act like soft, graded switches.")
+            stats = ui.saturation(checkpoint, key)[layer, direction]
+            st.plotly_chart(figures.saturation_figure(stats, int(st.session_state.get("unit", order[0]))),
+                            theme=None)
+if settling.open:
+    with settling:
+        st.plotly_chart(figures.prediction_figure(probs, digit.label), theme=None)
+if export.open:
+    with export:
+        name = f"{info.name}-" + ("drawing" if digit.index is None else f"digit{digit.index}")
+        st.download_button("Animation as standalone HTML (for slides)", lambda: figures.figure_html(fig),
+                           f"{name}.html", "text/html", icon=":material/slideshow:", on_click="ignore")
+        st.download_button("Trace as .npz (gates, c, h, probabilities, image)",
+                           lambda: ui.npz_bytes(tr.to_arrays() | {"image": digit.image}), f"{name}.npz",
+                           "application/octet-stream", icon=":material/download:", on_click="ignore")

@@ -1,0 +1,47 @@
+"""The Gradients and Truncation pages in headless Chromium: they render charts, no errors; screenshots for a look."""
+import pytest
+
+from conftest import screenshot, wait_until_idle
+
+pytestmark = pytest.mark.browser
+
+
+def open_page(page, app_url: str, path: str) -> None:
+    page.goto(f"{app_url}/{path}")
+    wait_until_idle(page, 90_000)
+    page.wait_for_selector(".js-plotly-plot .main-svg", timeout=30_000)
+    page.wait_for_timeout(1000)  # let Plotly finish laying out every chart
+
+
+def assert_clean(page) -> None:
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert page.locator('[data-testid="stAlertContentError"]').count() == 0
+
+
+def test_gradients_page_in_chromium(page, app_url):
+    open_page(page, app_url, "gradients")
+    assert_clean(page)
+    assert page.locator(".js-plotly-plot").count() == 4
+    assert "fraction of the gradient at row 28" in page.inner_text('[data-testid="stMain"]')
+    screenshot(page, "gradients", whole=True)
+
+
+def test_truncation_page_in_chromium(page, app_url):
+    open_page(page, app_url, "truncation")
+    assert_clean(page)
+    assert page.locator(".js-plotly-plot").count() == 4
+    assert "Test accuracy goes from" in page.inner_text('[data-testid="stMain"]')
+    screenshot(page, "truncation", whole=True)
+
+
+def test_sweep_progress_and_stop_in_chromium(page, app_url):
+    open_page(page, app_url, "truncation")
+    page.get_by_text("Run your own sweep").click()
+    page.get_by_role("button", name="Run sweep").click()
+    page.get_by_text("Training k = 1 (1 of 6)").wait_for(timeout=90_000)
+    screenshot(page, "truncation-running")
+    page.get_by_role("button", name="Stop").click()
+    page.get_by_text("The sweep was stopped before any model finished").wait_for(timeout=90_000)
+    wait_until_idle(page)
+    assert_clean(page)
+    assert page.locator(".js-plotly-plot").count() == 4  # the shipped results are still shown

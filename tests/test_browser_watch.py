@@ -1,0 +1,80 @@
+"""Watch it read in real Chromium: the animation plays client-side, and a drawing on the canvas gets read."""
+import re
+
+import pytest
+
+from conftest import screenshot, wait_until_idle
+
+pytestmark = pytest.mark.browser
+
+def rows_read(page) -> int:
+    """The animation's current step, from the slider's 'rows read: t' label."""
+    return int(page.locator(".stPlotlyChart .slider-label", has_text="rows read").text_content().split(":")[1])
+
+
+def heatmaps_drawn(page) -> int:
+    return page.locator(".stPlotlyChart .hm image").count()
+
+
+def open_watch(page, app_url: str, query: str = "", chart: bool = True) -> None:
+    page.goto(f"{app_url}/watch{query}")
+    wait_until_idle(page)
+    if chart:
+        page.wait_for_selector(".stPlotlyChart .hm image", timeout=30_000)
+    assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_play_animates_the_scan_in_the_browser(page, app_url):
+    page.set_viewport_size({"width": 1440, "height": 1900})  # Streamlit scrolls inside the page: grow it instead
+    open_watch(page, app_url, "?digit=8")
+    assert rows_read(page) == 28 and heatmaps_drawn(page) == 7  # the digit + i, f, g, o, c, h
+    page.locator(".updatemenu-button", has_text="Play").click()
+    page.wait_for_timeout(1200)
+    early = rows_read(page)
+    assert heatmaps_drawn(page) == 7  # frames only move shapes: no heatmap is dropped or redrawn mid-play
+    screenshot(page, "watch-playing")
+    page.wait_for_timeout(1200)
+    later = rows_read(page)
+    assert 1 <= early < later < 28
+    page.locator(".updatemenu-button", has_text="Pause").click()
+    paused = rows_read(page)
+    page.wait_for_timeout(800)
+    assert rows_read(page) == paused
+    page.locator(".updatemenu-button", has_text="Resume").click()
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.slider-label')].some(e => e.textContent === 'rows read: 28')",
+        timeout=15_000)
+    page.wait_for_timeout(500)
+    screenshot(page, "watch")
+
+
+def test_drawing_on_the_canvas_gets_a_prediction(page, app_url):
+    open_watch(page, app_url, "?digit_source=draw", chart=False)
+    assert page.get_by_text("Draw a digit on the canvas").count() == 1
+    canvas = page.locator("canvas.upper-canvas").first
+    canvas.wait_for(timeout=30_000)
+    box = canvas.bounding_box()
+    x = box["x"] + box["width"] / 2
+    page.mouse.move(x, box["y"] + 0.15 * box["height"])
+    page.mouse.down()
+    for k in range(1, 21):  # a vertical stroke: a "1"
+        page.mouse.move(x, box["y"] + (0.15 + 0.035 * k) * box["height"])
+    page.mouse.up()
+    page.wait_for_selector('[data-testid="stMetricValue"]', timeout=30_000)
+    wait_until_idle(page)
+    values = page.locator('[data-testid="stMetricValue"]').all_text_contents()
+    assert values[0] == "1"  # Prediction
+    page.wait_for_selector(".stPlotlyChart .hm image", timeout=30_000)
+    screenshot(page, "watch-drawing")
+
+
+def test_home_page_shows_the_model_cards(page, app_url):
+    page.set_viewport_size({"width": 1440, "height": 1500})
+    page.goto(app_url)
+    wait_until_idle(page)
+    page.get_by_text("Test accuracy").nth(4).wait_for(timeout=30_000)
+    screenshot(page, "home")
+    page.get_by_role("button", name="Watch it read").first.click()
+    page.wait_for_url(re.compile(r"/watch"), timeout=30_000)
+    wait_until_idle(page)
+    page.wait_for_selector(".stPlotlyChart .hm image", timeout=30_000)

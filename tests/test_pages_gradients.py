@@ -1,0 +1,208 @@
+"""AppTest of the Gradients and Truncation pages: no exceptions, plotted values are the engine's, sweeps run, Stop."""
+import base64
+import json
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from explorer.checkpoints import read_checkpoint, shipped_dir
+from explorer.data import load_sample
+from explorer.gradients import (bptt_profile, check_model_gradients, clip_scale, decay_reading, digit_batch,
+                                first_to_last_ratio, jacobian_norms)
+from explorer.jobs import MANAGER
+from explorer.models import untrained_model
+from explorer.sweep import SUMMARY, load_sweep, shipped_sweep_dir
+
+T = 28
+
+
+def arr(value) -> np.ndarray:
+    """A trace's data as an array: plain JSON lists, or Plotly's typed arrays {dtype, bdata, shape}."""
+    if isinstance(value, dict):
+        shape = [int(n) for n in str(value.get("shape", "-1")).split(",")]
+        return np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"]).reshape(shape)
+    return np.array(value, dtype=float)
+
+
+def open_page(name: str) -> AppTest:
+    at = AppTest.from_file("../explorer/app.py", default_timeout=60)
+    at.run()
+    at.switch_page(f"../pages/{name}.py")
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    return at
+
+
+def charts(at) -> dict:
+    """Plotly specs by the key the page gave each chart."""
+    return {c.proto.id.rsplit("-", 1)[-1]: json.loads(c.proto.spec) for c in at.get("plotly_chart")}
+
+
+def lines(spec: dict, panel: int = 1) -> dict:
+    """Median lines (not bands) of one subplot panel, by model label."""
+    axis = "x" if panel == 1 else f"x{panel}"
+    return {t["name"]: arr(t["y"]) for t in spec["data"] if not t["name"].endswith(" band") and t["xaxis"] == axis}
+
+
+@pytest.fixture(scope="module")
+def test_digits():
+    return load_sample()[1]
+
+
+def shipped(name):
+    return read_checkpoint(shipped_dir() / f"{name}.safetensors").model
+
+
+# ---- Gradients through time -----------------------------------------------------------------------------------
+
+
+def test_gradients_page_plots_the_engines_numbers(test_digits):
+    at = open_page("gradients")
+    at.select_slider[0].set_value(64)  # batch size: small keeps the test fast
+    at.run()
+    assert not at.exception
+    x, y = digit_batch(test_digits, 64, 0)
+    profs = {n: bptt_profile(shipped(n), x, y) for n in ("rnn-128", "lstm-128")}
+    specs = charts(at)
+    dh, dc, dx = (lines(specs["profile"], p) for p in (1, 2, 3))
+    assert set(dh) == {"rnn-128", "lstm-128"} and set(dc) == {"lstm-128"}
+    for name, p in profs.items():
+        np.testing.assert_allclose(dh[name], np.median(p.dh[-1, 0], axis=0), rtol=1e-5)
+        np.testing.assert_allclose(dx[name], np.median(p.dx, axis=0), rtol=1e-5)
+        dw = p.dw_hh[-1, 0]
+        assert dw[0] == 0.0 and np.isnan(lines(specs["dw_hh"])[name][0])  # row 1 reads h_0 = 0: a gap, not a point
+        np.testing.assert_allclose(lines(specs["dw_hh"])[name][1:], dw[1:], rtol=1e-5)
+    np.testing.assert_allclose(dc["lstm-128"], np.median(profs["lstm-128"].dc[-1, 0], axis=0), rtol=1e-5)
+    jac = jacobian_norms(shipped("rnn-128"), x[:32])[0]
+    np.testing.assert_allclose(lines(specs["jacobian"])["rnn-128"], np.median(jac, axis=0), rtol=1e-4)
+    reading = decay_reading({n: first_to_last_ratio(p.dh[-1, 0]) for n, p in profs.items()})
+    assert any(reading in m.value for m in at.markdown)
+    table = at.dataframe[0].value
+    assert list(table["model"]) == ["rnn-128", "lstm-128"]
+    np.testing.assert_allclose(table["norm before clipping"], [profs[n].grad_norm for n in table["model"]], rtol=1e-5)
+
+
+def test_init_knobs_add_untrained_copies_and_clipping_reports_the_factor(test_digits):
+    at = open_page("gradients")
+    at.multiselect[0].set_value(["rnn-128"])
+    at.select_slider[0].set_value(32)
+    at.toggle[0].set_value(True)
+    at.run()
+    at.select_slider[2].set_value(3.0)  # recurrent scale: a tanh RNN explodes
+    at.number_input[1].set_value(1.0)
+    at.run()
+    assert not at.exception
+    fresh = untrained_model(read_checkpoint(shipped_dir() / "rnn-128.safetensors").config, 0, None, 3.0)
+    prof = bptt_profile(fresh, *digit_batch(test_digits, 32, 0))
+    dh = lines(charts(at)["profile"])
+    assert set(dh) == {"rnn-128", "rnn-128 (untrained)"}
+    np.testing.assert_allclose(dh["rnn-128 (untrained)"], np.median(prof.dh[-1, 0], axis=0), rtol=1e-5)
+    assert first_to_last_ratio(prof.dh[-1, 0]) > 1e2 and any("(exploding)" in m.value for m in at.markdown)
+    row = at.dataframe[0].value.set_index("model").loc["rnn-128 (untrained)"]
+    assert row["norm before clipping"] == pytest.approx(prof.grad_norm, rel=1e-5) and prof.grad_norm > 1
+    assert row["factor"] == pytest.approx(clip_scale(prof.grad_norm, 1.0), rel=1e-5)
+    assert row["norm after clipping"] == pytest.approx(1.0, rel=1e-5)
+
+
+def test_gradient_check_expander(test_digits):
+    at = open_page("gradients")
+    at.select_slider[0].set_value(16)
+    at.run()
+    at.toggle[1].set_value(True)
+    at.run()
+    assert not at.exception
+    table = at.dataframe[1].value
+    x, y = digit_batch(test_digits, 16, 0)
+    expected = check_model_gradients(shipped("rnn-128"), x[:4], y[:4], 8)
+    np.testing.assert_allclose(table["analytic (BPTT)"], [r.analytic for r in expected])
+    assert len(table) == 8 and table["relative error"].max() < 1e-6
+
+
+# ---- Truncation lab -------------------------------------------------------------------------------------------
+
+
+def test_truncation_page_opens_on_the_shipped_sweep_with_exact_zeros(test_digits):
+    at = open_page("truncation")
+    sweep = load_sweep(shipped_sweep_dir())
+    specs = charts(at)
+    np.testing.assert_allclose(arr(specs["accuracy"]["data"][0]["y"]), [100 * a for a in sweep.accuracies])
+    profile = specs["profile"]["data"][0]
+    z, raw = arr(profile["z"]), arr(profile["customdata"])
+    assert profile["y"] == [f"k = {k}" for k in sweep.ks]
+    x, y = digit_batch(test_digits, sweep.config.profile_size)
+    for i, run in enumerate(sweep.runs):
+        assert np.all(raw[i, : T - run.k] == 0.0) and np.isnan(z[i, : T - run.k]).all()
+        assert np.all(raw[i, T - run.k:] > 0) and np.isfinite(z[i, T - run.k:]).all()
+        if run.k in (7, 28):  # the shipped numbers are the engine's for the shipped model and batch
+            prof = bptt_profile(run.model, x, y, "last", run.k)
+            np.testing.assert_allclose(raw[i], np.median(prof.dh[-1, 0], axis=0), rtol=1e-4, atol=1e-12)
+    assert len(specs["curves"]["data"]) == 2 * len(sweep.ks)
+    assert any("Test accuracy goes from" in m.value for m in at.markdown)
+
+
+def run_sweep_from_page(at, epochs: int, ks: list, size: int):
+    at.select_slider[0].set_value(8)  # hidden units
+    at.number_input[0].set_value(epochs)
+    at.multiselect[0].set_value(ks)
+    at.select_slider[1].set_value(size)  # training digits
+    at.button[0].click()
+    at.run()
+    assert not at.exception and not at.warning, [w.value for w in at.warning]
+    job = MANAGER.latest(at.session_state["_session_id"])
+    assert job is not None and job.description.startswith("Truncation sweep")
+    return job
+
+
+def test_a_tiny_sweep_completes_and_replaces_only_the_users_results(user_home):
+    shipped_mtime = (shipped_sweep_dir() / SUMMARY).stat().st_mtime_ns
+    at = open_page("truncation")
+    job = MANAGER.wait(run_sweep_from_page(at, 1, [1, 28], 250), timeout=60)
+    assert job.status == "done", job.error
+    at.run()  # the progress fragment notices the end and reruns the page on the new sweep
+    at.run()
+    assert not at.exception and not at.error
+    mine = load_sweep(job.result)
+    assert mine.ks == [1, 28] and str(user_home) in job.result
+    assert at.selectbox[1].value == job.result
+    np.testing.assert_allclose(arr(charts(at)["accuracy"]["data"][0]["y"]), [100 * a for a in mine.accuracies])
+    assert any("is saved in" in s.value for s in at.success)
+    assert (shipped_sweep_dir() / SUMMARY).stat().st_mtime_ns == shipped_mtime
+    at.selectbox[1].set_value(str(shipped_sweep_dir()))
+    at.run()
+    assert not at.exception and any("LSTM-64" in m.value for m in at.markdown)
+    assert open_page("truncation").selectbox[1].value == job.result  # a new session opens on your newest sweep
+
+
+def test_stop_leaves_the_page_working():
+    at = open_page("truncation")
+    job = run_sweep_from_page(at, 50, [1, 2], 4000)  # long enough to be stopped midway
+    assert job.running and at.button(key="stop_sweep")
+    at.button(key="stop_sweep").click()
+    at.run()
+    assert not at.exception and job.should_stop()
+    assert MANAGER.wait(job, timeout=30).status == "stopped"
+    at.run()
+    at.run()
+    assert not at.exception and not at.error
+    assert any("stopped before any model finished" in i.value for i in at.info)
+    assert len(at.get("plotly_chart")) == 4  # the shipped results are still there
+
+
+def test_forget_bias_knob_rescues_an_untrained_lstms_gradient(test_digits):
+    at = open_page("gradients")
+    at.multiselect[0].set_value(["lstm-128"])
+    at.select_slider[0].set_value(32)
+    at.toggle[0].set_value(True)
+    at.run()
+    ratios = {}
+    for bias in ("default", 1.0):
+        at.select_slider[1].set_value(bias)
+        at.run()
+        assert not at.exception
+        ratios[bias] = first_to_last_ratio(lines(charts(at)["profile"])["lstm-128 (untrained)"][None])
+        expected = untrained_model(shipped("lstm-128").config, 0, None if bias == "default" else bias)
+        prof = bptt_profile(expected, *digit_batch(test_digits, 32, 0))
+        np.testing.assert_allclose(lines(charts(at)["profile"])["lstm-128 (untrained)"],
+                                   np.median(prof.dh[-1, 0], axis=0), rtol=1e-5)
+    assert ratios[1.0] > 100 * ratios["default"]

@@ -1,0 +1,248 @@
+"""Home and "Watch it read" as a user drives them (Streamlit AppTest): what they show is what the engine computes."""
+import json
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from explorer.checkpoints import list_checkpoints, read_checkpoint, shipped_dir
+from explorer.data import drawing_to_digit, load_sample
+from explorer.internals import state_names, trace
+from explorer.predictions import misclassified, predict
+from explorer.units import gate_saturation
+from plotly_spec import array, bar_heights, frame, heatmaps
+
+APP = str(Path(__file__).resolve().parent.parent / "explorer" / "app.py")
+AppTest = pytest.importorskip("streamlit.testing.v1").AppTest
+
+
+@cache
+def model(name):
+    return read_checkpoint(shipped_dir() / f"{name}.safetensors").model
+
+
+@cache
+def sample_test():
+    return load_sample()[1]
+
+
+def digit_image(index):
+    return sample_test().images[index].astype(np.float32) / 255.0
+
+
+def expected_trace(name, image):
+    return trace(model(name), torch.from_numpy(image)[None])
+
+
+def run_watch(query=None, state=None) -> AppTest:
+    """Open Watch it read as a shared link would (query string) or with session state already set."""
+    at = AppTest.from_file(APP, default_timeout=60)
+    for k, v in (query or {}).items():
+        at.query_params[k] = v
+    for k, v in (state or {}).items():
+        at.session_state[k] = v
+    at.switch_page("../pages/watch.py")
+    return rerun(at)
+
+
+def rerun(at) -> AppTest:
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def scan_spec(at) -> dict:
+    return json.loads(at.get("plotly_chart")[0].proto.spec)
+
+
+def widget(elements, label):
+    (found,) = [e for e in elements if e.label == label]
+    return found
+
+
+def assert_scan_shows(at, name, image, layer=0, direction=0):
+    """The animated figure holds the engine's trace of this model and digit: every heatmap and every frame's bars."""
+    spec = scan_spec(at)
+    tr = expected_trace(name, image)
+    maps = heatmaps(spec)
+    np.testing.assert_array_equal(array(maps["digit"]["z"]), image)
+    for state in state_names(tr.config.kind):
+        z = array(maps[state]["z"])  # (H, T), units in display order
+        units = array(maps[state]["customdata"])[:, 0]
+        np.testing.assert_array_equal(z, tr.get(layer, direction, state)[0][:, units].T)
+    assert len(spec["frames"]) == 28
+    for t in (1, 14, 28):
+        np.testing.assert_allclose(bar_heights(frame(spec, t)["shapes"], "P"), tr.probs[0, t - 1], rtol=1e-6)
+    return spec
+
+
+# ---- Home ------------------------------------------------------------------------------------------
+
+def test_home_cards_show_each_models_recorded_accuracy():
+    at = rerun(AppTest.from_file(APP, default_timeout=60))
+    infos = list_checkpoints()
+    assert {"lstm-128", "bilstm-128", "lstm-2x128", "gru-128", "rnn-128"} <= {i.name for i in infos}
+    shown = [m.value for m in at.metric if m.label == "Test accuracy"]
+    assert shown == [f"{100 * i.meta['metrics']['test_accuracy']:.1f}%" for i in infos]
+    assert "98.5%" in shown  # lstm-128, as trained
+    params = [m.value for m in at.metric if m.label == "Parameters"]
+    assert params == [f"{sum(p.numel() for p in model(i.name).parameters()):,}" for i in infos]
+    assert any("4,000 training digits" in c.value for c in at.caption)
+
+
+def test_home_card_leads_into_watch_it_read_with_that_model():
+    at = rerun(AppTest.from_file(APP, default_timeout=60))
+    at.button(key="watch_gru-128").click()
+    rerun(at)
+    assert at.session_state["model"] == "gru-128" and at.query_params["model"] == "gru-128"
+    assert_scan_shows(at, "gru-128", digit_image(0))
+
+
+# ---- Watch it read ---------------------------------------------------------------------------------
+
+def test_watch_opens_on_lstm_and_shows_its_trace():
+    at = run_watch()
+    assert at.session_state["model"] == "lstm-128"
+    spec = assert_scan_shows(at, "lstm-128", digit_image(0))
+    assert set(heatmaps(spec)) == {"digit", "i", "f", "g", "o", "c", "h"}
+    tr = expected_trace("lstm-128", digit_image(0))
+    guess = int(tr.probs[0, -1].argmax())
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Prediction"] == str(guess) and metrics["Confidence"] == f"{tr.probs[0, -1, guess]:.1%}"
+    assert metrics["Label"] == str(sample_test().labels[0])
+
+
+def test_switching_model_digit_and_ordering_redraws_from_the_engine():
+    at = run_watch()
+    at.number_input(key="_widget_digit_index").set_value(42)
+    rerun(at)
+    assert at.query_params["digit"] == "42"
+    assert_scan_shows(at, "lstm-128", digit_image(42))
+    at.selectbox(key="_widget_model").set_value("gru-128")
+    rerun(at)
+    spec = assert_scan_shows(at, "gru-128", digit_image(42))
+    assert set(heatmaps(spec)) == {"digit", "r", "z", "n", "h"}
+    widget(at.selectbox, "Order units by").set_value("activity")
+    rerun(at)
+    h = expected_trace("gru-128", digit_image(42)).get(0, 0, "h")[0]
+    units = array(heatmaps(scan_spec(at))["h"]["customdata"])[:, 0]
+    assert np.all(np.diff(np.abs(h[:, units]).mean(axis=0)) <= 0)  # most active unit on top
+
+
+def test_layer_and_direction_pick_the_heatmaps():
+    at = run_watch(query={"model": "lstm-2x128", "digit": "3"})
+    widget(at.selectbox, "Layer").set_value(1)
+    rerun(at)
+    assert_scan_shows(at, "lstm-2x128", digit_image(3), layer=1)
+    at.selectbox(key="_widget_model").set_value("bilstm-128")
+    rerun(at)
+    widget(at.selectbox, "Direction").set_value(1)
+    rerun(at)
+    spec = assert_scan_shows(at, "bilstm-128", digit_image(3), direction=1)
+    assert frame(spec, 1)["shapes"]["curtain h"]["x1"] == 27.5  # backward: only the bottom row read
+
+
+def test_model_and_digit_survive_a_trip_to_another_page():
+    at = run_watch(query={"model": "gru-128", "digit": "42"})
+    at.switch_page("../pages/home.py")
+    rerun(at)
+    at.switch_page("../pages/watch.py")
+    rerun(at)
+    assert at.query_params["model"] == "gru-128" and at.query_params["digit"] == "42"
+    assert_scan_shows(at, "gru-128", digit_image(42))
+
+
+def test_shared_link_restores_the_view():
+    at = run_watch(query={"model": "bilstm-128", "digit": "17", "direction": "1", "order": "cluster",
+                          "layout": "narrow"})
+    assert widget(at.selectbox, "Direction").value == 1
+    spec = assert_scan_shows(at, "bilstm-128", digit_image(17), direction=1)
+    assert spec["layout"]["annotations"][1]["text"].startswith("P(class)")  # narrow: beside the digit
+
+
+def test_digit_by_class_and_misclassified():
+    at = run_watch(state={"digit_source": "class"})
+    at.selectbox(key="_widget_digit_class").set_value(7)
+    rerun(at)
+    index = int(at.session_state["digit"])
+    assert sample_test().labels[index] == 7 and index == np.flatnonzero(sample_test().labels == 7)[0]
+    at.session_state["digit_source"] = "wrong"
+    at.selectbox(key="_widget_model").set_value("rnn-128")
+    rerun(at)
+    wrong = misclassified(sample_test(), predict(model("rnn-128"), sample_test()))
+    assert len(wrong) == round((1 - 0.971) * 1000)  # the accuracy recorded in the checkpoint
+    options = at.selectbox(key="_widget_digit_wrong").options
+    assert [int(o.split(":")[0][1:]) for o in options] == wrong.tolist()
+    assert int(at.session_state["digit"]) in wrong
+    assert_scan_shows(at, "rnn-128", digit_image(int(at.session_state["digit"])))
+
+
+def drawn_one() -> np.ndarray:
+    """A canvas drawing of a '1': a white vertical stroke on the black 224x224 canvas (opaque RGBA)."""
+    rgba = np.zeros((224, 224, 4), np.uint8)
+    rgba[..., 3] = 255
+    rgba[40:190, 100:118, :3] = 255
+    return rgba
+
+
+def test_drawn_digit_is_read_and_predicted():
+    rgba = drawn_one()
+    at = run_watch(state={"digit_source": "draw", "digit_drawing": rgba})
+    image = drawing_to_digit(rgba)
+    assert_scan_shows(at, "lstm-128", image)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Prediction"] == "1" and metrics["Label"] == "—"
+    assert at.image[0] is not None  # the 28x28 preview
+
+
+@pytest.mark.parametrize("drawing", [None, np.zeros((224, 224, 4), np.uint8)], ids=["untouched", "cleared"])
+def test_empty_canvas_prompts_instead_of_failing(drawing):
+    at = run_watch(state={"digit_source": "draw", "digit_drawing": drawing})
+    assert not at.get("plotly_chart") and not at.error
+    assert any("Draw a digit" in i.value or "canvas is empty" in i.value for i in at.info)
+
+
+def test_compare_mode_runs_the_second_model_on_the_same_digit():
+    at = run_watch(query={"digit": "9"})
+    at.toggle(key="compare_on").set_value(True)
+    rerun(at)
+    spec = scan_spec(at)
+    hs = [array(d["z"]) for d in spec["data"] if d.get("name") == "h"]
+    np.testing.assert_array_equal(hs[0], expected_trace("lstm-128", digit_image(9)).get(0, 0, "h")[0].T)
+    np.testing.assert_array_equal(hs[1], expected_trace("rnn-128", digit_image(9)).get(0, 0, "h")[0].T)
+    rnn_probs = expected_trace("rnn-128", digit_image(9)).probs[0, 4]
+    np.testing.assert_allclose(bar_heights(frame(spec, 5)["shapes"], "RNN-128"), rnn_probs, rtol=1e-6)
+
+
+def test_tabs_inspector_saturation_and_export():
+    at = run_watch(query={"digit": "4", "unit": "7"})
+    inspector = json.loads(at.get("plotly_chart")[1].proto.spec)
+    tr = expected_trace("lstm-128", digit_image(4))
+    forget = [d for d in inspector["data"] if d["name"].startswith("f ")][0]
+    np.testing.assert_array_equal(array(forget["y"]), tr.get(0, 0, "f")[0, :, 7])
+
+    at.session_state["watch_tab"] = "Gate saturation"
+    rerun(at)
+    stats = gate_saturation(model("lstm-128"), sample_test().tensors()[0])[0, 0]
+    dots = [d for d in json.loads(at.get("plotly_chart")[1].proto.spec)["data"] if "customdata" in d]
+    np.testing.assert_allclose(array(dots[1]["x"]), stats["f"][1])  # forget gate: fraction of steps > 0.9
+    np.testing.assert_allclose(array(dots[1]["y"]), stats["f"][0])
+
+    at.session_state["watch_tab"] = "Export"
+    rerun(at)
+    assert [b.proto.label for b in at.get("download_button")] == [
+        "Animation as standalone HTML (for slides)", "Trace as .npz (gates, c, h, probabilities, image)"]
+
+
+def test_trace_export_round_trips():
+    import io
+
+    from explorer import ui
+
+    tr = expected_trace("gru-128", digit_image(2))
+    with np.load(io.BytesIO(ui.npz_bytes(tr.to_arrays() | {"image": digit_image(2)}))) as npz:
+        np.testing.assert_array_equal(npz["l0_forward_z"], tr.get(0, 0, "z"))
+        np.testing.assert_array_equal(npz["probs"], tr.probs)
+        np.testing.assert_array_equal(npz["image"], digit_image(2))
