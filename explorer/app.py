@@ -14,7 +14,8 @@ import torch  # noqa: E402
 # hundreds of ms).
 torch.set_num_threads(1)
 
-st.set_page_config(page_title="RNN Explorer", page_icon=":material/memory:", layout="wide")
+# An emoji icon: a Material icon for the browser tab would be fetched from the internet.
+st.set_page_config(page_title="RNN Explorer", page_icon="🔁", layout="wide")
 
 PAGES = [
     st.Page("../pages/home.py", title="Home", icon=":material/home:", url_path="home", default=True),

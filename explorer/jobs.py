@@ -20,6 +20,7 @@ class Job:
     id: str
     owner: str
     description: str
+    kind: str = ""  # which page's job this is, e.g. "train" or "sweep"
     status: str = "running"  # running | done | stopped | failed
     result: Any = None
     error: str | None = None
@@ -62,12 +63,13 @@ class JobManager:
         with self._lock:
             return [j for j in self._jobs.values() if j.running]
 
-    def latest(self, owner: str) -> Job | None:
-        """The owner's most recent job (running or finished), or None."""
+    def latest(self, owner: str, kind: str | None = None) -> Job | None:
+        """The owner's most recent job (running or finished), if it is of this kind; else None."""
         with self._lock:
-            return self._jobs.get(owner)
+            job = self._jobs.get(owner)
+        return job if job is not None and kind in (None, job.kind) else None
 
-    def start(self, owner: str, description: str, work: Callable[[Job], Any]) -> Job:
+    def start(self, owner: str, description: str, work: Callable[[Job], Any], kind: str = "") -> Job:
         """Start work(job) in the background; its return value becomes job.result."""
         with self._lock:
             mine = self._jobs.get(owner)
@@ -77,7 +79,7 @@ class JobManager:
             if busy >= self.limit:
                 raise JobBusy(f"The server is busy: {busy} jobs are running (limit {self.limit}). "
                               "Try again in a minute.")
-            job = Job(uuid.uuid4().hex[:8], owner, description)
+            job = Job(uuid.uuid4().hex[:8], owner, description, kind)
             self._jobs[owner] = job
         threading.Thread(target=self._run, args=(job, work), name=f"job-{job.id}", daemon=True).start()
         return job

@@ -7,10 +7,11 @@ import shlex
 import sys
 import time
 
-from .checkpoints import save_checkpoint
-from .data import Digits, load_mnist, load_sample
+from .checkpoints import CheckpointError, save_checkpoint
+from .data import DataError, Digits, download_mnist
 from .models import KINDS, ModelConfig
-from .training import OPTIMIZERS, SCHEDULES, DivergedError, TrainConfig, train
+from .training import (DATA_SOURCES, OPTIMIZERS, SCHEDULES, DivergedError, TrainConfig, load_digits, provenance,
+                       train)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -32,7 +33,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--no-augment", action="store_true", help="train without random shift/rotation/scale")
     p.add_argument("--seed", type=int, default=d.seed, help="random seed; same seed, same result on CPU (default: %(default)s)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default=d.device, help="default: %(default)s")
-    p.add_argument("--data", choices=("sample", "mnist"), default="sample",
+    p.add_argument("--data", choices=DATA_SOURCES, default="sample",
                    help="bundled 5,000-digit sample, or full MNIST from the cache (run with --download first)")
     p.add_argument("--download", action="store_true", help="download full MNIST into the cache if missing")
     p.add_argument("--out", help="where to write the .safetensors checkpoint")
@@ -40,25 +41,50 @@ def parse_args(argv=None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def load_data(args) -> tuple[Digits, Digits]:
-    if args.data == "sample":
-        return load_sample()
-    if args.download:
-        from .data import download_mnist
-        download_mnist(on_progress=lambda name, done, total: print(f"\r{name}: {done >> 10} KiB", end="", file=sys.stderr))
-        print(file=sys.stderr)
-    return load_mnist()
-
-
-def main(argv=None) -> int:
-    args = parse_args(argv)
+def configs(args: argparse.Namespace) -> tuple[ModelConfig, TrainConfig]:
+    """The model and training configs the parsed flags ask for."""
     model_cfg = ModelConfig(kind=args.kind, hidden_size=args.hidden, num_layers=args.layers,
                             bidirectional=args.bidirectional, dropout=args.dropout)
     cfg = TrainConfig(epochs=1 if args.dry_run else args.epochs, batch_size=args.batch_size,
                       optimizer=args.optimizer, lr=args.lr, schedule=args.schedule, clip=args.clip or None,
                       k=args.k, loss_at=args.loss_at, augment=not args.no_augment, seed=args.seed,
                       device=args.device)
-    train_set, test_set = load_data(args)
+    return model_cfg, cfg
+
+
+def command_line(model_cfg: ModelConfig, cfg: TrainConfig, data: str = "sample", out: str | None = None) -> str:
+    """The `python -m explorer.train` command that trains this model this way (flags at their default left out)."""
+    m, d = ModelConfig(), TrainConfig()
+    valued = [("--layers", model_cfg.num_layers, m.num_layers), ("--dropout", model_cfg.dropout, m.dropout),
+              ("--epochs", cfg.epochs, d.epochs), ("--batch-size", cfg.batch_size, d.batch_size),
+              ("--optimizer", cfg.optimizer, d.optimizer), ("--lr", cfg.lr, d.lr),
+              ("--schedule", cfg.schedule, d.schedule), ("--clip", cfg.clip or 0, d.clip), ("--k", cfg.k, d.k),
+              ("--loss-at", cfg.loss_at, d.loss_at), ("--seed", cfg.seed, d.seed), ("--device", cfg.device, d.device),
+              ("--data", data, "sample")]
+    switches = [("--bidirectional", model_cfg.bidirectional), ("--no-augment", not cfg.augment),
+                ("--download", data == "mnist")]
+    # --kind and --hidden always: they name the model
+    words = ["python", "-m", "explorer.train", "--kind", model_cfg.kind, "--hidden", str(model_cfg.hidden_size)]
+    words += [word for flag, value, default in valued if value != default for word in (flag, str(value))]
+    words += [flag for flag, on in switches if on] + (["--out", str(out)] if out else [])
+    return shlex.join(words)
+
+
+def load_data(args) -> tuple[Digits, Digits]:
+    if args.data == "mnist" and args.download:
+        download_mnist(on_progress=lambda name, done, total: print(f"\r{name}: {done >> 10} KiB", end="", file=sys.stderr))
+        print(file=sys.stderr)
+    return load_digits(args.data)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    model_cfg, cfg = configs(args)
+    try:
+        train_set, test_set = load_data(args)
+    except DataError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     if args.dry_run:
         train_set, test_set = (Digits(d.images[:256], d.labels[:256]) for d in (train_set, test_set))
     print(f"training {model_cfg.label} on {len(train_set)} digits, testing on {len(test_set)}", file=sys.stderr)
@@ -75,9 +101,13 @@ def main(argv=None) -> int:
     print(f"test accuracy {result.metrics['test_accuracy']:.4f} on {len(test_set)} digits", file=sys.stderr)
     if args.out and not args.dry_run:
         command = "python -m explorer.train " + shlex.join(sys.argv[1:] if argv is None else argv)
-        data = {"name": args.data, "train": len(train_set), "test": len(test_set), "augment": cfg.augment}
-        path = save_checkpoint(args.out, result.model, metrics=result.metrics, history=result.history.to_dict(),
-                               data=data, command=command, train_config=cfg.to_dict())
+        try:
+            path = save_checkpoint(args.out, result.model, metrics=result.metrics,
+                                   history=result.history.to_dict(), command=command, train_config=cfg.to_dict(),
+                                   data=provenance(args.data, train_set, test_set, cfg))
+        except CheckpointError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 1
         print(f"saved {path}", file=sys.stderr)
     return 0
 

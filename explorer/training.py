@@ -1,18 +1,23 @@
-"""Training loop with progress callbacks, a stop request, truncated BPTT and a NaN guard."""
+"""Training loop with progress callbacks, a stop request, truncated BPTT and a NaN guard; and the job that
+runs it in the background for the Train page."""
 import copy
 import math
 import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Callable
 
 import torch
 
-from .data import Digits, augment
+from .checkpoints import save_checkpoint
+from .data import MNIST_FILES, Digits, augment, default_cache_dir, load_mnist, load_sample
 from .gradients import LOSS_AT, loss_logits, per_sample_loss
+from .jobs import Job
 from .models import ModelConfig, SequenceClassifier
 
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULES = ("none", "cosine")
+DATA_SOURCES = ("sample", "mnist")
 
 
 class DivergedError(Exception):
@@ -64,6 +69,7 @@ class Step:
     """What on_step receives after every optimizer step."""
 
     epoch: int
+    total_epochs: int
     step: int  # global step, from 1
     total_steps: int
     loss: float
@@ -197,7 +203,8 @@ def train(model_cfg: ModelConfig, cfg: TrainConfig, train_set: Digits, test_set:
             norms.append(norm.item())
             hist.step_loss.append(losses[-1])
             if on_step:
-                on_step(Step(epoch, step, total, losses[-1], norms[-1], seen / (time.perf_counter() - start)))
+                on_step(Step(epoch, cfg.epochs, step, total, losses[-1], norms[-1],
+                             seen / (time.perf_counter() - start)))
         test_acc = accuracy(model, test_set)
         hist.epoch.append(epoch)
         hist.loss.append(sum(losses) / len(losses))
@@ -212,3 +219,65 @@ def train(model_cfg: ModelConfig, cfg: TrainConfig, train_set: Digits, test_set:
         if on_epoch:
             on_epoch(hist)
     return finish()
+
+
+# ---- training as a background job (the Train page) -------------------------------------------
+
+
+@dataclass(frozen=True)
+class EpochEnd:
+    """What a training job reports after each epoch, next to a Step after every step."""
+
+    epoch: int
+    loss: float
+    train_accuracy: float
+    test_accuracy: float
+    seconds: float
+
+
+@dataclass(frozen=True)
+class TrainOutcome:
+    """A finished training job: the saved checkpoint, or (path None) why training diverged."""
+
+    path: Path | None
+    metrics: dict
+    error: str | None = None
+
+
+def mnist_downloaded() -> bool:
+    """Whether the four full-MNIST files are in the cache (load_mnist checks their contents)."""
+    return all((default_cache_dir() / name).exists() for name in MNIST_FILES)
+
+
+def load_digits(source: str) -> tuple[Digits, Digits]:
+    """(train, test) digits of a data source: "sample" (bundled) or "mnist" (downloaded)."""
+    if source not in DATA_SOURCES:
+        raise ValueError(f"data source must be one of {DATA_SOURCES}, got {source!r}")
+    return load_sample() if source == "sample" else load_mnist()
+
+
+def provenance(source: str, train_set: Digits, test_set: Digits, cfg: TrainConfig) -> dict:
+    """The checkpoint's "data" metadata: which digits, how many, augmented or not."""
+    return {"name": source, "train": len(train_set), "test": len(test_set), "augment": cfg.augment}
+
+
+def run_training(job: Job, model_cfg: ModelConfig, cfg: TrainConfig, source: str, path: Path,
+                 command: str) -> TrainOutcome:
+    """A job's work: train on `source`, report Step/EpochEnd records, honour stops, save to `path`.
+
+    A stopped run is saved too (metrics["stopped"] is True, the weights are the best so far). A run that
+    diverges saves nothing and returns the engine's explanation as `error`.
+    """
+    train_set, test_set = load_digits(source)
+
+    def epoch_end(h: History) -> None:
+        job.report(EpochEnd(h.epoch[-1], h.loss[-1], h.train_accuracy[-1], h.test_accuracy[-1], h.seconds[-1]))
+
+    try:
+        result = train(model_cfg, cfg, train_set, test_set, on_step=job.report, on_epoch=epoch_end,
+                       should_stop=job.should_stop)
+    except DivergedError as e:
+        return TrainOutcome(None, {}, str(e))
+    save_checkpoint(path, result.model, metrics=result.metrics, history=result.history.to_dict(),
+                    data=provenance(source, train_set, test_set, cfg), command=command, train_config=cfg)
+    return TrainOutcome(path, result.metrics)

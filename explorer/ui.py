@@ -130,9 +130,10 @@ def data_text(info: CheckpointInfo) -> str:
     """Where a checkpoint's training digits came from, in words."""
     data = info.meta.get("data") or {}
     name = {"sample": "the bundled MNIST sample", "mnist": "full MNIST"}.get(data.get("name"), "unrecorded data")
-    train, test = data.get("train"), data.get("test")
+    train, test = (n if isinstance(n, int) and not isinstance(n, bool) else None
+                   for n in (data.get("train"), data.get("test")))  # uploaded metadata may hold anything
     text = f"{train:,} training digits from {name}" if train else name
-    text += ", augmented" if data.get("augment") else ""
+    text += ", augmented" if data.get("augment") is True else ""
     return text + (f"; tested on {test:,}" if test else "")
 
 

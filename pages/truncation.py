@@ -51,7 +51,7 @@ def sweep_form() -> SweepConfig | None:
 
 
 def my_job():
-    job = MANAGER.latest(ui.session_id())
+    job = MANAGER.latest(ui.session_id(), kind="sweep")
     return job if job is not None and job.id == st.session_state.get("sweep_job") else None
 
 
@@ -63,7 +63,8 @@ st.caption("Truncated BPTT with length k backpropagates only k rows: with the lo
 with st.expander("Run your own sweep (in the background; the page stays usable)", expanded=False):
     if (cfg := sweep_form()) is not None:
         try:
-            job = MANAGER.start(ui.session_id(), f"Truncation sweep, {cfg.label}", sweep_work(cfg, *ui.sample()))
+            job = MANAGER.start(ui.session_id(), f"Truncation sweep, {cfg.label}", sweep_work(cfg, *ui.sample()),
+                                kind="sweep")
             st.session_state["sweep_job"] = job.id
         except JobBusy as e:
             st.warning(str(e))

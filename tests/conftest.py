@@ -40,7 +40,7 @@ def app_url(tmp_path_factory):
     log = open(home / "streamlit.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "explorer/app.py", "--server.port", str(port),
-         "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+         "--server.headless", "true", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -92,6 +92,8 @@ def wait_until_idle(page, timeout_ms: int = 90_000) -> None:
     then 'running' and 'notRunning' (so 'not running' alone can be true before anything ran)."""
     page.wait_for_function(f"() => {RUN_STATE} === 'notRunning' && {RENDERED} !== null", timeout=timeout_ms)
     page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=timeout_ms)
+    # Widget skeletons linger for a moment after a run ends.
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stSkeleton\"]')", timeout=timeout_ms)
     page.wait_for_timeout(500)
 
 

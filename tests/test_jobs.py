@@ -22,6 +22,12 @@ def test_result_and_progress():
     assert m.latest("a") is job and m.latest("b") is None
 
 
+def test_latest_by_kind():
+    m = JobManager()
+    job = m.wait(m.start("a", "sweep", lambda job: None, kind="sweep"))
+    assert m.latest("a", "sweep") is job and m.latest("a") is job and m.latest("a", "train") is None
+
+
 def test_one_job_per_owner_and_global_limit():
     m = JobManager(limit=2)
     release = threading.Event()

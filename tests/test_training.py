@@ -1,13 +1,20 @@
-"""Training loop: learning, determinism, truncation, stop requests and the NaN guard."""
+"""Training loop: learning, determinism, truncation, stop requests and the NaN guard; the Train page's job,
+the equivalent CLI command and the live training figure."""
+import shlex
+
 import numpy as np
 import pytest
 import torch
 
 import explorer.training as training
-from explorer.data import Digits, load_sample
+from explorer.checkpoints import read_checkpoint, shipped_dir
+from explorer.data import DataError, Digits, load_sample
 from explorer.gradients import loss_logits, per_sample_loss
+from explorer.jobs import Job
 from explorer.models import ModelConfig, SequenceClassifier
-from explorer.training import DivergedError, TrainConfig, train
+from explorer.train import command_line, configs, parse_args
+from explorer.training import DivergedError, EpochEnd, Step, TrainConfig, train
+from explorer.training_figures import smooth, training_curves_figure
 
 SMALL = ModelConfig(kind="lstm", hidden_size=16)
 
@@ -93,3 +100,99 @@ def test_cli_dry_run_and_help(capsys):
     assert "--k" in capsys.readouterr().out
     assert main(["--dry-run", "--hidden", "8"]) == 0
     assert "test accuracy" in capsys.readouterr().err
+
+
+# ---- the Train page's background job, the equivalent CLI command, the live figure ----------------
+
+def test_run_training_reports_progress_and_saves_a_complete_checkpoint(digits, monkeypatch, tmp_path):
+    monkeypatch.setattr(training, "load_digits", lambda source: digits)
+    job = Job("j", "owner", "tiny")
+    cfg = TrainConfig(epochs=2, batch_size=128)
+    outcome = training.run_training(job, SMALL, cfg, "sample", tmp_path / "tiny.safetensors", "python -m ...")
+    steps = [r for r in job.snapshot() if isinstance(r, Step)]
+    ends = [r for r in job.snapshot() if isinstance(r, EpochEnd)]
+    assert len(steps) == 2 * 4 and [e.epoch for e in ends] == [1, 2] and steps[-1].total_epochs == 2
+    assert outcome.error is None and outcome.path == tmp_path / "tiny.safetensors"
+    saved = read_checkpoint(outcome.path)
+    assert saved.meta["metrics"] == outcome.metrics and outcome.metrics["stopped"] is False
+    assert saved.meta["train_config"] == cfg.to_dict() and saved.meta["command"] == "python -m ..."
+    assert saved.meta["data"] == {"name": "sample", "train": 512, "test": 200, "augment": True}
+    assert saved.meta["history"]["test_accuracy"] == [e.test_accuracy for e in ends]
+
+
+def test_run_training_saves_a_stopped_run_and_not_a_diverged_one(digits, monkeypatch, tmp_path):
+    monkeypatch.setattr(training, "load_digits", lambda source: digits)
+    job = Job("j", "owner", "stopped")
+    job.report = lambda record: job.stop() if isinstance(record, EpochEnd) else None
+    outcome = training.run_training(job, SMALL, TrainConfig(epochs=50, batch_size=128), "sample",
+                                    tmp_path / "stopped.safetensors", "")
+    assert outcome.metrics["stopped"] and outcome.metrics["epochs_run"] == 1
+    assert read_checkpoint(outcome.path).meta["metrics"]["stopped"] is True
+
+    diverging = TrainConfig(epochs=2, optimizer="sgd", lr=1e38, clip=None)
+    outcome = training.run_training(Job("k", "owner", "boom"), ModelConfig(kind="rnn", hidden_size=16), diverging,
+                                    "sample", tmp_path / "boom.safetensors", "")
+    assert outcome.path is None and "Lower the learning rate" in outcome.error
+    assert not (tmp_path / "boom.safetensors").exists()
+
+
+def test_data_sources():
+    assert not training.mnist_downloaded()  # conftest gives every test an empty cache
+    with pytest.raises(ValueError, match="data source"):
+        training.load_digits("cifar")
+    with pytest.raises(DataError, match="not downloaded"):
+        training.load_digits("mnist")
+
+
+@pytest.mark.parametrize("model_cfg, cfg, data", [
+    (ModelConfig(), TrainConfig(), "sample"),
+    (ModelConfig(kind="gru", hidden_size=64, num_layers=3, bidirectional=True, dropout=0.25),
+     TrainConfig(epochs=7, batch_size=16, optimizer="sgd", lr=1e38, schedule="none", clip=None, k=5,
+                 loss_at="every", augment=False, seed=11, device="cpu"), "mnist"),
+    (ModelConfig(kind="rnn", hidden_size=16), TrainConfig(lr=0.0012345678901, clip=2.5), "sample"),
+])
+def test_command_line_is_the_inverse_of_the_cli_parser(model_cfg, cfg, data):
+    words = shlex.split(command_line(model_cfg, cfg, data, "/tmp/my dir/x.safetensors"))
+    assert words[:3] == ["python", "-m", "explorer.train"]
+    args = parse_args(words[3:])
+    assert configs(args) == (model_cfg, cfg)
+    assert args.data == data and args.download == (data == "mnist") and args.out == "/tmp/my dir/x.safetensors"
+
+
+def test_shipped_command_lines_are_what_the_page_would_write():
+    assert command_line(ModelConfig(hidden_size=128, bidirectional=True), TrainConfig(),
+                        out="checkpoints/bilstm-128.safetensors") == \
+        read_checkpoint(shipped_dir() / "bilstm-128.safetensors").meta["command"]
+
+
+def test_cli_reports_data_and_save_errors_cleanly(tmp_path, capsys):
+    from explorer.train import main
+
+    assert main(["--data", "mnist", "--hidden", "8"]) == 1
+    assert capsys.readouterr().err.startswith("error: Full MNIST is not downloaded")
+    (tmp_path / "file").write_text("not a folder")
+    assert main(["--hidden", "8", "--epochs", "1", "--batch-size", "512", "--out", str(tmp_path / "file" / "x")]) == 1
+    err = capsys.readouterr().err
+    assert "error: could not save x" in err and "Traceback" not in err
+
+
+def test_smooth_is_a_bias_corrected_moving_average():
+    # by hand, weight 0.5: a1 = 0.5*4 = 2, a2 = 0.5*2 + 0.5*2 = 2, a3 = 0.5*2 + 0.5*8 = 5; divided by 1 - 0.5^n
+    np.testing.assert_allclose(smooth([4.0, 2.0, 8.0], weight=0.5), [2 / 0.5, 2 / 0.75, 5 / 0.875])
+    assert smooth([], 0.9).shape == (0,)
+    np.testing.assert_allclose(smooth([3.0] * 50), 3.0)  # a constant stays constant from the first step
+
+
+def test_training_curves_figure_thins_long_runs_and_spans_the_whole_run():
+    losses = list(np.linspace(2.3, 0.1, 6300))
+    fig = training_curves_figure(losses, [1, 2, 3], [0.5, 0.8, 0.9], [0.4, 0.7, 0.85], total_steps=6300,
+                                 total_epochs=100, max_points=1000)
+    raw, smoothed, train_acc, test_acc = fig.data
+    assert 900 <= len(raw.x) <= 1001 and raw.x[0] == 1 and raw.x[-1] == 6300 and raw.y[-1] == losses[-1]
+    assert len(smoothed.y) == len(raw.x) and smoothed.y[0] == losses[0]
+    assert list(train_acc.y) == [50, 80, 90] and list(test_acc.x) == [1, 2, 3]
+    assert fig.layout.xaxis.range == (0, 6300) and fig.layout.xaxis2.range == (0.5, 100.5)
+    assert fig.layout.xaxis2.dtick == 10  # whole, round epochs
+    assert fig.layout.yaxis.type == "log"
+    empty = training_curves_figure([], [], [], [])  # before the first step
+    assert all(len(trace.x) == 0 for trace in empty.data)

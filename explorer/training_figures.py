@@ -1,0 +1,58 @@
+"""Plotly figures of a training run, live or finished: loss per step and accuracy per epoch (data in, go.Figure out)."""
+import math
+from typing import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from .figures import ACCENT, FONT, FORWARD, MUTED
+
+MAX_POINTS = 1500  # per line: a 100-epoch run has 6,300 steps, redrawn every second while it trains
+
+
+def smooth(values: Sequence[float], weight: float = 0.9) -> np.ndarray:
+    """Exponential moving average, bias-corrected (as TensorBoard does) so the first values are not pulled to 0."""
+    out, avg = np.empty(len(values)), 0.0
+    for n, value in enumerate(values):
+        avg = weight * avg + (1 - weight) * value
+        out[n] = avg / (1 - weight ** (n + 1))
+    return out
+
+
+def _thin(n: int, max_points: int) -> np.ndarray:
+    """Indices of at most ~max_points evenly spaced items of n, always keeping the last."""
+    idx = np.arange(0, n, max(1, math.ceil(n / max_points)))
+    return idx if n == 0 or idx[-1] == n - 1 else np.append(idx, n - 1)
+
+
+def training_curves_figure(step_loss: Sequence[float], epochs: Sequence[int], train_accuracy: Sequence[float],
+                           test_accuracy: Sequence[float], total_steps: int | None = None,
+                           total_epochs: int | None = None, max_points: int = MAX_POINTS) -> go.Figure:
+    """Left: training loss per step (raw, faint, and smoothed) on a log axis. Right: train/test accuracy per epoch.
+
+    Given the run's totals, the x axes span the whole run, so a live figure fills up instead of rescaling.
+    """
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.08,
+                        subplot_titles=("Training loss per step", "Accuracy per epoch"))
+    idx = _thin(len(step_loss), max_points)
+    loss = np.asarray(step_loss, dtype=float)
+    x = idx + 1
+    fig.add_trace(go.Scatter(x=x, y=loss[idx], mode="lines", name="loss", line=dict(color=MUTED, width=1),
+                             hovertemplate="step %{x}<br>loss %{y:.4f}<extra></extra>"), row=1, col=1)
+    fig.add_trace(go.Scatter(x=x, y=smooth(loss)[idx], mode="lines", name="loss, smoothed",
+                             line=dict(color=ACCENT, width=2),
+                             hovertemplate="step %{x}<br>smoothed loss %{y:.4f}<extra></extra>"), row=1, col=1)
+    for name, values, color in (("train accuracy", train_accuracy, ACCENT), ("test accuracy", test_accuracy, FORWARD)):
+        fig.add_trace(go.Scatter(x=list(epochs), y=100 * np.asarray(values, dtype=float), mode="lines+markers",
+                                 name=name, line=dict(color=color, width=2), marker=dict(size=5),
+                                 hovertemplate=f"epoch %{{x}}<br>{name} %{{y:.1f}}%<extra></extra>"), row=1, col=2)
+    fig.update_xaxes(title_text="step", row=1, col=1, range=[0, total_steps] if total_steps else None)
+    fig.update_yaxes(title_text="cross-entropy", type="log", row=1, col=1)
+    last_epoch = total_epochs or max(epochs, default=1)
+    fig.update_xaxes(title_text="epoch", row=1, col=2, range=[0.5, last_epoch + 0.5], tick0=0,
+                     dtick=next((d for d in (1, 2, 5, 10, 20, 50, 100) if last_epoch <= 10 * d), None))
+    fig.update_yaxes(title_text="accuracy (%)", range=[0, 101], row=1, col=2)
+    fig.update_layout(height=340, margin=dict(l=10, r=10, t=40, b=10), font=FONT, uirevision="training",
+                      legend=dict(orientation="h", yanchor="bottom", y=-0.35, x=0.5, xanchor="center"))
+    return fig

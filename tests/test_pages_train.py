@@ -1,0 +1,277 @@
+"""Train page (AppTest): training in the background, stop, divergence, uploads, delete, full-MNIST download."""
+import functools
+import gzip
+import hashlib
+import http.server
+import struct
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import safetensors.torch
+from streamlit.testing.v1 import AppTest
+
+import explorer.data
+from explorer.checkpoints import MAX_BYTES, read_checkpoint, save_checkpoint, shipped_dir, user_dir
+from explorer.jobs import MANAGER
+from explorer.models import ModelConfig, SequenceClassifier
+from explorer.train import configs, parse_args
+from explorer.training import EpochEnd, Step
+
+APP = str(Path(__file__).resolve().parent.parent / "explorer" / "app.py")
+TINY = dict(t_hidden=16, t_epochs=2, t_batch=512)  # 16 steps on the sample: about a second
+LONG = dict(t_hidden=16, t_epochs=200, t_batch=16)  # runs until stopped
+
+
+def stop_all_jobs() -> None:
+    for job in MANAGER.running():
+        job.stop()
+        MANAGER.wait(job)
+
+
+@pytest.fixture(autouse=True)
+def no_jobs_left():
+    """Jobs are process-wide: start with none running and leave none, so the global limit never leaks."""
+    stop_all_jobs()
+    yield
+    stop_all_jobs()
+
+
+def train_page() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.run()
+    at.switch_page("../pages/train.py")
+    at.run()
+    assert not at.exception
+    return at
+
+
+def settle(at: AppTest, **settings) -> AppTest:
+    """Set widgets by key (sliders, number inputs, select boxes, text, radio) and rerun."""
+    for key, value in settings.items():
+        at.get_by_key(key).set_value(value)
+    at.run()
+    assert not at.exception
+    return at
+
+
+def start(at: AppTest, name: str, **settings):
+    """Fill the form, press Start; return the session's job."""
+    settle(at, t_name=name, **settings)
+    click(at, "Start training")
+    assert not at.error, [e.value for e in at.error]
+    return MANAGER.latest(at.session_state["_session_id"])
+
+
+def wait_for(job, record_type, timeout: float = 30) -> None:
+    """Block until the job has reported a record of this type (a Step, an EpochEnd)."""
+    deadline = time.time() + timeout
+    while not any(isinstance(r, record_type) for r in job.snapshot()) and time.time() < deadline:
+        time.sleep(0.02)
+
+
+def finish(at: AppTest, job) -> None:
+    MANAGER.wait(job, timeout=60)
+    at.run()
+    assert not at.exception
+
+
+def click(at: AppTest, label: str) -> None:
+    next(b for b in at.button if b.label == label).click()
+    at.run()
+    assert not at.exception
+
+
+def test_defaults_are_the_shipped_lstm_and_settings_survive_a_page_switch():
+    at = train_page()
+    assert at.title[0].value == "Train a model"
+    assert at.code[0].value.startswith("python -m explorer.train --kind lstm --hidden 128 --out ")
+    model_cfg, cfg = configs(parse_args(["--kind", "lstm"]))
+    shipped = read_checkpoint(shipped_dir() / "lstm-128.safetensors").meta["train_config"]
+    assert cfg.to_dict() == shipped and model_cfg == ModelConfig()
+    assert not next(b for b in at.button if b.label == "Start training").disabled
+    settle(at, t_hidden=32, t_lr=0.01)
+    at.switch_page("../pages/home.py")
+    at.run()
+    at.switch_page("../pages/train.py")
+    at.run()
+    assert "--hidden 32 --lr 0.01 " in at.code[0].value
+
+
+def test_tiny_training_saves_a_checkpoint_that_watch_it_read_can_pick():
+    at = train_page()
+    job = start(at, "tiny", **TINY)
+    assert job.running or job.status == "done"
+    finish(at, job)
+    assert job.status == "done" and "Saved **tiny** (finished)" in at.success[0].value
+    assert [m.label for m in at.metric][:4] == ["Epoch", "Loss (last step)", "Train accuracy", "Test accuracy"]
+    assert at.metric[0].value == "2 / 2" and len(at.get("plotly_chart")) == 1
+
+    saved = read_checkpoint(user_dir() / "tiny.safetensors")
+    assert saved.config == ModelConfig(hidden_size=16)
+    assert saved.meta["data"] == {"name": "sample", "train": 4000, "test": 1000, "augment": True}
+    assert saved.meta["metrics"]["stopped"] is False and len(saved.meta["history"]["step_loss"]) == 16
+    words = saved.meta["command"].split()
+    assert words[:3] == ["python", "-m", "explorer.train"]
+    model_cfg, cfg = configs(parse_args(words[3:]))  # the recorded command reproduces the run
+    assert model_cfg == saved.config and cfg.to_dict() == saved.meta["train_config"]
+
+    click(at, "Open in Watch it read")
+    picker = at.selectbox(key="_widget_model")
+    assert picker.value == "tiny" and any(option.endswith("tiny (yours)") for option in picker.options)
+
+
+def test_stop_saves_the_best_weights_so_far():
+    at = train_page()
+    job = start(at, "stopped", **LONG)
+    wait_for(job, EpochEnd)
+    at.run()
+    click(at, "Stop")
+    finish(at, job)
+    assert job.status == "stopped" and "Saved **stopped** (stopped early; the best weights so far, from epoch" \
+        in at.success[0].value
+    meta = read_checkpoint(user_dir() / "stopped.safetensors").meta
+    assert meta["metrics"]["stopped"] is True and meta["metrics"]["epochs_run"] < 200
+    assert "Stop" not in [b.label for b in at.button]
+    assert not next(b for b in at.button if b.label == "Start training").disabled
+
+
+def test_divergence_explains_itself_and_saves_nothing():
+    at = train_page()
+    settle(at, t_kind="rnn", t_opt="sgd", t_lr=1e38, t_clip=0.0)
+    assert "--optimizer sgd --lr 1e+38 --clip 0 " in at.code[0].value
+    job = start(at, "boom", **TINY)
+    finish(at, job)
+    message = at.error[0].value
+    assert "diverged" in message and "Lower the learning rate" in message and "Nothing was saved" in message
+    assert not (user_dir() / "boom.safetensors").exists()
+    at.switch_page("../pages/home.py")  # the app keeps working
+    at.run()
+    assert not at.exception
+
+
+def _tiny_checkpoint(hidden: int = 8) -> bytes:
+    model = SequenceClassifier(ModelConfig(hidden_size=hidden))
+    return save_checkpoint(user_dir().parent / "scratch.safetensors", model).read_bytes()
+
+
+def _wrong_shapes() -> bytes:
+    tensors = SequenceClassifier(ModelConfig(hidden_size=8)).state_dict()
+    meta = {"format": '"rnn-explorer/1"', "config": '{"kind": "lstm", "hidden_size": 16}'}
+    return safetensors.torch.save(tensors, metadata=meta)
+
+
+BAD_UPLOADS = {
+    "not safetensors": (lambda: b"\x80\x04\x95 a pickle, not weights" * 4, "not a safetensors file"),
+    "truncated": (lambda: _tiny_checkpoint()[:-100], "truncated"),
+    "wrong shapes": (_wrong_shapes, "has shape"),
+    "huge": (lambda: bytes(MAX_BYTES + 1), "larger than the 50 MB limit"),
+    "bad metadata": (lambda: _tiny_checkpoint().replace(b'"rnn-explorer/1', b'"rnn-explorer/9'),
+                     "unsupported checkpoint format"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_UPLOADS)
+def test_bad_upload_is_rejected_and_changes_nothing(case):
+    make, reason = BAD_UPLOADS[case]
+    blob = make()
+    at = train_page()
+    before = sorted(user_dir().glob("*")) if user_dir().exists() else []
+    at.file_uploader[0].set_value(("upload.safetensors", blob, "application/octet-stream"))
+    at.run()
+    assert at.text_input[-1].value == "upload"
+    click(at, "Add checkpoint")
+    assert "upload.safetensors was not added: " in at.error[0].value and reason in at.error[0].value
+    assert (sorted(user_dir().glob("*")) if user_dir().exists() else []) == before
+    assert "upload" not in at.selectbox(key="t_checkpoint").options
+
+
+def test_good_upload_download_and_delete():
+    at = train_page()
+    at.file_uploader[0].set_value(("My model (1).safetensors", _tiny_checkpoint(), "application/octet-stream"))
+    at.run()
+    assert at.text_input[-1].value == "My-model-1"
+    click(at, "Add checkpoint")
+    assert "Added **My-model-1** (LSTM-8)" in at.success[0].value
+    at.selectbox(key="t_checkpoint").set_value("My-model-1")
+    at.run()
+    assert at.download_button[0].proto.label == "Download"
+    assert "read-only" not in " ".join(c.value for c in at.caption)
+    delete = next(b for b in at.button if b.label == "Delete")
+    assert delete.disabled
+    at.checkbox(key="t_sure").check()
+    at.run()
+    click(at, "Delete")
+    assert not (user_dir() / "My-model-1.safetensors").exists()
+    assert "Deleted My-model-1." in at.toast[0].value
+    assert "My-model-1" not in at.selectbox(key="t_checkpoint").options
+    at.selectbox(key="t_checkpoint").set_value("lstm-128")
+    at.run()
+    assert "Shipped checkpoints are read-only." in [c.value for c in at.caption]
+    assert "Delete" not in [b.label for b in at.button]
+
+
+def test_two_sessions_train_at_once_and_see_only_their_own_job():
+    a, b, c = train_page(), train_page(), train_page()
+    job_a, job_b = start(a, "alpha", **LONG), start(b, "beta", **LONG)
+    assert job_a is not job_b and job_a.running and job_b.running
+    assert job_a.owner != job_b.owner
+    wait_for(job_a, Step), wait_for(job_b, Step)
+    a.run(), b.run()
+    assert "→ alpha" in a.get("progress")[0].proto.text and "→ beta" in b.get("progress")[0].proto.text
+    settle(c, t_name="gamma", **TINY)
+    click(c, "Start training")
+    assert "server is busy" in c.error[0].value
+    assert MANAGER.latest(c.session_state["_session_id"]) is None
+    assert next(x for x in a.button if x.label == "Start training").disabled  # one job per session
+
+
+# ---- full MNIST, from a local mirror ---------------------------------------------------------------
+
+
+def _idx_gz(array: np.ndarray) -> bytes:
+    header = bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    return gzip.compress(header + array.astype(np.uint8).tobytes(), mtime=0)
+
+
+@pytest.fixture
+def local_mirror(tmp_path, monkeypatch):
+    """A 40 + 20 digit MNIST served over HTTP on 127.0.0.1; the page's download_mnist is pointed at it."""
+    rng = np.random.default_rng(0)
+    arrays = [rng.integers(0, 256, (40, 28, 28)), np.arange(40) % 10, rng.integers(0, 256, (20, 28, 28)),
+              np.arange(20) % 10]
+    files = {}
+    for name, array in zip(explorer.data.MNIST_FILES, arrays):
+        blob = _idx_gz(array)
+        (tmp_path / name).write_bytes(blob)
+        files[name] = hashlib.md5(blob).hexdigest()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    handler.log_message = lambda *args: None
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    mirror = f"http://127.0.0.1:{httpd.server_address[1]}/"
+    monkeypatch.setattr(explorer.data, "download_mnist",
+                        functools.partial(explorer.data.download_mnist, mirrors=[mirror], files=files, timeout=5))
+    yield
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_full_mnist_is_offered_downloaded_with_progress_then_trained_on(local_mirror):
+    at = settle(train_page(), t_data="mnist")
+    assert "not downloaded yet" in at.info[0].value
+    assert "Start training" not in [b.label for b in at.button]
+    click(at, "Download full MNIST")
+    job = MANAGER.latest(at.session_state["_session_id"])
+    finish(at, job)
+    assert job.status == "done", job.error
+    assert len(job.snapshot()) >= 4  # progress reported for every file
+    assert at.success[0].value == "Full MNIST is downloaded and verified."
+    assert "--data mnist --download" in at.code[0].value
+    job = start(at, "on-mnist", **TINY)
+    finish(at, job)
+    assert job.status == "done", job.error
+    meta = read_checkpoint(user_dir() / "on-mnist.safetensors").meta
+    assert meta["data"] == {"name": "mnist", "train": 40, "test": 20, "augment": True}
