@@ -30,7 +30,7 @@ import safetensors
 import safetensors.torch
 import torch
 
-from explorer.models import ModelConfig, SequenceClassifier
+from .models import ModelConfig, SequenceClassifier
 
 FORMAT = "rnn-explorer/1"
 MAX_BYTES = 50 * 2**20
@@ -65,7 +65,7 @@ class Checkpoint:
 
     @property
     def accuracy(self) -> float | None:
-        return self.meta["metrics"].get("test_accuracy")
+        return test_accuracy(self.meta)
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,19 @@ class CheckpointInfo:
 
     @property
     def accuracy(self) -> float | None:
-        return self.meta["metrics"].get("test_accuracy")
+        return test_accuracy(self.meta)
+
+
+def test_accuracy(meta: dict) -> float | None:
+    """The recorded test accuracy if it is a number in [0, 1]; None for anything else an upload may hold."""
+    metrics = meta.get("metrics")
+    value = metrics.get("test_accuracy") if isinstance(metrics, dict) else None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:  # NaN fails too
+        return None
+    return float(value)
+
+
+test_accuracy.__test__ = False  # not a pytest test, whatever its name
 
 
 # ---- where checkpoints live ----------------------------------------------------------
@@ -269,7 +281,7 @@ def _read_header(size: int, read: Callable[[int, int], bytes]) -> tuple[dict, di
         raise CheckpointError(f"not a safetensors file: {_what_is_it(prefix)}")
     try:
         header = json.loads(read(8, header_len).decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: nested too deeply
         raise CheckpointError("not a safetensors file: the header is not valid JSON") from None
     if not isinstance(header, dict):
         raise CheckpointError("not a safetensors file: the header is not a JSON object")
@@ -289,7 +301,7 @@ def _read_header(size: int, read: Callable[[int, int], bytes]) -> tuple[dict, di
 def _json_field(metadata: dict, key: str):
     try:
         return json.loads(metadata[key])
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deeply
         raise CheckpointError(f"metadata {key!r} is not valid JSON") from None
 
 
@@ -379,9 +391,10 @@ def read_checkpoint(source: str | Path | bytes) -> Checkpoint:
     for key, tensor in tensors.items():
         if not torch.isfinite(tensor).all():
             raise CheckpointError(f"tensor {key} has non-finite values (NaN or inf)")
-    model = SequenceClassifier(config)
+    with torch.device("meta"):  # no random init: it would draw from the global RNG, which seeded_model guards
+        model = SequenceClassifier(config)
     try:
-        model.load_state_dict(tensors, strict=True)
+        model.load_state_dict(tensors, strict=True, assign=True)
     except RuntimeError as e:
         raise CheckpointError(f"weights do not fit the model: {e}") from None
     return Checkpoint(config=config, model=model.eval(), meta=meta)

@@ -207,6 +207,11 @@ def download_mnist(cache_dir: str | os.PathLike | None = None, mirrors: Sequence
     return cache
 
 
+def download_job(job, **options) -> Path:
+    """A background job's work (explorer.jobs): download_mnist(**options), reporting each (file, done, total)."""
+    return download_mnist(on_progress=lambda *record: job.report(record), **options)
+
+
 def load_mnist(cache_dir: str | os.PathLike | None = None,
                files: Mapping[str, str] = MNIST_FILES) -> tuple[Digits, Digits]:
     """Load full MNIST (train, test) from downloaded files, named in `files` in MNIST_FILES order."""

@@ -8,9 +8,9 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from .data import T
 from .internals import DIRECTIONS, Trace, state_names
 
-T = 28
 ROWS = np.arange(1, T + 1)  # image rows 1..28 (1 = top), the x axis of every units-by-time heatmap
 CLASSES = [str(c) for c in range(10)]
 NAMES = {"i": "input gate", "f": "forget gate", "g": "candidate", "o": "output gate", "r": "reset gate",

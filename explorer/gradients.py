@@ -8,28 +8,31 @@ import torch.nn.functional as F
 
 from .data import Digits
 from .internals import Unrolled, unroll
-from .models import ModelConfig, SequenceClassifier
+from .models import ModelConfig, SequenceClassifier, evaluating, final_hidden, seeded_model
 
 LOSS_AT = ("last", "every")
 
 
-def step_logits(model: SequenceClassifier, un: Unrolled, loss_at: str) -> torch.Tensor:
-    """Logits the loss sees: (B, 10) from the final states, or (B, T, 10) from the output at every row."""
+def head_logits(model: SequenceClassifier, features: torch.Tensor, outputs: torch.Tensor,
+                loss_at: str) -> torch.Tensor:
+    """Logits the loss sees: (B, 10) from the final features (B, D*H), or (B, T, 10) from the outputs (B, T, D*H)."""
     if loss_at == "last":
-        return model.head(un.final_features())
+        return model.head(features)
     if loss_at == "every":
-        return model.head(un.outputs)
+        return model.head(outputs)
     raise ValueError(f"loss_at must be one of {LOSS_AT}, got {loss_at!r}")
+
+
+def step_logits(model: SequenceClassifier, un: Unrolled, loss_at: str) -> torch.Tensor:
+    """head_logits of an explicit unroll."""
+    return head_logits(model, un.final_features(), un.outputs, loss_at)
 
 
 def loss_logits(model: SequenceClassifier, x: torch.Tensor, loss_at: str = "last", k: int | None = None):
     """Logits for the loss, with BPTT truncated to k steps; k >= T uses the fused module (fast)."""
     if k is None or k >= x.shape[1]:
-        if loss_at == "last":
-            return model(x)
-        if loss_at == "every":
-            return model.head(model.rnn(x)[0])
-        raise ValueError(f"loss_at must be one of {LOSS_AT}, got {loss_at!r}")
+        outputs, state = model.rnn(x)
+        return head_logits(model, model.features(final_hidden(model, state)), outputs, loss_at)
     return step_logits(model, unroll(model, x, k), loss_at)
 
 
@@ -77,9 +80,7 @@ def bptt_profile(model: SequenceClassifier, x: torch.Tensor, y: torch.Tensor, lo
     the loss at every row, the loss at row s reaches back to the start of s's chunk: at most k steps, and
     fewer for rows early in a chunk (the usual TBPTT(k, k) of training loops). k = T is full BPTT.
     """
-    was_training = model.training
-    model.eval()
-    try:
+    with evaluating(model):
         x = x.detach().clone().requires_grad_(True)
         un = unroll(model, x, k)
         B = x.shape[0]
@@ -107,8 +108,6 @@ def bptt_profile(model: SequenceClassifier, x: torch.Tensor, y: torch.Tensor, lo
         param_grads = torch.cat([g.reshape(-1) for g in rest]) / B
         return Profile(cfg, loss_at, T if k is None else k, float(losses.detach().mean()), dh, dc,
                        g_x.norm(dim=-1).numpy(), dw, float(param_grads.norm()))
-    finally:
-        model.train(was_training)
 
 
 def hh_contributions(model: SequenceClassifier, x: torch.Tensor, y: torch.Tensor, layer: int = 0,
@@ -127,9 +126,7 @@ def jacobian_norms(model: SequenceClassifier, x: torch.Tensor) -> np.ndarray:
     h_final is the state the readout uses (forward: row T, backward: row 1); the Jacobian is taken through
     every path inside that layer's recurrence (for LSTM including the cell state).
     """
-    was_training = model.training
-    model.eval()
-    try:
+    with evaluating(model):
         un = unroll(model, x.detach())
         out = []
         for d, run in enumerate(un.runs[-1]):
@@ -140,8 +137,6 @@ def jacobian_norms(model: SequenceClassifier, x: torch.Tensor) -> np.ndarray:
             n = torch.stack([j.pow(2).sum(dim=(0, 2)).sqrt() for j in jac], dim=1)  # (B, T)
             out.append((n.flip(1) if d else n).numpy())
         return np.stack(out)
-    finally:
-        model.train(was_training)
 
 
 @dataclass(frozen=True)
@@ -160,14 +155,9 @@ class GradCheck:
 
 def gradient_check(config: ModelConfig, n_weights: int = 8, batch: int = 4, eps: float = 1e-5,
                    seed: int = 0, loss_at: str = "last", x: torch.Tensor | None = None) -> list[GradCheck]:
-    """Compare the explicit-unroll BPTT gradient with finite differences of the fused module, in float64.
-
-    W_hh entries use the summed per-step contributions the Gradients page plots; other weights use
-    autograd through the unroll.
-    """
+    """BPTT gradients of a fresh float64 model (weights from seed) vs finite differences of its fused module."""
     gen = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)
-    model = SequenceClassifier(config).double().eval()
+    model = seeded_model(config, seed).double().eval()
     if x is None:
         x = torch.rand(batch, 28, 28, generator=gen, dtype=torch.float64)
     x = x.double()
@@ -190,18 +180,14 @@ def _entry_that_matters(grad: torch.Tensor, gen: torch.Generator) -> tuple:
 def _finite_difference_check(model: SequenceClassifier, x: torch.Tensor, y: torch.Tensor, n_weights: int,
                              eps: float, gen: torch.Generator, loss_at: str, pick=_any_entry) -> list[GradCheck]:
     """Analytic BPTT gradients of a float64 model vs central differences of its fused module."""
-    def loss_of_fused() -> float:
-        with torch.no_grad():
-            if loss_at == "last":
-                logits = model(x)
-            else:
-                logits = model.head(model.rnn(x)[0])
-            return float(per_sample_loss(logits, y).mean())
+    def loss_of_fused() -> float:  # called under no_grad below
+        return float(per_sample_loss(loss_logits(model, x, loss_at), y).mean())
 
     params = dict(model.named_parameters())
     un = unroll(model, x)
     loss = per_sample_loss(step_logits(model, un, loss_at), y).mean()
     analytic = dict(zip(params, torch.autograd.grad(loss, list(params.values()))))
+    # W_hh_l0 is checked through the per-step contributions the Gradients page plots, summed.
     analytic["rnn.weight_hh_l0"] = hh_contributions(model, x, y, loss_at=loss_at).sum(0)
 
     names = list(params)

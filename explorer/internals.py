@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch.nn.utils.rnn import pack_padded_sequence
 
-from .models import GATES, ModelConfig, SequenceClassifier
+from .models import GATES, ModelConfig, SequenceClassifier, evaluating, final_hidden, layer_weights
 
 DIRECTIONS = ("forward", "backward")
 
@@ -86,13 +86,6 @@ def run_direction(kind: str, xp: torch.Tensor, w_hh, b_hh, k: int) -> DirectionR
     return run
 
 
-def weights(model: SequenceClassifier, layer: int, direction: int):
-    """(W_ih, b_ih, W_hh, b_hh) of one layer and direction of the fused module."""
-    sfx = f"_l{layer}" + ("_reverse" if direction else "")
-    rnn = model.rnn
-    return tuple(getattr(rnn, f"{n}{sfx}") for n in ("weight_ih", "bias_ih", "weight_hh", "bias_hh"))
-
-
 @dataclass
 class Unrolled:
     """An explicit unroll of a whole model: runs[layer][direction] and the last layer's outputs."""
@@ -117,7 +110,7 @@ def unroll(model: SequenceClassifier, x: torch.Tensor, k: int | None = None) -> 
             layer_input = F.dropout(layer_input, cfg.dropout, model.training)
         layer_runs, outs = [], []
         for d in range(cfg.num_directions):
-            w_ih, b_ih, w_hh, b_hh = weights(model, layer, d)
+            w_ih, b_ih, w_hh, b_hh = layer_weights(model, layer, d)
             seq = layer_input.flip(1) if d else layer_input  # backward direction reads the last row first
             run = run_direction(cfg.kind, F.linear(seq, w_ih, b_ih), w_hh, b_hh, k)
             out = torch.stack(run.h, dim=1)  # (B, T, H) in reading order
@@ -134,8 +127,7 @@ def prefix_logits(model: SequenceClassifier, x: torch.Tensor) -> torch.Tensor:
     lengths = torch.arange(1, T + 1).repeat(B)  # sample b, prefix t -> row b*T + t - 1
     packed = pack_padded_sequence(x.repeat_interleave(T, dim=0), lengths, batch_first=True, enforce_sorted=False)
     _, state = model.rnn(packed)
-    h_n = state[0] if model.config.kind == "lstm" else state
-    return model.readout(h_n).view(B, T, -1)
+    return model.readout(final_hidden(model, state)).view(B, T, -1)
 
 
 @dataclass
@@ -152,7 +144,7 @@ class Trace:
 
     config: ModelConfig
     states: list
-    logits: np.ndarray | None  # (B, T, 10); None when traced with predictions=False
+    logits: np.ndarray  # (B, T, 10)
 
     @property
     def probs(self) -> np.ndarray:
@@ -170,7 +162,7 @@ class Trace:
             for d, named in enumerate(dirs)
             for name, arr in named.items()
         }
-        return out if self.logits is None else out | {"logits": self.logits, "probs": self.probs}
+        return out | {"logits": self.logits, "probs": self.probs}
 
 
 def _stack(steps: list, reverse: bool) -> np.ndarray:
@@ -178,29 +170,35 @@ def _stack(steps: list, reverse: bool) -> np.ndarray:
     return (out.flip(1) if reverse else out).numpy()
 
 
+def _states(un: Unrolled) -> list:
+    """[layer][direction] -> {name: (B, T, H) array by image row} of an unroll."""
+    states = []
+    for layer_runs in un.runs:
+        per_dir = []
+        for d, run in enumerate(layer_runs):
+            named = {g: _stack(v, d == 1) for g, v in run.gates.items()}
+            if run.c:
+                named["c"] = _stack(run.c, d == 1)
+            named["h"] = _stack(run.h, d == 1)
+            per_dir.append(named)
+        states.append(per_dir)
+    return states
+
+
 @torch.no_grad()
-def trace(model: SequenceClassifier, x: torch.Tensor, predictions: bool = True) -> Trace:
-    """Run the model on x (B, T, 28) step by step and record gates, c, h and (optionally) per-row predictions."""
-    was_training = model.training
-    model.eval()
-    try:
+def record_states(model: SequenceClassifier, x: torch.Tensor) -> list:
+    """Gates, c and h of every step on x (B, T, 28), without predictions: states[layer][direction][name] (B, T, H)."""
+    with evaluating(model):
+        return _states(unroll(model, x))
+
+
+@torch.no_grad()
+def trace(model: SequenceClassifier, x: torch.Tensor) -> Trace:
+    """Run the model on x (B, T, 28) step by step and record gates, c, h and the per-row predictions."""
+    with evaluating(model):
         un = unroll(model, x)
-        states = []
-        for layer_runs in un.runs:
-            per_dir = []
-            for d, run in enumerate(layer_runs):
-                named = {g: _stack(v, d == 1) for g, v in run.gates.items()}
-                if run.c:
-                    named["c"] = _stack(run.c, d == 1)
-                named["h"] = _stack(run.h, d == 1)
-                per_dir.append(named)
-            states.append(per_dir)
-        if not predictions:
-            return Trace(model.config, states, None)
         if model.config.bidirectional:
             logits = prefix_logits(model, x)  # re-run on every prefix: the slow part for big batches
         else:
             logits = model.head(un.outputs)  # (B, T, 10): head on h_t after each row
-        return Trace(model.config, states, logits.numpy())
-    finally:
-        model.train(was_training)
+        return Trace(model.config, _states(un), logits.numpy())

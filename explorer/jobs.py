@@ -20,7 +20,7 @@ class Job:
     id: str
     owner: str
     description: str
-    kind: str = ""  # which page's job this is, e.g. "train" or "sweep"
+    kind: str = ""  # what the work is, e.g. "train", "download" or "sweep"
     status: str = "running"  # running | done | stopped | failed
     result: Any = None
     error: str | None = None
@@ -28,6 +28,7 @@ class Job:
     finished: float | None = None
     events: list = field(default_factory=list)  # progress records, appended by the worker
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
+    _stop_seen: bool = field(default=False, repr=False)  # the worker read the stop request (so it stopped)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -39,6 +40,14 @@ class Job:
         self._stop.set()
 
     def should_stop(self) -> bool:
+        """Called by the worker between steps; a True answer it receives counts as the job stopping."""
+        if self._stop.is_set():
+            self._stop_seen = True
+        return self._stop_seen
+
+    @property
+    def stop_requested(self) -> bool:
+        """Stop was pressed (the worker may not have seen it yet); for pages, which must not call should_stop."""
         return self._stop.is_set()
 
     def report(self, record: Any) -> None:
@@ -63,11 +72,11 @@ class JobManager:
         with self._lock:
             return [j for j in self._jobs.values() if j.running]
 
-    def latest(self, owner: str, kind: str | None = None) -> Job | None:
-        """The owner's most recent job (running or finished), if it is of this kind; else None."""
+    def latest(self, owner: str, *kinds: str) -> Job | None:
+        """The owner's most recent job (running or finished), if it is of one of these kinds (any if none given)."""
         with self._lock:
             job = self._jobs.get(owner)
-        return job if job is not None and kind in (None, job.kind) else None
+        return job if job is not None and (not kinds or job.kind in kinds) else None
 
     def start(self, owner: str, description: str, work: Callable[[Job], Any], kind: str = "") -> Job:
         """Start work(job) in the background; its return value becomes job.result."""
@@ -88,7 +97,8 @@ class JobManager:
     def _run(job: Job, work: Callable[[Job], Any]) -> None:
         try:
             job.result = work(job)
-            job.status = "stopped" if job.should_stop() else "done"
+            # A Stop pressed after the worker's last check came too late to stop anything: the work finished.
+            job.status = "stopped" if job._stop_seen else "done"
         except Exception as e:  # the page shows the message; the traceback goes to the server log
             traceback.print_exc()
             job.error = str(e) or type(e).__name__

@@ -1,4 +1,6 @@
 """Model configuration and the sequence classifier that reads a digit row by row."""
+import threading
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
 import torch
@@ -66,16 +68,60 @@ class SequenceClassifier(nn.Module):
         )
         self.head = nn.Linear(config.hidden_size * config.num_directions, NUM_CLASSES)
 
-    def readout(self, h_n: torch.Tensor) -> torch.Tensor:
-        """Logits from nn.RNN-style final states h_n (layers*dirs, B, H): last layer, every direction."""
+    def features(self, h_n: torch.Tensor) -> torch.Tensor:
+        """The head's input from nn.RNN-style final states h_n (layers*dirs, B, H): last layer, every direction."""
         last = h_n[-self.config.num_directions:]  # (D, B, H): forward h_T, backward h_1
-        return self.head(torch.cat(list(last), dim=-1))  # (B, 10)
+        return torch.cat(list(last), dim=-1)  # (B, D*H)
+
+    def readout(self, h_n: torch.Tensor) -> torch.Tensor:
+        """Logits (B, 10) from final states h_n (layers*dirs, B, H)."""
+        return self.head(self.features(h_n))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x (B, T, 28) in [0, 1] -> logits (B, 10)."""
         _, state = self.rnn(x)
-        h_n = state[0] if self.config.kind == "lstm" else state  # (layers*dirs, B, H)
-        return self.readout(h_n)
+        return self.readout(final_hidden(self, state))
+
+
+def final_hidden(config_or_model: "ModelConfig | SequenceClassifier", state) -> torch.Tensor:
+    """h_n (layers*dirs, B, H) from the state the fused module returns: h_n, or (h_n, c_n) for LSTM."""
+    config = getattr(config_or_model, "config", config_or_model)
+    return state[0] if config.kind == "lstm" else state
+
+
+def layer_weights(model: SequenceClassifier, layer: int, direction: int) -> tuple:
+    """(W_ih, b_ih, W_hh, b_hh) of one layer and direction (0 forward, 1 backward) of the fused module."""
+    sfx = f"_l{layer}" + ("_reverse" if direction else "")
+    return tuple(getattr(model.rnn, f"{n}{sfx}") for n in ("weight_ih", "bias_ih", "weight_hh", "bias_hh"))
+
+
+@contextmanager
+def evaluating(model: nn.Module):
+    """Eval mode inside the block; the model's own mode is restored after it, even on error."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
+
+
+# torch's global RNG is one per process: pages and training jobs run in threads, so whoever seeds it holds this.
+_RNG_LOCK = threading.Lock()
+
+
+@contextmanager
+def seeded(seed: int):
+    """Run the block on the global CPU RNG seeded with seed, one thread at a time; the RNG is put back after."""
+    with _RNG_LOCK, torch.random.fork_rng(devices=[]):
+        torch.default_generator.manual_seed(seed)
+        yield
+
+
+def seeded_model(config: ModelConfig, seed: int) -> SequenceClassifier:
+    """A new SequenceClassifier (train mode) whose initial weights depend on seed only."""
+    with seeded(seed):
+        return SequenceClassifier(config)
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -90,23 +136,18 @@ def spectral_radius(w: torch.Tensor) -> float:
 @torch.no_grad()
 def init_weights(model: SequenceClassifier, forget_bias: float | None = None,
                  recurrent_scale: float | None = None) -> SequenceClassifier:
-    """Re-set initial weights in place and return the model; None leaves PyTorch's default init.
-
-    forget_bias (LSTM only, ignored for other kinds): the forget gate's total bias b_if + b_hf, as the
-    source tutorials' `forget_bias=1.0`; b_if is set to it and b_hf to 0.
-    recurrent_scale: every H x H gate block of every W_hh is rescaled to this spectral radius (a tanh RNN's
-    gradient vanishes below about 1 and explodes above; PyTorch's default init gives about 0.58).
-    """
+    """Re-set the LSTM forget bias and/or the spectral radius of W_hh in place; None leaves torch's init."""
     cfg = model.config
     H = cfg.hidden_size
     for layer in range(cfg.num_layers):
         for d in range(cfg.num_directions):
-            sfx = f"_l{layer}" + ("_reverse" if d else "")
+            _, b_ih, w_hh, b_hh = layer_weights(model, layer, d)
             if forget_bias is not None and cfg.kind == "lstm":
-                getattr(model.rnn, "bias_ih" + sfx)[H:2 * H] = forget_bias  # gate order i, f, g, o
-                getattr(model.rnn, "bias_hh" + sfx)[H:2 * H] = 0.0
+                # The forget gate's total bias b_if + b_hf, as the tutorials' `forget_bias=1.0`; gates i, f, g, o.
+                b_ih[H:2 * H] = forget_bias
+                b_hh[H:2 * H] = 0.0
             if recurrent_scale is not None:
-                w_hh = getattr(model.rnn, "weight_hh" + sfx)
+                # A tanh RNN's gradient vanishes below a radius of about 1 and explodes above; torch gives ~0.58.
                 for block in w_hh.split(H):  # views: one (H, H) block per gate
                     block.mul_(recurrent_scale / spectral_radius(block))
     return model
@@ -115,6 +156,4 @@ def init_weights(model: SequenceClassifier, forget_bias: float | None = None,
 def untrained_model(config: ModelConfig, seed: int = 0, forget_bias: float | None = None,
                     recurrent_scale: float | None = None) -> SequenceClassifier:
     """A freshly initialised model (eval mode): the same seed gives the same weights."""
-    with torch.random.fork_rng(devices=[]):  # leave the caller's global RNG as it was
-        torch.manual_seed(seed)
-        return init_weights(SequenceClassifier(config), forget_bias, recurrent_scale).eval()
+    return init_weights(seeded_model(config, seed), forget_bias, recurrent_scale).eval()

@@ -3,18 +3,17 @@ import numpy as np
 import torch
 
 from .data import Digits
+from .models import evaluating
 
 
 @torch.no_grad()
 def predict(model, digits: Digits, batch_size: int = 1000) -> np.ndarray:
-    """The model's predicted class for each digit, (N,) int64."""
-    was_training = model.training
-    model.eval()
-    try:
-        x, _ = digits.tensors()
-        return torch.cat([model(x[i:i + batch_size]).argmax(-1) for i in range(0, len(x), batch_size)]).numpy()
-    finally:
-        model.train(was_training)
+    """The model's predicted class for each digit, (N,) int64; batches run on the model's device."""
+    device = next(model.parameters()).device
+    x, _ = digits.tensors()
+    with evaluating(model):
+        predicted = [model(x[i:i + batch_size].to(device)).argmax(-1).cpu() for i in range(0, len(x), batch_size)]
+    return torch.cat(predicted).numpy() if predicted else np.zeros(0, np.int64)
 
 
 def misclassified(digits: Digits, predicted: np.ndarray) -> np.ndarray:

@@ -16,14 +16,13 @@ from typing import Callable
 import numpy as np
 
 from .checkpoints import read_checkpoint, save_checkpoint, user_dir
-from .data import Digits, load_sample
+from .data import Digits, T, load_sample
 from .gradients import LOSS_AT, bptt_profile, digit_batch
 from .models import KINDS, ModelConfig, SequenceClassifier
 from .training import History, Step, TrainConfig, train
 
 FORMAT = "rnn-explorer-sweep/1"
 SUMMARY = "sweep.json"
-T = 28
 
 
 class SweepError(Exception):
@@ -248,8 +247,8 @@ def load_sweep(folder: str | Path) -> Sweep:
         summary = json.loads((folder / SUMMARY).read_text())
     except FileNotFoundError:
         raise SweepError(f"no sweep in {folder} ({SUMMARY} is missing)") from None
-    except (OSError, ValueError) as e:
-        raise SweepError(f"could not read {folder / SUMMARY}: {e}") from None
+    except (OSError, ValueError, RecursionError) as e:  # RecursionError: absurdly nested JSON
+        raise SweepError(f"could not read {folder / SUMMARY}: {e or type(e).__name__}") from None
     if not isinstance(summary, dict) or summary.get("format") != FORMAT:
         raise SweepError(f"{folder / SUMMARY} is not an RNN Explorer sweep (format {FORMAT!r} expected)")
     try:
@@ -277,6 +276,13 @@ def new_sweep_dir(cfg: SweepConfig) -> Path:
     """A fresh folder name for a user sweep, e.g. sweeps/20250101-120000-lstm-64-last."""
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     return user_sweeps_dir() / f"{stamp}-{cfg.kind}-{cfg.hidden_size}-{cfg.loss_at}"
+
+
+def run_sweep_job(job, cfg: SweepConfig, train_set: Digits, test_set: Digits) -> str | None:
+    """A background job's work (explorer.jobs): run the sweep, save what finished as a new user sweep; its folder."""
+    sweep = run_sweep(cfg, train_set, test_set, on_progress=job.report, should_stop=job.should_stop)
+    sweep.command = "Truncation lab page"
+    return str(save_sweep(sweep, new_sweep_dir(cfg))) if sweep.runs else None
 
 
 # ---- command line ---------------------------------------------------------------------------------------------

@@ -5,10 +5,10 @@
 import argparse
 import shlex
 import sys
-import time
 
 from .checkpoints import CheckpointError, save_checkpoint
 from .data import DataError, Digits, download_mnist
+from .gradients import LOSS_AT
 from .models import KINDS, ModelConfig
 from .training import (DATA_SOURCES, OPTIMIZERS, SCHEDULES, DivergedError, TrainConfig, load_digits, provenance,
                        train)
@@ -29,7 +29,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--schedule", choices=SCHEDULES, default=d.schedule, help="learning-rate schedule (default: %(default)s)")
     p.add_argument("--clip", type=float, default=d.clip, help="max gradient norm; 0 disables clipping (default: %(default)s)")
     p.add_argument("--k", type=int, default=d.k, help="truncated BPTT length in rows, 1..28; 28 = full BPTT (default: %(default)s)")
-    p.add_argument("--loss-at", choices=("last", "every"), default=d.loss_at, help="loss on the last row only or on every row (default: %(default)s)")
+    p.add_argument("--loss-at", choices=LOSS_AT, default=d.loss_at, help="loss on the last row only or on every row (default: %(default)s)")
     p.add_argument("--no-augment", action="store_true", help="train without random shift/rotation/scale")
     p.add_argument("--seed", type=int, default=d.seed, help="random seed; same seed, same result on CPU (default: %(default)s)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default=d.device, help="default: %(default)s")
@@ -79,7 +79,11 @@ def load_data(args) -> tuple[Digits, Digits]:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    model_cfg, cfg = configs(args)
+    try:
+        model_cfg, cfg = configs(args)
+    except ValueError as e:  # a flag value out of range, e.g. --hidden 0 or --k 40
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     try:
         train_set, test_set = load_data(args)
     except DataError as e:
@@ -100,11 +104,11 @@ def main(argv=None) -> int:
         return 2
     print(f"test accuracy {result.metrics['test_accuracy']:.4f} on {len(test_set)} digits", file=sys.stderr)
     if args.out and not args.dry_run:
-        command = "python -m explorer.train " + shlex.join(sys.argv[1:] if argv is None else argv)
         try:
             path = save_checkpoint(args.out, result.model, metrics=result.metrics,
-                                   history=result.history.to_dict(), command=command, train_config=cfg.to_dict(),
-                                   data=provenance(args.data, train_set, test_set, cfg))
+                                   history=result.history.to_dict(),
+                                   command=command_line(model_cfg, cfg, args.data, args.out),
+                                   train_config=cfg.to_dict(), data=provenance(args.data, train_set, test_set, cfg))
         except CheckpointError as e:
             print(f"error: {e}", file=sys.stderr)
             return 1

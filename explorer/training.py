@@ -1,5 +1,6 @@
 """Training loop with progress callbacks, a stop request, truncated BPTT and a NaN guard; and the job that
 runs it in the background for the Train page."""
+import contextlib
 import copy
 import math
 import time
@@ -13,7 +14,8 @@ from .checkpoints import save_checkpoint
 from .data import MNIST_FILES, Digits, augment, default_cache_dir, load_mnist, load_sample
 from .gradients import LOSS_AT, loss_logits, per_sample_loss
 from .jobs import Job
-from .models import ModelConfig, SequenceClassifier
+from .models import ModelConfig, SequenceClassifier, seeded, seeded_model
+from .predictions import predict
 
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULES = ("none", "cosine")
@@ -100,7 +102,8 @@ class History:
 class TrainResult:
     model: SequenceClassifier  # final weights (or, after a stop, the best so far); eval mode, on CPU
     history: History
-    metrics: dict  # test_accuracy, train_accuracy, best_epoch, samples_per_s
+    # test_accuracy, train_accuracy, epoch, partial_epoch, epochs_run, steps, stopped, samples_per_s, train_seconds
+    metrics: dict
 
 
 def pick_device(name: str) -> torch.device:
@@ -111,17 +114,10 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-@torch.no_grad()
 def accuracy(model: SequenceClassifier, digits: Digits, batch_size: int = 1000) -> float:
     """Fraction of digits whose readout argmax equals the label."""
-    was_training = model.training
-    model.eval()
-    device = next(model.parameters()).device
-    x, y = digits.tensors()
-    correct = sum(int((model(x[i:i + batch_size].to(device)).argmax(-1).cpu() == y[i:i + batch_size]).sum())
-                  for i in range(0, len(y), batch_size))
-    model.train(was_training)
-    return correct / max(len(y), 1)
+    correct = int((predict(model, digits, batch_size) == digits.labels).sum())
+    return correct / max(len(digits), 1)
 
 
 def make_optimizer(model: SequenceClassifier, cfg: TrainConfig) -> torch.optim.Optimizer:
@@ -141,16 +137,14 @@ def train(model_cfg: ModelConfig, cfg: TrainConfig, train_set: Digits, test_set:
           on_epoch: Callable[[History], None] | None = None,
           should_stop: Callable[[], bool] | None = None,
           model: SequenceClassifier | None = None) -> TrainResult:
-    """Train a SequenceClassifier; returns the best weights and the history.
-
-    Raises DivergedError (carrying the last good weights) when the loss or gradient is not finite.
-    A stop request is honoured between steps; the result then holds the best weights seen so far, judged
-    by clean training accuracy (never by the test set, which only reports).
-    """
-    torch.manual_seed(cfg.seed)
+    """Train a SequenceClassifier (a new one from cfg.seed unless given); returns its weights and the history."""
+    # A stop request is honoured between steps; the result then holds the better of the current weights and
+    # the best epoch end, judged by clean training accuracy (the test set only reports). A non-finite loss or
+    # gradient raises DivergedError carrying the last good weights.
     gen = torch.Generator().manual_seed(cfg.seed)
     device = pick_device(cfg.device)
-    model = (model or SequenceClassifier(model_cfg)).to(device).train()
+    model = (seeded_model(model_cfg, cfg.seed) if model is None else model).to(device).train()
+    dropout = model.rnn.dropout > 0
     x_all, y_all = train_set.tensors()
     n = len(y_all)
     steps_per_epoch = math.ceil(n / cfg.batch_size)
@@ -161,16 +155,18 @@ def train(model_cfg: ModelConfig, cfg: TrainConfig, train_set: Digits, test_set:
     best = (-1.0, None, 0)  # (train accuracy, weights, epoch) of the best epoch end
     start, step, seen = time.perf_counter(), 0, 0
 
-    def finish() -> TrainResult:
+    def finish(partial_epoch: bool = False) -> TrainResult:
+        """partial_epoch: the weights are from the middle of epoch len(hist.epoch) + 1."""
         elapsed = time.perf_counter() - start
-        epoch = len(hist.epoch)
-        if hist.stopped and best[1] is not None and best[0] > accuracy(model, train_set):
-            model.load_state_dict(best[1])
-            epoch = best[2]
         model.cpu().eval()
-        metrics = {"test_accuracy": accuracy(model, test_set), "train_accuracy": accuracy(model, train_set),
-                   "epoch": epoch, "epochs_run": len(hist.epoch), "steps": step, "stopped": hist.stopped,
-                   "samples_per_s": seen / max(elapsed, 1e-9), "train_seconds": elapsed}
+        train_acc, epoch = accuracy(model, train_set), len(hist.epoch)
+        if hist.stopped and best[1] is not None and best[0] > train_acc:
+            model.load_state_dict(best[1])
+            train_acc, epoch, partial_epoch = best[0], best[2], False
+        # epoch: epochs completed by the returned weights (0 = stopped during epoch 1)
+        metrics = {"test_accuracy": accuracy(model, test_set), "train_accuracy": train_acc, "epoch": epoch,
+                   "partial_epoch": partial_epoch, "epochs_run": len(hist.epoch), "steps": step,
+                   "stopped": hist.stopped, "samples_per_s": seen / max(elapsed, 1e-9), "train_seconds": elapsed}
         return TrainResult(model, hist, metrics)
 
     for epoch in range(1, cfg.epochs + 1):
@@ -179,11 +175,13 @@ def train(model_cfg: ModelConfig, cfg: TrainConfig, train_set: Digits, test_set:
         for b in range(steps_per_epoch):
             if should_stop and should_stop():
                 hist.stopped = True
-                return finish()
+                return finish(partial_epoch=b > 0)
             idx = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
             x = augment(x_all[idx], gen) if cfg.augment else x_all[idx]
             x, y = x.to(device), y_all[idx].to(device)
-            loss = per_sample_loss(loss_logits(model, x, cfg.loss_at, cfg.k), y).mean()
+            # Dropout masks come from torch's global RNG, which page threads share: seed it per (seed, step), locked.
+            with seeded(cfg.seed * 1_000_003 + step) if dropout else contextlib.nullcontext():
+                loss = per_sample_loss(loss_logits(model, x, cfg.loss_at, cfg.k), y).mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip or float("inf"))

@@ -13,11 +13,14 @@ MAX_POINTS = 1500  # per line: a 100-epoch run has 6,300 steps, redrawn every se
 
 def smooth(values: Sequence[float], weight: float = 0.9) -> np.ndarray:
     """Exponential moving average, bias-corrected (as TensorBoard does) so the first values are not pulled to 0."""
-    out, avg = np.empty(len(values)), 0.0
-    for n, value in enumerate(values):
-        avg = weight * avg + (1 - weight) * value
-        out[n] = avg / (1 - weight ** (n + 1))
-    return out
+    avg = (1 - weight) * np.asarray(values, dtype=float)
+    # avg[n] = weight * avg[n-1] + (1 - weight) * values[n], as a scan: after the pass with shift s each entry
+    # holds its last 2s terms, so log2(n) vectorised passes replace a Python loop over every step.
+    shift = 1
+    while shift < len(avg):
+        avg[shift:] = avg[shift:] + weight ** shift * avg[:-shift]
+        shift *= 2
+    return avg / (1 - weight ** np.arange(1, len(avg) + 1))
 
 
 def _thin(n: int, max_points: int) -> np.ndarray:

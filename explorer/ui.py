@@ -1,39 +1,74 @@
 """Shared Streamlit widgets and cached loaders; the only engine-side module besides app.py that imports Streamlit."""
 import io
+import json
+import math
+import os
+import uuid
 import zlib
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import streamlit as st
 import torch
 
-from .checkpoints import Checkpoint, CheckpointError, CheckpointInfo, list_checkpoints, read_checkpoint
+from .checkpoints import (SUFFIX, Checkpoint, CheckpointError, CheckpointInfo, list_checkpoints, read_checkpoint,
+                          shipped_dir, user_dir)
 from .data import Digits, EmptyDrawingError, drawing_to_digit, load_sample
+from .gradients import LOSS_AT, Profile, bptt_profile, check_model_gradients, digit_batch, jacobian_norms
 from .internals import Trace, trace
-from .models import ModelConfig, SequenceClassifier, count_parameters
+from .models import ModelConfig, SequenceClassifier, count_parameters, untrained_model
 from .predictions import misclassified, predict
 from .units import gate_saturation
 
+NO_MODELS = "No models found. Train one on the Train page or check the `checkpoints/` folder."
+LOSS_AT_LABELS = {"last": "the last row", "every": "every row"}
 
-@st.cache_data(show_spinner=False)
+
+@st.cache_resource(show_spinner=False)
 def sample() -> tuple[Digits, Digits]:
-    """The bundled 4,000/1,000 MNIST sample (train, test)."""
+    """The bundled 4,000/1,000 MNIST sample (train, test): one copy shared by every session, never modified."""
     return load_sample()
 
 
-def available_models() -> list[CheckpointInfo]:
-    """Shipped and user checkpoints; read from headers on every call so new ones show up at once."""
+def _checkpoint_files() -> tuple:
+    """(path, inode, mtime_ns, size) of every checkpoint file: a cheap listing that changes whenever a file does."""
+    files = []
+    for folder in (shipped_dir(), user_dir()):
+        try:
+            entries = list(os.scandir(folder))
+        except FileNotFoundError:  # no user folder before the first save
+            continue
+        for entry in entries:
+            try:
+                if entry.name.endswith(SUFFIX):
+                    stat = entry.stat()
+                    files.append((entry.path, entry.inode(), stat.st_mtime_ns, stat.st_size))
+            except FileNotFoundError:  # deleted while we looked
+                pass
+    return tuple(sorted(files))
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _list_checkpoints(files: tuple) -> list[CheckpointInfo]:
+    """list_checkpoints(), cached per state of the folders: `files` is only the cache key."""
     return list_checkpoints()
 
 
+def available_models() -> list[CheckpointInfo]:
+    """Shipped and user checkpoints; their headers are read again only when a file was added, removed or changed."""
+    return _list_checkpoints(_checkpoint_files())
+
+
 @st.cache_resource(show_spinner="Loading model…", max_entries=16)
-def _load(path: str, mtime_ns: int) -> Checkpoint:
-    return read_checkpoint(path)
+def _load(_path: Path, key: str) -> Checkpoint:
+    return read_checkpoint(_path)
 
 
-def load_model(info: CheckpointInfo) -> Checkpoint:
-    """The checkpoint's model (cached per file version)."""
-    return _load(str(info.path), info.path.stat().st_mtime_ns)
+def load_model(info: CheckpointInfo) -> tuple[Checkpoint, str]:
+    """The checkpoint (cached per file version) and its model_key; OSError or CheckpointError if it cannot be read."""
+    key = model_key(info)
+    return _load(info.path, key), key
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
@@ -43,7 +78,7 @@ def trace_digit(_checkpoint: Checkpoint, model_key: str, image: np.ndarray) -> T
 
 
 def model_key(info: CheckpointInfo) -> str:
-    """Cache key that changes when the file changes."""
+    """Cache key that changes when the file changes; OSError if the file is gone."""
     return f"{info.path}:{info.path.stat().st_mtime_ns}"
 
 
@@ -60,47 +95,62 @@ def remember(key: str, value) -> None:
     st.query_params[key] = str(value)
 
 
+def model_option_label(info: CheckpointInfo) -> str:
+    """How a model is listed in pickers, e.g. "LSTM-128 · lstm-128", or "LSTM-16 · mine (yours)"."""
+    return f"{info.label} · {info.name}" + ("" if info.shipped else " (yours)")
+
+
 def model_picker(label: str = "Model", key: str = "model", help: str | None = None,
                  default: str | None = None) -> CheckpointInfo | None:
     """Select box over every checkpoint; the choice is remembered across pages and in the URL."""
     infos = available_models()
     if not infos:
-        st.error("No models found. Train one on the Train page or check the `checkpoints/` folder.")
+        st.error(NO_MODELS)
         return None
-    names = [i.name for i in infos]
-    current = remembered(key, default if default in names else names[0])
-    index = names.index(current) if current in names else 0
     by_name = {i.name: i for i in infos}
-    choice = st.selectbox(
-        label, names, index=index, key=f"_widget_{key}", help=help,
-        format_func=lambda n: f"{by_name[n].label} · {n}" + ("" if by_name[n].shipped else " (yours)"),
-    )
+    fallback = default if default in by_name else infos[0].name
+    current = remembered(key, fallback)
+    if current not in by_name:  # deleted since, or a stale link
+        st.warning(f"There is no model **{current}** any more (was it deleted?); showing **{fallback}** instead.")
+        current = fallback
+    choice = st.selectbox(label, list(by_name), index=list(by_name).index(current), key=f"_widget_{key}",
+                          help=help, format_func=lambda n: model_option_label(by_name[n]))
     if choice != st.session_state.get(key) or st.query_params.get(key) != choice:
         remember(key, choice)
     return by_name[choice]
 
 
-def loaded_model(info: CheckpointInfo) -> Checkpoint | None:
-    """Load a checkpoint, showing a friendly error instead of a traceback."""
+def loaded_model(info: CheckpointInfo) -> tuple[Checkpoint, str] | None:
+    """load_model, or None after a friendly error (a bad file, or one deleted while the page was open)."""
     try:
         return load_model(info)
+    except FileNotFoundError:
+        st.error(f"**{info.name}** is gone: its file was deleted (in another tab?). Pick another model.")
     except (CheckpointError, OSError) as e:
         st.error(f"Could not load **{info.name}**: {e}")
-        return None
+    return None
 
 
 def accuracy_text(info: CheckpointInfo) -> str:
-    acc = info.meta.get("metrics", {}).get("test_accuracy")
-    return "—" if acc is None else f"{100 * acc:.1f}%"
+    """The recorded test accuracy as a percentage; a dash if missing or not a number (uploads may hold anything)."""
+    acc = info.accuracy
+    if isinstance(acc, bool) or not isinstance(acc, (int, float)) or not math.isfinite(acc):
+        return "—"
+    return f"{100 * acc:.1f}%"
 
 
 def session_id() -> str:
     """A stable id for this browser session (owner of its background jobs)."""
     if "_session_id" not in st.session_state:
-        import uuid
-
         st.session_state["_session_id"] = uuid.uuid4().hex
     return st.session_state["_session_id"]
+
+
+def loss_at_picker(key: str | None = None, **kwargs) -> str:
+    """Radio: the loss on the prediction after the last row, or averaged over the predictions after every row."""
+    return st.radio("Loss at", LOSS_AT, key=key, horizontal=True, format_func=LOSS_AT_LABELS.get, help=(
+        "Where the cross-entropy is taken: on the answer after the last row (a classifier), or on the answer "
+        "after every row, averaged (then early rows get gradient of their own)."), **kwargs)
 
 
 # ---- more shared choices -----------------------------------------------------------------------
@@ -123,13 +173,16 @@ def choice(label: str, options, key: str, format_func=str, help: str | None = No
 @st.cache_data(show_spinner=False)
 def parameter_count(config: dict) -> int:
     """Number of trainable parameters of a model with this config (a ModelConfig dict)."""
-    return count_parameters(SequenceClassifier(ModelConfig.from_dict(config)))
+    with torch.device("meta"):  # shapes only: no memory, and no draws from the global RNG
+        return count_parameters(SequenceClassifier(ModelConfig.from_dict(config)))
 
 
 def data_text(info: CheckpointInfo) -> str:
     """Where a checkpoint's training digits came from, in words."""
     data = info.meta.get("data") or {}
-    name = {"sample": "the bundled MNIST sample", "mnist": "full MNIST"}.get(data.get("name"), "unrecorded data")
+    name = data.get("name")
+    name = {"sample": "the bundled MNIST sample", "mnist": "full MNIST"}.get(name if isinstance(name, str) else None,
+                                                                           "unrecorded data")
     train, test = (n if isinstance(n, int) and not isinstance(n, bool) else None
                    for n in (data.get("train"), data.get("test")))  # uploaded metadata may hold anything
     text = f"{train:,} training digits from {name}" if train else name
@@ -298,3 +351,46 @@ def npz_bytes(arrays: dict) -> bytes:
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)
     return buffer.getvalue()
+
+
+# ---- cached engine calls for the gradient views ------------------------------------------------------
+
+JACOBIAN_DIGITS = 32  # ||dh_T/dh_t|| costs one gradient pass per hidden unit: a sub-batch keeps it fast
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def _untrained(config: str, forget_bias: float | None, scale: float | None) -> SequenceClassifier:
+    return untrained_model(ModelConfig.from_dict(json.loads(config)), 0, forget_bias, scale)
+
+
+def untrained_copy(config: ModelConfig, forget_bias: float | None, scale: float | None
+                   ) -> tuple[SequenceClassifier, str]:
+    """A freshly initialised (seed 0) model of this architecture with the init knobs, and its cache key."""
+    text = json.dumps(config.to_dict(), sort_keys=True)
+    return _untrained(text, forget_bias, scale), f"untrained:{text}:{forget_bias}:{scale}"
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def test_batch(size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """`size` bundled test digits drawn with this seed (gradients.digit_batch): shared, never modified."""
+    return digit_batch(sample()[1], size, seed)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def gradient_profile(_model: SequenceClassifier, model_key: str, size: int, seed: int, loss_at: str) -> Profile:
+    """BPTT profile of the model on test_batch(size, seed)."""
+    return bptt_profile(_model, *test_batch(size, seed), loss_at)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def state_jacobian(_model: SequenceClassifier, model_key: str, size: int, seed: int) -> np.ndarray:
+    """||dh_T/dh_t|| on the first JACOBIAN_DIGITS digits of test_batch(size, seed)."""
+    return jacobian_norms(_model, test_batch(size, seed)[0][:JACOBIAN_DIGITS])
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def gradient_check_rows(_model: SequenceClassifier, model_key: str, size: int, seed: int, loss_at: str) -> list[dict]:
+    """Analytic (BPTT) against finite-difference gradients of 8 weights on the batch's first 4 digits, as table rows."""
+    x, y = test_batch(size, seed)
+    return [{"weight": f"{r.param}{list(r.index)}", "analytic (BPTT)": r.analytic, "finite difference": r.numeric,
+             "relative error": r.rel_error} for r in check_model_gradients(_model, x[:4], y[:4], 8, loss_at=loss_at)]

@@ -2,7 +2,7 @@
 import numpy as np
 import torch
 
-from .internals import trace
+from .internals import record_states
 
 ORDERINGS = ("index", "activity", "cluster")
 SIGMOID_GATES = {"rnn": (), "lstm": ("i", "f", "o"), "gru": ("r", "z")}  # gates whose values lie in [0, 1]
@@ -15,10 +15,8 @@ def activity_order(h: np.ndarray) -> np.ndarray:
 
 
 def average_linkage(points: np.ndarray) -> np.ndarray:
-    """Agglomerative clustering (UPGMA, Euclidean) of points (n, d), as a scipy-style linkage matrix (n-1, 4).
-
-    Row s merges clusters Z[s, 0] < Z[s, 1] at distance Z[s, 2] into cluster n + s of Z[s, 3] points.
-    """
+    """Agglomerative clustering (UPGMA, Euclidean) of points (n, d), as a scipy-style linkage matrix (n-1, 4)."""
+    # Row s of Z merges clusters Z[s, 0] < Z[s, 1] at distance Z[s, 2] into cluster n + s of Z[s, 3] points.
     n = len(points)
     sq = (points ** 2).sum(axis=1)
     d = np.sqrt(np.clip(sq[:, None] + sq[None, :] - 2 * points @ points.T, 0, None))  # (n, n)
@@ -82,10 +80,10 @@ def gate_saturation(model, images: torch.Tensor, batch_size: int = 250) -> dict:
     gates = SIGMOID_GATES[cfg.kind]
     totals = {(l, d): {g: [0, 0] for g in gates} for l in range(cfg.num_layers) for d in range(cfg.num_directions)}
     for start in range(0, len(images), batch_size):
-        tr = trace(model, images[start:start + batch_size], predictions=False)
+        states = record_states(model, images[start:start + batch_size])
         for (layer, direction), per_gate in totals.items():
             for g in gates:
-                low, high = saturation_counts(tr.get(layer, direction, g))
+                low, high = saturation_counts(states[layer][direction][g])
                 per_gate[g][0] += low
                 per_gate[g][1] += high
     steps = len(images) * images.shape[1]

@@ -1,46 +1,12 @@
 """Gradients through time: how much of the loss's gradient reaches each image row, model by model."""
-import json
-
 import pandas as pd
 import streamlit as st
 
 from explorer import ui
 from explorer.bptt_figures import UNTRAINED, norms_figure, saliency_digit_figure
-from explorer.gradients import (bptt_profile, check_model_gradients, clipping_rows, decay_reading, digit_batch,
-                                first_to_last_ratio, jacobian_norms)
-from explorer.models import ModelConfig, untrained_model
+from explorer.gradients import clipping_rows, decay_reading, first_to_last_ratio
 
-JACOBIAN_DIGITS = 32  # ||dh_T/dh_t|| costs one gradient pass per hidden unit: a sub-batch keeps it fast
 SCALES = ["default", 0.5, 0.8, 1.0, 1.2, 1.5, 2.0, 3.0]
-
-
-@st.cache_resource(max_entries=32, show_spinner=False)
-def untrained(config: str, forget_bias, scale):
-    return untrained_model(ModelConfig.from_dict(json.loads(config)), 0, forget_bias, scale)
-
-
-@st.cache_data(max_entries=64, show_spinner=False)
-def batch(size: int, seed: int):
-    return digit_batch(ui.sample()[1], size, seed)
-
-
-@st.cache_data(max_entries=64, show_spinner=False)
-def profile(_model, key: str, size: int, seed: int, loss_at: str):
-    return bptt_profile(_model, *batch(size, seed), loss_at)
-
-
-@st.cache_data(max_entries=64, show_spinner=False)
-def jacobian(_model, key: str, size: int, seed: int):
-    return jacobian_norms(_model, batch(size, seed)[0][:JACOBIAN_DIGITS])
-
-
-@st.cache_data(max_entries=16, show_spinner=False)
-def grad_check(_model, key: str, size: int, seed: int, loss_at: str):
-    x, y = batch(size, seed)
-    checks = check_model_gradients(_model, x[:4], y[:4], 8, loss_at=loss_at)
-    return [{"weight": f"{r.param}{list(r.index)}", "analytic (BPTT)": r.analytic, "finite difference": r.numeric,
-             "relative error": r.rel_error} for r in checks]
-
 
 st.title("Gradients through time")
 st.caption("Backpropagation through time, row by row: how much of the loss's gradient reaches each image row. "
@@ -48,19 +14,21 @@ st.caption("Backpropagation through time, row by row: how much of the loss's gra
            "their last layer, bidirectional ones their forward direction.")
 infos = {i.name: i for i in ui.available_models()}
 if not infos:
-    st.error("No models found. Train one on the Train page or check the `checkpoints/` folder.")
+    st.error(ui.NO_MODELS)
     st.stop()
 if "_grad_models" not in st.session_state:  # widget state is dropped on page switches; the choice is not
     st.session_state["_grad_models"] = [n for n in ui.remembered("grad_models", "rnn-128,lstm-128").split(",")
                                         if n in infos] or list(infos)[:1]
+elif any(n not in infos for n in st.session_state["_grad_models"]):  # deleted since
+    st.session_state["_grad_models"] = [n for n in st.session_state["_grad_models"] if n in infos]
 c1, c2, c3, c4 = st.columns([4, 2, 1, 2])
 names = c1.multiselect("Models (overlaid)", list(infos), key="_grad_models",
-                       format_func=lambda n: f"{infos[n].label} · {n}")
+                       format_func=lambda n: ui.model_option_label(infos[n]))
 ui.remember("grad_models", ",".join(names))
 size = c2.select_slider("Test digits in the batch", [16, 32, 64, 128, 256, 512, 1000], value=256)
 seed = c3.number_input("Batch seed", 0, 9999, 0, help="Another seed draws another batch of test digits.")
-loss_at = c4.radio("Loss at", ["last", "every"], horizontal=True,
-                   format_func=lambda v: {"last": "the last row", "every": "every row"}[v])
+with c4:
+    loss_at = ui.loss_at_picker()
 k1, k2, k3, k4 = st.columns(4)
 fresh = k1.toggle("Add untrained copies", help="Same architecture, freshly initialised (seed 0), with the knobs.")
 forget_bias = k2.select_slider("LSTM forget-gate bias at init", ["default", 0.0, 1.0, 2.0], disabled=not fresh,
@@ -71,19 +39,16 @@ scale = k3.select_slider("Recurrent weight scale at init", SCALES, disabled=not 
                               "about 1 and explodes above; PyTorch's default init gives about 0.58.")
 clip = k4.number_input("Clip gradient norm at (0 = off)", 0.0, 1000.0, 1.0, help="As torch.nn.utils.clip_grad_norm_.")
 
-models = {n: (ui.loaded_model(infos[n]), ui.model_key(infos[n])) for n in names}
-models = {n: (c.model, key) for n, (c, key) in models.items() if c is not None}
+models = {n: (loaded[0].model, loaded[1]) for n in names if (loaded := ui.loaded_model(infos[n])) is not None}
 if fresh:
     knobs = tuple(None if v == "default" else v for v in (forget_bias, scale))
-    for n in names:
-        config = json.dumps(infos[n].config.to_dict())
-        models[n + UNTRAINED] = (untrained(config, *knobs), f"untrained:{config}:{knobs}")
+    models |= {n + UNTRAINED: ui.untrained_copy(infos[n].config, *knobs) for n in names}
 if not models:
     st.info("Choose at least one model.")
     st.stop()
 try:
-    profiles = {lb: profile(m, key, size, seed, loss_at) for lb, (m, key) in models.items()}
-    jacobians = {lb: jacobian(m, key, size, seed)[0] for lb, (m, key) in models.items()}
+    profiles = {lb: ui.gradient_profile(m, key, size, seed, loss_at) for lb, (m, key) in models.items()}
+    jacobians = {lb: ui.state_jacobian(m, key, size, seed)[0] for lb, (m, key) in models.items()}
 except Exception as e:  # an engine failure must not become a traceback on screen
     st.error(f"Could not compute the gradients: {e}")
     st.stop()
@@ -100,14 +65,14 @@ pick, chart = st.columns([1, 5])
 b = pick.number_input("Digit in the batch", 0, size - 1, 0)
 pick.caption("‖∂L/∂x_t‖ of this digit's own loss: bright rows move the loss most. Colours are relative to each "
              "model's most salient row, on one log scale.")
-image = batch(size, seed)[0][b].numpy()
+image = ui.test_batch(size, seed)[0][b].numpy()
 chart.plotly_chart(saliency_digit_figure(image, {lb: p.dx[b] for lb, p in profiles.items()}), key="saliency")
 
 left, right = st.columns(2)
 with left:
     st.subheader("‖∂h_T/∂h_t‖: memory of the state")
     st.plotly_chart(norms_figure({"‖∂h_T/∂h_t‖ (Frobenius)": jacobians}, height=340), key="jacobian")
-    st.caption(f"On the first {JACOBIAN_DIGITS} digits of the batch: how strongly the final state still depends on "
+    st.caption(f"On the first {ui.JACOBIAN_DIGITS} digits of the batch: how strongly the final state still depends on "
                "the state after row t, loss aside.")
 with right:
     st.subheader("Per-row contributions to ∂L/∂W_hh")
@@ -125,7 +90,7 @@ st.caption("Clipping (Pascanu et al. 2013) rescales the whole gradient by one fa
 with st.expander("Gradient check: is this BPTT right?"):
     target = st.selectbox("Model to check", list(models))
     if st.toggle("Run the check (8 weights, 4 digits, float64)"):
-        rows = grad_check(*models[target], size, seed, loss_at)
+        rows = ui.gradient_check_rows(*models[target], size, seed, loss_at)
         st.dataframe(pd.DataFrame(rows), hide_index=True, column_config={
             "analytic (BPTT)": st.column_config.NumberColumn(format="%.6e"),
             "finite difference": st.column_config.NumberColumn(format="%.6e"),

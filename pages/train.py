@@ -7,7 +7,6 @@ import streamlit as st
 
 from explorer import data, ui
 from explorer.checkpoints import MAX_BYTES, CheckpointError, delete_checkpoint, import_checkpoint, user_path
-from explorer.gradients import LOSS_AT
 from explorer.jobs import MANAGER, Job, JobBusy
 from explorer.models import KINDS, ModelConfig
 from explorer.train import command_line
@@ -15,7 +14,6 @@ from explorer.training import (DATA_SOURCES, OPTIMIZERS, SCHEDULES, EpochEnd, St
                                run_training)
 from explorer.training_figures import training_curves_figure
 
-DOWNLOAD = "Downloading full MNIST"  # the description that tells a download job from a training job
 KEEP = dict(persist_state="session")  # the settings survive a visit to another page
 SIZES = [16, 32, 64, 128, 256, 512]
 DATA_NAMES = {"sample": "Bundled sample (4,000 train / 1,000 test digits, offline)",
@@ -57,23 +55,18 @@ def bptt_ui() -> dict:
     k = st.slider("Truncation k (rows)", 1, 28, 28, key="t_k", **KEEP, help=(
         "Gradients flow back through the last k rows only. 28 = full BPTT with the fused module (fast); "
         "k < 28 unrolls the rows in a Python loop, several times slower."))
-    loss_at = st.selectbox("Loss on", LOSS_AT, key="t_loss_at", **KEEP,
-                           format_func={"last": "the last row", "every": "every row"}.get)
+    loss_at = ui.loss_at_picker("t_loss_at", **KEEP)
     augment = st.toggle("Augment digits", True, key="t_augment", **KEEP,
                         help="Random shift (±3 px), rotation (±15°) and scale (±15%) of every training batch.")
     seed = st.number_input("Seed", 0, 2**31 - 1, 0, key="t_seed", **KEEP, help="Same seed, same weights on CPU.")
     return dict(k=k, loss_at=loss_at, augment=augment, seed=seed)
 
 
-def start(description: str, work) -> None:
+def start(description: str, work, kind: str) -> None:
     try:
-        MANAGER.start(ui.session_id(), description, work, kind="train")
+        MANAGER.start(ui.session_id(), description, work, kind=kind)
     except JobBusy as e:
         st.error(str(e))
-
-
-def download(job: Job) -> Path:
-    return data.download_mnist(on_progress=lambda name, done, total: job.report((name, done, total)))
 
 
 def replace_note(name: str) -> None:
@@ -87,7 +80,7 @@ def launch_ui(model_cfg: ModelConfig, cfg: TrainConfig, busy: bool) -> None:
     if source == "mnist" and not mnist_downloaded():
         st.info(f"Full MNIST is not downloaded yet: four files from public mirrors into `{data.default_cache_dir()}`.")
         if st.button("Download full MNIST", icon=":material/download:", disabled=busy):
-            start(DOWNLOAD, download)
+            start("Downloading full MNIST", data.download_job, kind="download")
         return
     default = f"my-{model_cfg.label.lower()}"
     name = st.text_input("Save as", placeholder=default, key="t_name", **KEEP) or default
@@ -102,7 +95,7 @@ def launch_ui(model_cfg: ModelConfig, cfg: TrainConfig, busy: bool) -> None:
     st.code(command, language="bash", wrap_lines=True)
     if st.button("Start training", type="primary", icon=":material/play_arrow:", disabled=busy):
         start(f"{model_cfg.label} on the {'full MNIST' if source == 'mnist' else 'bundled sample'} → {name}",
-              lambda job: run_training(job, model_cfg, cfg, source, path, command))
+              lambda job: run_training(job, model_cfg, cfg, source, path, command), kind="train")
 
 
 def duration(seconds: float) -> str:
@@ -143,7 +136,7 @@ def download_progress_ui(job: Job) -> None:
 
 
 def stop_ui(job: Job) -> None:
-    if job.running and st.button("Stop", icon=":material/stop:", disabled=job.should_stop(),
+    if job.running and st.button("Stop", icon=":material/stop:", disabled=job.stop_requested,
                                  help="Ends training at the next step and saves the best weights so far."):
         job.stop()
 
@@ -154,7 +147,7 @@ def job_ui(job: Job) -> None:
 
     @st.fragment(run_every=1.0 if was_running else None)
     def live() -> None:
-        if job.description != DOWNLOAD:
+        if job.kind == "train":
             curves_ui(job)
             stop_ui(job)
         elif job.running:
@@ -167,19 +160,30 @@ def job_ui(job: Job) -> None:
         outcome_ui(job)
 
 
+def how_it_ended(metrics: dict) -> str:
+    """Finished, or stopped: then which weights were saved (keys missing in older runs read as absent)."""
+    if not metrics.get("stopped"):
+        return "finished"
+    epoch = metrics.get("epoch")  # epochs completed by the saved weights
+    if metrics.get("partial_epoch"):
+        return f"stopped early, during epoch {(epoch or 0) + 1}; the weights as they were at the stop"
+    if epoch == 0:
+        return "stopped before the first step; the weights are untrained"
+    return "stopped early; the best weights so far" + ("" if epoch is None else f", from epoch {epoch}")
+
+
 def outcome_ui(job: Job) -> None:
     if job.status == "failed":
-        what = "The download" if job.description == DOWNLOAD else "Training"
+        what = "The download" if job.kind == "download" else "Training"
         st.error(f"{what} failed: {job.error}".replace("\n", "  \n"))  # keep the error's line breaks
-    elif job.description == DOWNLOAD:
+    elif job.kind == "download":
         st.success("Full MNIST is downloaded and verified.")
     elif job.result.error:
         st.error(f"{job.result.error} Nothing was saved; the app is fine. Large steps overflow float32: try a "
                  "learning rate 10 to 1000 times smaller, or clipping at norm 1.")
     else:
         name, m = job.result.path.stem, job.result.metrics
-        how = f"stopped early; the best weights so far, from epoch {m['epoch']}" if m["stopped"] else "finished"
-        st.success(f"Saved **{name}** ({how}): test accuracy {100 * m['test_accuracy']:.1f}%, "
+        st.success(f"Saved **{name}** ({how_it_ended(m)}): test accuracy {100 * m['test_accuracy']:.1f}%, "
                    f"train accuracy {100 * m['train_accuracy']:.1f}%. It is now in every page's model picker.")
         if st.button("Open in Watch it read", icon=":material/play_circle:"):
             ui.remember("model", name)
@@ -215,8 +219,8 @@ def checkpoints_ui() -> None:
     st.subheader("Checkpoints")
     upload_ui()
     by_name = {info.name: info for info in ui.available_models()}
-    name = st.selectbox("Checkpoint", list(by_name), key="t_checkpoint", format_func=lambda n: (
-        f"{by_name[n].label} · {n}" + ("" if by_name[n].shipped else " (yours)")))
+    name = st.selectbox("Checkpoint", list(by_name), key="t_checkpoint",
+                        format_func=lambda n: ui.model_option_label(by_name[n]))
     if name is None:
         return
     info = by_name[name]
@@ -227,7 +231,7 @@ def checkpoints_ui() -> None:
     if info.meta["command"]:
         st.code(info.meta["command"], language="bash", wrap_lines=True)
     left, right = st.columns([1, 4], vertical_alignment="center")
-    left.download_button("Download", info.path.read_bytes(), info.path.name, "application/octet-stream",
+    left.download_button("Download", info.path.read_bytes, info.path.name, "application/octet-stream",
                          icon=":material/download:", on_click="ignore")
     with right:
         if info.shipped:
@@ -240,7 +244,7 @@ def checkpoints_ui() -> None:
 st.title("Train a model")
 st.caption("Train an RNN, LSTM or GRU in the background; the other pages stay usable. The result is saved as a "
            "checkpoint in your folder and appears in every page's model picker.")
-job = MANAGER.latest(ui.session_id(), kind="train")
+job = MANAGER.latest(ui.session_id(), "train", "download")
 with st.container(border=True):
     left, middle, right = st.columns(3, gap="large")
     with left:
@@ -250,7 +254,7 @@ with st.container(border=True):
     with right:
         cfg = TrainConfig(**optimisation, **bptt_ui())
     launch_ui(model_cfg, cfg, busy=job is not None and job.running)
-job = MANAGER.latest(ui.session_id(), kind="train")  # Start may have just made one
+job = MANAGER.latest(ui.session_id(), "train", "download")  # Start may have just made one
 if job is not None:
     job_ui(job)
 st.divider()

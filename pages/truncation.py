@@ -8,7 +8,7 @@ from explorer.bptt_figures import accuracy_vs_k_figure, learning_curves_figure, 
 from explorer.checkpoints import CheckpointError
 from explorer.jobs import MANAGER, JobBusy
 from explorer.models import KINDS
-from explorer.sweep import (SweepConfig, SweepError, list_sweeps, load_sweep, new_sweep_dir, run_sweep, save_sweep,
+from explorer.sweep import (SUMMARY, SweepConfig, SweepError, list_sweeps, load_sweep, run_sweep_job,
                             shipped_sweep_dir, sweep_reading)
 
 DEFAULT = SweepConfig()
@@ -19,15 +19,6 @@ def cached_sweep(path: str, mtime_ns: int):
     return load_sweep(path)
 
 
-def sweep_work(cfg: SweepConfig, train_set, test_set):
-    """The background job: run the sweep, save what finished into the user's sweeps folder."""
-    def work(job):
-        sweep = run_sweep(cfg, train_set, test_set, on_progress=job.report, should_stop=job.should_stop)
-        sweep.command = "Truncation lab page"
-        return str(save_sweep(sweep, new_sweep_dir(cfg))) if sweep.runs else None
-    return work
-
-
 def sweep_form() -> SweepConfig | None:
     """The settings of a new sweep; a config when Run was pressed."""
     with st.form("sweep_form", border=False):
@@ -35,8 +26,8 @@ def sweep_form() -> SweepConfig | None:
         kind = c1.selectbox("Kind", KINDS, index=KINDS.index(DEFAULT.kind), format_func=str.upper)
         hidden = c2.select_slider("Hidden units", [8, 16, 32, 64, 128], value=DEFAULT.hidden_size)
         epochs = c3.number_input("Epochs per k", 1, 100, DEFAULT.epochs)
-        loss_at = c4.radio("Loss at", ["last", "every"], horizontal=True,
-                           format_func=lambda v: {"last": "the last row", "every": "every row"}[v])
+        with c4:
+            loss_at = ui.loss_at_picker()
         c5, c6 = st.columns([3, 1])
         ks = c5.multiselect("Truncation lengths k", list(range(1, 29)), default=list(DEFAULT.ks))
         size = c6.select_slider("Training digits", [250, 500, 1000, 2000, 4000], value=4000)
@@ -51,7 +42,7 @@ def sweep_form() -> SweepConfig | None:
 
 
 def my_job():
-    job = MANAGER.latest(ui.session_id(), kind="sweep")
+    job = MANAGER.latest(ui.session_id(), "sweep")
     return job if job is not None and job.id == st.session_state.get("sweep_job") else None
 
 
@@ -63,8 +54,9 @@ st.caption("Truncated BPTT with length k backpropagates only k rows: with the lo
 with st.expander("Run your own sweep (in the background; the page stays usable)", expanded=False):
     if (cfg := sweep_form()) is not None:
         try:
-            job = MANAGER.start(ui.session_id(), f"Truncation sweep, {cfg.label}", sweep_work(cfg, *ui.sample()),
-                                kind="sweep")
+            digits = ui.sample()
+            job = MANAGER.start(ui.session_id(), f"Truncation sweep, {cfg.label}",
+                                lambda job: run_sweep_job(job, cfg, *digits), kind="sweep")
             st.session_state["sweep_job"] = job.id
         except JobBusy as e:
             st.warning(str(e))
@@ -80,9 +72,9 @@ def progress():
         p = events[-1] if events else None
         st.progress(p.fraction if p else 0.0, text=f"Training k = {p.k} ({p.index + 1} of {p.count}), epoch "
                     f"{p.epoch}/{p.epochs}, loss {p.loss:.3f}" if p else "Starting the sweep…")
-        if not job.should_stop() and st.button("Stop", key="stop_sweep"):
+        if not job.stop_requested and st.button("Stop", key="stop_sweep"):
             job.stop()
-        if job.should_stop():
+        if job.stop_requested:
             st.caption("Stopping after the current step…")
     elif st.session_state.get("sweep_seen") != job.id:  # just finished: show its results on the whole page
         st.session_state["sweep_seen"] = job.id
@@ -108,7 +100,7 @@ choice = st.session_state.get("sweep_choice") or next((p for p in paths if p != 
 path = st.selectbox("Results", paths, index=paths.index(choice) if choice in paths else 0,
                     format_func=lambda p: "Shipped sweep (checkpoints/sweep)" if p == shipped else f"Yours: {p}")
 try:
-    sweep = cached_sweep(path, (Path(path) / "sweep.json").stat().st_mtime_ns)
+    sweep = cached_sweep(path, (Path(path) / SUMMARY).stat().st_mtime_ns)
 except (SweepError, CheckpointError, OSError) as e:
     st.error(f"Could not load this sweep: {e}")
     st.stop()

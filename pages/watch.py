@@ -31,10 +31,11 @@ st.caption("The network reads the digit one row at a time, top to bottom, updati
 
 with st.sidebar:
     info = ui.model_picker(default=DEFAULT_MODEL)
-    checkpoint = ui.loaded_model(info) if info else None
-if checkpoint is None:
+    loaded = ui.loaded_model(info) if info else None
+if loaded is None:
     st.stop()
-cfg, key = checkpoint.config, ui.model_key(info)
+checkpoint, key = loaded
+cfg = checkpoint.config
 with st.sidebar:
     layer = ui.choice("Layer", range(cfg.num_layers), "layer", lambda n: f"layer {n + 1}") if cfg.num_layers > 1 else 0
     direction = ui.choice("Direction", (0, 1), "direction", DIRECTIONS.__getitem__,
@@ -67,7 +68,7 @@ with summary:
 order = order_units(tr.get(layer, direction, "h")[0], order_by)
 other = ui.loaded_model(other_info) if other_info else None
 if other is not None:
-    other_tr = ui.trace_digit(other, ui.model_key(other_info), digit.image)
+    other_tr = ui.trace_digit(*other, digit.image)
     fig = figures.compare_figure(digit.image, [(info.label, tr), (other_info.label, other_tr)],
                                  f"{info.label} and {other_info.label} reading {digit.caption}", SPEEDS[speed])
 else:

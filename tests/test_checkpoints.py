@@ -79,7 +79,7 @@ def test_round_trip_gives_identical_logits(tmp_path, config):
     assert isinstance(ckpt, Checkpoint)
     assert ckpt.config == config
     assert not ckpt.model.training
-    assert all(p.device.type == "cpu" for p in ckpt.model.parameters())
+    assert all(p.device.type == "cpu" and p.requires_grad for p in ckpt.model.parameters())
     with torch.no_grad():
         assert torch.equal(ckpt.model(x), model(x))
 
@@ -114,12 +114,43 @@ def test_round_trip_keeps_metadata(tmp_path):
     assert read_checkpoint(path).accuracy == 0.981
 
 
+def test_reading_leaves_the_global_rng_alone(tmp_path):
+    path = save_checkpoint(tmp_path / "m.safetensors", make_model(ModelConfig("gru", 8, 2, True)))
+    before = torch.get_rng_state()
+    read_checkpoint(path)
+    assert torch.equal(torch.get_rng_state(), before)
+
+
 def test_optional_metadata_defaults_to_empty():
     ckpt = read_checkpoint(make_blob(metrics="null"))
     assert ckpt.meta == {
         "metrics": {}, "history": {}, "data": {}, "command": "", "versions": {}, "created": "", "train_config": {},
     }
     assert ckpt.accuracy is None
+
+
+@pytest.mark.parametrize("metrics,expected", [
+    ({"test_accuracy": 0.5}, 0.5),
+    ({"test_accuracy": 1}, 1.0),
+    ({"test_accuracy": 0}, 0.0),
+    ({}, None),
+    ({"test_accuracy": None}, None),
+    ({"test_accuracy": True}, None),  # bool is an int in Python, not an accuracy
+    ({"test_accuracy": "0.9"}, None),
+    ({"test_accuracy": [0.9]}, None),
+    ({"test_accuracy": {"value": 0.9}}, None),
+    ({"test_accuracy": 1.5}, None),
+    ({"test_accuracy": -0.1}, None),
+    ({"test_accuracy": float("nan")}, None),
+    ({"test_accuracy": float("inf")}, None),
+    ({"test_accuracy": 10**400}, None),  # an int too large for a float
+])
+def test_test_accuracy_is_a_finite_fraction_or_none(metrics, expected):
+    got = checkpoints.test_accuracy({"metrics": metrics})
+    assert got == expected and (got is None or type(got) is float)
+    info = import_checkpoint(make_blob(metrics=json.dumps(metrics)), "uploaded")  # json writes NaN and Infinity
+    assert info.accuracy == expected and read_checkpoint(info.path).accuracy == expected
+    assert checkpoints.test_accuracy({}) is None and checkpoints.test_accuracy({"metrics": [0.5]}) is None
 
 
 def test_reads_raw_bytes_of_an_upload(tmp_path):
@@ -212,6 +243,8 @@ BAD_FILES = {
     "hidden as text": (lambda: make_blob(config=json.dumps({**SMALL.to_dict(), "hidden_size": "8"})),
                        "invalid model config: hidden_size has the wrong type"),
     "metrics not json": (lambda: make_blob(metrics="{"), "metadata 'metrics' is not valid JSON"),
+    "header nested too deep": (lambda: _header(b"[" * 100_000), "not a safetensors file: the header is not valid JSON"),
+    "metadata nested too deep": (lambda: make_blob(metrics="[" * 100_000), "metadata 'metrics' is not valid JSON"),
     "history not object": (lambda: make_blob(history="[1]"), "metadata 'history' should be a JSON object"),
     "missing tensor": (lambda: _without("rnn.weight_hh_l0"), r"^missing tensors: rnn\.weight_hh_l0$"),
     "extra tensor": (lambda: make_blob(tensors={**make_model().state_dict(), "extra.weight": torch.zeros(2)}),

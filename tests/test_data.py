@@ -13,8 +13,9 @@ import pytest
 import torch
 
 from explorer.data import (MNIST_FILES, CorruptFileError, DataError, DownloadError, EmptyDrawingError,
-                           augment, default_cache_dir, download_mnist, drawing_to_digit, load_mnist,
+                           augment, default_cache_dir, download_job, download_mnist, drawing_to_digit, load_mnist,
                            load_sample, parse_idx)
+from explorer.jobs import Job
 
 NAMES = list(MNIST_FILES)  # train images, train labels, test images, test labels
 
@@ -188,6 +189,15 @@ def test_download_then_load(server, mnist, tmp_path):
     hits = len(server.hits)
     download_mnist(cache, mirrors=[server.mirror("good", mnist.blobs)], files=mnist.md5, timeout=5)
     assert len(server.hits) == hits  # everything was cached and valid: nothing fetched again
+
+
+def test_download_job_reports_every_file_to_the_job(server, mnist, tmp_path):
+    job = Job("j", "owner", "Downloading full MNIST", kind="download")
+    cache = download_job(job, cache_dir=tmp_path, mirrors=[server.mirror("good", mnist.blobs)], files=mnist.md5,
+                         timeout=5)
+    assert sorted(os.listdir(cache)) == sorted(NAMES)
+    last = {name: (done, total) for name, done, total in job.snapshot()}
+    assert last == {name: (len(blob), len(blob)) for name, blob in mnist.blobs.items()}
 
 
 def test_download_falls_through_dead_and_missing_mirrors(server, mnist, dead_mirror, tmp_path):

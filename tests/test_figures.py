@@ -9,6 +9,7 @@ import torch
 from explorer import figures
 from explorer.internals import state_names, trace
 from explorer.models import ModelConfig, SequenceClassifier
+from explorer.training_figures import smooth
 from plotly_spec import array, bar_heights, frame, heatmaps
 
 DIGIT = np.random.default_rng(0).random((28, 28)).astype(np.float32)
@@ -142,3 +143,13 @@ def test_figure_html_is_standalone_and_animated():
     html = figures.figure_html(fig)
     assert "<script src=" not in html and len(html) > 3_000_000  # plotly.js inlined: works offline, in slides
     assert "Plotly.addFrames" in html and '"name":"28"' in html and "\u25b6 Play" in html
+
+
+@pytest.mark.parametrize("weight", [0.0, 0.5, 0.9, 0.999])
+def test_smooth_matches_the_step_by_step_moving_average(weight):
+    values = np.random.default_rng(1).lognormal(size=777)
+    avg, expected = 0.0, []
+    for n, v in enumerate(values, start=1):
+        avg = weight * avg + (1 - weight) * v
+        expected.append(avg / (1 - weight ** n))
+    np.testing.assert_allclose(smooth(values, weight), expected, rtol=1e-12)

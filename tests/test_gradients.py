@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from explorer.gradients import bptt_profile, gradient_check, hh_contributions, jacobian_norms, per_sample_loss
-from explorer.internals import trace
+from explorer.gradients import (bptt_profile, gradient_check, hh_contributions, jacobian_norms, loss_logits,
+                                per_sample_loss, step_logits)
+from explorer.internals import trace, unroll
 from explorer.models import ModelConfig, SequenceClassifier
 
 KINDS = ("rnn", "lstm", "gru")
@@ -179,3 +180,25 @@ def test_gradient_check_agrees_with_finite_differences(kind, loss_at):
     assert {r.param for r in rows} >= {"rnn.weight_hh_l0", "rnn.weight_ih_l0", "head.weight"}
     assert max(r.rel_error for r in rows) < 1e-5
     assert any(abs(r.analytic) > 1e-4 for r in rows)
+
+
+def test_gradient_check_is_seeded_and_leaves_the_global_rng_alone():
+    before = torch.get_rng_state()
+    a = gradient_check(ModelConfig(kind="gru", hidden_size=3), n_weights=4, seed=2)
+    assert torch.equal(torch.get_rng_state(), before)
+    torch.rand(10)
+    assert gradient_check(ModelConfig(kind="gru", hidden_size=3), n_weights=4, seed=2) == a
+
+
+@pytest.mark.parametrize("kind,bidir", [("lstm", True), ("gru", False)])
+@pytest.mark.parametrize("loss_at", ("last", "every"))
+def test_fused_and_unrolled_loss_logits_agree(kind, bidir, loss_at):
+    model = make(kind, 2, bidir)
+    x, _ = batch()
+    with torch.no_grad():
+        fused = loss_logits(model, x, loss_at)
+        torch.testing.assert_close(fused, step_logits(model, unroll(model, x), loss_at), atol=1e-5, rtol=0)
+    assert fused.shape == ((4, 10) if loss_at == "last" else (4, 28, 10))
+    for k in (None, 5):
+        with pytest.raises(ValueError, match="loss_at must be one of"):
+            loss_logits(model, x, "first", k)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from explorer.internals import state_names, trace, truncation_starts, unroll
+from explorer.internals import record_states, state_names, trace, truncation_starts, unroll
 from explorer.models import ModelConfig, SequenceClassifier
 
 CASES = list(itertools.product(("rnn", "lstm", "gru"), (1, 2), (False, True)))
@@ -98,5 +98,17 @@ def test_trace_restores_training_mode_and_exports():
     assert model.training
     arrays = tr.to_arrays()
     assert {"l0_forward_r", "l1_backward_h", "probs", "logits"} <= set(arrays)
-    bare = trace(model, torch.rand(2, 28, 28), predictions=False)
-    assert bare.logits is None and "probs" not in bare.to_arrays() and bare.get(1, 1, "z").shape == (2, 28, 12)
+
+
+@pytest.mark.parametrize("kind,layers,bidir", [("lstm", 1, False), ("gru", 2, True)])
+def test_record_states_are_the_trace_states_without_predictions(kind, layers, bidir):
+    model = make(kind, layers, bidir).train()
+    x = torch.rand(2, 28, 28)
+    states = record_states(model, x)
+    assert model.training
+    full = trace(model, x).states
+    assert [[list(named) for named in dirs] for dirs in states] == [[list(named) for named in dirs] for dirs in full]
+    for dirs, full_dirs in zip(states, full):
+        for named, full_named in zip(dirs, full_dirs):
+            for name, arr in named.items():
+                np.testing.assert_array_equal(arr, full_named[name])

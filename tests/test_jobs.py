@@ -26,6 +26,7 @@ def test_latest_by_kind():
     m = JobManager()
     job = m.wait(m.start("a", "sweep", lambda job: None, kind="sweep"))
     assert m.latest("a", "sweep") is job and m.latest("a") is job and m.latest("a", "train") is None
+    assert m.latest("a", "train", "sweep") is job and m.latest("a", "train", "download") is None
 
 
 def test_one_job_per_owner_and_global_limit():
@@ -55,3 +56,20 @@ def test_stop_and_failure():
 
     failed = m.wait(m.start("a", "fails", fail))
     assert failed.status == "failed" and failed.error == "bad settings" and failed.finished
+
+
+def test_a_stop_the_work_never_saw_leaves_it_done():
+    m = JobManager()
+    checked, release = threading.Event(), threading.Event()
+
+    def work(job):  # checks for a stop once, then finishes regardless (as training does after its last step)
+        stopping = job.should_stop()
+        checked.set()
+        release.wait(5)
+        return stopping
+
+    job = m.start("a", "almost done", work)
+    checked.wait(5)
+    job.stop()  # pressed while the work was saving its result
+    release.set()
+    assert m.wait(job).status == "done" and job.result is False and job.stop_requested

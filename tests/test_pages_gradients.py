@@ -180,7 +180,7 @@ def test_stop_leaves_the_page_working():
     assert job.running and at.button(key="stop_sweep")
     at.button(key="stop_sweep").click()
     at.run()
-    assert not at.exception and job.should_stop()
+    assert not at.exception and job.stop_requested
     assert MANAGER.wait(job, timeout=30).status == "stopped"
     at.run()
     at.run()

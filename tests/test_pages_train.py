@@ -130,12 +130,26 @@ def test_stop_saves_the_best_weights_so_far():
     at.run()
     click(at, "Stop")
     finish(at, job)
-    assert job.status == "stopped" and "Saved **stopped** (stopped early; the best weights so far, from epoch" \
-        in at.success[0].value
     meta = read_checkpoint(user_dir() / "stopped.safetensors").meta
+    m = meta["metrics"]  # mid-epoch weights are kept when they beat every epoch end so far
+    how = (f"during epoch {m['epoch'] + 1}; the weights as they were at the stop" if m["partial_epoch"]
+           else f"; the best weights so far, from epoch {m['epoch']})")
+    assert job.status == "stopped" and "Saved **stopped** (stopped early" in at.success[0].value
+    assert how in at.success[0].value and m["epoch"] >= 1
     assert meta["metrics"]["stopped"] is True and meta["metrics"]["epochs_run"] < 200
     assert "Stop" not in [b.label for b in at.button]
     assert not next(b for b in at.button if b.label == "Start training").disabled
+
+
+def test_stop_during_the_first_epoch_says_so():
+    at = train_page()
+    job = start(at, "early", **LONG)
+    wait_for(job, Step)
+    job.stop()  # 250 steps per epoch: the first one is far from over
+    finish(at, job)
+    assert job.status == "stopped"
+    assert "Saved **early** (stopped early, during epoch 1; the weights as they were at the stop)" \
+        in at.success[0].value
 
 
 def test_divergence_explains_itself_and_saves_nothing():
@@ -186,6 +200,38 @@ def test_bad_upload_is_rejected_and_changes_nothing(case):
     assert "upload.safetensors was not added: " in at.error[0].value and reason in at.error[0].value
     assert (sorted(user_dir().glob("*")) if user_dir().exists() else []) == before
     assert "upload" not in at.selectbox(key="t_checkpoint").options
+
+
+def test_upload_with_odd_metadata_shows_dashes_not_a_traceback():
+    model = SequenceClassifier(ModelConfig(hidden_size=8))
+    path = save_checkpoint(user_dir().parent / "scratch.safetensors", model, metrics={"test_accuracy": "0.9"},
+                           data={"name": ["x"], "train": "many"})
+    at = train_page()
+    at.file_uploader[0].set_value(("odd.safetensors", path.read_bytes(), "application/octet-stream"))
+    at.run()
+    click(at, "Add checkpoint")
+    assert "Added **odd**" in at.success[0].value
+    at.selectbox(key="t_checkpoint").set_value("odd")
+    at.run()
+    assert not at.exception
+    line = next(m.value for m in at.markdown if m.value.startswith("**LSTM-8**"))
+    assert "test accuracy — · unrecorded data" in line
+    at.switch_page("../pages/home.py")
+    at.run()
+    assert not at.exception
+    assert "—" in [m.value for m in at.metric if m.label == "Test accuracy"]
+
+
+def test_a_checkpoint_deleted_under_the_open_page():
+    at = train_page()
+    save_checkpoint(user_dir() / "doomed.safetensors", SequenceClassifier(ModelConfig(hidden_size=8)))
+    at.run()
+    at.selectbox(key="t_checkpoint").set_value("doomed")
+    at.run()
+    assert at.download_button[0].proto.label == "Download"
+    (user_dir() / "doomed.safetensors").unlink()  # by another tab, or by hand
+    at.run()
+    assert not at.exception and "doomed" not in at.selectbox(key="t_checkpoint").options
 
 
 def test_good_upload_download_and_delete():

@@ -7,9 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from explorer.checkpoints import list_checkpoints, read_checkpoint, shipped_dir
+from explorer import ui
+from explorer.checkpoints import list_checkpoints, read_checkpoint, save_checkpoint, shipped_dir, user_dir
 from explorer.data import drawing_to_digit, load_sample
 from explorer.internals import state_names, trace
+from explorer.models import ModelConfig, SequenceClassifier
 from explorer.predictions import misclassified, predict
 from explorer.units import gate_saturation
 from plotly_spec import array, bar_heights, frame, heatmaps
@@ -239,10 +241,24 @@ def test_tabs_inspector_saturation_and_export():
 def test_trace_export_round_trips():
     import io
 
-    from explorer import ui
-
     tr = expected_trace("gru-128", digit_image(2))
     with np.load(io.BytesIO(ui.npz_bytes(tr.to_arrays() | {"image": digit_image(2)}))) as npz:
         np.testing.assert_array_equal(npz["l0_forward_z"], tr.get(0, 0, "z"))
         np.testing.assert_array_equal(npz["probs"], tr.probs)
         np.testing.assert_array_equal(npz["image"], digit_image(2))
+
+
+def test_a_model_deleted_under_the_open_page_gives_a_message_not_a_traceback(monkeypatch):
+    path = save_checkpoint(user_dir() / "doomed.safetensors", SequenceClassifier(ModelConfig(hidden_size=8)))
+    at = run_watch(state={"model": "doomed"})
+    assert at.selectbox(key="_widget_model").value == "doomed" and at.get("plotly_chart")
+    listed = ui.available_models()
+    path.unlink()
+    with monkeypatch.context() as patch:  # deleted between the listing and the loading
+        patch.setattr(ui, "available_models", lambda: listed)
+        rerun(at)
+    assert "**doomed** is gone" in at.error[0].value and not at.get("plotly_chart")
+    rerun(at)  # the next listing no longer has it: the page says so and falls back to its default model
+    assert "no model **doomed** any more" in at.warning[0].value and not at.error
+    assert at.selectbox(key="_widget_model").value == "lstm-128"
+    assert_scan_shows(at, "lstm-128", digit_image(0))

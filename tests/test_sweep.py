@@ -1,6 +1,7 @@
 """Truncation sweep engine: training per k, progress and stop, save/load, the shipped sweep, the reading, the CLI."""
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,9 +11,10 @@ from explorer.checkpoints import list_checkpoints, read_checkpoint, shipped_dir
 from explorer.data import Digits, load_sample
 from explorer.gradients import digit_batch, per_sample_loss
 from explorer.models import ModelConfig, SequenceClassifier
-from explorer.sweep import (SUMMARY, Sweep, SweepConfig, SweepError, SweepRun, gradient_rows, list_sweeps,
-                            load_sweep, main, parse_args, parser, run_sweep, save_sweep, shipped_sweep_dir,
-                            standard_error, sweep_reading, user_sweeps_dir)
+from explorer.jobs import Job
+from explorer.sweep import (SUMMARY, Sweep, SweepConfig, SweepError, SweepProgress, SweepRun, gradient_rows,
+                            list_sweeps, load_sweep, main, parse_args, parser, run_sweep, run_sweep_job, save_sweep,
+                            shipped_sweep_dir, standard_error, sweep_reading, user_sweeps_dir)
 from explorer.training import History, accuracy
 
 T = 28
@@ -103,6 +105,17 @@ def test_stop_keeps_only_the_finished_ks(sample):
     sweep = run_sweep(SweepConfig(**TINY), *sample, should_stop=lambda: True)
     assert sweep.stopped and sweep.runs == []
     assert sweep_reading(sweep).startswith("The sweep was stopped before any model finished")
+
+
+def test_sweep_job_saves_a_new_user_sweep_or_nothing(sample, user_home):
+    job = Job("j", "owner", "Truncation sweep", kind="sweep")
+    folder = run_sweep_job(job, SweepConfig(**TINY | dict(epochs=1)), *sample)
+    mine = load_sweep(folder)
+    assert mine.ks == [1, 28] and mine.command == "Truncation lab page" and list_sweeps()[-1] == Path(folder)
+    assert all(isinstance(p, SweepProgress) for p in job.snapshot()) and job.snapshot()[-1].fraction == 1.0
+    stopped = Job("k", "owner", "Truncation sweep", kind="sweep")
+    stopped.stop()
+    assert run_sweep_job(stopped, SweepConfig(**TINY), *sample) is None and list_sweeps()[-1] == Path(folder)
 
 
 def test_save_and_load_round_trip(tiny_sweep, tmp_path):

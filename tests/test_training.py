@@ -13,7 +13,7 @@ from explorer.gradients import loss_logits, per_sample_loss
 from explorer.jobs import Job
 from explorer.models import ModelConfig, SequenceClassifier
 from explorer.train import command_line, configs, parse_args
-from explorer.training import DivergedError, EpochEnd, Step, TrainConfig, train
+from explorer.training import DivergedError, EpochEnd, Step, TrainConfig, accuracy, train
 from explorer.training_figures import smooth, training_curves_figure
 
 SMALL = ModelConfig(kind="lstm", hidden_size=16)
@@ -34,6 +34,8 @@ def test_short_training_learns_and_reports(digits):
     assert epochs == [1, 2, 3] and h.epoch == [1, 2, 3]
     assert h.loss[-1] < 0.97 * h.loss[0] and h.test_accuracy[-1] > 0.18  # above chance (0.1)
     assert result.metrics["test_accuracy"] == h.test_accuracy[-1]
+    assert result.metrics["train_accuracy"] == h.train_accuracy[-1]
+    assert result.metrics["epoch"] == 3 and result.metrics["partial_epoch"] is False
     assert not result.model.training and all(s.grad_norm > 0 and s.samples_per_s > 0 for s in steps)
 
 
@@ -43,6 +45,31 @@ def test_same_seed_same_result(digits, kind, k):
     a = train(ModelConfig(kind=kind, hidden_size=8), cfg, *digits).model.state_dict()
     b = train(ModelConfig(kind=kind, hidden_size=8), cfg, *digits).model.state_dict()
     assert all(torch.equal(a[n], b[n]) for n in a)
+
+
+@pytest.mark.parametrize("k", [28, 7])  # the fused module's dropout and the unroll's F.dropout
+def test_dropout_runs_are_reproducible_and_leave_the_global_rng_alone(digits, k):
+    model_cfg = ModelConfig(kind="lstm", hidden_size=8, num_layers=2, dropout=0.5)
+    cfg = TrainConfig(epochs=1, batch_size=128, k=k, seed=3)
+    before = torch.get_rng_state()
+    a = train(model_cfg, cfg, *digits).model.state_dict()
+    assert torch.equal(torch.get_rng_state(), before)
+    torch.rand(10)
+    b = train(model_cfg, cfg, *digits).model.state_dict()
+    assert all(torch.equal(a[n], b[n]) for n in a)
+    c = train(model_cfg, TrainConfig(epochs=1, batch_size=128, k=k, seed=4), *digits).model.state_dict()
+    assert not torch.equal(a["rnn.weight_hh_l1"], c["rnn.weight_hh_l1"])
+
+
+def test_accuracy_counts_correct_argmaxes_and_keeps_the_mode(digits):
+    torch.manual_seed(0)
+    model = SequenceClassifier(SMALL).train()
+    test = digits[1]
+    x, y = test.tensors()
+    with torch.no_grad():
+        expected = int((model.eval()(x).argmax(-1) == y).sum()) / len(y)
+    model.train()
+    assert accuracy(model, test, batch_size=64) == expected and model.training
 
 
 def test_truncation_really_detaches():
@@ -70,7 +97,18 @@ def test_stop_request_between_steps_keeps_a_working_model(digits):
                    on_step=calls.append, should_stop=lambda: len(calls) >= 20)
     assert len(calls) == 20 and result.history.stopped
     assert result.metrics["stopped"] and result.metrics["epochs_run"] == 1
+    # 16 steps an epoch: the weights are epoch 1's end, or 4 steps into epoch 2, whichever fits better
+    assert result.metrics["epoch"] == 1
     assert 0.0 <= result.metrics["test_accuracy"] <= 1.0
+
+
+def test_stop_during_the_first_epoch_says_so(digits):
+    calls = []
+    result = train(SMALL, TrainConfig(epochs=5, batch_size=32), *digits,
+                   on_step=calls.append, should_stop=lambda: len(calls) >= 5)
+    m = result.metrics
+    assert m["stopped"] and m["steps"] == 5 and m["epochs_run"] == 0
+    assert m["epoch"] == 0 and m["partial_epoch"] is True  # "stopped during epoch 1"
 
 
 def test_nan_loss_stops_with_last_good_weights(digits):
@@ -127,6 +165,7 @@ def test_run_training_saves_a_stopped_run_and_not_a_diverged_one(digits, monkeyp
     outcome = training.run_training(job, SMALL, TrainConfig(epochs=50, batch_size=128), "sample",
                                     tmp_path / "stopped.safetensors", "")
     assert outcome.metrics["stopped"] and outcome.metrics["epochs_run"] == 1
+    assert outcome.metrics["epoch"] == 1 and outcome.metrics["partial_epoch"] is False  # stopped between epochs
     assert read_checkpoint(outcome.path).meta["metrics"]["stopped"] is True
 
     diverging = TrainConfig(epochs=2, optimizer="sgd", lr=1e38, clip=None)
@@ -163,6 +202,29 @@ def test_shipped_command_lines_are_what_the_page_would_write():
     assert command_line(ModelConfig(hidden_size=128, bidirectional=True), TrainConfig(),
                         out="checkpoints/bilstm-128.safetensors") == \
         read_checkpoint(shipped_dir() / "bilstm-128.safetensors").meta["command"]
+
+
+def test_cli_rejects_out_of_range_values_cleanly(capsys):
+    from explorer.train import main
+
+    assert main(["--hidden", "0"]) == 2
+    assert capsys.readouterr().err.startswith("error: hidden_size must be in 1..1024")
+    assert main(["--k", "40"]) == 2
+    assert capsys.readouterr().err.startswith("error: k must be in 1..28")
+    with pytest.raises(SystemExit) as e:
+        main(["--loss-at", "first"])
+    assert e.value.code == 2
+
+
+def test_cli_saves_the_command_that_reproduces_it(tmp_path, capsys):
+    from explorer.train import main
+
+    out = tmp_path / "m.safetensors"
+    assert main(["--kind", "gru", "--hidden", "8", "--epochs", "1", "--batch-size", "512", "--lr", "0.003",
+                 "--out", str(out)]) == 0
+    meta = read_checkpoint(out).meta
+    assert meta["command"] == command_line(ModelConfig(kind="gru", hidden_size=8),
+                                           TrainConfig(epochs=1, batch_size=512), out=str(out))
 
 
 def test_cli_reports_data_and_save_errors_cleanly(tmp_path, capsys):
