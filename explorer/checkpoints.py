@@ -27,7 +27,8 @@ from typing import Callable
 
 import numpy
 import safetensors
-import safetensors.torch
+from safetensors.torch import load as parse_safetensors  # a plain tensor format: never pickle
+from safetensors.torch import save as serialize_safetensors
 import torch
 
 from .models import ModelConfig, SequenceClassifier
@@ -205,7 +206,7 @@ def save_checkpoint(
         "train_config": train_config or {},
     }
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
-    blob = safetensors.torch.save(tensors, metadata={k: _to_json(v) for k, v in fields.items()})
+    blob = serialize_safetensors(tensors, metadata={k: _to_json(v) for k, v in fields.items()})
     _write_atomically(path, blob)
     return path
 
@@ -385,7 +386,7 @@ def read_checkpoint(source: str | Path | bytes) -> Checkpoint:
     config, meta = _decode_metadata(metadata)
     _check_tensors(entries, config)
     try:
-        tensors = safetensors.torch.load(blob)
+        tensors = parse_safetensors(blob)
     except Exception as e:  # safetensors raises its own error types for malformed data
         raise CheckpointError(f"not a valid safetensors file: {e}") from None
     for key, tensor in tensors.items():

@@ -43,8 +43,8 @@ def optimisation_ui() -> dict:
     schedule = st.selectbox("Schedule", SCHEDULES, index=1, key="t_sched", **KEEP,
                             format_func={"none": "constant", "cosine": "cosine decay to 0"}.get)
     epochs = st.number_input("Epochs", 1, 200, 100, key="t_epochs", **KEEP, help=(
-        "Passes over the training digits. 100 on the sample: LSTM-128 reaches about 98.5% in about 40 s on a "
-        "free 2-core CPU; full MNIST is 15 times more digits per epoch."))
+        "Passes over the training digits. 100 on the sample: LSTM-128 reaches about 98.5% in about a minute "
+        "(the app trains on one CPU thread); full MNIST is 15 times more digits per epoch."))
     batch_size = st.select_slider("Batch size", SIZES, value=64, key="t_batch", **KEEP)
     clip = st.number_input("Gradient clipping (max norm, 0 = off)", 0.0, 100.0, 1.0, 0.5, key="t_clip", **KEEP)
     return dict(optimizer=optimizer, lr=lr, schedule=schedule, epochs=epochs, batch_size=batch_size, clip=clip or None)
