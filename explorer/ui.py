@@ -1,7 +1,6 @@
 """Shared Streamlit widgets and cached loaders; the only engine-side module besides app.py that imports Streamlit."""
 import io
 import json
-import math
 import os
 import uuid
 import zlib
@@ -132,11 +131,9 @@ def loaded_model(info: CheckpointInfo) -> tuple[Checkpoint, str] | None:
 
 
 def accuracy_text(info: CheckpointInfo) -> str:
-    """The recorded test accuracy as a percentage; a dash if missing or not a number (uploads may hold anything)."""
-    acc = info.accuracy
-    if isinstance(acc, bool) or not isinstance(acc, (int, float)) or not math.isfinite(acc):
-        return "—"
-    return f"{100 * acc:.1f}%"
+    """The recorded test accuracy as a percentage, or a dash when there is no valid one."""
+    acc = info.accuracy  # checkpoints.test_accuracy: a finite float in [0, 1] or None
+    return "—" if acc is None else f"{100 * acc:.1f}%"
 
 
 def session_id() -> str:

@@ -18,20 +18,14 @@ def assert_clean(page) -> None:
     assert page.locator('[data-testid="stAlertContentError"]').count() == 0
 
 
-def test_gradients_page_in_chromium(page, app_url):
-    open_page(page, app_url, "gradients")
+@pytest.mark.parametrize("url_path,reading", [("gradients", "fraction of the gradient at row 28"),
+                                               ("truncation", "Test accuracy goes from")])
+def test_page_in_chromium(page, app_url, url_path, reading):
+    open_page(page, app_url, url_path)
     assert_clean(page)
     assert page.locator(".js-plotly-plot").count() == 4
-    assert "fraction of the gradient at row 28" in page.inner_text('[data-testid="stMain"]')
-    screenshot(page, "gradients", whole=True)
-
-
-def test_truncation_page_in_chromium(page, app_url):
-    open_page(page, app_url, "truncation")
-    assert_clean(page)
-    assert page.locator(".js-plotly-plot").count() == 4
-    assert "Test accuracy goes from" in page.inner_text('[data-testid="stMain"]')
-    screenshot(page, "truncation", whole=True)
+    assert reading in page.inner_text('[data-testid="stMain"]')
+    screenshot(page, url_path, whole=True)
 
 
 def test_sweep_progress_and_stop_in_chromium(page, app_url):

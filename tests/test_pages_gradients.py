@@ -83,12 +83,17 @@ def test_gradients_page_plots_the_engines_numbers(test_digits):
     np.testing.assert_allclose(table["norm before clipping"], [profs[n].grad_norm for n in table["model"]], rtol=1e-5)
 
 
-def test_init_knobs_add_untrained_copies_and_clipping_reports_the_factor(test_digits):
+def untrained_copies_of(name: str):
+    """The Gradients page on one model and 32 digits, with its untrained copy added."""
     at = open_page("gradients")
-    at.multiselect[0].set_value(["rnn-128"])
+    at.multiselect[0].set_value([name])
     at.select_slider[0].set_value(32)
     at.toggle[0].set_value(True)
-    at.run()
+    return at.run()
+
+
+def test_init_knobs_add_untrained_copies_and_clipping_reports_the_factor(test_digits):
+    at = untrained_copies_of("rnn-128")
     at.select_slider[2].set_value(3.0)  # recurrent scale: a tanh RNN explodes
     at.number_input[1].set_value(1.0)
     at.run()
@@ -190,11 +195,7 @@ def test_stop_leaves_the_page_working():
 
 
 def test_forget_bias_knob_rescues_an_untrained_lstms_gradient(test_digits):
-    at = open_page("gradients")
-    at.multiselect[0].set_value(["lstm-128"])
-    at.select_slider[0].set_value(32)
-    at.toggle[0].set_value(True)
-    at.run()
+    at = untrained_copies_of("lstm-128")
     ratios = {}
     for bias in ("default", 1.0):
         at.select_slider[1].set_value(bias)
