@@ -1,6 +1,7 @@
 """Hidden units as a population: orderings for heatmaps, and gate saturation over many digits."""
 import numpy as np
 import torch
+from scipy.cluster import hierarchy
 
 from .internals import record_states
 
@@ -14,45 +15,16 @@ def activity_order(h: np.ndarray) -> np.ndarray:
     return np.argsort(-np.abs(h).mean(axis=0), kind="stable")
 
 
-def average_linkage(points: np.ndarray) -> np.ndarray:
-    """Agglomerative clustering (UPGMA, Euclidean) of points (n, d), as a scipy-style linkage matrix (n-1, 4)."""
-    # Row s of Z merges clusters Z[s, 0] < Z[s, 1] at distance Z[s, 2] into cluster n + s of Z[s, 3] points.
-    n = len(points)
-    sq = (points ** 2).sum(axis=1)
-    d = np.sqrt(np.clip(sq[:, None] + sq[None, :] - 2 * points @ points.T, 0, None))  # (n, n)
-    np.fill_diagonal(d, np.inf)
-    ids, sizes = np.arange(n), np.ones(n)
-    Z = np.zeros((max(n - 1, 0), 4))
-    for s in range(n - 1):
-        a, b = np.unravel_index(np.argmin(d), d.shape)
-        Z[s] = min(ids[a], ids[b]), max(ids[a], ids[b]), d[a, b], sizes[a] + sizes[b]
-        # Lance-Williams update for average linkage: the merged cluster's distance to k is the
-        # size-weighted mean of its parts' distances to k. Slot a holds the merged cluster, b retires.
-        merged = (sizes[a] * d[a] + sizes[b] * d[b]) / (sizes[a] + sizes[b])
-        d[a], d[:, a] = merged, merged
-        d[b], d[:, b] = np.inf, np.inf
-        d[a, a] = np.inf
-        ids[a], sizes[a] = n + s, sizes[a] + sizes[b]
-    return Z
-
-
-def leaf_order(Z: np.ndarray) -> np.ndarray:
-    """Leaves of a linkage matrix's dendrogram, left to right (as scipy's leaves_list)."""
-    n = len(Z) + 1
-    out, stack = [], [2 * n - 2]
-    while stack:
-        node = stack.pop()
-        if node < n:
-            out.append(node)
-        else:
-            left, right = Z[node - n, :2].astype(int)
-            stack += [right, left]
-    return np.array(out)
+def unit_linkage(h: np.ndarray) -> np.ndarray:
+    """Average-linkage (UPGMA, Euclidean) clustering of the units of h (T, H) by their time courses (scipy)."""
+    return hierarchy.linkage(h.T.astype(np.float64), method="average", metric="euclidean")
 
 
 def cluster_order(h: np.ndarray) -> np.ndarray:
     """Units ordered so that units with similar h over the steps sit together (dendrogram leaf order); h is (T, H)."""
-    return leaf_order(average_linkage(h.T.astype(np.float64)))
+    if h.shape[1] < 2:
+        return np.arange(h.shape[1])
+    return hierarchy.leaves_list(unit_linkage(h))
 
 
 def order_units(h: np.ndarray, by: str) -> np.ndarray:

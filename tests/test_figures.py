@@ -1,5 +1,7 @@
 """Figure builders: the numbers in each Plotly spec are the engine's numbers, and the animation is well formed."""
+import importlib.util
 import json
+import re
 
 import numpy as np
 import plotly.io as pio
@@ -137,12 +139,19 @@ def test_unit_saturation_and_prediction_figures_plot_their_inputs():
         np.testing.assert_allclose(array(d["y"]), tr.probs[0, :, c], rtol=1e-6)
 
 
-def test_figure_html_is_standalone_and_animated():
+@pytest.mark.parametrize("engine", ["json", "orjson"])
+def test_figure_html_is_standalone_and_animated(engine, monkeypatch):
+    """Plotly escapes non-ASCII (\\u25b6) with the stdlib JSON engine and writes it raw with orjson, when that
+    optional package is there: the page is the same to a browser, so compare the decoded text."""
+    if engine == "orjson" and importlib.util.find_spec("orjson") is None:
+        pytest.skip("orjson is an optional plotly speed-up, not a dependency; the json engine runs everywhere")
+    monkeypatch.setattr(pio.json.config, "default_engine", engine)
     fig = figures.scan_figure(traced("lstm", hidden=128), DIGIT)
     assert len(pio.to_json(fig, validate=False)) < 600_000  # 28 frames, 6 heatmaps of 128 units: still small
     html = figures.figure_html(fig)
     assert "<script src=" not in html and len(html) > 3_000_000  # plotly.js inlined: works offline, in slides
-    assert "Plotly.addFrames" in html and '"name":"28"' in html and "\u25b6 Play" in html
+    text = re.sub(r"\\u([0-9a-fA-F]{4})", lambda m: chr(int(m[1], 16)), html)
+    assert "Plotly.addFrames" in text and '"name":"28"' in text and "\u25b6 Play" in text
 
 
 @pytest.mark.parametrize("weight", [0.0, 0.5, 0.9, 0.999])

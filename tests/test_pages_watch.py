@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from streamlit.testing.v1 import AppTest
 
 from explorer import ui
 from explorer.checkpoints import list_checkpoints, read_checkpoint, save_checkpoint, shipped_dir, user_dir
@@ -17,7 +18,6 @@ from explorer.units import gate_saturation
 from plotly_spec import array, bar_heights, frame, heatmaps
 
 APP = str(Path(__file__).resolve().parent.parent / "explorer" / "app.py")
-AppTest = pytest.importorskip("streamlit.testing.v1").AppTest
 
 
 @cache

@@ -9,8 +9,8 @@ from explorer.data import Digits
 from explorer.models import ModelConfig, SequenceClassifier
 from explorer.predictions import misclassified, predict, settled_after
 from explorer.internals import trace
-from explorer.units import (activity_order, average_linkage, cluster_order, gate_saturation, leaf_order,
-                            order_units, saturation_counts)
+from explorer.units import (activity_order, cluster_order, gate_saturation, order_units, saturation_counts,
+                            unit_linkage)
 
 
 def make(kind, layers=1, bidir=False, hidden=6, seed=0):
@@ -40,25 +40,9 @@ def brute_force_upgma(points):
 
 
 @pytest.mark.parametrize("n,seed", [(2, 0), (7, 1), (15, 2)])
-def test_average_linkage_matches_its_definition(n, seed):
-    points = np.random.default_rng(seed).normal(size=(n, 5))
-    np.testing.assert_allclose(average_linkage(points), brute_force_upgma(points), rtol=1e-9, atol=1e-12)
-
-
-def test_leaf_order_by_hand():
-    # 0 and 2 merge first (cluster 4), then 1 and 3 (cluster 5), then both: leaves 0 2 | 1 3.
-    Z = np.array([[0, 2, 0.1, 2], [1, 3, 0.2, 2], [4, 5, 0.9, 4]])
-    assert leaf_order(Z).tolist() == [0, 2, 1, 3]
-    assert leaf_order(np.zeros((0, 4))).tolist() == [0]
-
-
-def test_average_linkage_and_leaves_match_scipy():
-    hierarchy = pytest.importorskip("scipy.cluster.hierarchy")
-    points = np.random.default_rng(3).normal(size=(40, 28))
-    Z = average_linkage(points)
-    ref = hierarchy.linkage(points, method="average", metric="euclidean")
-    np.testing.assert_allclose(Z, ref, rtol=1e-9, atol=1e-12)
-    assert leaf_order(Z).tolist() == hierarchy.leaves_list(ref).tolist()
+def test_unit_linkage_is_average_linkage_by_its_definition(n, seed):
+    h = np.random.default_rng(seed).normal(size=(5, n))  # (T, H): n units
+    np.testing.assert_allclose(unit_linkage(h), brute_force_upgma(h.T), rtol=1e-9, atol=1e-12)
 
 
 def test_cluster_order_puts_similar_units_side_by_side():
