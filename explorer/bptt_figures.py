@@ -29,7 +29,8 @@ def _gaps(y: np.ndarray) -> np.ndarray:
     return np.where(y > 0, y, np.nan)
 
 
-def _add_norms(fig: go.Figure, col: int, label: str, values: np.ndarray, labels: list[str], first: bool) -> None:
+def _add_norms(fig: go.Figure, cell: tuple[int, int], label: str, values: np.ndarray, labels: list[str],
+               first: bool) -> None:
     """One model in one panel: (B, T) -> batch median line and 10-90% band; (T,) -> a line. Zeros are gaps."""
     color, dash = _style(label, labels)
     rows = np.arange(1, values.shape[-1] + 1)
@@ -37,31 +38,34 @@ def _add_norms(fig: go.Figure, col: int, label: str, values: np.ndarray, labels:
         lo, med, hi = batch_quantiles(values, (BAND[0], 0.5, BAND[1]))
         fig.add_trace(go.Scatter(x=np.r_[rows, rows[::-1]], y=_gaps(np.r_[hi, lo[::-1]]), fill="toself",
                                  fillcolor=_fill(color), line=dict(width=0), hoverinfo="skip",
-                                 showlegend=False, legendgroup=label, name=label + " band"), row=1, col=col)
+                                 showlegend=False, legendgroup=label, name=label + " band"), *cell)
     else:
         med = values
     fig.add_trace(go.Scatter(x=rows, y=_gaps(med), name=label, legendgroup=label, showlegend=first,
                              line=dict(color=color, dash=dash, width=2),
-                             hovertemplate=f"{label}<br>row %{{x}}: %{{y:.3g}}<extra></extra>"), row=1, col=col)
+                             hovertemplate=f"{label}<br>row %{{x}}: %{{y:.3g}}<extra></extra>"), *cell)
 
 
 def norms_figure(panels: dict[str, dict[str, np.ndarray]], height: int = 380) -> go.Figure:
-    """Side-by-side log-axis panels over image rows; panel title -> model label -> norms (B, T) or (T,).
-
-    Per-sample norms (B, T) are drawn as the batch median with a 10th-90th percentile band.
+    """Log-axis panels over image rows, up to three abreast (four make a 2 x 2 grid); panel title -> model label
+    -> norms (B, T) or (T,). Per-sample norms (B, T) are drawn as the batch median with a 10th-90th percentile band.
     """
     titles = list(panels)
-    fig = make_subplots(rows=1, cols=len(titles), subplot_titles=titles, horizontal_spacing=0.07)
+    cols = 2 if len(titles) == 4 else min(len(titles), 3)
+    rows = -(-len(titles) // cols)
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles, horizontal_spacing=0.07,
+                        vertical_spacing=0.16)
     labels = list(dict.fromkeys(lb for series in panels.values() for lb in series))
     shown = set()
-    for col, title in enumerate(titles, start=1):
+    for i, title in enumerate(titles):
+        row, col = divmod(i, cols)
         for label, values in panels[title].items():
-            _add_norms(fig, col, label, np.asarray(values), labels, label not in shown)
+            _add_norms(fig, (row + 1, col + 1), label, np.asarray(values), labels, label not in shown)
             shown.add(label)
-        fig.update_yaxes(type="log", exponentformat="power", row=1, col=col)
-        fig.update_xaxes(**ROW_AXIS, row=1, col=col)
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), hovermode="closest",
-                      legend=dict(orientation="h", yanchor="top", y=-0.22, x=0))
+        fig.update_yaxes(type="log", exponentformat="power", row=row + 1, col=col + 1)
+        fig.update_xaxes(**ROW_AXIS, row=row + 1, col=col + 1)
+    fig.update_layout(height=height * rows - 60 * (rows - 1), margin=dict(l=10, r=10, t=40, b=10),
+                      hovermode="closest", legend=dict(orientation="h", yanchor="top", y=-0.22 / rows, x=0))
     return fig
 
 
@@ -96,31 +100,54 @@ def saliency_digit_figure(image: np.ndarray, saliency: dict[str, np.ndarray], he
     return fig
 
 
-def accuracy_vs_k_figure(ks: list[int], accuracy: list[float], chance: float = 0.1, height: int = 340) -> go.Figure:
-    """Test accuracy of the model trained with each truncation length k (log k axis)."""
-    fig = go.Figure(go.Scatter(x=ks, y=[100 * a for a in accuracy], mode="lines+markers+text", name="test accuracy",
-                               text=[f"{100 * a:.1f}%" for a in accuracy], textposition="top center",
-                               hovertemplate="k = %{x}: %{y:.1f}%<extra></extra>", line=dict(color=PALETTE[0])))
+def accuracy_vs_k_figure(ks: list[int], accuracies: list, chance: float = 0.1, height: int = 340) -> go.Figure:
+    """Test accuracy against truncation length k (log axis); accuracies[i] holds one value per seed of ks[i].
+
+    One seed: a line through the points. Several: each seed's point, and the mean with a ±1 SD bar.
+    """
+    per_k = [100 * np.asarray(a, float).reshape(-1) for a in accuracies]
+    mean = [float(a.mean()) for a in per_k]
+    several = any(len(a) > 1 for a in per_k)
+    spread = [float(a.std(ddof=1)) if len(a) > 1 else 0.0 for a in per_k]
+    fig = go.Figure()
+    if several:
+        xs = [k for k, a in zip(ks, per_k) for _ in a]
+        fig.add_trace(go.Scatter(x=xs, y=np.concatenate(per_k), mode="markers", name="one seed",
+                                 marker=dict(color=PALETTE[0], opacity=0.35, size=7),
+                                 hovertemplate="k = %{x}, one seed: %{y:.1f}%<extra></extra>"))
+    fig.add_trace(go.Scatter(
+        x=ks, y=mean, mode="lines+markers+text", name="mean over seeds" if several else "test accuracy",
+        text=[f"{m:.1f}%" for m in mean], textposition="top center", line=dict(color=PALETTE[0]),
+        error_y=dict(type="data", array=spread, visible=several, color=PALETTE[0], thickness=1.5, width=4),
+        hovertemplate="k = %{x}: %{y:.1f}%" + (" (mean)" if several else "") + "<extra></extra>"))
     fig.add_hline(y=100 * chance, line=dict(color="gray", dash="dot"), annotation_text="chance",
                   annotation_position="bottom right")
     fig.update_xaxes(type="log", tickvals=ks, title="truncation length k (rows of BPTT)")
     fig.update_yaxes(title="test accuracy (%)", range=[0, 105])
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10), showlegend=False)
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10), showlegend=several,
+                      legend=dict(orientation="h", yanchor="bottom", y=0.02, x=0.98, xanchor="right"))
     return fig
 
 
-def learning_curves_figure(curves: dict[int, dict], height: int = 340) -> go.Figure:
-    """Per k: test accuracy and mean training loss per epoch; curves[k] is a History dict."""
+def learning_curves_figure(curves: dict[tuple[int, int], dict], height: int = 340) -> go.Figure:
+    """Test accuracy and mean training loss per epoch of every run; curves[(k, seed)] is a History dict.
+
+    One colour per k; the seeds of a k share it and its legend entry.
+    """
     fig = make_subplots(rows=1, cols=2, subplot_titles=["test accuracy (%)", "training loss"],
                         horizontal_spacing=0.1)
-    colors = plotly.colors.sample_colorscale("Viridis", np.linspace(0, 0.9, max(len(curves), 2)))
-    for (k, h), color in zip(curves.items(), colors):
-        fig.add_trace(go.Scatter(x=h["epoch"], y=[100 * a for a in h["test_accuracy"]], name=f"k = {k}",
-                                 legendgroup=str(k), line=dict(color=color),
-                                 hovertemplate=f"k = {k}<br>epoch %{{x}}: %{{y:.1f}}%<extra></extra>"), row=1, col=1)
-        fig.add_trace(go.Scatter(x=h["epoch"], y=h["loss"], name=f"k = {k}", legendgroup=str(k), showlegend=False,
-                                 line=dict(color=color),
-                                 hovertemplate=f"k = {k}<br>epoch %{{x}}: %{{y:.3f}}<extra></extra>"), row=1, col=2)
+    ks = sorted({k for k, _ in curves})
+    colors = dict(zip(ks, plotly.colors.sample_colorscale("Viridis", np.linspace(0, 0.9, max(len(ks), 2)))))
+    shown = set()
+    for (k, seed), h in sorted(curves.items()):
+        common = dict(legendgroup=str(k), line=dict(color=colors[k], width=1.5), name=f"k = {k}")
+        fig.add_trace(go.Scatter(x=h["epoch"], y=[100 * a for a in h["test_accuracy"]], showlegend=k not in shown,
+                                 hovertemplate=f"k = {k}, seed {seed}<br>epoch %{{x}}: %{{y:.1f}}%<extra></extra>",
+                                 **common), row=1, col=1)
+        fig.add_trace(go.Scatter(x=h["epoch"], y=h["loss"], showlegend=False,
+                                 hovertemplate=f"k = {k}, seed {seed}<br>epoch %{{x}}: %{{y:.3f}}<extra></extra>",
+                                 **common), row=1, col=2)
+        shown.add(k)
     fig.update_xaxes(title="epoch")
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10))
     return fig

@@ -54,7 +54,8 @@ class DirectionRun:
     """Per-step tensors of one layer and direction, each a list over steps in this direction's reading order."""
 
     h: list  # h_t, (B, H) each
-    h_prev: list  # the state each step read (detached at truncation starts)
+    h_prev: list  # the h each step read: its own node, so a gradient wrt it is the restart partial
+    c_prev: list  # the c each step read (LSTM, else empty), likewise
     hh: list  # W_hh h_{t-1} + b_hh, (B, G*H): where dL/dW_hh enters
     c: list  # LSTM cell state, else empty
     gates: dict  # gate letter -> list of (B, H)
@@ -67,12 +68,17 @@ def run_direction(kind: str, xp: torch.Tensor, w_hh, b_hh, k: int) -> DirectionR
     h = xp.new_zeros(B, H)
     c = xp.new_zeros(B, H)
     cut = truncation_starts(T, k)
-    run = DirectionRun([], [], [], [], {g: [] for g in GATES[kind]})
+    run = DirectionRun([], [], [], [], [], {g: [] for g in GATES[kind]})
     for t in range(T):
         if t in cut:
             h, c = h.detach(), c.detach()
+        # Views: a gradient wrt the state a step reads then holds the other state part fixed (h_t and c_t as
+        # independent inputs of the rest of the recurrence), whereas one wrt run.c[t] also flows through h_t.
+        h = h.view_as(h)
         run.h_prev.append(h)
         if kind == "lstm":
+            c = c.view_as(c)
+            run.c_prev.append(c)
             h, c, a, gates = lstm_step(xp[:, t], h, c, w_hh, b_hh)
             run.c.append(c)
         elif kind == "gru":

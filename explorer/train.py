@@ -8,7 +8,7 @@ import sys
 
 from .checkpoints import CheckpointError, save_checkpoint
 from .data import DataError, Digits, download_mnist
-from .gradients import LOSS_AT
+from .losses import LOSS_AT
 from .models import KINDS, ModelConfig
 from .training import (DATA_SOURCES, OPTIMIZERS, SCHEDULES, DivergedError, TrainConfig, load_digits, provenance,
                        train)

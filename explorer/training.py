@@ -12,7 +12,7 @@ import torch
 
 from .checkpoints import save_checkpoint
 from .data import MNIST_FILES, Digits, augment, default_cache_dir, load_mnist, load_sample
-from .gradients import LOSS_AT, loss_logits, per_sample_loss
+from .losses import LOSS_AT, loss_logits, per_sample_loss
 from .jobs import Job
 from .models import ModelConfig, SequenceClassifier, seeded, seeded_model
 from .predictions import predict

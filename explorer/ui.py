@@ -14,7 +14,9 @@ import torch
 from .checkpoints import (SUFFIX, Checkpoint, CheckpointError, CheckpointInfo, list_checkpoints, read_checkpoint,
                           shipped_dir, user_dir)
 from .data import Digits, EmptyDrawingError, drawing_to_digit, load_sample
-from .gradients import LOSS_AT, Profile, bptt_profile, check_model_gradients, digit_batch, jacobian_norms
+from .gradcheck import GradCheck, gradient_check
+from .gradients import Profile, StateJacobian, bptt_profile, digit_batch, state_jacobian
+from .losses import LOSS_AT
 from .internals import Trace, trace
 from .models import ModelConfig, SequenceClassifier, count_parameters, untrained_model
 from .predictions import misclassified, predict
@@ -380,14 +382,14 @@ def gradient_profile(_model: SequenceClassifier, model_key: str, size: int, seed
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def state_jacobian(_model: SequenceClassifier, model_key: str, size: int, seed: int) -> np.ndarray:
-    """||dh_T/dh_t|| on the first JACOBIAN_DIGITS digits of test_batch(size, seed)."""
-    return jacobian_norms(_model, test_batch(size, seed)[0][:JACOBIAN_DIGITS])
+def final_state_jacobian(_model: SequenceClassifier, model_key: str, size: int, seed: int) -> StateJacobian:
+    """||dh_T/ds_t|| on the first JACOBIAN_DIGITS digits of test_batch(size, seed)."""
+    return state_jacobian(_model, test_batch(size, seed)[0][:JACOBIAN_DIGITS])
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def gradient_check_rows(_model: SequenceClassifier, model_key: str, size: int, seed: int, loss_at: str) -> list[dict]:
-    """Analytic (BPTT) against finite-difference gradients of 8 weights on the batch's first 4 digits, as table rows."""
+def gradient_check_result(_model: SequenceClassifier, model_key: str, size: int, seed: int, loss_at: str,
+                          layer: int, direction: int) -> GradCheck:
+    """explorer.gradcheck on the batch's first 4 digits, for one layer and direction."""
     x, y = test_batch(size, seed)
-    return [{"weight": f"{r.param}{list(r.index)}", "analytic (BPTT)": r.analytic, "finite difference": r.numeric,
-             "relative error": r.rel_error} for r in check_model_gradients(_model, x[:4], y[:4], 8, loss_at=loss_at)]
+    return gradient_check(_model, x[:4], y[:4], loss_at, layer=layer, direction=direction)

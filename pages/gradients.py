@@ -1,12 +1,14 @@
 """Gradients through time: how much of the loss's gradient reaches each image row, model by model."""
-import pandas as pd
 import streamlit as st
 
 from explorer import ui
 from explorer.bptt_figures import UNTRAINED, norms_figure, saliency_digit_figure
-from explorer.gradients import clipping_rows, decay_reading, first_to_last_ratio
+from explorer.gradcheck import THRESHOLD
+from explorer.gradients import clipping_rows, first_to_last_ratio
+from explorer.readings import decay_reading, gradient_check_summary, jacobian_caption
 
 SCALES = ["default", 0.5, 0.8, 1.0, 1.2, 1.5, 2.0, 3.0]
+NUMBER = st.column_config.NumberColumn
 
 st.title("Gradients through time")
 st.caption("Backpropagation through time, row by row: how much of the loss's gradient reaches each image row. "
@@ -34,9 +36,10 @@ fresh = k1.toggle("Add untrained copies", help="Same architecture, freshly initi
 forget_bias = k2.select_slider("LSTM forget-gate bias at init", ["default", 0.0, 1.0, 2.0], disabled=not fresh,
                                help="Total bias of the forget gate; the source tutorials use forget_bias=1.0. "
                                     "PyTorch's default init draws it near 0.")
-scale = k3.select_slider("Recurrent weight scale at init", SCALES, disabled=not fresh,
-                         help="Spectral radius of every W_hh gate block. A vanilla RNN's gradient vanishes below "
-                              "about 1 and explodes above; PyTorch's default init gives about 0.58.")
+scale = k3.select_slider("Recurrent weight scale at init", SCALES, disabled=not fresh, help=(
+    "Spectral radius of every W_hh gate block (PyTorch's default init gives about 0.58). Pascanu et al. (2013): "
+    "for a tanh RNN, a largest singular value of W_hh below 1 is enough for the gradient to vanish; above 1 it "
+    "may explode, but need not. Try it: the chart shows what happens for these digits."))
 clip = k4.number_input("Clip gradient norm at (0 = off)", 0.0, 1000.0, 1.0, help="As torch.nn.utils.clip_grad_norm_.")
 
 models = {n: (loaded[0].model, loaded[1]) for n in names if (loaded := ui.loaded_model(infos[n])) is not None}
@@ -48,53 +51,66 @@ if not models:
     st.stop()
 try:
     profiles = {lb: ui.gradient_profile(m, key, size, seed, loss_at) for lb, (m, key) in models.items()}
-    jacobians = {lb: ui.state_jacobian(m, key, size, seed)[0] for lb, (m, key) in models.items()}
+    jacobians = {lb: ui.final_state_jacobian(m, key, size, seed) for lb, (m, key) in models.items()}
 except Exception as e:  # an engine failure must not become a traceback on screen
     st.error(f"Could not compute the gradients: {e}")
     st.stop()
 
-panels = {"‖∂L/∂h_t‖": {lb: p.dh[-1, 0] for lb, p in profiles.items()}}
+T = next(iter(profiles.values())).dx.shape[1]
+every = loss_at == "every"
+panels = {"‖∂L/∂h_t‖" + (" (every row's loss)" if every else ""): {lb: p.dh[-1, 0] for lb, p in profiles.items()}}
+if every:
+    panels[f"‖∂ℓ_{T}/∂h_t‖ (the loss after row {T} alone)"] = {lb: p.dh_last_row[-1, 0] for lb, p in profiles.items()}
 if cells := {lb: p.dc[-1, 0] for lb, p in profiles.items() if p.dc is not None}:
     panels["‖∂L/∂c_t‖ (LSTM cell state)"] = cells
 panels["‖∂L/∂x_t‖ (row saliency)"] = {lb: p.dx for lb, p in profiles.items()}
 st.plotly_chart(norms_figure(panels), key="profile")
-st.markdown("**Reading:** " + decay_reading({lb: first_to_last_ratio(p.dh[-1, 0]) for lb, p in profiles.items()}))
+ratios = {lb: first_to_last_ratio(p.dh_last_row[-1, 0]) for lb, p in profiles.items()}
+st.markdown("**Reading:** " + decay_reading(ratios, T, loss_at))
 
 st.subheader("Row saliency on the digit")
 pick, chart = st.columns([1, 5])
 b = pick.number_input("Digit in the batch", 0, size - 1, 0)
-pick.caption("‖∂L/∂x_t‖ of this digit's own loss: bright rows move the loss most. Colours are relative to each "
+pick.caption("‖∂L/∂x_t‖ of this digit's own loss: bright rows move the loss most (to first order). Colours are relative to each "
              "model's most salient row, on one log scale.")
 image = ui.test_batch(size, seed)[0][b].numpy()
 chart.plotly_chart(saliency_digit_figure(image, {lb: p.dx[b] for lb, p in profiles.items()}), key="saliency")
 
 left, right = st.columns(2)
 with left:
-    st.subheader("‖∂h_T/∂h_t‖: memory of the state")
-    st.plotly_chart(norms_figure({"‖∂h_T/∂h_t‖ (Frobenius)": jacobians}, height=340), key="jacobian")
-    st.caption(f"On the first {ui.JACOBIAN_DIGITS} digits of the batch: how strongly the final state still depends on "
-               "the state after row t, loss aside.")
+    st.subheader("‖∂h_T/∂s_t‖: memory of the state")
+    st.plotly_chart(norms_figure({"‖∂h_T/∂s_t‖ (Frobenius)": {lb: j.full[0] for lb, j in jacobians.items()}},
+                                 height=340), key="jacobian")
+    st.caption(jacobian_caption({m.config.kind for m, _ in models.values()}, ui.JACOBIAN_DIGITS))
 with right:
     st.subheader("Per-row contributions to ∂L/∂W_hh")
     st.plotly_chart(norms_figure({"‖row t's share of ∂L/∂W_hh‖ (batch-mean loss)": {
         lb: p.dw_hh[-1, 0] for lb, p in profiles.items()}}, height=340), key="dw_hh")
-    st.caption("Row 1 reads the zero initial state, so it adds nothing to ∂L/∂W_hh (no point drawn).")
+    st.caption("W_hh of the last layer (of the forward direction, for a bidirectional model). Row 1 reads the zero "
+               "initial state, so it adds nothing to ∂L/∂W_hh (no point drawn).")
 
 st.subheader("Gradient clipping")
-st.dataframe(pd.DataFrame(clipping_rows(profiles, clip or None)), hide_index=True, key="clipping", column_config={
-    c: st.column_config.NumberColumn(format="%.3g") for c in ("loss", "norm before clipping", "norm after clipping",
-                                                              "factor")})
+st.dataframe(clipping_rows(profiles, clip or None), hide_index=True, key="clipping", column_config={
+    c: NUMBER(format="%.3g") for c in ("loss", "norm before clipping", "norm after clipping", "factor")})
 st.caption("Clipping (Pascanu et al. 2013) rescales the whole gradient by one factor: it tames an exploding norm but "
            "keeps the direction, so the rows' shares above do not change.")
 
 with st.expander("Gradient check: is this BPTT right?"):
     target = st.selectbox("Model to check", list(models))
-    if st.toggle("Run the check (8 weights, 4 digits, float64)"):
-        rows = ui.gradient_check_rows(*models[target], size, seed, loss_at)
-        st.dataframe(pd.DataFrame(rows), hide_index=True, column_config={
-            "analytic (BPTT)": st.column_config.NumberColumn(format="%.6e"),
-            "finite difference": st.column_config.NumberColumn(format="%.6e"),
-            "relative error": st.column_config.NumberColumn(format="%.1e")})
-        st.markdown(f"Largest relative error: **{max(r['relative error'] for r in rows):.1e}** — analytic BPTT "
-                    "through the explicit unroll (W_hh from the summed per-row contributions plotted above) against "
-                    "central finite differences of the fused PyTorch module.")
+    cfg = models[target][0].config
+    l1, l2 = st.columns(2)
+    layer = l1.selectbox("Layer", range(cfg.num_layers), index=cfg.num_layers - 1, key=f"check_layer_{target}",
+                         format_func=lambda n: f"layer {n + 1}", disabled=cfg.num_layers == 1)
+    direction = l2.selectbox("Direction", range(cfg.num_directions), key=f"check_direction_{target}",
+                             format_func=("forward", "backward").__getitem__, disabled=not cfg.bidirectional)
+    if st.toggle("Run the check (4 digits, float64)"):
+        result = ui.gradient_check_result(*models[target], size, seed, loss_at, layer, direction)
+        rows = [{"quantity": c.quantity, "where": c.where, "analytic (BPTT)": c.analytic,
+                 "reference (forward mode)": c.reference, "relative error": c.error} for c in result.checks]
+        st.dataframe(rows, hide_index=True, column_config={
+            "analytic (BPTT)": NUMBER(format="%.6e"), "reference (forward mode)": NUMBER(format="%.6e"),
+            "relative error": NUMBER(format="%.1e")})
+        summary = gradient_check_summary(result.max_error, THRESHOLD, result.passed, len(result.checks))
+        (st.success if result.passed else st.error)(summary)
+        st.caption("Per-row rows show the batch's first digit; their error is the largest over the 4 digits, "
+                   "measured along each digit's own gradient direction and along a random one.")

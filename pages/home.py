@@ -16,8 +16,8 @@ def watch(model: str | None = None) -> None:
 st.title("RNN Explorer")
 st.markdown("Watch a small recurrent network **read a handwritten digit one row at a time**, top to bottom: what "
             "its gates let in and forget, what it keeps in its cell state, and how its guess settles as the rows "
-            "go by. Then see *why* LSTMs train where plain RNNs struggle: gradients through time, and what cutting "
-            "them short does.")
+            "go by. Then see how far the error signal travels back through the rows in a plain RNN and in gated "
+            "cells (LSTM, GRU), and what cutting backpropagation through time short does.")
 if st.button("Watch it read", type="primary", icon=":material/play_circle:"):
     watch()
 

@@ -58,7 +58,9 @@ def bptt_ui() -> dict:
     loss_at = ui.loss_at_picker("t_loss_at", **KEEP)
     augment = st.toggle("Augment digits", True, key="t_augment", **KEEP,
                         help="Random shift (±3 px), rotation (±15°) and scale (±15%) of every training batch.")
-    seed = st.number_input("Seed", 0, 2**31 - 1, 0, key="t_seed", **KEEP, help="Same seed, same weights on CPU.")
+    seed = st.number_input("Seed", 0, 2**31 - 1, 0, key="t_seed", **KEEP, help=(
+        "Same seed, same weights on CPU with the same number of threads (the app trains on one; the CLI on all "
+        "cores, whose float sums come in another order)."))
     return dict(k=k, loss_at=loss_at, augment=augment, seed=seed)
 
 

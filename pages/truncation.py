@@ -8,8 +8,8 @@ from explorer.bptt_figures import accuracy_vs_k_figure, learning_curves_figure, 
 from explorer.checkpoints import CheckpointError
 from explorer.jobs import MANAGER, JobBusy
 from explorer.models import KINDS
-from explorer.sweep import (SUMMARY, SweepConfig, SweepError, list_sweeps, load_sweep, run_sweep_job,
-                            shipped_sweep_dir, sweep_reading)
+from explorer.readings import sweep_reading, sweep_table
+from explorer.sweep import SUMMARY, SweepConfig, SweepError, list_sweeps, load_sweep, run_sweep_job, shipped_sweep_dir
 
 DEFAULT = SweepConfig()
 
@@ -28,14 +28,17 @@ def sweep_form() -> SweepConfig | None:
         epochs = c3.number_input("Epochs per k", 1, 100, DEFAULT.epochs)
         with c4:
             loss_at = ui.loss_at_picker()
-        c5, c6 = st.columns([3, 1])
+        c5, c6, c7 = st.columns([3, 1, 1])
         ks = c5.multiselect("Truncation lengths k", list(range(1, 29)), default=list(DEFAULT.ks))
         size = c6.select_slider("Training digits", [250, 500, 1000, 2000, 4000], value=4000)
+        seeds = c7.number_input("Seeds per k", 1, 5, len(DEFAULT.seeds), help=(
+            "One model per k and seed. With one seed, ks are compared on the same test digits (McNemar's test); "
+            "with several, across seeds (paired t-test), which also shows how much a seed moves the result."))
         if not st.form_submit_button("Run sweep", type="primary"):
             return None
     try:
         return SweepConfig(kind=kind, hidden_size=hidden, ks=tuple(ks), epochs=epochs, loss_at=loss_at,
-                           train_size=size)
+                           train_size=size, seeds=tuple(range(seeds)))
     except ValueError as e:
         st.error(f"Cannot run this sweep: {e}")
         return None
@@ -70,8 +73,8 @@ def progress():
     if job.running:
         events = job.snapshot()
         p = events[-1] if events else None
-        st.progress(p.fraction if p else 0.0, text=f"Training k = {p.k} ({p.index + 1} of {p.count}), epoch "
-                    f"{p.epoch}/{p.epochs}, loss {p.loss:.3f}" if p else "Starting the sweep…")
+        st.progress(p.fraction if p else 0.0, text=f"Training k = {p.k}, seed {p.seed} (run {p.index + 1} of "
+                    f"{p.count}), epoch {p.epoch}/{p.epochs}, loss {p.loss:.3f}" if p else "Starting the sweep…")
         if not job.stop_requested and st.button("Stop", key="stop_sweep"):
             job.stop()
         if job.stop_requested:
@@ -107,16 +110,20 @@ except (SweepError, CheckpointError, OSError) as e:
 
 cfg = sweep.config
 epochs = f"{cfg.epochs} epoch{'s' if cfg.epochs != 1 else ''}"
-st.markdown(f"**{cfg.label}**, {epochs} per k, {len(sweep.runs)} models, trained in {sweep.seconds:.0f} s. "
-            f"**Reading:** {sweep_reading(sweep)}")
+seeds = len(sweep.seeds)
+st.markdown(f"**{cfg.label}**, {epochs} per run, {len(sweep.runs)} models ({len(sweep.ks)} ks × {seeds} "
+            f"seed{'s' if seeds > 1 else ''}), trained in {sweep.seconds:.0f} s. **Reading:** {sweep_reading(sweep)}")
 left, right = st.columns(2)
-left.plotly_chart(accuracy_vs_k_figure(sweep.ks, sweep.accuracies), key="accuracy")
-right.plotly_chart(learning_curves_figure({r.k: r.history.to_dict() for r in sweep.runs}), key="curves")
+left.plotly_chart(accuracy_vs_k_figure(sweep.ks, [[r.accuracy for r in sweep.runs_of(k)] for k in sweep.ks]),
+                  key="accuracy")
+right.plotly_chart(learning_curves_figure({(r.k, r.seed): r.history.to_dict() for r in sweep.runs}), key="curves")
+st.dataframe(sweep_table(sweep), hide_index=True, key="comparisons")
 left, right = st.columns(2)
+first = [sweep.runs_of(k)[0] for k in sweep.ks]  # heatmaps: the first seed's model of each k
 title = "Training gradient ‖∂L/∂h_t‖ under truncation k (0 = exactly zero)"
-left.plotly_chart(rows_by_k_figure(sweep.ks, [r.dh for r in sweep.runs], title), key="profile")
+left.plotly_chart(rows_by_k_figure(sweep.ks, [r.dh for r in first], title), key="profile")
 title = "Row saliency ‖∂L/∂x_t‖ of each trained model (full BPTT)"
-right.plotly_chart(rows_by_k_figure(sweep.ks, [r.dx for r in sweep.runs], title), key="saliency")
-st.caption(f"Both heatmaps: batch medians over {cfg.profile_size} test digits; the colour is log₁₀ relative to "
-           "each model's largest row, hover for the values. Left: the gradient each model was trained with (its own "
-           "k). Right: which rows the trained model's loss depends on.")
+right.plotly_chart(rows_by_k_figure(sweep.ks, [r.dx for r in first], title), key="saliency")
+st.caption(f"Both heatmaps: batch medians over {cfg.profile_size} test digits, the model of seed {first[0].seed} for "
+           "each k; the colour is log₁₀ relative to each model's largest row, hover for the values. Left: the "
+           "gradient each model was trained with (its own k). Right: which rows the trained model's loss depends on.")

@@ -4,6 +4,7 @@ import streamlit as st
 from explorer import figures, ui
 from explorer.internals import DIRECTIONS
 from explorer.predictions import settled_after
+from explorer.readings import gate_reading, saturation_caption, scan_reading, unit_caption
 from explorer.units import ORDERINGS, SIGMOID_GATES, order_units
 
 ORDER_LABELS = {"index": "unit number", "activity": "mean activity |h|", "cluster": "similarity (clusters)"}
@@ -11,20 +12,6 @@ DEFAULT_MODEL = "lstm-128"  # the classic: four gates and a cell state to watch
 SPEEDS = {"normal": 250, "slow": 450, "fast": 110}  # ms per row
 LAYOUTS = {"wide": "Wide: a grid beside the digit", "narrow": "Narrow: stacked, for small screens"}
 
-READING = ("Each heatmap has one row per hidden unit and one column per image row; a white curtain lifts as the "
-           "network reads. Blank rows at the top carry no ink, so little happens; when the strokes arrive the units "
-           "swing. The bars show what the classifier would answer if the digit ended at this row: a guess that "
-           "wanders while the strokes are ambiguous and settles once the rows that tell digits apart are read.")
-GATES = {
-    "lstm": "Gates (yellow = open, purple = shut) decide what flows: the input gate *i* lets the candidate *g* into "
-            "the cell, the forget gate *f* keeps (near 1) or erases (near 0) what the cell *c* holds, and the output "
-            "gate *o* decides how much of it shows in the hidden state *h*, all that the next row and the classifier "
-            "see. Where forget gates close, units drop what they held and start over.",
-    "gru": "The update gate *z* (yellow = open) keeps the old hidden state *h*; where it shuts, the unit takes the "
-           "new candidate *n*, built from the input and the part of *h* the reset gate *r* lets through.",
-    "rnn": "A plain RNN has no gates: every row overwrites *h* through a tanh, so units saturate at ±1 (deep red and "
-           "blue) and early rows are hard to keep. Compare it with the LSTM on the same digit.",
-}
 st.title("Watch it read")
 st.caption("The network reads the digit one row at a time, top to bottom, updating its gates and memory at every "
            "row. Press **▶ Play** under the picture, or drag the slider.")
@@ -76,7 +63,8 @@ else:
                               SPEEDS[speed], narrow=layout == "narrow")
 st.plotly_chart(fig, theme=None, config={"displaylogo": False})
 with st.expander("What am I looking at?", icon=":material/help:"):
-    st.markdown(READING + "\n\n" + GATES[cfg.kind])
+    st.markdown(scan_reading(digit.image, probs) + "\n\n"
+                + gate_reading(cfg.kind, cfg.bidirectional, tr.get(layer, direction, "h")[0]))
 
 inspector, saturation, settling, export = st.tabs(
     ["Unit inspector", "Gate saturation", "How the prediction settles", "Export"], key="watch_tab", on_change="rerun")
@@ -85,17 +73,14 @@ if inspector.open:
     with pick:
         unit = ui.choice("Unit", order.tolist(), "unit", lambda u: f"unit {u}",
                          help="Listed in the order of the heatmap rows (top first).")
-        st.caption("One unit's gates (top) and its candidate, cell and hidden state (bottom) at every row. "
-                   "A forget gate near 1 keeps what the cell holds; near 0 it wipes it.")
+        st.caption(unit_caption(cfg.kind))
     plot.plotly_chart(figures.unit_figure(tr, layer, direction, unit), theme=None)
 if saturation.open:
     with saturation:
         if not SIGMOID_GATES[cfg.kind]:
             st.info("A plain RNN has no gates: nothing saturates but the tanh of its hidden state.")
         else:
-            st.caption("Each dot is a unit: how often its gate is nearly shut (< 0.1, up) or wide open (> 0.9, right) "
-                       "over all rows of the 1,000 test digits (Karpathy et al., 2015). Dots near the diagonal are "
-                       "almost always saturated; dots near the corner (0, 0) act like soft, graded switches.")
+            st.caption(saturation_caption(len(ui.sample()[1])))
             stats = ui.saturation(checkpoint, key)[layer, direction]
             st.plotly_chart(figures.saturation_figure(stats, int(st.session_state.get("unit", order[0]))),
                             theme=None)

@@ -11,8 +11,9 @@ import torch
 from explorer.bptt_figures import (UNTRAINED, accuracy_vs_k_figure, learning_curves_figure, norms_figure,
                                    relative_log10, rows_by_k_figure, saliency_digit_figure)
 from explorer.data import Digits
-from explorer.gradients import (Profile, batch_quantiles, bptt_profile, check_model_gradients, clip_scale,
-                                clipping_rows, decay_reading, digit_batch, first_to_last_ratio, power_of_ten)
+from explorer.gradients import (Profile, batch_quantiles, bptt_profile, clip_scale, clipping_rows, digit_batch,
+                                first_to_last_ratio)
+from explorer.readings import decay_reading, decay_verdict, power_of_ten
 from explorer.models import ModelConfig, SequenceClassifier, init_weights, spectral_radius, untrained_model
 
 T = 28
@@ -118,9 +119,23 @@ def test_quantiles_and_ratio_by_hand():
 def test_power_of_ten_and_decay_reading():
     assert [power_of_ten(v) for v in (3.2e-6, 1e-6, 0.05, 1.0, 250.0, 0.0)] == \
         ["10⁻⁵", "10⁻⁶", "10⁻¹", "10⁰", "10²", "0"]
-    text = decay_reading({"rnn-128": 2e-6, "lstm-128": 0.08, "rnn" + UNTRAINED: 5e3, "cut": float("nan")})
+    text = decay_reading({"rnn-128": 2e-6, "lstm-128": 0.08, "rnn" + UNTRAINED: 5e3, "cut": float("nan")}, T, "last")
     assert "rnn-128 10⁻⁶ (vanishing)" in text and "lstm-128 10⁻¹," in text
     assert "rnn (untrained) 10⁴ (exploding)" in text and "cut: no gradient at row 28" in text
+    assert "‖∂L/∂h_1‖ / ‖∂L/∂h_28‖" in text and "every row" not in text
+    every = decay_reading({"lstm-128": 0.08}, T, "every")
+    assert "‖∂ℓ_28/∂h_1‖ / ‖∂ℓ_28/∂h_28‖" in every and "own row's loss" in every
+
+
+@pytest.mark.parametrize("ratio", np.logspace(-9, 5, 141))
+def test_verdict_agrees_with_the_rounding_shown(ratio):
+    """The same displayed power of ten always gets the same verdict (once 10⁻² showed with and without one)."""
+    shown = power_of_ten(ratio)
+    exponent = int(shown[2:].translate(str.maketrans("⁻⁰¹²³⁴⁵⁶⁷⁸⁹", "-0123456789")))
+    assert decay_verdict(ratio) == ("vanishing" if exponent <= -2 else "exploding" if exponent >= 2 else "")
+    for near in (ratio * 0.999, ratio * 1.001):
+        if power_of_ten(near) == shown:
+            assert decay_verdict(near) == decay_verdict(ratio)
 
 
 def test_clip_scale_matches_torch_clip_grad_norm():
@@ -135,26 +150,12 @@ def test_clip_scale_matches_torch_clip_grad_norm():
 
 
 def test_clipping_rows():
-    prof = Profile(ModelConfig(), "last", T, 0.7, None, None, None, None, 4.0)
+    prof = Profile(ModelConfig(), "last", T, 0.7, None, None, None, None, 4.0, None)
     row, = clipping_rows({"m": prof}, 1.0)
-    assert row == pytest.approx({"model": "m", "loss": 0.7, "norm before clipping": 4.0,
-                                 "norm after clipping": 1.0, "factor": 0.25}, rel=1e-6)
+    assert row.pop("model") == "m"  # pytest.approx compares numbers only (pytest 9.2 refuses strings)
+    assert row == pytest.approx({"loss": 0.7, "norm before clipping": 4.0, "norm after clipping": 1.0,
+                                 "factor": 0.25}, rel=1e-6)
     assert clipping_rows({"m": prof}, None)[0]["norm after clipping"] == 4.0
-
-
-def test_gradient_check_on_a_given_model_avoids_zero_gradients():
-    torch.manual_seed(0)
-    model = SequenceClassifier(ModelConfig(kind="lstm", hidden_size=5))
-    g = torch.Generator().manual_seed(1)
-    x = torch.rand(3, T, 28, generator=g)
-    x[:, :, :14] = 0.0  # half the input columns never fire: their W_ih gradients are exactly 0
-    y = torch.tensor([1, 2, 3])
-    rows = check_model_gradients(model, x, y, n_weights=8)
-    assert len(rows) == 8 and all(abs(r.analytic) > 0 for r in rows)
-    assert max(r.rel_error for r in rows) < 1e-6
-    assert all(r.index[1] >= 14 for r in rows if r.param == "rnn.weight_ih_l0")
-    assert model.rnn.weight_hh_l0.dtype == torch.float32  # the check works on a copy
-    assert [r.index for r in rows] == [r.index for r in check_model_gradients(model, x, y, n_weights=8)]
 
 
 # ---- figures ---------------------------------------------------------------------------------------------------
@@ -175,6 +176,15 @@ def test_norms_figure_draws_batch_median_and_band_per_panel():
     assert fig["layout"]["yaxis"]["type"] == fig["layout"]["yaxis2"]["type"] == "log"
     assert [ann["text"] for ann in fig["layout"]["annotations"]] == ["h", "w"]
     assert [t["showlegend"] for t in lines] == [True, True, False]
+
+
+def test_four_panels_make_a_two_by_two_grid():
+    a = rng.lognormal(size=(5, T))
+    fig = spec(norms_figure({name: {"m": a} for name in "abcd"}))
+    x, y = fig["layout"]["xaxis"]["domain"], fig["layout"]["yaxis"]["domain"]
+    x4, y4 = fig["layout"]["xaxis4"]["domain"], fig["layout"]["yaxis4"]["domain"]
+    assert x[0] == 0 and x4[1] == pytest.approx(1) and y[0] > y4[1]  # a: top left, d: bottom right
+    assert [t["xaxis"] for t in fig["data"] if t["name"] == "m"] == ["x", "x2", "x3", "x4"]
 
 
 def test_saliency_digit_figure_tints_rows_relative_to_each_models_max():
@@ -208,15 +218,29 @@ def test_rows_by_k_figure_leaves_exact_zeros_blank():
 
 
 def test_accuracy_and_learning_curve_figures():
-    fig = spec(accuracy_vs_k_figure([1, 7, 28], [0.5, 0.8, 0.95]))
+    fig = spec(accuracy_vs_k_figure([1, 7, 28], [[0.5], [0.8], [0.95]]))
+    assert len(fig["data"]) == 1 and not fig["layout"]["showlegend"]
     np.testing.assert_allclose(arr(fig["data"][0]["y"]), [50, 80, 95])
     np.testing.assert_array_equal(arr(fig["data"][0]["x"]), [1, 7, 28])
     assert fig["layout"]["xaxis"]["type"] == "log"
     hist = {"epoch": [1, 2], "test_accuracy": [0.4, 0.6], "loss": [2.0, 1.5]}
-    fig = spec(learning_curves_figure({1: hist, 28: hist | {"test_accuracy": [0.7, 0.9]}}))
+    fig = spec(learning_curves_figure({(1, 0): hist, (28, 0): hist | {"test_accuracy": [0.7, 0.9]}}))
     assert [t["name"] for t in fig["data"]] == ["k = 1", "k = 1", "k = 28", "k = 28"]
     np.testing.assert_allclose(arr(fig["data"][2]["y"]), [70, 90])
     np.testing.assert_allclose(arr(fig["data"][3]["y"]), [2.0, 1.5])
+
+
+def test_several_seeds_show_each_point_and_the_mean_with_its_spread():
+    per_k = [[0.5, 0.6, 0.55], [0.9, 0.92, 0.91]]
+    seeds, mean = spec(accuracy_vs_k_figure([1, 28], per_k))["data"]
+    np.testing.assert_allclose(arr(seeds["y"]), [50, 60, 55, 90, 92, 91])
+    np.testing.assert_array_equal(arr(seeds["x"]), [1, 1, 1, 28, 28, 28])
+    np.testing.assert_allclose(arr(mean["y"]), [55, 91])
+    np.testing.assert_allclose(arr(mean["error_y"]["array"]), [np.std([50, 60, 55], ddof=1), np.std([90, 92, 91],
+                                                                                                      ddof=1)])
+    hist = {"epoch": [1], "test_accuracy": [0.4], "loss": [2.0]}
+    fig = spec(learning_curves_figure({(1, 0): hist, (1, 1): hist, (28, 0): hist}))
+    assert [t["showlegend"] for t in fig["data"][::2]] == [True, False, True]
 
 
 def test_norms_figure_leaves_exact_zeros_as_gaps_on_the_log_axis():

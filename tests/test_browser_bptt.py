@@ -18,7 +18,7 @@ def assert_clean(page) -> None:
     assert page.locator('[data-testid="stAlertContentError"]').count() == 0
 
 
-@pytest.mark.parametrize("url_path,reading", [("gradients", "fraction of the gradient at row 28"),
+@pytest.mark.parametrize("url_path,reading", [("gradients", "this fraction reaches row 1"),
                                                ("truncation", "Test accuracy goes from")])
 def test_page_in_chromium(page, app_url, url_path, reading):
     open_page(page, app_url, url_path)
@@ -32,10 +32,25 @@ def test_sweep_progress_and_stop_in_chromium(page, app_url):
     open_page(page, app_url, "truncation")
     page.get_by_text("Run your own sweep").click()
     page.get_by_role("button", name="Run sweep").click()
-    page.get_by_text("Training k = 1 (1 of 6)").wait_for(timeout=90_000)
+    page.get_by_text("Training k = 1, seed 0 (run 1 of 6)").wait_for(timeout=90_000)
     screenshot(page, "truncation-running")
     page.get_by_role("button", name="Stop").click()
     page.get_by_text("The sweep was stopped before any model finished").wait_for(timeout=90_000)
     wait_until_idle(page)
     assert_clean(page)
     assert page.locator(".js-plotly-plot").count() == 4  # the shipped results are still shown
+
+
+def test_every_row_loss_and_the_gradient_check_in_chromium(page, app_url):
+    open_page(page, app_url, "gradients")
+    page.get_by_text("every row").click()
+    page.get_by_text("the loss after row 28 alone").first.wait_for(timeout=60_000)
+    wait_until_idle(page)
+    main = page.inner_text('[data-testid="stMain"]')
+    assert "Like for like" in main and "(exploding)" not in main
+    page.get_by_text("Gradient check: is this BPTT right?").click()
+    page.get_by_text("Run the check (4 digits, float64)").click()
+    page.get_by_text("PASS: the largest relative error").wait_for(timeout=60_000)
+    wait_until_idle(page)
+    assert_clean(page)
+    screenshot(page, "gradients-every-row-and-check", whole=True)

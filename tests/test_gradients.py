@@ -1,13 +1,15 @@
-"""BPTT quantities against autograd on the fused modules and against finite differences."""
+"""BPTT quantities against autograd on the fused modules, and the gradient check against injected bugs."""
 import itertools
 
 import numpy as np
 import pytest
 import torch
 
-from explorer.gradients import (bptt_profile, gradient_check, hh_contributions, jacobian_norms, loss_logits,
-                                per_sample_loss, step_logits)
+from explorer import gradcheck, internals
+from explorer.gradcheck import THRESHOLD, gradient_check
+from explorer.gradients import bptt_gradients, bptt_profile, hh_contributions, state_jacobian
 from explorer.internals import trace, unroll
+from explorer.losses import loss_logits, per_sample_loss, step_logits
 from explorer.models import ModelConfig, SequenceClassifier
 
 KINDS = ("rnn", "lstm", "gru")
@@ -58,7 +60,7 @@ def test_full_bptt_matches_autograd_on_fused_module(kind, layers, bidir, loss_at
     assert prof.grad_norm == pytest.approx(float(torch.cat([g.flatten() for g in gp.values()]).norm()), rel=1e-4)
     for layer in range(layers):
         for d in range(2 if bidir else 1):
-            contrib = hh_contributions(model, x, y, layer, d, loss_at).sum(0)
+            contrib = hh_contributions(bptt_gradients(model, x, y, loss_at), layer, d).sum(0) / x.shape[0]
             name = f"rnn.weight_hh_l{layer}" + ("_reverse" if d else "")
             torch.testing.assert_close(contrib, gp[name], atol=1e-6, rtol=1e-4)
 
@@ -98,7 +100,7 @@ def test_truncated_bptt_matches_chunked_fused_module(kind, layers, k, loss_at):
     loss, gx, gp = fused_grads(model, x, y, loss_at, k)
     np.testing.assert_allclose(prof.dx, (gx * x.shape[0]).norm(dim=-1).numpy(), rtol=1e-4, atol=1e-7)
     for layer in range(layers):
-        contrib = hh_contributions(model, x, y, layer, 0, loss_at, k).sum(0)
+        contrib = hh_contributions(bptt_gradients(model, x, y, loss_at, k), layer, 0).sum(0) / x.shape[0]
         torch.testing.assert_close(contrib, gp[f"rnn.weight_hh_l{layer}"], atol=1e-6, rtol=1e-4)
 
 
@@ -141,11 +143,12 @@ def test_vanilla_rnn_gradient_vanishes_at_default_init():
 
 
 @pytest.mark.parametrize("kind,bidir", list(itertools.product(KINDS, (False, True))))
-def test_jacobian_norms_match_autograd_jacobian(kind, bidir):
+def test_state_jacobian_matches_autograd_jacobian_of_the_restarted_fused_module(kind, bidir):
+    """The final h as a function of the whole state after row t, (h_t, c_t) for an LSTM, both free."""
     model = make(kind, 1, bidir, hidden=6)
     x, _ = batch(2)
-    got = jacobian_norms(model, x)
-    assert got.shape == (2 if bidir else 1, 2, 28)
+    got = state_jacobian(model, x)
+    assert got.h.shape == (2 if bidir else 1, 2, 28) and (got.c is not None) == (kind == "lstm")
     H = 6
     for d in range(2 if bidir else 1):
         seq = x.flip(1) if d else x
@@ -155,39 +158,140 @@ def test_jacobian_norms_match_autograd_jacobian(kind, bidir):
                               if n.endswith("_reverse") == bool(d)})
         for b in range(2):
             s = seq[b:b + 1]
-            with torch.no_grad():
-                out, _ = cell(s)
             for step in (0, 13, 26):
-                state = None
-                if kind == "lstm":
-                    _, (_, c_t) = cell(s[:, : step + 1])
+                with torch.no_grad():
+                    _, state = cell(s[:, : step + 1])
+                h_t, c_t = state if kind == "lstm" else (state, None)
 
-                def final_h(h0):
-                    st = (h0.view(1, 1, H), c_t.detach()) if kind == "lstm" else h0.view(1, 1, H)
+                def final_h(h0, c0=None):
+                    st = (h0.view(1, 1, H), c0.view(1, 1, H)) if kind == "lstm" else h0.view(1, 1, H)
                     return cell(s[:, step + 1:], st)[0][0, -1]
 
-                J = torch.autograd.functional.jacobian(final_h, out[0, step].detach())
                 row = (27 - step) if d else step
-                assert got[d, b, row] == pytest.approx(float(J.norm()), rel=1e-4)
-            assert got[d, b, 0 if d else 27] == pytest.approx(np.sqrt(H), rel=1e-6)  # identity at the final step
+                if kind == "lstm":
+                    J_h, J_c = torch.autograd.functional.jacobian(final_h, (h_t.flatten(), c_t.flatten()))
+                    assert got.h[d, b, row] == pytest.approx(float(J_h.norm()), rel=1e-4)
+                    assert got.c[d, b, row] == pytest.approx(float(J_c.norm()), rel=1e-4)
+                    full = torch.cat([J_h, J_c], dim=1)  # Jacobian wrt the concatenated state (h_t, c_t)
+                    assert got.full[d, b, row] == pytest.approx(float(full.norm()), rel=1e-4)
+                else:
+                    J = torch.autograd.functional.jacobian(final_h, h_t.flatten())
+                    assert got.full[d, b, row] == pytest.approx(float(J.norm()), rel=1e-4)
+            assert got.full[d, b, 0 if d else 27] == pytest.approx(np.sqrt(H), rel=1e-6)  # identity at the last step
 
 
-@pytest.mark.parametrize("kind", KINDS)
+def test_an_lstms_cell_path_carries_memory_the_h_path_alone_misses():
+    """Holding c_t fixed leaves out a path of similar size: the full-state norm is clearly larger."""
+    model = make("lstm", hidden=16)
+    x, _ = batch(8)
+    j = state_jacobian(model, x)
+    assert np.all(j.full >= j.h) and np.median(j.c[0, :, 5:25] / j.h[0, :, 5:25]) > 0.3
+
+
+# ---- the gradient check ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind,layers,bidir", [("rnn", 1, False), ("gru", 1, False), ("lstm", 2, True)])
 @pytest.mark.parametrize("loss_at", ("last", "every"))
-def test_gradient_check_agrees_with_finite_differences(kind, loss_at):
-    rows = gradient_check(ModelConfig(kind=kind, hidden_size=4), n_weights=6, loss_at=loss_at)
-    assert len(rows) == 6
-    assert {r.param for r in rows} >= {"rnn.weight_hh_l0", "rnn.weight_ih_l0", "head.weight"}
-    assert max(r.rel_error for r in rows) < 1e-5
-    assert any(abs(r.analytic) > 1e-4 for r in rows)
+def test_gradient_check_passes_on_correct_bptt(kind, layers, bidir, loss_at):
+    model = make(kind, layers, bidir)
+    x, y = batch()
+    result = gradient_check(model, x, y, loss_at)
+    assert result.passed and result.max_error < 1e-9, [c for c in result.checks if c.error >= 1e-9]
+    kinds = {c.quantity for c in result.checks}
+    assert kinds == {"∂L/∂w", "‖∂L/∂h_t‖", "‖∂L/∂x_t‖"} and len(result.checks) == 8 + 2 * len(gradcheck.ROWS)
+    assert all(abs(c.analytic) > 0 for c in result.checks)  # nothing checked as 0 = 0
+    rows = [c for c in result.checks if c.quantity == "‖∂L/∂h_t‖"]
+    # The per-row values are what the page plots: the profile's per-sample norms (first digit).
+    prof = bptt_profile(model.double(), x.double(), y, loss_at)
+    for c, row in zip(rows, gradcheck.ROWS):
+        assert c.analytic == pytest.approx(float(prof.dh[-1, 0, 0, row - 1]), rel=1e-9)
+    model.float()
 
 
-def test_gradient_check_is_seeded_and_leaves_the_global_rng_alone():
+@pytest.mark.parametrize("layer,direction,k", [(0, 1, None), (1, 1, 5), (1, 0, 5), (0, 0, 11)])
+@pytest.mark.parametrize("loss_at", ("last", "every"))
+def test_gradient_check_covers_layers_directions_and_truncation(layer, direction, k, loss_at):
+    model = make("lstm", 2, True)
+    x, y = batch()
+    result = gradient_check(model, x, y, loss_at, k=k, layer=layer, direction=direction)
+    assert result.passed, [c for c in result.checks if not c.passed]
+    where = [c.where for c in result.checks if c.quantity == "‖∂L/∂h_t‖"]
+    assert all(f"layer {layer + 1}, {('forward', 'backward')[direction]}" in w for w in where)
+
+
+def truncate_silently(monkeypatch, steps_kept: int) -> None:
+    """The bug the check must catch: full BPTT quietly cut to the last `steps_kept` steps in the unroll."""
+    real = internals.truncation_starts
+    monkeypatch.setattr(internals, "truncation_starts",
+                        lambda steps, k: real(steps, k) if k < steps else {steps - steps_kept})
+
+
+@pytest.mark.parametrize("kind,layers,bidir", [("rnn", 1, False), ("gru", 1, False), ("lstm", 2, True)])
+@pytest.mark.parametrize("loss_at", ("last", "every"))
+def test_gradient_check_fails_on_bptt_silently_truncated_to_20_steps(monkeypatch, kind, layers, bidir, loss_at):
+    model = make(kind, layers, bidir)
+    x, y = batch()
+    truncate_silently(monkeypatch, 20)
+    result = gradient_check(model, x, y, loss_at)
+    assert not result.passed and result.max_error > 1e-2
+    failed = {c.where.split(",")[0] for c in result.checks if not c.passed}
+    assert "row 1" in failed  # rows 1..8 get no gradient from the bug, and the reference says they should
+
+
+def test_the_injected_bug_is_invisible_to_a_weights_only_finite_difference_check(monkeypatch):
+    """Why per-row checks: on a plain RNN at init, the weights' gradients barely change when BPTT stops 20 rows
+    back (the early rows' share has vanished), so a weights-only check at 1e-5 would pass the bug."""
+    model = make("rnn", hidden=32)
+    x, y = batch()
+    right = gradient_check(model, x, y)
+    truncate_silently(monkeypatch, 20)
+    wrong = gradient_check(model, x, y)
+    weights = [(a, b) for a, b in zip(right.checks, wrong.checks) if a.quantity == "∂L/∂w"]
+    assert max(abs(a.analytic - b.analytic) / abs(a.analytic) for a, b in weights) < 1e-5
+    assert not wrong.passed
+
+
+def test_gradient_check_is_seeded_works_on_a_copy_and_leaves_the_global_rng_alone():
+    model = make("gru", hidden=3)
+    x, y = batch()
     before = torch.get_rng_state()
-    a = gradient_check(ModelConfig(kind="gru", hidden_size=3), n_weights=4, seed=2)
+    a = gradient_check(model, x, y, seed=2)
     assert torch.equal(torch.get_rng_state(), before)
+    assert model.rnn.weight_hh_l0.dtype == torch.float32
     torch.rand(10)
-    assert gradient_check(ModelConfig(kind="gru", hidden_size=3), n_weights=4, seed=2) == a
+    assert gradient_check(model, x, y, seed=2) == a
+    assert THRESHOLD == 1e-6
+
+
+def test_gradient_check_entries_avoid_exact_zero_gradients():
+    model = make("lstm", hidden=5)
+    x, y = batch(3)
+    x[:, :, :14] = 0.0  # half the input columns never fire: their W_ih gradients are exactly 0
+    result = gradient_check(model, x, y)
+    weights = [c for c in result.checks if c.quantity == "∂L/∂w"]
+    assert all(abs(c.analytic) > 0 for c in weights)
+    assert all(int(c.where.split("[")[1].split(",")[1].strip(" ]")) >= 14
+               for c in weights if c.where.startswith("rnn.weight_ih_l0"))
+
+
+def test_last_row_loss_gradient_equals_the_restarted_fused_module():
+    """dh_last_row under every-row loss: the gradient of the loss after the last row alone, from h_t."""
+    model = make("gru")
+    x, y = batch(3)
+    prof = bptt_profile(model, x, y, "every")
+    last = bptt_profile(model, x, y, "last")
+    # Unidirectional: the prediction after the last row is the readout, so l_T is the loss at the last row.
+    np.testing.assert_allclose(prof.dh_last_row, last.dh, rtol=1e-4, atol=1e-9)
+    assert not np.allclose(prof.dh, last.dh, rtol=1e-2)  # while every row's loss moves the total
+    np.testing.assert_array_equal(last.dh_last_row, last.dh)
+    with torch.no_grad():
+        out, _ = model.rnn(x)
+    for t in (0, 13):
+        h0 = out[:, t].detach().clone().unsqueeze(0).requires_grad_(True)
+        _, h_n = model.rnn(x[:, t + 1:], h0)
+        g, = torch.autograd.grad(per_sample_loss(model.readout(h_n), y).sum(), [h0])
+        np.testing.assert_allclose(prof.dh_last_row[0, 0, :, t], g[0].norm(dim=-1).numpy(), rtol=1e-4, atol=1e-9)
 
 
 @pytest.mark.parametrize("kind,bidir", [("lstm", True), ("gru", False)])

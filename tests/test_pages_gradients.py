@@ -8,8 +8,9 @@ from streamlit.testing.v1 import AppTest
 
 from explorer.checkpoints import read_checkpoint, shipped_dir
 from explorer.data import load_sample
-from explorer.gradients import (bptt_profile, check_model_gradients, clip_scale, decay_reading, digit_batch,
-                                first_to_last_ratio, jacobian_norms)
+from explorer.gradcheck import gradient_check
+from explorer.gradients import bptt_profile, clip_scale, digit_batch, first_to_last_ratio, state_jacobian
+from explorer.readings import decay_reading, decay_verdict
 from explorer.jobs import MANAGER
 from explorer.models import untrained_model
 from explorer.sweep import SUMMARY, load_sweep, shipped_sweep_dir
@@ -74,10 +75,12 @@ def test_gradients_page_plots_the_engines_numbers(test_digits):
         assert dw[0] == 0.0 and np.isnan(lines(specs["dw_hh"])[name][0])  # row 1 reads h_0 = 0: a gap, not a point
         np.testing.assert_allclose(lines(specs["dw_hh"])[name][1:], dw[1:], rtol=1e-5)
     np.testing.assert_allclose(dc["lstm-128"], np.median(profs["lstm-128"].dc[-1, 0], axis=0), rtol=1e-5)
-    jac = jacobian_norms(shipped("rnn-128"), x[:32])[0]
-    np.testing.assert_allclose(lines(specs["jacobian"])["rnn-128"], np.median(jac, axis=0), rtol=1e-4)
-    reading = decay_reading({n: first_to_last_ratio(p.dh[-1, 0]) for n, p in profs.items()})
+    for name in profs:  # the whole state: (h_t, c_t) for the LSTM
+        jac = state_jacobian(shipped(name), x[:32]).full[0]
+        np.testing.assert_allclose(lines(specs["jacobian"])[name], np.median(jac, axis=0), rtol=1e-4)
+    reading = decay_reading({n: first_to_last_ratio(p.dh[-1, 0]) for n, p in profs.items()}, T, "last")
     assert any(reading in m.value for m in at.markdown)
+    assert any("(h_t, c_t)" in c.value for c in at.caption)
     table = at.dataframe[0].value
     assert list(table["model"]) == ["rnn-128", "lstm-128"]
     np.testing.assert_allclose(table["norm before clipping"], [profs[n].grad_norm for n in table["model"]], rtol=1e-5)
@@ -110,6 +113,44 @@ def test_init_knobs_add_untrained_copies_and_clipping_reports_the_factor(test_di
     assert row["norm after clipping"] == pytest.approx(1.0, rel=1e-5)
 
 
+@pytest.mark.parametrize("loss_at", ("last", "every"))
+@pytest.mark.parametrize("fresh", (False, True))
+def test_the_reading_holds_for_both_loss_placements_trained_and_untrained(test_digits, loss_at, fresh):
+    """Like for like: the last row's loss alone, so a confident trained model never reads as 'exploding' when
+    every row carries its own loss; and the verdict always agrees with the power of ten shown."""
+    at = open_page("gradients")
+    at.multiselect[0].set_value(["rnn-128", "lstm-128", "bilstm-128"])
+    at.select_slider[0].set_value(64)
+    at.radio[0].set_value(loss_at)
+    at.toggle[0].set_value(fresh)
+    at.run()
+    assert not at.exception
+    x, y = digit_batch(test_digits, 64, 0)
+    names = ["rnn-128", "lstm-128", "bilstm-128"]
+    models = {n: shipped(n) for n in names} | ({n + " (untrained)": untrained_model(shipped(n).config, 0)
+                                                for n in names} if fresh else {})
+    ratios = {}
+    for label, model in models.items():
+        last_only = bptt_profile(model, x, y, loss_at).dh_last_row[-1, 0]
+        if loss_at == "last":
+            np.testing.assert_array_equal(last_only, bptt_profile(model, x, y, "last").dh[-1, 0])
+        elif model.config.bidirectional:  # the last row's output sees backward h after row 28 only
+            assert not np.allclose(last_only, bptt_profile(model, x, y, "last").dh[-1, 0], rtol=1e-3)
+        else:  # unidirectional: the loss after the last row is the classifier's loss
+            np.testing.assert_allclose(last_only, bptt_profile(model, x, y, "last").dh[-1, 0], rtol=1e-4, atol=1e-12)
+        ratios[label] = first_to_last_ratio(last_only)
+    reading = next(m.value for m in at.markdown if m.value.startswith("**Reading:**"))
+    assert decay_reading(ratios, T, loss_at) in reading
+    assert "(exploding)" not in reading  # no model here explodes under either placement
+    assert decay_verdict(ratios["rnn-128"]) == "vanishing" or ratios["rnn-128"] > 10 ** -1.5
+    if loss_at == "every":
+        assert "‖∂ℓ_28/∂h_t‖ (the loss after row 28 alone)" in [a["text"] for a in
+                                                               charts(at)["profile"]["layout"]["annotations"]]
+        every_total = {n: first_to_last_ratio(bptt_profile(m, x, y, "every").dh[-1, 0]) for n, m in models.items()
+                       if n in ("rnn-128", "lstm-128")}
+        assert max(every_total.values()) > 1e2  # what the old reading called "exploding"
+
+
 def test_gradient_check_expander(test_digits):
     at = open_page("gradients")
     at.select_slider[0].set_value(16)
@@ -119,9 +160,27 @@ def test_gradient_check_expander(test_digits):
     assert not at.exception
     table = at.dataframe[1].value
     x, y = digit_batch(test_digits, 16, 0)
-    expected = check_model_gradients(shipped("rnn-128"), x[:4], y[:4], 8)
-    np.testing.assert_allclose(table["analytic (BPTT)"], [r.analytic for r in expected])
-    assert len(table) == 8 and table["relative error"].max() < 1e-6
+    expected = gradient_check(shipped("rnn-128"), x[:4], y[:4])
+    np.testing.assert_allclose(table["analytic (BPTT)"], [c.analytic for c in expected.checks])
+    assert len(table) == len(expected.checks) and table["relative error"].max() < 1e-6
+    assert any(s.value.startswith("PASS: the largest relative error") for s in at.success)
+    at.selectbox[0].set_value("lstm-128")  # the check of another model, backward direction where there is one
+    at.run()
+    assert not at.exception and at.selectbox[2].disabled
+
+
+def test_gradient_check_expander_on_a_bilstms_backward_direction(test_digits):
+    at = open_page("gradients")
+    at.multiselect[0].set_value(["bilstm-128", "lstm-2x128"])
+    at.select_slider[0].set_value(16)
+    at.run()
+    at.selectbox[0].set_value("bilstm-128")
+    at.run()
+    at.selectbox[2].set_value(1)
+    at.toggle[1].set_value(True)
+    at.run()
+    assert not at.exception and any(s.value.startswith("PASS") for s in at.success)
+    assert all(w.endswith("backward") for w in at.dataframe[1].value["where"] if w.startswith("row") and "," in w)
 
 
 # ---- Truncation lab -------------------------------------------------------------------------------------------

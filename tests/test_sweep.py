@@ -7,14 +7,17 @@ import numpy as np
 import pytest
 import torch
 
+from explorer import stats
 from explorer.checkpoints import list_checkpoints, read_checkpoint, shipped_dir
 from explorer.data import Digits, load_sample
-from explorer.gradients import digit_batch, per_sample_loss
-from explorer.models import ModelConfig, SequenceClassifier
+from explorer.gradients import digit_batch
 from explorer.jobs import Job
-from explorer.sweep import (SUMMARY, Sweep, SweepConfig, SweepError, SweepProgress, SweepRun, gradient_rows,
-                            list_sweeps, load_sweep, main, parse_args, parser, run_sweep, run_sweep_job, save_sweep,
-                            shipped_sweep_dir, standard_error, sweep_reading, user_sweeps_dir)
+from explorer.losses import per_sample_loss
+from explorer.models import ModelConfig, SequenceClassifier
+from explorer.readings import sweep_reading, sweep_table
+from explorer.sweep import (SUMMARY, Sweep, SweepConfig, SweepError, SweepProgress, SweepRun, compare_ks,
+                            correct_answers, gradient_rows, list_sweeps, load_sweep, main, parse_args, parser,
+                            run_sweep, run_sweep_job, save_sweep, shipped_sweep_dir, user_sweeps_dir)
 from explorer.training import History, accuracy
 
 T = 28
@@ -34,12 +37,14 @@ def tiny_sweep(sample):
 
 def test_config_validates_and_sorts_ks():
     assert SweepConfig(ks=(28, 1, 7, 7)).ks == (1, 7, 28)
+    assert SweepConfig(seeds=(2, 0, 2)).seeds == (0, 2)
     for bad in (dict(ks=()), dict(ks=(0, 4)), dict(ks=(29,)), dict(loss_at="first"), dict(kind="transformer"),
-                dict(epochs=0), dict(hidden_size=0)):
+                dict(epochs=0), dict(hidden_size=0), dict(seeds=()), dict(seeds=(-1,))):
         with pytest.raises(ValueError):
             SweepConfig(**bad)
     cfg = SweepConfig(kind="gru", hidden_size=32, loss_at="every")
     assert cfg.train_config(7).k == 7 and cfg.train_config(7).loss_at == "every" and not cfg.train_config(7).augment
+    assert cfg.train_config(7).seed == 0 and cfg.train_config(7, 3).seed == 3
     assert cfg.model_config() == ModelConfig(kind="gru", hidden_size=32)
     assert cfg.label == "GRU-32, loss at every row" and SweepConfig().label == "LSTM-64, loss at the last row"
 
@@ -51,6 +56,7 @@ def test_one_model_per_k_with_its_own_accuracy(tiny_sweep, sample):
         assert run.model.config == ModelConfig(kind="lstm", hidden_size=4)
         assert len(run.history.epoch) == 2
         assert run.accuracy == accuracy(run.model, sample[1])  # re-measured on the 1,000 test digits
+        assert run.correct.dtype == bool and run.correct.mean() == run.accuracy and run.seed == 0
     assert not all(torch.equal(a, b) for a, b in zip(sweep.runs[0].model.parameters(),
                                                      sweep.runs[1].model.parameters()))
 
@@ -101,10 +107,8 @@ def test_stop_keeps_only_the_finished_ks(sample):
 
     sweep = run_sweep(SweepConfig(**TINY | dict(epochs=1)), *sample, should_stop=stop_in_second_k)
     assert sweep.stopped and sweep.ks == [1]
-    assert "stopped" in sweep_reading(sweep) and "k = 1 finished" in sweep_reading(sweep)
     sweep = run_sweep(SweepConfig(**TINY), *sample, should_stop=lambda: True)
     assert sweep.stopped and sweep.runs == []
-    assert sweep_reading(sweep).startswith("The sweep was stopped before any model finished")
 
 
 def test_sweep_job_saves_a_new_user_sweep_or_nothing(sample, user_home):
@@ -118,12 +122,33 @@ def test_sweep_job_saves_a_new_user_sweep_or_nothing(sample, user_home):
     assert run_sweep_job(stopped, SweepConfig(**TINY), *sample) is None and list_sweeps()[-1] == Path(folder)
 
 
+def test_seeds_train_one_model_per_k_and_seed_and_round_trip(sample, tmp_path):
+    events = []
+    sweep = run_sweep(SweepConfig(**TINY | dict(epochs=1, seeds=(0, 1))), *sample, on_progress=events.append)
+    assert [(r.k, r.seed) for r in sweep.runs] == [(1, 0), (1, 1), (28, 0), (28, 1)]
+    assert [(e.k, e.seed) for e in events[::3]] == [(1, 0), (28, 0), (1, 1), (28, 1)]  # seed 0's ks first
+    one = run_sweep(SweepConfig(**TINY | dict(epochs=1, ks=(1,))), *sample)
+    for p, q in zip(sweep.runs_of(1)[0].model.parameters(), one.runs[0].model.parameters()):
+        assert torch.equal(p, q)  # seed 0 trains the same model whatever else the sweep holds
+    assert not torch.equal(sweep.runs_of(1)[1].model.rnn.weight_hh_l0, one.runs[0].model.rnn.weight_hh_l0)
+    assert sweep.accuracies[0] == pytest.approx(np.mean([r.accuracy for r in sweep.runs_of(1)]))
+    save_sweep(sweep, tmp_path)
+    assert sorted(p.name for p in tmp_path.glob("*.safetensors")) == [
+        "k01-s1.safetensors", "k01.safetensors", "k28-s1.safetensors", "k28.safetensors"]
+    back = load_sweep(tmp_path)
+    assert back.seeds == [0, 1] and back.config.seeds == (0, 1)
+    assert read_checkpoint(tmp_path / "k28-s1.safetensors").meta["train_config"]["seed"] == 1
+
+
 def test_save_and_load_round_trip(tiny_sweep, tmp_path):
     sweep, _ = tiny_sweep
     (tmp_path / "k07.safetensors").write_bytes(b"from an older sweep")
     assert save_sweep(sweep, tmp_path) == tmp_path
     assert sorted(p.name for p in tmp_path.iterdir()) == ["k01.safetensors", "k28.safetensors", SUMMARY]
     back = load_sweep(tmp_path)
+    assert [r.seed for r in back.runs] == [0, 0]
+    for a, b in zip(sweep.runs, back.runs):
+        np.testing.assert_array_equal(a.correct, b.correct)
     assert back.config == sweep.config and back.ks == sweep.ks and back.accuracies == sweep.accuracies
     assert back.test_size == sweep.test_size and back.seconds == pytest.approx(sweep.seconds)
     for a, b in zip(sweep.runs, back.runs):
@@ -172,23 +197,119 @@ def test_shipped_sweep_is_not_listed_as_models_and_tells_the_story(sample):
         assert np.all(run.dh[: T - run.k] == 0.0) and np.all(run.dh[T - run.k:] > 0)
 
 
-def fake_sweep(accs: dict, loss_at="last", stopped=False, test_size=1000) -> Sweep:
-    runs = [SweepRun(k, None, {"test_accuracy": a}, History(), np.zeros(T), np.zeros(T)) for k, a in accs.items()]
-    return Sweep(SweepConfig(ks=tuple(accs), loss_at=loss_at), runs, stopped, test_size)
+def correctness(n_right: int, n: int = 1000, shift: int = 0) -> np.ndarray:
+    """n digits of which n_right are right, the right ones starting at `shift` (wrapping round)."""
+    return np.roll(np.arange(n) < n_right, shift)
 
 
-def test_reading_is_computed_from_the_results():
-    noise = 2 * math.sqrt(0.95 * 0.05 / 1000)
-    assert standard_error(0.95, 1000) == pytest.approx(math.sqrt(0.95 * 0.05 / 1000))
-    text = sweep_reading(fake_sweep({1: 0.5, 7: 0.8, 14: 0.94, 28: 0.95}))
+def fake_sweep(correct: dict, loss_at="last", stopped=False, ks_config=None) -> Sweep:
+    """A sweep from per-(k, seed) correctness vectors; correct[k] is one vector (seed 0) or a list (seeds 0..)."""
+    runs = []
+    for k, c in correct.items():
+        for seed, vec in enumerate(c if isinstance(c, list) else [c]):
+            runs.append(SweepRun(k, seed, None, {"test_accuracy": float(np.mean(vec))}, History(), np.zeros(T),
+                                 np.zeros(T), np.asarray(vec, bool)))
+    seeds = tuple(range(max(len(c) if isinstance(c, list) else 1 for c in correct.values())))
+    cfg = SweepConfig(ks=tuple(ks_config or correct), loss_at=loss_at, seeds=seeds)
+    return Sweep(cfg, runs, stopped, len(runs[0].correct))
+
+
+def exact_mcnemar(b: int, c: int) -> float:
+    """Two-sided exact McNemar p-value by summing binomial(n, 1/2) tail probabilities by hand."""
+    n, m = b + c, min(b, c)
+    tail = sum(math.comb(n, i) for i in range(m + 1)) / 2 ** n
+    return min(1.0, 2 * tail)
+
+
+def test_mcnemar_against_the_binomial_tail_by_hand():
+    ref = correctness(950)
+    for only_a, only_b in ((10, 20), (0, 7), (40, 41), (3, 3)):
+        a = ref.copy()
+        a[np.flatnonzero(ref)[:only_b]] = False  # b right, a wrong
+        a[np.flatnonzero(~ref)[:only_a]] = True  # a right, b wrong
+        r = stats.mcnemar(a, ref)
+        assert (r.only_a, r.only_b) == (only_a, only_b)
+        assert r.p == pytest.approx(exact_mcnemar(only_a, only_b), rel=1e-9)
+        assert r.difference == pytest.approx((only_a - only_b) / 1000)
+    assert stats.mcnemar(ref, ref).p == 1.0
+
+
+def test_paired_t_test_and_holm_by_hand():
+    a, b = np.array([0.93, 0.925, 0.931]), np.array([0.945, 0.94, 0.942])
+    r = stats.paired_across_seeds(a, b)
+    d = a - b
+    t = d.mean() / (d.std(ddof=1) / math.sqrt(3))
+    from scipy.stats import t as student
+    assert r.p == pytest.approx(2 * student.sf(abs(t), 2), rel=1e-9) and r.same_sign and r.mean < 0
+    assert np.isnan(stats.paired_across_seeds(a[:1], b[:1]).p)
+    p = [0.01, 0.04, float("nan"), 0.03, 0.5]
+    # Holm by its definition: sort, multiply the i-th smallest by (m - i), keep it monotone, cap at 1.
+    assert stats.holm(p)[:2] == pytest.approx([0.04, 0.09]) and stats.holm(p)[3] == pytest.approx(0.09)
+    assert stats.holm(p)[4] == pytest.approx(0.5) and np.isnan(stats.holm(p)[2])
+
+
+def test_above_chance_is_a_one_sided_binomial_test():
+    assert stats.above_chance(correctness(130), 0.1) < 0.01  # 13% of 1,000
+    assert stats.above_chance(correctness(105), 0.1) > 0.05  # 10.5%: indistinguishable from chance
+
+
+def test_one_seed_reading_uses_mcnemar_and_never_says_equal():
+    ref = correctness(950)
+    close = ref.copy()
+    close[np.flatnonzero(ref)[:20]] = False
+    close[np.flatnonzero(~ref)[:10]] = True  # 94.0%: 10 digits only it gets, 20 only full BPTT gets
+    sweep = fake_sweep({1: correctness(500), 7: correctness(800), 14: close, 28: ref})
+    text = sweep_reading(sweep)
     assert "from 50.0% at k = 1 to 95.0% at k = 28 (full BPTT)." in text
-    assert f"within {100 * noise:.1f} points" in text and "95.0% at k = 28, is k = 14." in text
+    assert "k = 1 and 7 are significantly worse than k = 28 (McNemar's exact test" in text
+    p14 = min(1.0, 3 * exact_mcnemar(10, 20))  # Holm: the largest of three p-values is multiplied by 1, but
+    p14 = max(p14 / 3, exact_mcnemar(10, 20))  # the smaller two are tiny, so k = 14 keeps its own p
+    assert f"k = 14 scores 1.0 points lower than k = 28, which is not significant (Holm-adjusted p = {p14:.2f})" in text
+    assert "does not make k = 14 as good." in text and "equal" not in text and "as good as" not in text
     assert "only to row 28" in text and "beats chance (10.0%) by 40 points" in text
-    assert "not monotone" not in text
-    text = sweep_reading(fake_sweep({2: 0.2, 4: 0.6, 7: 0.5, 28: 0.9}))
-    assert "rows 27–28" in text and "not monotone in k: k = 7 scores 50.0%, below k = 4" in text
-    assert "at chance" in sweep_reading(fake_sweep({1: 0.105, 28: 0.9}))
-    assert "chance" not in sweep_reading(fake_sweep({1: 0.8, 28: 0.9}, loss_at="every"))
+    assert "trained once" in text
+    row14 = next(r for r in sweep_table(sweep) if r["k"] == 14)
+    assert row14["verdict"] == "not significant" and row14["vs k = 28 (points)"] == "-1.0"
+    assert next(r for r in sweep_table(sweep) if r["k"] == 28)["vs k = 28 (points)"] == "reference"
+
+
+def test_several_seeds_use_a_paired_t_test_with_mean_and_spread():
+    full = [correctness(945), correctness(940, shift=3), correctness(942, shift=5)]
+    short = [correctness(930), correctness(925, shift=3), correctness(931, shift=5)]
+    sweep = fake_sweep({14: short, 28: full})
+    k14 = compare_ks(sweep)[0]
+    assert k14.test == "paired t-test" and k14.lower_in == 3 and k14.difference == pytest.approx(-0.0137, abs=1e-4)
+    assert k14.p == pytest.approx(stats.paired_across_seeds(np.array([0.93, 0.925, 0.931]),
+                                                            np.array([0.945, 0.94, 0.942])).p)
+    text = sweep_reading(sweep)
+    assert "(means over 3 seeds)" in text and "k = 14 is significantly worse than k = 28 (paired t-tests" in text
+    row = sweep_table(sweep)[0]
+    assert row["test accuracy"] == f"92.9% ± {100 * np.std([0.93, 0.925, 0.931], ddof=1):.1f}"
+    assert row["verdict"] == "significantly lower" and "trained once" not in text
+
+
+def test_a_sweep_at_chance_names_no_best_k():
+    sweep = fake_sweep({1: correctness(101), 28: correctness(104, shift=7)})
+    text = sweep_reading(sweep)
+    assert text.startswith("Every model is at chance level (best 10.4%") and "best k" not in text
+    assert "k = 28" not in text
+    assert "at chance" in sweep_reading(fake_sweep({1: correctness(103), 28: correctness(900)}))
+    assert "chance" not in sweep_reading(fake_sweep({1: correctness(800), 28: correctness(900)}, loss_at="every"))
+
+
+def test_stopped_and_empty_sweeps_say_so():
+    text = sweep_reading(fake_sweep({1: correctness(600)}, stopped=True, ks_config=(1, 28)))
+    assert "The sweep was stopped: only k = 1 finished." in text
+    empty = Sweep(SweepConfig(), [], True, 1000)
+    assert sweep_reading(empty).startswith("The sweep was stopped before any model finished")
+
+
+def test_shipped_sweep_reading(sample):
+    sweep = load_sweep(shipped_sweep_dir())
+    for run in sweep.runs:  # the stored per-digit results are the models' own
+        np.testing.assert_array_equal(run.correct, correct_answers(run.model, sample[1]))
+    text = sweep_reading(sweep)
+    assert "k = 14 scores 1.0 points lower than k = 28, which is not significant" in text
 
 
 def test_cli_trains_saves_and_documents_every_flag(tmp_path, capsys):
@@ -202,7 +323,7 @@ def test_cli_trains_saves_and_documents_every_flag(tmp_path, capsys):
     assert main(["--ks", "0"]) == 2 and "ks must be" in capsys.readouterr().err
     flags = {a.option_strings[-1]: a.help for a in parser()._actions}
     assert set(flags) >= {"--kind", "--hidden", "--ks", "--epochs", "--loss-at", "--batch-size", "--lr", "--augment",
-                          "--train-size", "--profile-size", "--seed", "--out", "--dry-run"}
+                          "--train-size", "--profile-size", "--seeds", "--out", "--dry-run"}
     assert all(flags.values()), [f for f, h in flags.items() if not h]
     assert parse_args([]).ks == [1, 2, 4, 7, 14, 28]
 

@@ -9,7 +9,7 @@ import torch
 import explorer.training as training
 from explorer.checkpoints import read_checkpoint, shipped_dir
 from explorer.data import DataError, Digits, load_sample
-from explorer.gradients import loss_logits, per_sample_loss
+from explorer.losses import loss_logits, per_sample_loss
 from explorer.jobs import Job
 from explorer.models import ModelConfig, SequenceClassifier
 from explorer.train import command_line, configs, parse_args
@@ -85,7 +85,7 @@ def test_full_bptt_uses_the_fused_module(digits, monkeypatch):
     def boom(*args, **kwargs):
         raise AssertionError("k = T must not unroll step by step")
 
-    monkeypatch.setattr("explorer.gradients.unroll", boom)
+    monkeypatch.setattr("explorer.losses.unroll", boom)
     train(SMALL, TrainConfig(epochs=1, k=28), *digits)
     with pytest.raises(AssertionError, match="unroll"):
         train(SMALL, TrainConfig(epochs=1, k=27), *digits)
