@@ -16,6 +16,7 @@ from explorer.data import Digits, load_sample  # noqa: E402
 from explorer.gradients import bptt_profile  # noqa: E402
 from explorer.internals import trace  # noqa: E402
 from explorer.models import ModelConfig, SequenceClassifier  # noqa: E402
+from explorer.cost import training_estimate  # noqa: E402
 from explorer.training import TrainConfig, train  # noqa: E402
 
 
@@ -58,6 +59,23 @@ def explorer_throughput(train_set: Digits, test_set: Digits, batch_size: int, ep
     return steps[-1].samples_per_s
 
 
+def stop_latency(train_set: Digits, test_set: Digits, model_cfg: ModelConfig, cfg: TrainConfig,
+                 stop_after_steps: int) -> tuple[float, float]:
+    """(seconds from a stop request to train() returning, seconds of one step) for a heavy job stopped mid-epoch."""
+    steps, asked = [], []
+
+    def should_stop() -> bool:
+        if len(steps) >= stop_after_steps:
+            asked.append(asked[0] if asked else time.perf_counter())
+            return True
+        return False
+
+    train(model_cfg, cfg, train_set, test_set, on_step=lambda s: steps.append(time.perf_counter()),
+          should_stop=should_stop)
+    returned = time.perf_counter()
+    return returned - asked[0], (steps[-1] - steps[0]) / max(len(steps) - 1, 1)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--hidden", type=int, default=128, help="LSTM hidden size (default: %(default)s)")
@@ -85,6 +103,17 @@ def main() -> None:
     print(f"training, bare nn.LSTM loop:    {bare:8.0f} samples/s (batch {args.batch_size})")
     print(f"training, explorer (k = T):     {ours:8.0f} samples/s = {ours / bare:.2f}x bare (target >= 0.85x)")
     print(f"  with augmentation:            {ours_aug:8.0f} samples/s = {ours_aug / bare:.2f}x bare")
+
+    # The issue's heavy job: BiLSTM-3x512, batch 16, k = 1; stopped in its first epoch (the worst case: no epoch
+    # end to fall back on, so the weights of the moment are tested within the time budget).
+    heavy = ModelConfig(kind="lstm", hidden_size=512, num_layers=3, bidirectional=True)
+    heavy_cfg = TrainConfig(epochs=200, batch_size=16, k=1)
+    estimate = training_estimate(heavy, heavy_cfg, len(train_set), len(test_set))
+    print(f"cost estimate, BiLSTM-3x512 b16 k=1 x 200 epochs: {estimate.minutes:,.0f} min "
+          f"({estimate.step_seconds:.2f} s/step x {estimate.steps:,} steps): over the 30 min limit, refused")
+    waited, step = stop_latency(train_set, test_set, heavy, heavy_cfg, stop_after_steps=3)
+    print(f"stop, BiLSTM-3x512 in epoch 1:  {waited:8.2f} s from the request to the result (one step {step:.2f} s; "
+          "target < 5 s)")
 
 
 if __name__ == "__main__":

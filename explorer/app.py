@@ -9,6 +9,8 @@ if str(ROOT) not in sys.path:  # Streamlit puts only explorer/ on sys.path
 import streamlit as st  # noqa: E402
 import torch  # noqa: E402
 
+from explorer import ui  # noqa: E402
+
 # Page requests and background training share a small CPU: one intra-op thread each keeps a trace at
 # milliseconds while a job trains (with two threads each they oversubscribe the cores and a trace takes
 # hundreds of ms).
@@ -25,4 +27,6 @@ PAGES = [
     st.Page("../pages/truncation.py", title="Truncation lab", icon=":material/content_cut:", url_path="truncation"),
     st.Page("../pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
 ]
+with st.sidebar:
+    ui.keep_owner_cookie()
 st.navigation(PAGES).run()

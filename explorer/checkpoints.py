@@ -6,10 +6,12 @@ string metadata holds one JSON value per key: "format", "config" (ModelConfig.to
 Nothing is ever unpickled: files are framed and checked by hand before safetensors
 parses them, so a bad upload gives a CheckpointError with a message fit for the user.
 
-Names: a checkpoint's name is its file stem. Shipped checkpoints (repo `checkpoints/`)
-are read-only and listed first; user checkpoints live in `user_dir()`. Names are unique
-in a listing: a user file with the same stem as a shipped one is listed as "stem (user)",
-and `user_path` refuses shipped names so the app never creates such a clash itself.
+Owners and names. Every checkpoint has an owner: "shipped" (the repo's `checkpoints/`, read-only),
+"local" (files directly in `user_dir()`, e.g. written by the command line on the server; read-only in
+the app), or a visitor's owner id (16 hex digits), whose files live in `user_dir()/<owner id>/` and
+only that visitor may replace or delete. A checkpoint's name in a listing is unique and stable (pages
+keep it in the URL): the file stem for shipped and local files ("stem (local)" if a shipped one has
+that stem), and "<first 8 digits of the owner id>/stem" for a visitor's.
 """
 import dataclasses
 import json
@@ -31,11 +33,14 @@ from safetensors.torch import load as parse_safetensors  # a plain tensor format
 from safetensors.torch import save as serialize_safetensors
 import torch
 
-from .models import ModelConfig, SequenceClassifier
+from .limits import MAX_CHECKPOINT_BYTES
+from .models import ModelConfig, SequenceClassifier, count_parameters
 
 FORMAT = "rnn-explorer/1"
-MAX_BYTES = 50 * 2**20
+MAX_BYTES = MAX_CHECKPOINT_BYTES
 SUFFIX = ".safetensors"
+SHIPPED, LOCAL = "shipped", "local"  # owners that are not visitors
+OWNER_PATTERN = re.compile(r"[0-9a-f]{16}")
 META_TYPES = {  # optional metadata fields and their JSON type; missing or null reads as empty
     "metrics": dict,
     "history": dict,
@@ -66,38 +71,46 @@ class Checkpoint:
 
     @property
     def accuracy(self) -> float | None:
-        return test_accuracy(self.meta)
+        return recorded_accuracy(self.meta)
 
 
 @dataclass(frozen=True)
 class CheckpointInfo:
     """A checkpoint found on disk, known from its header only (no tensors loaded)."""
 
-    name: str
+    name: str  # unique in a listing (see the module docstring)
     path: Path
-    shipped: bool
+    owner: str  # SHIPPED, LOCAL or a visitor's owner id
     config: ModelConfig
     meta: dict
+
+    @property
+    def shipped(self) -> bool:
+        return self.owner == SHIPPED
 
     @property
     def label(self) -> str:
         return self.config.label
 
     @property
+    def stem(self) -> str:
+        return self.path.stem
+
+    @property
     def accuracy(self) -> float | None:
-        return test_accuracy(self.meta)
+        return recorded_accuracy(self.meta)
 
 
-def test_accuracy(meta: dict) -> float | None:
-    """The recorded test accuracy if it is a number in [0, 1]; None for anything else an upload may hold."""
+def fraction_or_none(value) -> float | None:
+    """A number in [0, 1] as a float; None for anything else a file may hold (bools, strings, NaN, 1e400...)."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 1  # NaN fails too
+    return float(value) if ok else None
+
+
+def recorded_accuracy(meta: dict) -> float | None:
+    """The recorded test accuracy if it is a number in [0, 1], else None."""
     metrics = meta.get("metrics")
-    value = metrics.get("test_accuracy") if isinstance(metrics, dict) else None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:  # NaN fails too
-        return None
-    return float(value)
-
-
-test_accuracy.__test__ = False  # not a pytest test, whatever its name
+    return fraction_or_none(metrics.get("test_accuracy")) if isinstance(metrics, dict) else None
 
 
 # ---- where checkpoints live ----------------------------------------------------------
@@ -121,16 +134,34 @@ def user_dir() -> Path:
     return folder
 
 
-def user_path(name: str) -> Path:
-    """Where a user checkpoint called `name` is saved; refuses unsafe names and shipped names."""
+def check_owner(owner: str) -> str:
+    """A visitor's owner id (16 hex digits), or CheckpointError: it names a folder, so nothing else may pass."""
+    if not isinstance(owner, str) or not OWNER_PATTERN.fullmatch(owner):
+        raise CheckpointError("invalid owner id")
+    return owner
+
+
+def owner_dir(owner: str) -> Path:
+    """The folder of one visitor's checkpoints."""
+    return user_dir() / check_owner(owner)
+
+
+def user_path(name: str, owner: str) -> Path:
+    """Where the visitor `owner` saves a checkpoint called `name`; refuses unsafe names and shipped names."""
     if not NAME_PATTERN.fullmatch(name):
         raise CheckpointError(
-            f"invalid checkpoint name {name!r}: use up to 100 letters, digits, '.', '_' or '-', "
-            "starting with a letter or digit"
+            "invalid checkpoint name: use up to 100 letters, digits, '.', '_' or '-', starting with a letter or digit"
         )
     if (shipped_dir() / (name + SUFFIX)).exists():
-        raise CheckpointError(f"the name {name!r} belongs to a shipped checkpoint; choose another")
-    return user_dir() / (name + SUFFIX)
+        raise CheckpointError("that name belongs to a shipped checkpoint; choose another")
+    return owner_dir(owner) / (name + SUFFIX)
+
+
+def checkpoint_bytes(config: ModelConfig, steps: int = 0) -> int:
+    """About how large a checkpoint of this model is, with the history of a run of `steps` optimizer steps."""
+    with torch.device("meta"):
+        params = count_parameters(SequenceClassifier(config))
+    return 4 * params + 24 * steps + 100_000  # float32 weights; per-step losses as JSON; the rest of the metadata
 
 
 # ---- saving --------------------------------------------------------------------------
@@ -207,27 +238,30 @@ def save_checkpoint(
     }
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
     blob = serialize_safetensors(tensors, metadata={k: _to_json(v) for k, v in fields.items()})
+    if len(blob) > MAX_BYTES:  # it could never be listed or uploaded again
+        raise CheckpointError(f"the checkpoint would be {size_text(len(blob))}, over the {size_text(MAX_BYTES)} limit")
     _write_atomically(path, blob)
     return path
 
 
-def import_checkpoint(blob: bytes, name: str) -> CheckpointInfo:
-    """Validate uploaded bytes and store them as the user checkpoint `name` (overwrites)."""
+def import_checkpoint(blob: bytes, name: str, owner: str) -> CheckpointInfo:
+    """Validate uploaded bytes and store them as the visitor's checkpoint `name` (replacing their own only)."""
     read_checkpoint(blob)
-    path = user_path(name)
+    path = user_path(name, owner)
     _write_atomically(path, bytes(blob))
-    return _info(path, shipped=False, name=name)
+    return _info(path, owner, listed_name(owner, name))
 
 
 # ---- validating ----------------------------------------------------------------------
 
 
-def _size_text(n: int) -> str:
-    if n < 2**10:
+def size_text(n: int) -> str:
+    """A byte count in decimal units, as the uploader states its limit (1 MB = 10^6 bytes)."""
+    if n < 1000:
         return f"{n} bytes"
-    if n < 2**20:
-        return f"{n / 2**10:.0f} KB"
-    return f"{n / 2**20:.0f} MB" if n >= 10 * 2**20 else f"{n / 2**20:.1f} MB"
+    if n < 10**6:
+        return f"{n / 1000:.0f} KB"
+    return f"{n / 10**6:.1f} MB"
 
 
 def _what_is_it(prefix: bytes) -> str:
@@ -242,7 +276,7 @@ def _what_is_it(prefix: bytes) -> str:
 
 def _check_size(size: int) -> None:
     if size > MAX_BYTES:
-        raise CheckpointError(f"file is {_size_text(size)}, larger than the {_size_text(MAX_BYTES)} limit")
+        raise CheckpointError(f"file is {size_text(size)}, larger than the {size_text(MAX_BYTES)} limit")
     if size == 0:
         raise CheckpointError("not a safetensors file: the file is empty")
 
@@ -401,7 +435,7 @@ def read_checkpoint(source: str | Path | bytes) -> Checkpoint:
     return Checkpoint(config=config, model=model.eval(), meta=meta)
 
 
-def _info(path: Path, shipped: bool, name: str | None = None) -> CheckpointInfo:
+def _info(path: Path, owner: str, name: str | None = None) -> CheckpointInfo:
     """Header-only view of a checkpoint file: framing, metadata and tensor shapes checked, no tensors read."""
     try:
         with path.open("rb") as f:
@@ -413,35 +447,44 @@ def _info(path: Path, shipped: bool, name: str | None = None) -> CheckpointInfo:
         raise CheckpointError(f"could not read {path.name}: {e.strerror or e}") from None
     config, meta = _decode_metadata(metadata)
     _check_tensors(entries, config)
-    return CheckpointInfo(name=name or path.stem, path=path, shipped=shipped, config=config, meta=meta)
+    return CheckpointInfo(name=name or path.stem, path=path, owner=owner, config=config, meta=meta)
 
 
 def _log_skipped(path: Path, error: CheckpointError) -> None:
     log.warning("skipping checkpoint %s: %s", path, error)
 
 
+def listed_name(owner: str, stem: str) -> str:
+    """A visitor's checkpoint's name in listings: '<first 8 digits of the owner id>/<stem>'."""
+    return f"{owner[:8]}/{stem}"
+
+
 def list_checkpoints(
     include_user: bool = True,
     on_error: Callable[[Path, CheckpointError], None] = _log_skipped,
 ) -> list[CheckpointInfo]:
-    """Shipped checkpoints by name, then user ones by name; broken user files go to on_error and are skipped.
+    """Shipped checkpoints by name, then local ones, then visitors' (by owner, then name).
 
-    A broken shipped file raises CheckpointError (naming the file): it is a bug in the repo.
-    A user file whose stem matches a shipped checkpoint is listed as "stem (user)".
+    Broken user files go to on_error and are skipped; a broken shipped file raises CheckpointError
+    (naming the file): it is a bug in the repo.
     """
     infos = []
     for path in sorted(shipped_dir().glob("*" + SUFFIX)):
         try:
-            infos.append(_info(path, shipped=True))
+            infos.append(_info(path, SHIPPED))
         except CheckpointError as e:
             raise CheckpointError(f"shipped checkpoint {path.name}: {e}") from None
     if not include_user:
         return infos
     taken = {info.name for info in infos}
-    for path in sorted(user_dir().glob("*" + SUFFIX)):
-        name = f"{path.stem} (user)" if path.stem in taken else path.stem
+    found = [(LOCAL, path, f"{path.stem} (local)" if path.stem in taken else path.stem)
+             for path in sorted(user_dir().glob("*" + SUFFIX))]
+    folders = sorted(p for p in user_dir().glob("*") if p.is_dir() and OWNER_PATTERN.fullmatch(p.name))
+    found += [(folder.name, path, listed_name(folder.name, path.stem))
+              for folder in folders for path in sorted(folder.glob("*" + SUFFIX))]
+    for owner, path, name in found:
         try:
-            infos.append(_info(path, shipped=False, name=name))
+            infos.append(_info(path, owner, name))
         except CheckpointError as e:
             on_error(path, e)
     return infos
@@ -455,13 +498,13 @@ def find_checkpoint(name: str) -> CheckpointInfo:
     raise CheckpointError(f"no checkpoint named {name!r}")
 
 
-def delete_checkpoint(info: CheckpointInfo) -> None:
-    """Delete a user checkpoint; shipped checkpoints are read-only."""
+def delete_checkpoint(info: CheckpointInfo, owner: str) -> None:
+    """Delete one of the visitor `owner`'s own checkpoints; every other checkpoint is read-only to them."""
     path = info.path.resolve()
     if info.shipped or path.is_relative_to(shipped_dir().resolve()):
         raise CheckpointError("shipped checkpoints are read-only")
-    if path.parent != user_dir().resolve():
-        raise CheckpointError(f"only checkpoints in {user_dir()} can be deleted")
+    if info.owner != check_owner(owner) or path.parent != owner_dir(owner).resolve():
+        raise CheckpointError("only its owner can delete a checkpoint; this one is not yours")
     try:
         path.unlink(missing_ok=True)
     except OSError as e:

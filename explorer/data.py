@@ -51,6 +51,10 @@ class EmptyDrawingError(DataError):
     """A drawing has no ink to read."""
 
 
+class TooSmallDrawingError(DataError):
+    """A drawing's ink is too small to be a digit (a dot scaled up to 20 x 20 reads as anything)."""
+
+
 @dataclass(frozen=True, eq=False)  # eq=False: comparing arrays with == is ambiguous
 class Digits:
     """A set of 28x28 digit images with their labels."""
@@ -207,9 +211,25 @@ def download_mnist(cache_dir: str | os.PathLike | None = None, mirrors: Sequence
     return cache
 
 
-def download_job(job, **options) -> Path:
-    """A background job's work (explorer.jobs): download_mnist(**options), reporting each (file, done, total)."""
-    return download_mnist(on_progress=lambda *record: job.report(record), **options)
+DATA_SOURCES = ("sample", "mnist")
+SOURCE_SIZES = {"sample": (4000, 1000), "mnist": (60000, 10000)}  # (train, test) digits of each source
+
+
+def mnist_downloaded() -> bool:
+    """Whether the four full-MNIST files are in the cache (load_mnist checks their contents)."""
+    return all((default_cache_dir() / name).exists() for name in MNIST_FILES)
+
+
+def load_digits(source: str) -> tuple[Digits, Digits]:
+    """(train, test) digits of a data source: "sample" (bundled) or "mnist" (downloaded)."""
+    if source not in DATA_SOURCES:
+        raise ValueError(f"data source must be one of {DATA_SOURCES}, got {source!r}")
+    return load_sample() if source == "sample" else load_mnist()
+
+
+def provenance(source: str, train_set: Digits, test_set: Digits, augmented: bool) -> dict:
+    """A checkpoint's "data" metadata: which digits, how many, augmented or not."""
+    return {"name": source, "train": len(train_set), "test": len(test_set), "augment": augmented}
 
 
 def load_mnist(cache_dir: str | os.PathLike | None = None,
@@ -256,6 +276,7 @@ def augment(images: torch.Tensor, generator: torch.Generator, max_shift: float =
 # ---- drawings ----------------------------------------------------------------------------------
 
 INK_THRESHOLD = 0.1  # faint anti-aliasing fringe and canvas noise are not ink
+MIN_EXTENT = 0.15  # the ink's bounding box must span this share of the canvas, in height or width
 BOX = 20  # MNIST digits were fitted into a 20x20 box ...
 CENTRE = 14.0  # ... then pasted into 28x28 with their centre of mass at pixel (14, 14)
 
@@ -280,6 +301,10 @@ def drawing_to_digit(rgba: np.ndarray) -> np.ndarray:
     rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
     if len(rows) == 0:
         raise EmptyDrawingError("The drawing is empty: draw a digit first.")
+    extent = max((rows[-1] - rows[0] + 1) / ink.shape[0], (cols[-1] - cols[0] + 1) / ink.shape[1])
+    if extent < MIN_EXTENT:
+        raise TooSmallDrawingError(f"The drawing spans {extent:.0%} of the canvas: draw a larger digit, most of the "
+                                   "canvas tall.")
     crop = ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]  # the ink's bounding box
 
     h, w = crop.shape

@@ -100,6 +100,12 @@ class Profile:
     grad_norm: float  # ||dL/dtheta|| over all parameters (before any clipping)
     dh_last_row: np.ndarray  # (L, D, B, T): ||dl_T/dh_t|| of the last row's loss alone (= dh for loss at last)
 
+    @property
+    def finite(self) -> bool:
+        """Whether every gradient norm is finite (huge weights overflow float32)."""
+        parts = [self.dh, self.dx, self.dw_hh, self.dh_last_row] + ([self.dc] if self.dc is not None else [])
+        return bool(np.isfinite(self.loss) and np.isfinite(self.grad_norm) and all(np.isfinite(p).all() for p in parts))
+
 
 def _norms(grads: list, reverse: bool) -> np.ndarray:
     """List over steps of (B, H) gradients -> (B, T) norms, by image row."""

@@ -153,6 +153,12 @@ class Trace:
     logits: np.ndarray  # (B, T, 10)
 
     @property
+    def finite(self) -> bool:
+        """Whether every recorded number is finite: huge weights overflow float32 into inf and NaN."""
+        return bool(np.isfinite(self.logits).all()) and all(
+            np.isfinite(a).all() for dirs in self.states for named in dirs for a in named.values())
+
+    @property
     def probs(self) -> np.ndarray:
         e = np.exp(self.logits - self.logits.max(-1, keepdims=True))
         return e / e.sum(-1, keepdims=True)

@@ -6,12 +6,43 @@ page offers: both loss placements, every cell kind, bidirectional and multi-laye
 import numpy as np
 
 from .data import T
+from .metadata import Recorded
 from .predictions import settled_after
 from .stats import ALPHA
 from .sweep import Sweep, compare_ks
 
 SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 VANISHING, EXPLODING = -2, 2  # decades (rounded in log space) at or beyond which a ratio gets a verdict
+
+
+# ---- checkpoints ------------------------------------------------------------------------------------------------
+
+
+def accuracy_text(rec: Recorded) -> str:
+    """The recorded test accuracy as a percentage, or a dash when there is no valid one."""
+    return "—" if rec.test_accuracy is None else f"{100 * rec.test_accuracy:.1f}%"
+
+
+def data_text(rec: Recorded) -> str:
+    """Where a checkpoint's training digits came from, in words (only validated numbers and fixed words)."""
+    name = {"sample": "the bundled MNIST sample", "mnist": "full MNIST", None: "unrecorded data"}[rec.data_source]
+    text = f"{rec.train_digits:,} training digits from {name}" if rec.train_digits else name
+    text += ", augmented" if rec.augmented else ""
+    return text + (f"; tested on {rec.test_digits:,}" if rec.test_digits else "")
+
+
+def how_it_ended(rec: Recorded, tested: int | None = None) -> str:
+    """Finished, or stopped: then which weights were kept."""
+    if not rec.stopped:
+        return "finished"
+    if rec.epoch == 0 or rec.partial_epoch:
+        part = f" and tested on the first {tested:,} test digits there was time for" if tested else ""
+        return f"stopped during epoch 1; the weights as they were at the stop{part}"
+    return "stopped early; the best weights so far" + ("" if rec.epoch is None else f", from epoch {rec.epoch}")
+
+
+def created_text(rec: Recorded) -> str:
+    return "—" if rec.created is None else rec.created.strftime("%Y-%m-%d %H:%M UTC")
 
 
 # ---- Gradients through time ------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from typing import Callable
 import numpy as np
 
 from . import stats
-from .checkpoints import read_checkpoint, save_checkpoint, user_dir
+from .checkpoints import OWNER_PATTERN, check_owner, read_checkpoint, save_checkpoint, user_dir
 from .data import Digits, T, load_sample
 from .gradients import bptt_profile, digit_batch
 from .losses import LOSS_AT, check_loss_at
@@ -321,23 +321,22 @@ def load_sweep(folder: str | Path) -> Sweep:
 
 
 def list_sweeps() -> list[Path]:
-    """The shipped sweep (if present), then the user's sweeps, newest first."""
+    """The shipped sweep (if present), then the visitors' sweeps (sweeps/<owner id>/<stamp>...), newest first."""
     shipped = [shipped_sweep_dir()] if (shipped_sweep_dir() / SUMMARY).exists() else []
-    mine = sorted((p.parent for p in user_sweeps_dir().glob(f"*/{SUMMARY}")), key=lambda p: p.name, reverse=True)
-    return shipped + mine
+    found = [p.parent for p in user_sweeps_dir().glob(f"*/*/{SUMMARY}") if OWNER_PATTERN.fullmatch(p.parent.parent.name)]
+    return shipped + sorted(found, key=lambda p: p.name, reverse=True)
 
 
-def new_sweep_dir(cfg: SweepConfig) -> Path:
-    """A fresh folder name for a user sweep, e.g. sweeps/20250101-120000-lstm-64-last."""
+def sweep_owner(folder: Path) -> str | None:
+    """The owner id of a visitor's sweep folder; None for the shipped sweep or any other folder."""
+    folder = Path(folder)
+    return folder.parent.name if folder.parent.parent == user_sweeps_dir() else None
+
+
+def new_sweep_dir(cfg: SweepConfig, owner: str) -> Path:
+    """A fresh folder for a visitor's sweep, e.g. sweeps/<owner id>/20250101-120000-lstm-64-last."""
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    return user_sweeps_dir() / f"{stamp}-{cfg.kind}-{cfg.hidden_size}-{cfg.loss_at}"
-
-
-def run_sweep_job(job, cfg: SweepConfig, train_set: Digits, test_set: Digits) -> str | None:
-    """A background job's work (explorer.jobs): run the sweep, save what finished as a new user sweep; its folder."""
-    sweep = run_sweep(cfg, train_set, test_set, on_progress=job.report, should_stop=job.should_stop)
-    sweep.command = "Truncation lab page"
-    return str(save_sweep(sweep, new_sweep_dir(cfg))) if sweep.runs else None
+    return user_sweeps_dir() / check_owner(owner) / f"{stamp}-{cfg.kind}-{cfg.hidden_size}-{cfg.loss_at}"
 
 
 # ---- command line ---------------------------------------------------------------------------------------------

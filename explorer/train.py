@@ -7,14 +7,14 @@ import shlex
 import sys
 
 from .checkpoints import CheckpointError, save_checkpoint
-from .data import DataError, Digits, download_mnist
+from .data import DATA_SOURCES, DataError, Digits, download_mnist, load_digits, provenance
 from .losses import LOSS_AT
 from .models import KINDS, ModelConfig
-from .training import (DATA_SOURCES, OPTIMIZERS, SCHEDULES, DivergedError, TrainConfig, load_digits, provenance,
-                       train)
+from .training import OPTIMIZERS, SCHEDULES, DivergedError, TrainConfig, train
 
 
-def parse_args(argv=None) -> argparse.Namespace:
+def parser() -> argparse.ArgumentParser:
+    """The CLI's flags, each with its help text."""
     d = TrainConfig()
     p = argparse.ArgumentParser(prog="python -m explorer.train", description=__doc__.splitlines()[0])
     p.add_argument("--kind", choices=KINDS, default="lstm", help="recurrent cell (default: %(default)s)")
@@ -38,7 +38,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--download", action="store_true", help="download full MNIST into the cache if missing")
     p.add_argument("--out", help="where to write the .safetensors checkpoint")
     p.add_argument("--dry-run", action="store_true", help="a quick smoke run: 1 epoch on 256 digits, nothing saved")
-    return p.parse_args(argv)
+    return p
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    return parser().parse_args(argv)
 
 
 def configs(args: argparse.Namespace) -> tuple[ModelConfig, TrainConfig]:
@@ -108,7 +112,7 @@ def main(argv=None) -> int:
             path = save_checkpoint(args.out, result.model, metrics=result.metrics,
                                    history=result.history.to_dict(),
                                    command=command_line(model_cfg, cfg, args.data, args.out),
-                                   train_config=cfg.to_dict(), data=provenance(args.data, train_set, test_set, cfg))
+                                   train_config=cfg.to_dict(), data=provenance(args.data, train_set, test_set, cfg.augment))
         except CheckpointError as e:
             print(f"error: {e}", file=sys.stderr)
             return 1

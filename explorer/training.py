@@ -1,26 +1,21 @@
-"""Training loop with progress callbacks, a stop request, truncated BPTT and a NaN guard; and the job that
-runs it in the background for the Train page."""
+"""Training loop with progress callbacks, a stop request, truncated BPTT and a NaN guard."""
 import contextlib
 import copy
 import math
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Callable
 
 import torch
 
-from .checkpoints import save_checkpoint
-from .data import MNIST_FILES, Digits, augment, default_cache_dir, load_mnist, load_sample
+from .data import Digits, augment
 from .losses import LOSS_AT, loss_logits, per_sample_loss
-from .jobs import Job
 from .models import ModelConfig, SequenceClassifier, seeded, seeded_model
 from .predictions import predict
 
 OPTIMIZERS = ("adam", "sgd")
 TRAIN_PROBE = 1000  # training digits behind the per-epoch train accuracy
 SCHEDULES = ("none", "cosine")
-DATA_SOURCES = ("sample", "mnist")
 
 
 class DivergedError(Exception):
@@ -79,6 +74,11 @@ class Step:
     grad_norm: float  # before clipping
     samples_per_s: float
 
+    @property
+    def fraction(self) -> float:
+        """Share of the run done, in [0, 1]."""
+        return self.step / self.total_steps
+
 
 @dataclass
 class History:
@@ -104,6 +104,7 @@ class TrainResult:
     model: SequenceClassifier  # final weights (or, after a stop, the best so far); eval mode, on CPU
     history: History
     # test_accuracy, train_accuracy, epoch, partial_epoch, epochs_run, steps, stopped, samples_per_s, train_seconds
+    # (and test_evaluated when a stop in the first epoch left time to test only some digits)
     metrics: dict
 
 
@@ -121,6 +122,17 @@ def accuracy(model: SequenceClassifier, digits: Digits, batch_size: int = 1000) 
     return correct / max(len(digits), 1)
 
 
+def accuracy_within(model: SequenceClassifier, digits: Digits, seconds: float, batch_size: int = 100
+                    ) -> tuple[float, int]:
+    """(accuracy, digits tested) over as many batches of digits as fit in `seconds` (at least one batch)."""
+    deadline, correct, tested = time.perf_counter() + seconds, 0, 0
+    while tested < len(digits) and (tested == 0 or time.perf_counter() < deadline):
+        part = Digits(digits.images[tested:tested + batch_size], digits.labels[tested:tested + batch_size])
+        correct += int((predict(model, part) == part.labels).sum())
+        tested += len(part)
+    return correct / max(tested, 1), tested
+
+
 def make_optimizer(model: SequenceClassifier, cfg: TrainConfig) -> torch.optim.Optimizer:
     if cfg.optimizer == "adam":
         return torch.optim.Adam(model.parameters(), lr=cfg.lr)
@@ -133,153 +145,133 @@ def make_schedule(opt: torch.optim.Optimizer, cfg: TrainConfig, total_steps: int
     return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
 
 
+@dataclass
+class BestWeights:
+    """The epoch end with the best clean training accuracy so far, and its weights (the test set only reports)."""
+
+    epoch: int = 0  # 0: no epoch has ended yet
+    train_accuracy: float = -1.0
+    test_accuracy: float | None = None
+    state: dict | None = None
+
+    def offer(self, epoch: int, train_acc: float, test_acc: float, model: SequenceClassifier) -> None:
+        if train_acc > self.train_accuracy:
+            self.epoch, self.train_accuracy, self.test_accuracy = epoch, train_acc, test_acc
+            self.state = copy.deepcopy(model.state_dict())
+
+
+STOP_EVALUATION_SECONDS = 3.0  # a stop in the first epoch tests the weights on as many digits as fit in this
+
+
+class _Run:
+    """One training run's moving parts; train() drives it epoch by epoch."""
+
+    def __init__(self, model: SequenceClassifier, cfg: TrainConfig, train_set: Digits, device: torch.device):
+        self.model, self.cfg, self.device = model, cfg, device
+        self.gen = torch.Generator().manual_seed(cfg.seed)
+        self.x, self.y = train_set.tensors()
+        self.steps_per_epoch = math.ceil(len(self.y) / cfg.batch_size)
+        self.total = self.steps_per_epoch * cfg.epochs
+        self.opt = make_optimizer(model, cfg)
+        self.sched = make_schedule(self.opt, cfg, self.total)
+        self.dropout = model.rnn.dropout > 0
+        self.step = self.seen = 0
+        self.start = time.perf_counter()
+
+    def optimizer_step(self, idx: torch.Tensor, epoch: int) -> tuple[float, float]:
+        """One batch: loss, backward, clipping, the NaN guard, the update; returns (loss, gradient norm)."""
+        cfg, model = self.cfg, self.model
+        x = augment(self.x[idx], self.gen) if cfg.augment else self.x[idx]
+        x, y = x.to(self.device), self.y[idx].to(self.device)
+        # Dropout masks come from torch's global RNG, which page threads share: seed it per (seed, step), locked.
+        with seeded(cfg.seed * 1_000_003 + self.step) if self.dropout else contextlib.nullcontext():
+            loss = per_sample_loss(loss_logits(model, x, cfg.loss_at, cfg.k), y).mean()
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip or float("inf"))
+        if not (torch.isfinite(loss) and torch.isfinite(norm)):
+            what = "loss" if not torch.isfinite(loss) else "gradient norm"
+            raise FloatingPointError(
+                f"Training diverged at epoch {epoch}, step {self.step + 1}: the {what} became "
+                f"{(loss if what == 'loss' else norm).item()}. Lower the learning rate (now {cfg.lr:g}) "
+                "or enable gradient clipping.")
+        self.opt.step()
+        self.sched.step()
+        self.step += 1
+        self.seen += len(idx)
+        return loss.item(), norm.item()
+
+    def samples_per_s(self) -> float:
+        return self.seen / max(time.perf_counter() - self.start, 1e-9)
+
+
 def train(model_cfg: ModelConfig, cfg: TrainConfig, train_set: Digits, test_set: Digits,
           on_step: Callable[[Step], None] | None = None,
           on_epoch: Callable[[History], None] | None = None,
           should_stop: Callable[[], bool] | None = None,
           model: SequenceClassifier | None = None) -> TrainResult:
-    """Train a SequenceClassifier (a new one from cfg.seed unless given); returns its weights and the history."""
-    # A stop request is honoured between steps; the result then holds the better of the current weights and
-    # the best epoch end, judged by clean training accuracy (the test set only reports). A non-finite loss or
-    # gradient raises DivergedError carrying the last good weights.
-    gen = torch.Generator().manual_seed(cfg.seed)
+    """Train a SequenceClassifier (a new one from cfg.seed unless given); returns its weights and the history.
+
+    A stop request is honoured between steps: the result holds the best epoch end so far (by clean training
+    accuracy; its test accuracy was measured then), or, during the first epoch, the weights of the moment,
+    tested on as many test digits as STOP_EVALUATION_SECONDS allow. Either way the stop costs at most a few
+    seconds whatever the model. A non-finite loss or gradient raises DivergedError with the last good weights.
+    """
     device = pick_device(cfg.device)
     model = (seeded_model(model_cfg, cfg.seed) if model is None else model).to(device).train()
-    dropout = model.rnn.dropout > 0
-    x_all, y_all = train_set.tensors()
-    n = len(y_all)
-    steps_per_epoch = math.ceil(n / cfg.batch_size)
-    total = steps_per_epoch * cfg.epochs
-    opt = make_optimizer(model, cfg)
-    sched = make_schedule(opt, cfg, total)
-    hist = History()
+    run = _Run(model, cfg, train_set, device)
+    hist, best = History(), BestWeights()
     # Per-epoch train accuracy on a fixed slice: a full clean pass would cost a third of an epoch.
     probe = Digits(train_set.images[:TRAIN_PROBE], train_set.labels[:TRAIN_PROBE])
-    best = (-1.0, None, 0)  # (probe accuracy, weights, epoch) of the best epoch end
-    start, step, seen = time.perf_counter(), 0, 0
-
-    def finish(partial_epoch: bool = False) -> TrainResult:
-        """partial_epoch: the weights are from the middle of epoch len(hist.epoch) + 1."""
-        elapsed = time.perf_counter() - start
-        model.cpu().eval()
-        epoch = len(hist.epoch)
-        if hist.stopped and best[1] is not None and best[0] > accuracy(model, probe):
-            model.load_state_dict(best[1])
-            epoch, partial_epoch = best[2], False
-        train_acc = accuracy(model, train_set)
-        # epoch: epochs completed by the returned weights (0 = stopped during epoch 1)
-        metrics = {"test_accuracy": accuracy(model, test_set), "train_accuracy": train_acc, "epoch": epoch,
-                   "partial_epoch": partial_epoch, "epochs_run": len(hist.epoch), "steps": step,
-                   "stopped": hist.stopped, "samples_per_s": seen / max(elapsed, 1e-9), "train_seconds": elapsed}
-        return TrainResult(model, hist, metrics)
-
+    partial = False
     for epoch in range(1, cfg.epochs + 1):
-        order = torch.randperm(n, generator=gen)
+        order = torch.randperm(len(run.y), generator=run.gen)
         losses, norms = [], []
-        for b in range(steps_per_epoch):
+        for b in range(run.steps_per_epoch):
             if should_stop and should_stop():
-                hist.stopped = True
-                return finish(partial_epoch=b > 0)
-            idx = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
-            x = augment(x_all[idx], gen) if cfg.augment else x_all[idx]
-            x, y = x.to(device), y_all[idx].to(device)
-            # Dropout masks come from torch's global RNG, which page threads share: seed it per (seed, step), locked.
-            with seeded(cfg.seed * 1_000_003 + step) if dropout else contextlib.nullcontext():
-                loss = per_sample_loss(loss_logits(model, x, cfg.loss_at, cfg.k), y).mean()
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip or float("inf"))
-            if not (torch.isfinite(loss) and torch.isfinite(norm)):
-                # Weights are untouched since the last finite step: those are the ones we hand back.
-                model.cpu().eval()
-                what = "loss" if not torch.isfinite(loss) else "gradient norm"
-                raise DivergedError(
-                    f"Training diverged at epoch {epoch}, step {step + 1}: the {what} became "
-                    f"{(loss if what == 'loss' else norm).item()}. Lower the learning rate (now {cfg.lr:g}) "
-                    "or enable gradient clipping.", TrainResult(model, hist, {}))
-            opt.step()
-            sched.step()
-            step += 1
-            seen += len(idx)
-            losses.append(loss.item())
-            norms.append(norm.item())
-            hist.step_loss.append(losses[-1])
+                hist.stopped, partial = True, b > 0
+                break
+            try:
+                loss, norm = run.optimizer_step(order[b * cfg.batch_size:(b + 1) * cfg.batch_size], epoch)
+            except FloatingPointError as e:  # weights are untouched since the last finite step
+                raise DivergedError(str(e), TrainResult(model.cpu().eval(), hist, {})) from None
+            losses.append(loss)
+            norms.append(norm)
+            hist.step_loss.append(loss)
             if on_step:
-                on_step(Step(epoch, cfg.epochs, step, total, losses[-1], norms[-1],
-                             seen / (time.perf_counter() - start)))
-        test_acc = accuracy(model, test_set)
+                on_step(Step(epoch, cfg.epochs, run.step, run.total, loss, norm, run.samples_per_s()))
+        if hist.stopped:
+            break
         hist.epoch.append(epoch)
         hist.loss.append(sum(losses) / len(losses))
         hist.train_accuracy.append(accuracy(model, probe))
-        hist.test_accuracy.append(test_acc)
+        hist.test_accuracy.append(accuracy(model, test_set))
         hist.grad_norm_mean.append(sum(norms) / len(norms))
         hist.grad_norm_max.append(max(norms))
-        hist.lr.append(opt.param_groups[0]["lr"])
-        hist.seconds.append(time.perf_counter() - start)
-        if hist.train_accuracy[-1] > best[0]:
-            best = (hist.train_accuracy[-1], copy.deepcopy(model.state_dict()), epoch)
+        hist.lr.append(run.opt.param_groups[0]["lr"])
+        hist.seconds.append(time.perf_counter() - run.start)
+        if should_stop is not None:  # only a run that can be stopped needs a copy of its best weights
+            best.offer(epoch, hist.train_accuracy[-1], hist.test_accuracy[-1], model)
         if on_epoch:
             on_epoch(hist)
-    return finish()
+    return _finish(model.cpu().eval(), hist, best, partial, test_set, run)
 
 
-# ---- training as a background job (the Train page) -------------------------------------------
-
-
-@dataclass(frozen=True)
-class EpochEnd:
-    """What a training job reports after each epoch, next to a Step after every step."""
-
-    epoch: int
-    loss: float
-    train_accuracy: float
-    test_accuracy: float
-    seconds: float
-
-
-@dataclass(frozen=True)
-class TrainOutcome:
-    """A finished training job: the saved checkpoint, or (path None) why training diverged."""
-
-    path: Path | None
-    metrics: dict
-    error: str | None = None
-
-
-def mnist_downloaded() -> bool:
-    """Whether the four full-MNIST files are in the cache (load_mnist checks their contents)."""
-    return all((default_cache_dir() / name).exists() for name in MNIST_FILES)
-
-
-def load_digits(source: str) -> tuple[Digits, Digits]:
-    """(train, test) digits of a data source: "sample" (bundled) or "mnist" (downloaded)."""
-    if source not in DATA_SOURCES:
-        raise ValueError(f"data source must be one of {DATA_SOURCES}, got {source!r}")
-    return load_sample() if source == "sample" else load_mnist()
-
-
-def provenance(source: str, train_set: Digits, test_set: Digits, cfg: TrainConfig) -> dict:
-    """The checkpoint's "data" metadata: which digits, how many, augmented or not."""
-    return {"name": source, "train": len(train_set), "test": len(test_set), "augment": cfg.augment}
-
-
-def run_training(job: Job, model_cfg: ModelConfig, cfg: TrainConfig, source: str, path: Path,
-                 command: str) -> TrainOutcome:
-    """A job's work: train on `source`, report Step/EpochEnd records, honour stops, save to `path`.
-
-    A stopped run is saved too (metrics["stopped"] is True, the weights are the best so far). A run that
-    diverges saves nothing and returns the engine's explanation as `error`.
-    """
-    train_set, test_set = load_digits(source)
-
-    def epoch_end(h: History) -> None:
-        job.report(EpochEnd(h.epoch[-1], h.loss[-1], h.train_accuracy[-1], h.test_accuracy[-1], h.seconds[-1]))
-
-    try:
-        result = train(model_cfg, cfg, train_set, test_set, on_step=job.report, on_epoch=epoch_end,
-                       should_stop=job.should_stop)
-    except DivergedError as e:
-        return TrainOutcome(None, {}, str(e))
-    save_checkpoint(path, result.model, metrics=result.metrics, history=result.history.to_dict(),
-                    data=provenance(source, train_set, test_set, cfg), command=command, train_config=cfg)
-    return TrainOutcome(path, result.metrics)
+def _finish(model: SequenceClassifier, hist: History, best: BestWeights, partial: bool, test_set: Digits,
+            run: _Run) -> TrainResult:
+    """The result and its metrics, from numbers already measured where possible (a stop must be prompt)."""
+    metrics = {"epochs_run": len(hist.epoch), "steps": run.step, "stopped": hist.stopped,
+               "samples_per_s": run.samples_per_s(), "train_seconds": time.perf_counter() - run.start}
+    if not hist.stopped:  # the last epoch end measured these weights
+        metrics |= {"test_accuracy": hist.test_accuracy[-1], "train_accuracy": hist.train_accuracy[-1],
+                    "epoch": len(hist.epoch), "partial_epoch": False}
+    elif best.state is not None:
+        model.load_state_dict(best.state)
+        metrics |= {"test_accuracy": best.test_accuracy, "train_accuracy": best.train_accuracy, "epoch": best.epoch,
+                    "partial_epoch": False}
+    else:  # stopped during the first epoch: the weights of the moment, tested within a time budget
+        acc, tested = accuracy_within(model, test_set, STOP_EVALUATION_SECONDS)
+        metrics |= {"test_accuracy": acc, "epoch": 0, "partial_epoch": partial}
+        if tested < len(test_set):
+            metrics["test_evaluated"] = tested
+    return TrainResult(model, hist, metrics)

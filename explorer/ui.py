@@ -1,8 +1,10 @@
 """Shared Streamlit widgets and cached loaders; the only engine-side module besides app.py that imports Streamlit."""
+import hashlib
 import io
 import json
 import os
-import uuid
+import re
+import secrets
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,13 +13,15 @@ import numpy as np
 import streamlit as st
 import torch
 
-from .checkpoints import (SUFFIX, Checkpoint, CheckpointError, CheckpointInfo, list_checkpoints, read_checkpoint,
-                          shipped_dir, user_dir)
-from .data import Digits, EmptyDrawingError, drawing_to_digit, load_sample
+from .checkpoints import (LOCAL, SUFFIX, Checkpoint, CheckpointError, CheckpointInfo, list_checkpoints,
+                          read_checkpoint, shipped_dir, user_dir)
+from .data import Digits, EmptyDrawingError, TooSmallDrawingError, drawing_to_digit, load_sample
 from .gradcheck import GradCheck, gradient_check
 from .gradients import Profile, StateJacobian, bptt_profile, digit_batch, state_jacobian
 from .losses import LOSS_AT
 from .internals import Trace, trace
+from .jobs import JobManager
+from .metadata import Recorded, recorded
 from .models import ModelConfig, SequenceClassifier, count_parameters, untrained_model
 from .predictions import misclassified, predict
 from .units import gate_saturation
@@ -34,31 +38,40 @@ def sample() -> tuple[Digits, Digits]:
 
 def _checkpoint_files() -> tuple:
     """(path, inode, mtime_ns, size) of every checkpoint file: a cheap listing that changes whenever a file does."""
-    files = []
-    for folder in (shipped_dir(), user_dir()):
+    files, folders = [], [shipped_dir(), user_dir()]
+    while folders:
         try:
-            entries = list(os.scandir(folder))
-        except FileNotFoundError:  # no user folder before the first save
+            entries = list(os.scandir(folders.pop()))
+        except (FileNotFoundError, NotADirectoryError):  # no user folder before the first save
             continue
         for entry in entries:
             try:
                 if entry.name.endswith(SUFFIX):
                     stat = entry.stat()
                     files.append((entry.path, entry.inode(), stat.st_mtime_ns, stat.st_size))
+                elif entry.is_dir() and os.path.dirname(entry.path) == str(user_dir()):  # visitors' folders
+                    folders.append(entry.path)
             except FileNotFoundError:  # deleted while we looked
                 pass
     return tuple(sorted(files))
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
-def _list_checkpoints(files: tuple) -> list[CheckpointInfo]:
-    """list_checkpoints(), cached per state of the folders: `files` is only the cache key."""
-    return list_checkpoints()
+def _list_checkpoints(files: tuple) -> tuple[list[CheckpointInfo], list[tuple[str, str]]]:
+    """list_checkpoints() and the files it skipped, cached per state of the folders (`files` is the cache key)."""
+    skipped = []
+    infos = list_checkpoints(on_error=lambda path, error: skipped.append((path.name, str(error))))
+    return infos, skipped
 
 
 def available_models() -> list[CheckpointInfo]:
     """Shipped and user checkpoints; their headers are read again only when a file was added, removed or changed."""
-    return _list_checkpoints(_checkpoint_files())
+    return _list_checkpoints(_checkpoint_files())[0]
+
+
+def skipped_checkpoints() -> list[tuple[str, str]]:
+    """(file name, why) of checkpoint files in the user folders that cannot be read."""
+    return _list_checkpoints(_checkpoint_files())[1]
 
 
 @st.cache_resource(show_spinner="Loading model…", max_entries=16)
@@ -83,11 +96,72 @@ def model_key(info: CheckpointInfo) -> str:
     return f"{info.path}:{info.path.stat().st_mtime_ns}"
 
 
+MAX_PARAM = 200  # longer URL parameters are ignored: nothing here needs more
+
+
 def remembered(key: str, default=None):
     """A choice that survives page switches and reloads: session state, else the URL query string."""
     if key not in st.session_state:
-        st.session_state[key] = st.query_params.get(key, default)
+        value = st.query_params.get(key, default)
+        st.session_state[key] = value if not isinstance(value, str) or len(value) <= MAX_PARAM else default
     return st.session_state[key]
+
+
+# ---- who is this visitor ---------------------------------------------------------------------------
+
+OWNER_COOKIE = "rnn_explorer_owner"
+TOKEN = re.compile(r"[A-Za-z0-9_-]{32,86}")
+
+
+def owner_id() -> str:
+    """This browser's owner id: a hash of a random token the browser keeps in a cookie, so a reload is the same
+    visitor. A new browser gets a new token (stored by keep_owner_cookie)."""
+    if "_owner" not in st.session_state:
+        try:
+            token = st.context.cookies.get(OWNER_COOKIE)
+        except Exception:  # no browser behind this session (AppTest, bare mode)
+            token = None
+        if not (isinstance(token, str) and TOKEN.fullmatch(token)):
+            token = secrets.token_urlsafe(32)
+            st.session_state["_owner_cookie"] = token
+        st.session_state["_owner"] = hashlib.sha256(token.encode()).hexdigest()[:16]
+    return st.session_state["_owner"]
+
+
+def keep_owner_cookie() -> None:
+    """Store a new visitor's token in their browser, once (a first-party cookie for this server, one year)."""
+    owner_id()
+    token = st.session_state.pop("_owner_cookie", None)
+    if token:  # only our own [A-Za-z0-9_-] token goes into the script
+        st.html(f"<script>document.cookie = '{OWNER_COOKIE}={token}; path=/; max-age=31536000; SameSite=Strict';"
+                "</script>", unsafe_allow_javascript=True)
+
+
+def owner_tag(owner: str) -> str:
+    """How another visitor is named on screen: the first 4 digits of their owner id."""
+    return f"visitor {owner[:4]}"
+
+
+@st.cache_resource(show_spinner=False)
+def job_manager() -> JobManager:
+    """The server's one job manager: every session of this process sees the same jobs."""
+    return JobManager()
+
+
+# ---- untrusted text --------------------------------------------------------------------------------
+
+_MARKUP = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&=\"'@^%;,?/])")
+_WJ = "\u2060"  # word joiner: invisible, and breaks GitHub-style autolinks (www., http://, a@b)
+
+
+def plain(text) -> str:
+    """Any text made safe to put inside Markdown: every markup character escaped, autolinks broken, one line.
+
+    For whatever a visitor supplied (names, file names, URL parameters, error messages that quote a file).
+    """
+    text = re.sub(r"(?i)(www)(\.)", "\\1" + _WJ + "\\2", str(text)[:500])
+    text = text.replace(":", _WJ + ":").replace("@", _WJ + "@")
+    return _MARKUP.sub(r"\\\1", text).replace("\n", " ").replace("\r", " ")
 
 
 def remember(key: str, value) -> None:
@@ -96,9 +170,23 @@ def remember(key: str, value) -> None:
     st.query_params[key] = str(value)
 
 
+def whose(info: CheckpointInfo) -> str:
+    """'shipped', 'yours', 'the server's' or 'visitor a1b2's'."""
+    if info.shipped:
+        return "shipped"
+    if info.owner == LOCAL:
+        return "the server's"
+    return "yours" if info.owner == owner_id() else owner_tag(info.owner) + "'s"
+
+
 def model_option_label(info: CheckpointInfo) -> str:
-    """How a model is listed in pickers, e.g. "LSTM-128 · lstm-128", or "LSTM-16 · mine (yours)"."""
-    return f"{info.label} · {info.name}" + ("" if info.shipped else " (yours)")
+    """How a model is listed in pickers (plain text), e.g. "LSTM-128 · lstm-128" or "LSTM-16 · mine (yours)"."""
+    return f"{info.label} · {info.stem}" + ("" if info.shipped else f" ({whose(info)})")
+
+
+def model_labels(infos) -> dict[str, str]:
+    """name -> model_option_label, computed now (a picker's format_func must not depend on when it is called)."""
+    return {info.name: model_option_label(info) for info in infos}
 
 
 def model_picker(label: str = "Model", key: str = "model", help: str | None = None,
@@ -112,10 +200,11 @@ def model_picker(label: str = "Model", key: str = "model", help: str | None = No
     fallback = default if default in by_name else infos[0].name
     current = remembered(key, fallback)
     if current not in by_name:  # deleted since, or a stale link
-        st.warning(f"There is no model **{current}** any more (was it deleted?); showing **{fallback}** instead.")
+        st.warning(f"There is no model {plain(str(current)[:60])} any more (was it deleted?); showing "
+                   f"{plain(by_name[fallback].stem)} instead.")
         current = fallback
     choice = st.selectbox(label, list(by_name), index=list(by_name).index(current), key=f"_widget_{key}",
-                          help=help, format_func=lambda n: model_option_label(by_name[n]))
+                          help=help, format_func=model_labels(infos).get)
     if choice != st.session_state.get(key) or st.query_params.get(key) != choice:
         remember(key, choice)
     return by_name[choice]
@@ -126,23 +215,20 @@ def loaded_model(info: CheckpointInfo) -> tuple[Checkpoint, str] | None:
     try:
         return load_model(info)
     except FileNotFoundError:
-        st.error(f"**{info.name}** is gone: its file was deleted (in another tab?). Pick another model.")
+        st.error(f"{plain(info.stem)} is gone: its file was deleted (in another tab?). Pick another model.")
     except (CheckpointError, OSError) as e:
-        st.error(f"Could not load **{info.name}**: {e}")
+        st.error(f"Could not load {plain(info.stem)}: {plain(e)}")
     return None
 
 
-def accuracy_text(info: CheckpointInfo) -> str:
-    """The recorded test accuracy as a percentage, or a dash when there is no valid one."""
-    acc = info.accuracy  # checkpoints.test_accuracy: a finite float in [0, 1] or None
-    return "—" if acc is None else f"{100 * acc:.1f}%"
+@st.cache_data(show_spinner=False, max_entries=256)
+def _recorded(meta_json: str) -> Recorded:
+    return recorded(json.loads(meta_json))
 
 
-def session_id() -> str:
-    """A stable id for this browser session (owner of its background jobs)."""
-    if "_session_id" not in st.session_state:
-        st.session_state["_session_id"] = uuid.uuid4().hex
-    return st.session_state["_session_id"]
+def recorded_meta(info: CheckpointInfo) -> Recorded:
+    """The checkpoint's displayable metadata, validated (cached per metadata)."""
+    return _recorded(json.dumps(info.meta, sort_keys=True))
 
 
 def loss_at_picker(key: str | None = None, **kwargs) -> str:
@@ -174,19 +260,6 @@ def parameter_count(config: dict) -> int:
     """Number of trainable parameters of a model with this config (a ModelConfig dict)."""
     with torch.device("meta"):  # shapes only: no memory, and no draws from the global RNG
         return count_parameters(SequenceClassifier(ModelConfig.from_dict(config)))
-
-
-def data_text(info: CheckpointInfo) -> str:
-    """Where a checkpoint's training digits came from, in words."""
-    data = info.meta.get("data") or {}
-    name = data.get("name")
-    name = {"sample": "the bundled MNIST sample", "mnist": "full MNIST"}.get(name if isinstance(name, str) else None,
-                                                                           "unrecorded data")
-    train, test = (n if isinstance(n, int) and not isinstance(n, bool) else None
-                   for n in (data.get("train"), data.get("test")))  # uploaded metadata may hold anything
-    text = f"{train:,} training digits from {name}" if train else name
-    text += ", augmented" if data.get("augment") is True else ""
-    return text + (f"; tested on {test:,}" if test else "")
 
 
 # ---- digits --------------------------------------------------------------------------------------
@@ -280,6 +353,9 @@ def drawn_digit(rgba: np.ndarray | None) -> np.ndarray | None:
     except EmptyDrawingError:
         st.info("The canvas is empty: draw a digit (0-9), big and centred, then lift the pen.", icon=":material/draw:")
         return None
+    except TooSmallDrawingError as e:
+        st.info(str(e), icon=":material/draw:")  # our own message, with only a number in it
+        return None
 
 
 def _draw_ui(key: str) -> np.ndarray | None:
@@ -338,11 +414,11 @@ def digit_picker(checkpoint: Checkpoint, model_key: str, key: str = "digit") -> 
 # ---- cached engine calls for the scan views --------------------------------------------------------
 
 
-@st.cache_data(show_spinner="Measuring gate saturation over the 1,000 test digits…", max_entries=16)
-def saturation(_checkpoint: Checkpoint, model_key: str) -> dict:
-    """Gate saturation of every layer/direction over the bundled test digits (see explorer.units)."""
+@st.cache_data(show_spinner="Measuring gate saturation over the test digits…", max_entries=16)
+def saturation(_checkpoint: Checkpoint, model_key: str, digits: int) -> dict:
+    """Gate saturation of every layer/direction over the first `digits` bundled test digits (see explorer.units)."""
     images, _ = sample()[1].tensors()
-    return gate_saturation(_checkpoint.model, images)
+    return gate_saturation(_checkpoint.model, images[:digits])
 
 
 def npz_bytes(arrays: dict) -> bytes:
@@ -382,14 +458,15 @@ def gradient_profile(_model: SequenceClassifier, model_key: str, size: int, seed
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def final_state_jacobian(_model: SequenceClassifier, model_key: str, size: int, seed: int) -> StateJacobian:
-    """||dh_T/ds_t|| on the first JACOBIAN_DIGITS digits of test_batch(size, seed)."""
-    return state_jacobian(_model, test_batch(size, seed)[0][:JACOBIAN_DIGITS])
+def final_state_jacobian(_model: SequenceClassifier, model_key: str, size: int, seed: int,
+                         digits: int) -> StateJacobian:
+    """||dh_T/ds_t|| on the first `digits` digits of test_batch(size, seed)."""
+    return state_jacobian(_model, test_batch(size, seed)[0][:digits])
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def gradient_check_result(_model: SequenceClassifier, model_key: str, size: int, seed: int, loss_at: str,
-                          layer: int, direction: int) -> GradCheck:
-    """explorer.gradcheck on the batch's first 4 digits, for one layer and direction."""
+                          layer: int, direction: int, digits: int = 4) -> GradCheck:
+    """explorer.gradcheck on the batch's first `digits` digits, for one layer and direction."""
     x, y = test_batch(size, seed)
-    return gradient_check(_model, x[:4], y[:4], loss_at, layer=layer, direction=direction)
+    return gradient_check(_model, x[:digits], y[:digits], loss_at, layer=layer, direction=direction)

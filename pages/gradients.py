@@ -3,6 +3,7 @@ import streamlit as st
 
 from explorer import ui
 from explorer.bptt_figures import UNTRAINED, norms_figure, saliency_digit_figure
+from explorer.budget import digits_for
 from explorer.gradcheck import THRESHOLD
 from explorer.gradients import clipping_rows, first_to_last_ratio
 from explorer.readings import decay_reading, gradient_check_summary, jacobian_caption
@@ -25,7 +26,7 @@ elif any(n not in infos for n in st.session_state["_grad_models"]):  # deleted s
     st.session_state["_grad_models"] = [n for n in st.session_state["_grad_models"] if n in infos]
 c1, c2, c3, c4 = st.columns([4, 2, 1, 2])
 names = c1.multiselect("Models (overlaid)", list(infos), key="_grad_models",
-                       format_func=lambda n: ui.model_option_label(infos[n]))
+                       format_func=ui.model_labels(infos.values()).get)
 ui.remember("grad_models", ",".join(names))
 size = c2.select_slider("Test digits in the batch", [16, 32, 64, 128, 256, 512, 1000], value=256)
 seed = c3.number_input("Batch seed", 0, 9999, 0, help="Another seed draws another batch of test digits.")
@@ -49,12 +50,30 @@ if fresh:
 if not models:
     st.info("Choose at least one model.")
     st.stop()
-try:
-    profiles = {lb: ui.gradient_profile(m, key, size, seed, loss_at) for lb, (m, key) in models.items()}
-    jacobians = {lb: ui.final_state_jacobian(m, key, size, seed) for lb, (m, key) in models.items()}
-except Exception as e:  # an engine failure must not become a traceback on screen
-    st.error(f"Could not compute the gradients: {e}")
+# Big models get fewer digits, so that every chart answers in a few seconds (explorer.budget).
+batch = min(digits_for("profile", m.config, size) for m, _ in models.values())
+jac_digits = {lb: digits_for("jacobian", m.config, ui.JACOBIAN_DIGITS) for lb, (m, _) in models.items()}
+if not batch:
+    st.error("These models are too large to backpropagate through here within a few seconds.")
     st.stop()
+try:
+    profiles = {lb: ui.gradient_profile(m, key, batch, seed, loss_at) for lb, (m, key) in models.items()}
+    jacobians = {lb: ui.final_state_jacobian(m, key, batch, seed, jac_digits[lb])
+                 for lb, (m, key) in models.items() if jac_digits[lb]}
+except Exception as e:  # an engine failure must not become a traceback on screen
+    st.error(f"Could not compute the gradients: {ui.plain(e)}")
+    st.stop()
+if batch < size:
+    st.info(f"The batch is reduced to {batch} digits (of {size} asked for): the largest model here would take "
+            "longer than a few seconds on more.", icon=":material/speed:")
+broken = [lb for lb, p in profiles.items() if not p.finite]
+if broken:
+    st.error(f"Not finite (infinity or NaN): the gradients of {ui.plain(', '.join(broken))}; their weights overflow "
+             "float32, so their curves are left out.")
+    profiles = {lb: p for lb, p in profiles.items() if lb not in broken}
+    jacobians = {lb: j for lb, j in jacobians.items() if lb not in broken}
+    if not profiles:
+        st.stop()
 
 T = next(iter(profiles.values())).dx.shape[1]
 every = loss_at == "every"
@@ -70,10 +89,10 @@ st.markdown("**Reading:** " + decay_reading(ratios, T, loss_at))
 
 st.subheader("Row saliency on the digit")
 pick, chart = st.columns([1, 5])
-b = pick.number_input("Digit in the batch", 0, size - 1, 0)
+b = pick.number_input("Digit in the batch", 0, batch - 1, 0)
 pick.caption("‖∂L/∂x_t‖ of this digit's own loss: bright rows move the loss most (to first order). Colours are relative to each "
              "model's most salient row, on one log scale.")
-image = ui.test_batch(size, seed)[0][b].numpy()
+image = ui.test_batch(batch, seed)[0][b].numpy()
 chart.plotly_chart(saliency_digit_figure(image, {lb: p.dx[b] for lb, p in profiles.items()}), key="saliency")
 
 left, right = st.columns(2)
@@ -81,7 +100,9 @@ with left:
     st.subheader("‖∂h_T/∂s_t‖: memory of the state")
     st.plotly_chart(norms_figure({"‖∂h_T/∂s_t‖ (Frobenius)": {lb: j.full[0] for lb, j in jacobians.items()}},
                                  height=340), key="jacobian")
-    st.caption(jacobian_caption({m.config.kind for m, _ in models.values()}, ui.JACOBIAN_DIGITS))
+    st.caption(jacobian_caption({m.config.kind for m, _ in models.values()}, min(jac_digits.values()) or 1)
+               + ("" if all(jac_digits.values()) else " Left out, too large for this view here: "
+                  + ui.plain(", ".join(lb for lb, n in jac_digits.items() if not n)) + "."))
 with right:
     st.subheader("Per-row contributions to ∂L/∂W_hh")
     st.plotly_chart(norms_figure({"‖row t's share of ∂L/∂W_hh‖ (batch-mean loss)": {
@@ -103,8 +124,11 @@ with st.expander("Gradient check: is this BPTT right?"):
                          format_func=lambda n: f"layer {n + 1}", disabled=cfg.num_layers == 1)
     direction = l2.selectbox("Direction", range(cfg.num_directions), key=f"check_direction_{target}",
                              format_func=("forward", "backward").__getitem__, disabled=not cfg.bidirectional)
-    if st.toggle("Run the check (4 digits, float64)"):
-        result = ui.gradient_check_result(*models[target], size, seed, loss_at, layer, direction)
+    check_digits = digits_for("check", cfg, 4)
+    if not check_digits:
+        st.info("This model is too large for the check to finish within a few seconds here.")
+    elif st.toggle(f"Run the check ({check_digits} digits, float64)"):
+        result = ui.gradient_check_result(*models[target], batch, seed, loss_at, layer, direction, check_digits)
         rows = [{"quantity": c.quantity, "where": c.where, "analytic (BPTT)": c.analytic,
                  "reference (forward mode)": c.reference, "relative error": c.error} for c in result.checks]
         st.dataframe(rows, hide_index=True, column_config={
@@ -112,5 +136,5 @@ with st.expander("Gradient check: is this BPTT right?"):
             "relative error": NUMBER(format="%.1e")})
         summary = gradient_check_summary(result.max_error, THRESHOLD, result.passed, len(result.checks))
         (st.success if result.passed else st.error)(summary)
-        st.caption("Per-row rows show the batch's first digit; their error is the largest over the 4 digits, "
+        st.caption(f"Per-row rows show the batch's first digit; their error is the largest over the {check_digits} digits, "
                    "measured along each digit's own gradient direction and along a random one.")

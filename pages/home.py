@@ -2,9 +2,10 @@
 import streamlit as st
 
 from explorer import ui
+from explorer.metadata import described_config
+from explorer.readings import accuracy_text, data_text
 
 WATCH = "../pages/watch.py"
-KINDS = {"rnn": "Vanilla (tanh) RNN", "lstm": "Long short-term memory (LSTM)", "gru": "Gated recurrent unit (GRU)"}
 
 
 def watch(model: str | None = None) -> None:
@@ -40,16 +41,14 @@ if not infos:
     st.info("No models yet: train one on the Train page.")
 for start in range(0, len(infos), 3):
     for col, info in zip(st.columns(3), infos[start:start + 3]):
-        cfg = info.config
+        cfg, rec = info.config, ui.recorded_meta(info)
         with col.container(border=True, height="stretch"):
-            st.markdown(f"#### {info.label}" + ("" if info.shipped else " · *yours*"))
-            size = f"{cfg.hidden_size} units" + (" per direction" if cfg.bidirectional else "")
-            layers = f"{cfg.num_layers} layers" if cfg.num_layers > 1 else "1 layer"
-            st.caption(f"{KINDS[cfg.kind]}{', bidirectional' if cfg.bidirectional else ''} · {layers} · {size}")
+            st.markdown(f"#### {info.label}" + ("" if info.shipped else f" · {ui.plain(info.stem)}, {ui.whose(info)}"))
+            st.caption(described_config(cfg))
             acc, params = st.columns(2)
-            acc.metric("Test accuracy", ui.accuracy_text(info))
+            acc.metric("Test accuracy", accuracy_text(rec))
             params.metric("Parameters", f"{ui.parameter_count(cfg.to_dict()):,}")
-            st.caption(f"Trained on {ui.data_text(info)}.")
+            st.caption(f"Trained on {data_text(rec)}.")
             if st.button("Watch it read", key=f"watch_{info.name}", icon=":material/play_arrow:"):
                 watch(info.name)
 

@@ -1,17 +1,24 @@
 """Train: configure a model, train it in the background with live curves, stop it; manage checkpoints."""
+import math
 import re
 import time
 from pathlib import Path
 
 import streamlit as st
 
-from explorer import data, ui
-from explorer.checkpoints import MAX_BYTES, CheckpointError, delete_checkpoint, import_checkpoint, user_path
-from explorer.jobs import MANAGER, Job, JobBusy
+from explorer import data, tasks, ui
+from explorer.checkpoints import (MAX_BYTES, CheckpointError, checkpoint_bytes, delete_checkpoint, import_checkpoint,
+                                  listed_name, size_text, user_path)
+from explorer.cost import Estimate, training_estimate
+from explorer.data import DATA_SOURCES, SOURCE_SIZES, mnist_downloaded
+from explorer.jobs import Job, JobBusy
+from explorer.limits import confirm_job_minutes, max_job_minutes
+from explorer.metadata import recorded
 from explorer.models import KINDS, ModelConfig
+from explorer.readings import accuracy_text, created_text, data_text, how_it_ended
+from explorer.tasks import EpochEnd
 from explorer.train import command_line
-from explorer.training import (DATA_SOURCES, OPTIMIZERS, SCHEDULES, EpochEnd, Step, TrainConfig, mnist_downloaded,
-                               run_training)
+from explorer.training import OPTIMIZERS, SCHEDULES, Step, TrainConfig
 from explorer.training_figures import training_curves_figure
 
 KEEP = dict(persist_state="session")  # the settings survive a visit to another page
@@ -66,38 +73,74 @@ def bptt_ui() -> dict:
 
 def start(description: str, work, kind: str) -> None:
     try:
-        MANAGER.start(ui.session_id(), description, work, kind=kind)
+        ui.job_manager().start(ui.owner_id(), description, work, kind=kind)
     except JobBusy as e:
         st.error(str(e))
 
 
 def replace_note(name: str) -> None:
-    if any(info.name == name and not info.shipped for info in ui.available_models()):
-        st.caption(f"You already have a checkpoint called {name}; it will be replaced.")
+    me = ui.owner_id()
+    if any(info.stem == name and info.owner == me for info in ui.available_models()):
+        st.caption(f"You already have a checkpoint called {ui.plain(name)}; it will be replaced.")
+
+
+@st.cache_data(show_spinner="Timing a few training steps to estimate the cost…", max_entries=64)
+def estimate(model_cfg: ModelConfig, cfg: TrainConfig, source: str) -> Estimate:
+    return training_estimate(model_cfg, cfg, *SOURCE_SIZES[source])
+
+
+def cost_ui(model_cfg: ModelConfig, cfg: TrainConfig, source: str, start_job) -> None:
+    """After Start: refuse what is over the server's limits, ask before a long run, else start at once."""
+    steps = math.ceil(SOURCE_SIZES[source][0] / cfg.batch_size) * cfg.epochs
+    size = checkpoint_bytes(model_cfg, steps)
+    if size > MAX_BYTES:
+        st.error(f"This model's checkpoint would be about {size_text(size)}, over the {size_text(MAX_BYTES)} limit "
+                 "for checkpoints: choose fewer hidden units or layers.")
+        return
+    est = estimate(model_cfg, cfg, source)
+    limit, ask = max_job_minutes(), confirm_job_minutes()
+    if est.minutes > limit:
+        st.error(f"This run would take about {duration(est.seconds)} on this server (one step {est.step_seconds:.2f} s "
+                 f"× {est.steps:,} steps), over its limit of {duration(60 * limit)} per job. Train for fewer epochs, "
+                 "a smaller model or a larger batch, or with full BPTT (k = 28, several times faster).")
+    elif est.minutes > ask:
+        st.warning(f"This run will take about {duration(est.seconds)} on this server, and hold one of its "
+                   f"{ui.job_manager().limit} training slots for that long.")
+        if st.button(f"Start anyway (about {duration(est.seconds)})", icon=":material/play_arrow:"):
+            st.session_state.pop("t_pending", None)
+            start_job()
+            st.rerun()
+    else:
+        st.session_state.pop("t_pending", None)
+        start_job()
 
 
 def launch_ui(model_cfg: ModelConfig, cfg: TrainConfig, busy: bool) -> None:
-    """Data source, checkpoint name, the equivalent command and the Start button."""
+    """Data source, checkpoint name, the equivalent command and the Start button (through the cost guard)."""
     source = st.radio("Data", DATA_SOURCES, format_func=DATA_NAMES.get, horizontal=True, key="t_data", **KEEP)
     if source == "mnist" and not mnist_downloaded():
         st.info(f"Full MNIST is not downloaded yet: four files from public mirrors into `{data.default_cache_dir()}`.")
         if st.button("Download full MNIST", icon=":material/download:", disabled=busy):
-            start("Downloading full MNIST", data.download_job, kind="download")
+            start("Downloading full MNIST", tasks.download, kind="download")
         return
     default = f"my-{model_cfg.label.lower()}"
     name = st.text_input("Save as", placeholder=default, key="t_name", **KEEP) or default
     try:
-        path = user_path(name)
+        path = user_path(name, ui.owner_id())
     except CheckpointError as e:
-        st.error(str(e))
+        st.error(ui.plain(e))
         return
     replace_note(name)
     command = command_line(model_cfg, cfg, source, path)
     st.caption("The same run from the command line:")
     st.code(command, language="bash", wrap_lines=True)
+    request = (model_cfg, cfg, source, name)
     if st.button("Start training", type="primary", icon=":material/play_arrow:", disabled=busy):
-        start(f"{model_cfg.label} on the {'full MNIST' if source == 'mnist' else 'bundled sample'} → {name}",
-              lambda job: run_training(job, model_cfg, cfg, source, path, command), kind="train")
+        st.session_state["t_pending"] = request
+    if st.session_state.get("t_pending") == request and not busy:
+        cost_ui(model_cfg, cfg, source, lambda: start(
+            f"{model_cfg.label} on the {'full MNIST' if source == 'mnist' else 'bundled sample'} → {name}",
+            lambda job: tasks.run_training(job, model_cfg, cfg, source, path, command), kind="train"))
 
 
 def duration(seconds: float) -> str:
@@ -114,16 +157,15 @@ def curves_ui(job: Job) -> None:
         return
     last, elapsed = steps[-1], (job.finished or time.time()) - job.started
     status = "" if job.running else f" · {job.status}"
-    st.progress(last.step / last.total_steps,
-                text=f"{job.description} · step {last.step:,} of {last.total_steps:,}{status}")
+    st.progress(last.fraction, text=f"{ui.plain(job.description)} · step {last.step:,} of {last.total_steps:,}{status}")
     cols = st.columns(6)
     cols[0].metric("Epoch", f"{epochs[-1].epoch if epochs else 0} / {last.total_epochs}")
     cols[1].metric("Loss (last step)", f"{last.loss:.3f}")
     cols[2].metric("Train accuracy", f"{100 * epochs[-1].train_accuracy:.1f}%" if epochs else "…")
     cols[3].metric("Test accuracy", f"{100 * epochs[-1].test_accuracy:.1f}%" if epochs else "…")
     cols[4].metric("Digits per second", f"{last.samples_per_s:,.0f}")
-    left = elapsed * (last.total_steps - last.step) / last.step
-    cols[5].metric("Time left" if job.running else "Took", duration(left if job.running else elapsed))
+    left = job.seconds_left()
+    cols[5].metric("Time left" if job.running else "Took", duration(left if job.running and left else elapsed))
     st.plotly_chart(training_curves_figure([s.loss for s in steps], [e.epoch for e in epochs],
                                            [e.train_accuracy for e in epochs], [e.test_accuracy for e in epochs],
                                            last.total_steps, last.total_epochs),
@@ -131,53 +173,49 @@ def curves_ui(job: Job) -> None:
 
 
 def download_progress_ui(job: Job) -> None:
-    name, done, total = (job.snapshot() or [(next(iter(data.MNIST_FILES)), 0, None)])[-1]
-    files = list(data.MNIST_FILES)
-    st.progress((files.index(name) + (done / total if total else 0)) / len(files),
-                text=f"Downloading full MNIST: {name}, {done / 2**20:.1f} MB")
+    last = next((r for r in reversed(job.snapshot()) if isinstance(r, tasks.DownloadProgress)), None)
+    if last is None:
+        st.progress(0.0, text="Downloading full MNIST…")
+    else:
+        st.progress(last.fraction, text=f"Downloading full MNIST: {last.name}, {last.done / 1e6:.1f} MB")
 
 
 def stop_ui(job: Job) -> None:
-    if job.running and st.button("Stop", icon=":material/stop:", disabled=job.stop_requested,
-                                 help="Ends training at the next step and saves the best weights so far."):
-        job.stop()
+    if job.active and st.button("Stop" if job.running else "Leave the queue", icon=":material/stop:",
+                                disabled=job.stop_requested,
+                                help="Ends training at the next step and saves the best weights so far."):
+        ui.job_manager().stop(job)
 
 
 def job_ui(job: Job) -> None:
-    """The session's latest job, redrawn every second while it runs; a full rerun when it ends."""
-    was_running = job.running
+    """The visitor's latest job (found again after a reload), redrawn every second while active."""
+    was_active = job.active
 
-    @st.fragment(run_every=1.0 if was_running else None)
+    @st.fragment(run_every=1.0 if was_active else None)
     def live() -> None:
-        if job.kind == "train":
+        if job.status == "queued":
+            position = ui.job_manager().queue_position(job)
+            st.info(f"The server is busy: your job waits for a free slot (position {position} in the queue). It "
+                    "starts by itself; you can leave this page.", icon=":material/hourglass_top:")
+        elif job.kind == "train":
             curves_ui(job)
-            stop_ui(job)
         elif job.running:
             download_progress_ui(job)
-        if was_running and not job.running:
+        stop_ui(job)
+        if was_active and not job.active:
             st.rerun()
 
     live()
-    if not job.running:
+    if not job.active:
         outcome_ui(job)
-
-
-def how_it_ended(metrics: dict) -> str:
-    """Finished, or stopped: then which weights were saved (keys missing in older runs read as absent)."""
-    if not metrics.get("stopped"):
-        return "finished"
-    epoch = metrics.get("epoch")  # epochs completed by the saved weights
-    if metrics.get("partial_epoch"):
-        return f"stopped early, during epoch {(epoch or 0) + 1}; the weights as they were at the stop"
-    if epoch == 0:
-        return "stopped before the first step; the weights are untrained"
-    return "stopped early; the best weights so far" + ("" if epoch is None else f", from epoch {epoch}")
 
 
 def outcome_ui(job: Job) -> None:
     if job.status == "failed":
         what = "The download" if job.kind == "download" else "Training"
-        st.error(f"{what} failed: {job.error}".replace("\n", "  \n"))  # keep the error's line breaks
+        st.error(f"{what} failed: {ui.plain(job.error)}")
+    elif job.result is None:
+        st.info("The job was taken out of the queue before it started; nothing was saved.")
     elif job.kind == "download":
         st.success("Full MNIST is downloaded and verified.")
     elif job.result.error:
@@ -185,68 +223,96 @@ def outcome_ui(job: Job) -> None:
                  "learning rate 10 to 1000 times smaller, or clipping at norm 1.")
     else:
         name, m = job.result.path.stem, job.result.metrics
-        st.success(f"Saved **{name}** ({how_it_ended(m)}): test accuracy {100 * m['test_accuracy']:.1f}%, "
-                   f"train accuracy {100 * m['train_accuracy']:.1f}%. It is now in every page's model picker.")
+        rec = recorded({"metrics": m})
+        tested = f" on {m['test_evaluated']:,} test digits" if "test_evaluated" in m else ""
+        train = f", train accuracy {100 * rec.train_accuracy:.1f}%" if rec.train_accuracy is not None else ""
+        st.success(f"Saved {ui.plain(name)} ({how_it_ended(rec, m.get('test_evaluated'))}): test accuracy "
+                   f"{accuracy_text(rec)}{tested}{train}. It is now in every page's model picker.")
         if st.button("Open in Watch it read", icon=":material/play_circle:"):
-            ui.remember("model", name)
+            ui.remember("model", listed_name(ui.owner_id(), name))
             st.switch_page("../pages/watch.py")
 
 
+def activity_ui() -> None:
+    """Every job on the server: whose (anonymised), what, and when it will end."""
+    jobs = ui.job_manager().active()
+    if not jobs:
+        return
+    me, now, rows = ui.owner_id(), time.time(), []
+    for j in jobs:
+        left = j.seconds_left(now)
+        rows.append({"whose": "yours" if j.owner == me else ui.owner_tag(j.owner), "what": j.description,
+                     "status": j.status if j.running else f"queued, #{ui.job_manager().queue_position(j)}",
+                     "done": f"{100 * (j.fraction() or 0):.0f}%",
+                     "ends in": "…" if left is None else duration(left)})
+    st.caption(f"On this server now ({ui.job_manager().limit} jobs run at once; more wait in a queue):")
+    st.dataframe(rows, hide_index=True, key="t_activity")
+
+
 def upload_ui() -> None:
-    file = st.file_uploader("Upload a checkpoint", type=["safetensors"],
-                            help=f"A .safetensors file saved by this app or the CLI, at most {MAX_BYTES >> 20} MB.")
+    file = st.file_uploader("Upload a checkpoint", help=(
+        f"A .safetensors file saved by this app or the CLI, at most {size_text(MAX_BYTES)}. It is checked before "
+        "it is kept, and never unpickled."))
     if file is None:
         return
-    name = st.text_input("Save the upload as", re.sub(r"[^A-Za-z0-9._-]+", "-", Path(file.name).stem).strip("-._"))
+    name = st.text_input("Save the upload as", re.sub(r"[^A-Za-z0-9._-]+", "-", Path(file.name).stem).strip("-._")[:100])
     replace_note(name)
     if st.button("Add checkpoint", icon=":material/upload:"):
         try:
-            info = import_checkpoint(file.getvalue(), name)
+            info = import_checkpoint(file.getvalue(), name, ui.owner_id())
         except CheckpointError as e:
-            st.error(f"{file.name} was not added: {e}")
+            kind = "" if file.name.endswith(".safetensors") else " (only .safetensors checkpoints can be added)"
+            st.error(f"{ui.plain(file.name)} was not added{kind}: {ui.plain(e)}")
         else:
-            st.success(f"Added **{info.name}** ({info.label}); explore it on any page.")
+            st.success(f"Added {ui.plain(info.stem)} ({info.label}); explore it on any page.")
 
 
 def delete(info) -> None:
     try:
-        delete_checkpoint(info)
-        st.toast(f"Deleted {info.name}.")
+        delete_checkpoint(info, ui.owner_id())
+        st.toast(f"Deleted {ui.plain(info.stem)}.")
     except CheckpointError as e:
-        st.toast(f"Could not delete {info.name}: {e}", icon=":material/error:")
+        st.toast(f"Could not delete {ui.plain(info.stem)}: {ui.plain(e)}", icon=":material/error:")
     st.session_state["t_sure"] = False
 
 
 def checkpoints_ui() -> None:
     st.subheader("Checkpoints")
     upload_ui()
+    skipped = ui.skipped_checkpoints()
+    if skipped:
+        st.warning(f"{len(skipped)} checkpoint file(s) on the server cannot be read and are left out of every "
+                   "picker: " + "; ".join(f"{ui.plain(name)}: {ui.plain(why)}" for name, why in skipped[:5]))
     by_name = {info.name: info for info in ui.available_models()}
     name = st.selectbox("Checkpoint", list(by_name), key="t_checkpoint",
-                        format_func=lambda n: ui.model_option_label(by_name[n]))
+                        format_func=ui.model_labels(by_name.values()).get)
     if name is None:
         return
     info = by_name[name]
-    st.markdown(f"**{info.label}** · {ui.parameter_count(info.config.to_dict()):,} parameters · test accuracy "
-                f"{ui.accuracy_text(info)} · {ui.data_text(info)}"
-                + (" · stopped early" if info.meta["metrics"].get("stopped") else "")
-                + f" · created {info.meta['created'] or '—'}")
-    if info.meta["command"]:
-        st.code(info.meta["command"], language="bash", wrap_lines=True)
+    rec = ui.recorded_meta(info)
+    st.markdown(f"**{info.label}** · {ui.whose(info)} · {ui.parameter_count(info.config.to_dict()):,} parameters · "
+                f"test accuracy {accuracy_text(rec)} · {data_text(rec)}" + (" · stopped early" if rec.stopped else "")
+                + f" · created {created_text(rec)}")
+    if rec.command:
+        st.code(rec.command, language="bash", wrap_lines=True)
+    elif not info.shipped:
+        st.caption("Its metadata holds no command of this app's CLI (`python -m explorer.train …`), so none is shown.")
     left, right = st.columns([1, 4], vertical_alignment="center")
     left.download_button("Download", info.path.read_bytes, info.path.name, "application/octet-stream",
                          icon=":material/download:", on_click="ignore")
     with right:
-        if info.shipped:
-            st.caption("Shipped checkpoints are read-only.")
-        else:
-            sure = st.checkbox(f"Yes, delete {info.name}", key="t_sure")
+        if info.owner == ui.owner_id():
+            sure = st.checkbox(f"Yes, delete {ui.plain(info.stem)}", key="t_sure")
             st.button("Delete", icon=":material/delete:", disabled=not sure, on_click=delete, args=(info,))
+        else:
+            st.caption(f"This checkpoint is {ui.whose(info)}: you can explore and download it, but only its owner "
+                       "can replace or delete it.")
 
 
 st.title("Train a model")
-st.caption("Train an RNN, LSTM or GRU in the background; the other pages stay usable. The result is saved as a "
-           "checkpoint in your folder and appears in every page's model picker.")
-job = MANAGER.latest(ui.session_id(), "train", "download")
+st.caption("Train an RNN, LSTM or GRU in the background; the other pages stay usable, and a reload finds your job "
+           "again. The result is saved as a checkpoint of yours and appears in every page's model picker.")
+job = ui.job_manager().latest(ui.owner_id(), "train", "download")
 with st.container(border=True):
     left, middle, right = st.columns(3, gap="large")
     with left:
@@ -255,9 +321,10 @@ with st.container(border=True):
         optimisation = optimisation_ui()
     with right:
         cfg = TrainConfig(**optimisation, **bptt_ui())
-    launch_ui(model_cfg, cfg, busy=job is not None and job.running)
-job = MANAGER.latest(ui.session_id(), "train", "download")  # Start may have just made one
+    launch_ui(model_cfg, cfg, busy=job is not None and job.active)
+job = ui.job_manager().latest(ui.owner_id(), "train", "download")  # Start may have just made one
 if job is not None:
     job_ui(job)
+activity_ui()
 st.divider()
 checkpoints_ui()

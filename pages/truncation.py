@@ -6,10 +6,14 @@ import streamlit as st
 from explorer import ui
 from explorer.bptt_figures import accuracy_vs_k_figure, learning_curves_figure, rows_by_k_figure
 from explorer.checkpoints import CheckpointError
-from explorer.jobs import MANAGER, JobBusy
+from explorer.cost import sweep_estimate
+from explorer.jobs import JobBusy
+from explorer.limits import confirm_job_minutes, max_job_minutes
 from explorer.models import KINDS
 from explorer.readings import sweep_reading, sweep_table
-from explorer.sweep import SUMMARY, SweepConfig, SweepError, list_sweeps, load_sweep, run_sweep_job, shipped_sweep_dir
+from explorer.sweep import (SUMMARY, SweepConfig, SweepError, list_sweeps, load_sweep, shipped_sweep_dir,
+                            sweep_owner)
+from explorer.tasks import run_sweep_job
 
 DEFAULT = SweepConfig()
 
@@ -45,8 +49,40 @@ def sweep_form() -> SweepConfig | None:
 
 
 def my_job():
-    job = MANAGER.latest(ui.session_id(), "sweep")
-    return job if job is not None and job.id == st.session_state.get("sweep_job") else None
+    """This visitor's latest sweep job (found again after a reload)."""
+    return ui.job_manager().latest(ui.owner_id(), "sweep")
+
+
+@st.cache_data(show_spinner="Timing a few training steps to estimate the cost…", max_entries=32)
+def estimate(cfg: SweepConfig):
+    train, test = ui.sample()
+    return sweep_estimate(cfg, len(train), len(test))
+
+
+def start(cfg: SweepConfig) -> None:
+    try:
+        digits = ui.sample()
+        ui.job_manager().start(ui.owner_id(), f"Truncation sweep, {cfg.label}",
+                               lambda job: run_sweep_job(job, cfg, *digits), kind="sweep")
+    except JobBusy as e:
+        st.warning(str(e))
+    st.session_state.pop("sweep_pending", None)
+
+
+def cost_ui(cfg: SweepConfig) -> None:
+    """Refuse a sweep over the server's limit, ask before a long one, else start it."""
+    est = estimate(cfg)
+    minutes = f"{est.minutes:.0f} min" if est.minutes >= 1.5 else f"{est.seconds:.0f} s"
+    if est.minutes > max_job_minutes():
+        st.error(f"This sweep would take about {minutes} on this server ({len(cfg.ks) * len(cfg.seeds)} runs), over "
+                 f"its limit of {max_job_minutes():.0f} min per job: fewer ks, seeds or epochs, or fewer digits.")
+    elif est.minutes > confirm_job_minutes():
+        st.warning(f"This sweep will take about {minutes} on this server.")
+        if st.button(f"Run anyway (about {minutes})"):
+            start(cfg)
+            st.rerun()
+    else:
+        start(cfg)
 
 
 st.title("Truncation lab")
@@ -56,27 +92,27 @@ st.caption("Truncated BPTT with length k backpropagates only k rows: with the lo
 
 with st.expander("Run your own sweep (in the background; the page stays usable)", expanded=False):
     if (cfg := sweep_form()) is not None:
-        try:
-            digits = ui.sample()
-            job = MANAGER.start(ui.session_id(), f"Truncation sweep, {cfg.label}",
-                                lambda job: run_sweep_job(job, cfg, *digits), kind="sweep")
-            st.session_state["sweep_job"] = job.id
-        except JobBusy as e:
-            st.warning(str(e))
+        st.session_state["sweep_pending"] = cfg
+    if (pending := st.session_state.get("sweep_pending")) is not None:
+        cost_ui(pending)
 
 
-@st.fragment(run_every=1.0 if (job := my_job()) is not None and job.running else None)
+@st.fragment(run_every=1.0 if (job := my_job()) is not None and job.active else None)
 def progress():
     job = my_job()
     if job is None:
         return
+    if job.status == "queued":
+        st.info(f"The server is busy: your sweep waits for a free slot (position "
+                f"{ui.job_manager().queue_position(job)} in the queue).")
     if job.running:
         events = job.snapshot()
         p = events[-1] if events else None
         st.progress(p.fraction if p else 0.0, text=f"Training k = {p.k}, seed {p.seed} (run {p.index + 1} of "
                     f"{p.count}), epoch {p.epoch}/{p.epochs}, loss {p.loss:.3f}" if p else "Starting the sweep…")
+    if job.active:
         if not job.stop_requested and st.button("Stop", key="stop_sweep"):
-            job.stop()
+            ui.job_manager().stop(job)
         if job.stop_requested:
             st.caption("Stopping after the current step…")
     elif st.session_state.get("sweep_seen") != job.id:  # just finished: show its results on the whole page
@@ -85,11 +121,11 @@ def progress():
             st.session_state["sweep_choice"] = job.result
         st.rerun()
     elif job.status == "failed":
-        st.error(f"The sweep failed: {job.error}")
+        st.error(f"The sweep failed: {ui.plain(job.error)}")
     elif not job.result:
         st.info("The sweep was stopped before any model finished training; nothing was saved.")
     else:
-        st.success(f"Your sweep ({job.status}) is saved in `{job.result}` and selected below.")
+        st.success(f"Your sweep ({job.status}) is saved and selected below.")
 
 
 progress()
@@ -97,15 +133,23 @@ paths = [str(p) for p in list_sweeps()]
 if not paths:
     st.info("No sweep yet: run one above. (The shipped sweep in `checkpoints/sweep` is missing.)")
     st.stop()
-shipped = str(shipped_sweep_dir())
+shipped, me = str(shipped_sweep_dir()), ui.owner_id()
+
+
+def sweep_label(p: str) -> str:
+    owner = sweep_owner(Path(p))
+    if owner is None:
+        return "Shipped sweep (checkpoints/sweep)"
+    return f"{'Yours' if owner == me else ui.owner_tag(owner).capitalize() + chr(39) + 's'}: {Path(p).name}"
+
+
 # Your newest sweep replaces the shipped one in your view (the shipped one stays one click away).
-choice = st.session_state.get("sweep_choice") or next((p for p in paths if p != shipped), shipped)
-path = st.selectbox("Results", paths, index=paths.index(choice) if choice in paths else 0,
-                    format_func=lambda p: "Shipped sweep (checkpoints/sweep)" if p == shipped else f"Yours: {p}")
+choice = st.session_state.get("sweep_choice") or next((p for p in paths if sweep_owner(Path(p)) == me), shipped)
+path = st.selectbox("Results", paths, index=paths.index(choice) if choice in paths else 0, format_func=sweep_label)
 try:
     sweep = cached_sweep(path, (Path(path) / SUMMARY).stat().st_mtime_ns)
 except (SweepError, CheckpointError, OSError) as e:
-    st.error(f"Could not load this sweep: {e}")
+    st.error(f"Could not load this sweep: {ui.plain(e)}")
     st.stop()
 
 cfg = sweep.config

@@ -2,6 +2,7 @@
 import streamlit as st
 
 from explorer import figures, ui
+from explorer.budget import digits_for
 from explorer.internals import DIRECTIONS
 from explorer.predictions import settled_after
 from explorer.readings import gate_reading, saturation_caption, scan_reading, unit_caption
@@ -40,6 +41,11 @@ with picker:
 if digit is None:
     st.stop()
 tr = ui.trace_digit(checkpoint, key, digit.image)
+if not tr.finite:
+    st.error(f"{ui.plain(info.stem)} computes numbers that are not finite (infinity or NaN) on this digit: its "
+             "weights are so large that float32 overflows. Its gates, states and predictions would mean nothing, "
+             "so none are shown; pick another model.")
+    st.stop()
 probs = tr.probs[0]  # (T, 10): after each row
 guess = int(probs[-1].argmax())
 with summary:
@@ -56,6 +62,10 @@ order = order_units(tr.get(layer, direction, "h")[0], order_by)
 other = ui.loaded_model(other_info) if other_info else None
 if other is not None:
     other_tr = ui.trace_digit(*other, digit.image)
+    if not other_tr.finite:
+        st.warning(f"{ui.plain(other_info.stem)} computes numbers that are not finite on this digit; it is left out.")
+        other = None
+if other is not None:
     fig = figures.compare_figure(digit.image, [(info.label, tr), (other_info.label, other_tr)],
                                  f"{info.label} and {other_info.label} reading {digit.caption}", SPEEDS[speed])
 else:
@@ -80,8 +90,9 @@ if saturation.open:
         if not SIGMOID_GATES[cfg.kind]:
             st.info("A plain RNN has no gates: nothing saturates but the tanh of its hidden state.")
         else:
-            st.caption(saturation_caption(len(ui.sample()[1])))
-            stats = ui.saturation(checkpoint, key)[layer, direction]
+            digits = digits_for("saturation", cfg, len(ui.sample()[1]))
+            st.caption(saturation_caption(digits))
+            stats = ui.saturation(checkpoint, key, digits)[layer, direction]
             st.plotly_chart(figures.saturation_figure(stats, int(st.session_state.get("unit", order[0]))),
                             theme=None)
 if settling.open:

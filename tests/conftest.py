@@ -32,10 +32,16 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def app_url(tmp_path_factory):
+def server_home(tmp_path_factory):
+    """The browser tests' server's RNN_EXPLORER_HOME: a test may put files there for the server to find."""
+    return tmp_path_factory.mktemp("server-home")
+
+
+@pytest.fixture(scope="session")
+def app_url(server_home):
     """`streamlit run explorer/app.py` on a free port, with its own user directory; yields the base URL."""
     port = _free_port()
-    home = tmp_path_factory.mktemp("server-home")
+    home = server_home
     env = os.environ | {"RNN_EXPLORER_HOME": str(home), "RNN_EXPLORER_CACHE": str(home / "cache")}
     log = open(home / "streamlit.log", "w")
     proc = subprocess.Popen(

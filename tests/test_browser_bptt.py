@@ -31,8 +31,15 @@ def test_page_in_chromium(page, app_url, url_path, reading):
 def test_sweep_progress_and_stop_in_chromium(page, app_url):
     open_page(page, app_url, "truncation")
     page.get_by_text("Run your own sweep").click()
-    page.get_by_role("button", name="Run sweep").click()
-    page.get_by_text("Training k = 1, seed 0 (run 1 of 6)").wait_for(timeout=90_000)
+    run = page.get_by_role("button", name="Run sweep")
+    run.wait_for(state="visible", timeout=30_000)
+    wait_until_idle(page)
+    run.click()
+    try:
+        page.get_by_text("Training k = 1, seed 0 (run 1 of 6)").wait_for(timeout=90_000)
+    except Exception:
+        screenshot(page, "truncation-sweep-did-not-start", whole=True)  # what the page showed instead
+        raise
     screenshot(page, "truncation-running")
     page.get_by_role("button", name="Stop").click()
     page.get_by_text("The sweep was stopped before any model finished").wait_for(timeout=90_000)

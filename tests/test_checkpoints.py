@@ -2,6 +2,7 @@
 import dataclasses
 import errno
 import json
+import tomllib
 import logging
 import pickle
 import random
@@ -46,6 +47,9 @@ def make_blob(model_config: ModelConfig = SMALL, tensors: dict | None = None, **
     fields = {"format": json.dumps(FORMAT), "config": json.dumps(model_config.to_dict())}
     fields.update(metadata)
     return safetensors.torch.save(tensors, metadata=fields)
+
+
+OWNER, OTHER = "0123456789abcdef", "fedcba9876543210"
 
 
 @pytest.fixture
@@ -146,11 +150,11 @@ def test_optional_metadata_defaults_to_empty():
     ({"test_accuracy": 10**400}, None),  # an int too large for a float
 ])
 def test_test_accuracy_is_a_finite_fraction_or_none(metrics, expected):
-    got = checkpoints.test_accuracy({"metrics": metrics})
+    got = checkpoints.recorded_accuracy({"metrics": metrics})
     assert got == expected and (got is None or type(got) is float)
-    info = import_checkpoint(make_blob(metrics=json.dumps(metrics)), "uploaded")  # json writes NaN and Infinity
+    info = import_checkpoint(make_blob(metrics=json.dumps(metrics)), "uploaded", OWNER)  # json writes NaN and Infinity
     assert info.accuracy == expected and read_checkpoint(info.path).accuracy == expected
-    assert checkpoints.test_accuracy({}) is None and checkpoints.test_accuracy({"metrics": [0.5]}) is None
+    assert checkpoints.recorded_accuracy({}) is None and checkpoints.recorded_accuracy({"metrics": [0.5]}) is None
 
 
 def test_reads_raw_bytes_of_an_upload(tmp_path):
@@ -282,7 +286,7 @@ def test_too_large_is_refused_before_reading(tmp_path, monkeypatch):
     with path.open("wb") as f:
         f.truncate(300 * 2**20)  # sparse: costs no disk
     monkeypatch.setattr(type(path), "read_bytes", lambda self: pytest.fail("read a file over the limit"))
-    with pytest.raises(CheckpointError, match="^file is 300 MB, larger than the 50 MB limit$"):
+    with pytest.raises(CheckpointError, match="^file is 314.6 MB, larger than the 50.0 MB limit$"):
         read_checkpoint(path)
 
 
@@ -312,12 +316,15 @@ def test_user_dir_never_inside_shipped(monkeypatch):
         user_dir()
 
 
-def test_list_shipped_then_user_sorted(dirs, monkeypatch):
+def test_list_shipped_then_local_then_visitors_sorted(dirs, monkeypatch):
     shipped, user = dirs
     for name, acc in [("b", 0.9), ("a", 0.8)]:
         save_checkpoint(shipped / f"{name}.safetensors", make_model(), metrics={"test_accuracy": acc})
     for name in ["d", "c", "a"]:
         save_checkpoint(user / f"{name}.safetensors", make_model(ModelConfig("gru", 8, 2, True)))
+    save_checkpoint(user / OWNER / "a.safetensors", make_model())
+    save_checkpoint(user / OTHER / "a.safetensors", make_model())
+    save_checkpoint(user / "not-an-owner" / "x.safetensors", make_model())  # not a visitor's folder: ignored
     (user / "broken.safetensors").write_bytes(b"garbage" * 10)
     (shipped / "truncation_sweep.json").write_text("{}")  # other files are not checkpoints
     (user / ".c.safetensors.abc.tmp").write_bytes(b"half")
@@ -325,13 +332,15 @@ def test_list_shipped_then_user_sorted(dirs, monkeypatch):
 
     skipped = []
     infos = list_checkpoints(on_error=lambda path, error: skipped.append((path.name, str(error))))
-    assert [(i.name, i.shipped) for i in infos] == [
-        ("a", True), ("b", True), ("a (user)", False), ("c", False), ("d", False),
+    assert [(i.name, i.owner) for i in infos] == [
+        ("a", "shipped"), ("b", "shipped"), ("a (local)", "local"), ("c", "local"), ("d", "local"),
+        ("01234567/a", OWNER), ("fedcba98/a", OTHER),
     ]
     assert skipped == [("broken.safetensors", "not a safetensors file: the header length is impossible")]
     assert all(isinstance(i, CheckpointInfo) for i in infos)
     assert infos[0].path == shipped / "a.safetensors" and infos[0].accuracy == 0.8 and infos[0].label == "LSTM-8"
-    assert infos[2].path == user / "a.safetensors" and infos[2].label == "BiGRU-2x8"
+    assert infos[2].path == user / "a.safetensors" and infos[2].label == "BiGRU-2x8" and infos[2].stem == "a"
+    assert infos[5].path == user / OWNER / "a.safetensors" and not infos[5].shipped
     assert [i.name for i in list_checkpoints(include_user=False)] == ["a", "b"]
 
 
@@ -359,46 +368,86 @@ def test_find_checkpoint(dirs):
     shipped, user = dirs
     save_checkpoint(shipped / "x.safetensors", make_model())
     save_checkpoint(user / "x.safetensors", make_model())
+    save_checkpoint(user / OWNER / "x.safetensors", make_model())
     assert find_checkpoint("x").shipped
-    assert find_checkpoint("x (user)").path == user / "x.safetensors"
+    assert find_checkpoint("x (local)").path == user / "x.safetensors"
+    assert find_checkpoint("01234567/x").owner == OWNER
     with pytest.raises(CheckpointError, match="no checkpoint named 'y'"):
         find_checkpoint("y")
 
 
-def test_delete_user_checkpoint_but_never_shipped(dirs):
+def test_only_the_owner_deletes_and_nobody_deletes_shipped_or_local(dirs):
     shipped, user = dirs
     save_checkpoint(shipped / "s.safetensors", make_model())
-    save_checkpoint(user / "u.safetensors", make_model())
-    delete_checkpoint(find_checkpoint("u"))
-    assert not (user / "u.safetensors").exists()
-    assert [i.name for i in list_checkpoints()] == ["s"]
+    save_checkpoint(user / "l.safetensors", make_model())
+    save_checkpoint(user / OWNER / "u.safetensors", make_model())
+    mine = find_checkpoint("01234567/u")
+    with pytest.raises(CheckpointError, match="only its owner can delete"):
+        delete_checkpoint(mine, OTHER)
+    assert (user / OWNER / "u.safetensors").exists()
+    delete_checkpoint(mine, OWNER)
+    assert not (user / OWNER / "u.safetensors").exists()
+    assert [i.name for i in list_checkpoints()] == ["s", "l"]
     with pytest.raises(CheckpointError, match="^shipped checkpoints are read-only$"):
-        delete_checkpoint(find_checkpoint("s"))
-    forged = dataclasses.replace(find_checkpoint("s"), shipped=False)
+        delete_checkpoint(find_checkpoint("s"), OWNER)
+    with pytest.raises(CheckpointError, match="only its owner"):
+        delete_checkpoint(find_checkpoint("l"), OWNER)
+    forged = dataclasses.replace(find_checkpoint("s"), owner=OWNER)
     with pytest.raises(CheckpointError, match="read-only"):
-        delete_checkpoint(forged)
-    assert (shipped / "s.safetensors").exists()
+        delete_checkpoint(forged, OWNER)
+    forged = dataclasses.replace(find_checkpoint("l"), owner=OWNER)  # claims to be mine, lives elsewhere
+    with pytest.raises(CheckpointError, match="only its owner"):
+        delete_checkpoint(forged, OWNER)
+    for bad in ("../../etc", "ABCDEF0123456789", "", "0123"):
+        with pytest.raises(CheckpointError, match="invalid owner"):
+            delete_checkpoint(find_checkpoint("l"), bad)
+    assert (shipped / "s.safetensors").exists() and (user / "l.safetensors").exists()
 
 
-def test_user_path_refuses_unsafe_and_shipped_names(dirs):
+def test_user_path_is_in_the_owners_folder_and_refuses_unsafe_and_shipped_names(dirs):
     shipped, user = dirs
     save_checkpoint(shipped / "lstm-128.safetensors", make_model())
-    assert user_path("my_lstm.v2") == user / "my_lstm.v2.safetensors"
+    assert user_path("my_lstm.v2", OWNER) == user / OWNER / "my_lstm.v2.safetensors"
     for name in ["", "../evil", "a/b", ".hidden", "x" * 101, "spa ce"]:
         with pytest.raises(CheckpointError, match="invalid checkpoint name"):
-            user_path(name)
+            user_path(name, OWNER)
     with pytest.raises(CheckpointError, match="belongs to a shipped checkpoint"):
-        user_path("lstm-128")
+        user_path("lstm-128", OWNER)
+    with pytest.raises(CheckpointError, match="invalid owner"):
+        user_path("fine", "../" + OWNER)
 
 
-def test_import_checkpoint_validates_then_stores(dirs):
+def test_import_checkpoint_validates_then_stores_in_the_owners_folder_only(dirs):
     _, user = dirs
-    info = import_checkpoint(make_blob(metrics=json.dumps({"test_accuracy": 0.6})), "uploaded")
-    assert info.path == user / "uploaded.safetensors" and not info.shipped and info.accuracy == 0.6
-    assert [i.name for i in list_checkpoints()] == ["uploaded"]
+    theirs = import_checkpoint(make_blob(model_config=ModelConfig("gru", 8)), "shared", OTHER)
+    info = import_checkpoint(make_blob(metrics=json.dumps({"test_accuracy": 0.6})), "shared", OWNER)
+    assert info.path == user / OWNER / "shared.safetensors" and info.owner == OWNER and info.accuracy == 0.6
+    assert read_checkpoint(theirs.path).config == ModelConfig("gru", 8)  # another visitor's file is untouched
+    assert [i.name for i in list_checkpoints()] == ["01234567/shared", "fedcba98/shared"]
     with pytest.raises(CheckpointError, match="truncated"):
-        import_checkpoint(_truncated(), "bad")
-    assert not (user / "bad.safetensors").exists()
+        import_checkpoint(_truncated(), "bad", OWNER)
+    assert not (user / OWNER / "bad.safetensors").exists()
+
+
+def test_a_checkpoint_over_the_limit_is_never_saved(tmp_path, monkeypatch):
+    monkeypatch.setattr(checkpoints, "MAX_BYTES", 10_000)
+    with pytest.raises(CheckpointError, match="over the 10 KB limit"):
+        save_checkpoint(tmp_path / "big.safetensors", make_model(ModelConfig(hidden_size=64)))
+    assert not (tmp_path / "big.safetensors").exists()
+    monkeypatch.setattr(checkpoints, "MAX_BYTES", 10**9)
+    model = make_model(ModelConfig(hidden_size=64))
+    history = {"step_loss": [1.2345678901234567] * 1000}
+    real = save_checkpoint(tmp_path / "ok.safetensors", model, history=history).stat().st_size
+    estimate = checkpoints.checkpoint_bytes(ModelConfig(hidden_size=64), steps=1000)
+    assert real < estimate < real + 150_000  # an upper bound, and not a loose one
+
+
+def test_one_size_limit_agrees_with_the_uploader():
+    """Streamlit's uploader counts server.maxUploadSize in MB of 10^6 bytes (in the browser): the same limit."""
+    config = tomllib.loads((checkpoints.shipped_dir().parent / ".streamlit" / "config.toml").read_text())
+    mb = config["server"]["maxUploadSize"]
+    assert mb * 10**6 == checkpoints.MAX_BYTES == 50_000_000
+    assert checkpoints.size_text(checkpoints.MAX_BYTES) == "50.0 MB"
 
 
 def test_repo_shipped_checkpoints_all_load():

@@ -13,9 +13,10 @@ import pytest
 import torch
 
 from explorer.data import (MNIST_FILES, CorruptFileError, DataError, DownloadError, EmptyDrawingError,
-                           augment, default_cache_dir, download_job, download_mnist, drawing_to_digit, load_mnist,
-                           load_sample, parse_idx)
+                           TooSmallDrawingError, augment, default_cache_dir, download_mnist, drawing_to_digit,
+                           load_mnist, load_sample, parse_idx)
 from explorer.jobs import Job
+from explorer.tasks import DownloadProgress, download
 
 NAMES = list(MNIST_FILES)  # train images, train labels, test images, test labels
 
@@ -193,11 +194,14 @@ def test_download_then_load(server, mnist, tmp_path):
 
 def test_download_job_reports_every_file_to_the_job(server, mnist, tmp_path):
     job = Job("j", "owner", "Downloading full MNIST", kind="download")
-    cache = download_job(job, cache_dir=tmp_path, mirrors=[server.mirror("good", mnist.blobs)], files=mnist.md5,
-                         timeout=5)
+    cache = download(job, cache_dir=tmp_path, mirrors=[server.mirror("good", mnist.blobs)], files=mnist.md5,
+                     timeout=5)
     assert sorted(os.listdir(cache)) == sorted(NAMES)
-    last = {name: (done, total) for name, done, total in job.snapshot()}
+    assert all(isinstance(p, DownloadProgress) for p in job.snapshot())
+    last = {p.name: (p.done, p.total) for p in job.snapshot()}
     assert last == {name: (len(blob), len(blob)) for name, blob in mnist.blobs.items()}
+    fractions = [p.fraction for p in job.snapshot()]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0 and job.fraction() == 1.0
 
 
 def test_download_falls_through_dead_and_missing_mirrors(server, mnist, dead_mirror, tmp_path):
@@ -349,6 +353,18 @@ def test_upscaled_mnist_digit_comes_back(sample):
         big = np.kron(image / 255.0, np.ones((10, 10)))  # as if drawn on a 280x280 canvas
         digit = drawing_to_digit(canvas(big, "white on transparent"))
         assert np.corrcoef(digit.ravel(), image.ravel())[0, 1] > 0.8
+
+
+@pytest.mark.parametrize("convention", ["white on transparent", "white on black"])
+def test_a_dot_is_too_small_to_read(convention):
+    """A dot scaled up to 20 x 20 would be read as some digit with high confidence: it is refused instead."""
+    dot = np.zeros((224, 224), dtype=np.float32)
+    dot[100:118, 100:118] = 1.0  # one touch of an 18-px pen: 8% of the canvas
+    with pytest.raises(TooSmallDrawingError, match="draw a larger digit"):
+        drawing_to_digit(canvas(dot, convention))
+    stroke = dot.copy()
+    stroke[60:118, 100:118] = 1.0  # a short vertical stroke, 26% of the canvas: a "1"
+    assert drawing_to_digit(canvas(stroke, convention)).max() == pytest.approx(1.0)
 
 
 @pytest.mark.parametrize("convention", ["white on transparent", "white on black"])

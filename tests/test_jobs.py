@@ -1,5 +1,6 @@
-"""Background jobs: per-owner and global limits, stop, results and failures."""
+"""Background jobs: per-owner and global limits, the queue, stop, progress, results and failures."""
 import threading
+from dataclasses import dataclass
 
 import pytest
 
@@ -29,20 +30,53 @@ def test_latest_by_kind():
     assert m.latest("a", "train", "sweep") is job and m.latest("a", "train", "download") is None
 
 
-def test_one_job_per_owner_and_global_limit():
+def test_one_job_per_owner_a_global_limit_and_a_queue():
     m = JobManager(limit=2)
     release = threading.Event()
     a = m.start("a", "first", blocking(release))
-    with pytest.raises(JobBusy, match="already have a job"):
+    with pytest.raises(JobBusy, match="already have a job running"):
         m.start("a", "second", blocking(release))
-    b = m.start("b", "other session", blocking(release))
-    with pytest.raises(JobBusy, match="busy"):
-        m.start("c", "third session", blocking(release))
-    assert {j.owner for j in m.running()} == {"a", "b"}
+    b = m.start("b", "other visitor", blocking(release))
+    c = m.start("c", "third visitor", blocking(release))
+    d = m.start("d", "fourth visitor", blocking(release))
+    assert [j.status for j in (a, b, c, d)] == ["running", "running", "queued", "queued"]
+    assert [m.queue_position(j) for j in (a, b, c, d)] == [None, None, 1, 2]
+    assert m.active() == [a, b, c, d] and m.latest("c") is c
+    with pytest.raises(JobBusy, match="already have a job queued"):
+        m.start("c", "again", blocking(release))
+    m.stop(c)  # leaving the queue: it never runs
+    assert c.status == "stopped" and c.started is None and m.queue_position(d) == 1
+    a.stop()
+    m.wait(a)
+    m.wait(d, timeout=0.5)  # d took a's slot
+    assert a.status == "stopped" and d.running and d.started >= a.finished
     release.set()
-    m.wait(a), m.wait(b)
-    assert a.status == b.status == "done"
-    m.wait(m.start("c", "now there is room", blocking(release)))
+    m.wait(b), m.wait(d)
+    assert b.status == d.status == "done" and m.active() == []
+
+
+@dataclass(frozen=True)
+class Progress:
+    fraction: float
+
+
+def test_fraction_and_time_left_come_from_the_last_progress_record():
+    m = JobManager()
+    release, reported = threading.Event(), threading.Event()
+
+    def work(job):
+        job.report("no fraction here")
+        job.report(Progress(0.25))
+        reported.set()
+        release.wait(5)
+
+    job = m.start("a", "w", work)
+    reported.wait(5)
+    assert job.fraction() == 0.25
+    assert job.seconds_left(now=job.started + 10) == pytest.approx(30)  # 10 s for a quarter: 30 s to go
+    release.set()
+    m.wait(job)
+    assert job.seconds_left() is None
 
 
 def test_stop_and_failure():

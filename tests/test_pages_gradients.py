@@ -8,14 +8,16 @@ from streamlit.testing.v1 import AppTest
 
 from explorer.checkpoints import read_checkpoint, shipped_dir
 from explorer.data import load_sample
+from explorer.budget import digits_for
 from explorer.gradcheck import gradient_check
 from explorer.gradients import bptt_profile, clip_scale, digit_batch, first_to_last_ratio, state_jacobian
 from explorer.readings import decay_reading, decay_verdict
-from explorer.jobs import MANAGER
+from explorer import ui
 from explorer.models import untrained_model
 from explorer.sweep import SUMMARY, load_sweep, shipped_sweep_dir
 
 T = 28
+MANAGER = ui.job_manager()
 
 
 def arr(value) -> np.ndarray:
@@ -75,8 +77,9 @@ def test_gradients_page_plots_the_engines_numbers(test_digits):
         assert dw[0] == 0.0 and np.isnan(lines(specs["dw_hh"])[name][0])  # row 1 reads h_0 = 0: a gap, not a point
         np.testing.assert_allclose(lines(specs["dw_hh"])[name][1:], dw[1:], rtol=1e-5)
     np.testing.assert_allclose(dc["lstm-128"], np.median(profs["lstm-128"].dc[-1, 0], axis=0), rtol=1e-5)
-    for name in profs:  # the whole state: (h_t, c_t) for the LSTM
-        jac = state_jacobian(shipped(name), x[:32]).full[0]
+    for name in profs:  # the whole state: (h_t, c_t) for the LSTM, on as many digits as the budget allows
+        n = digits_for("jacobian", shipped(name).config, ui.JACOBIAN_DIGITS)
+        jac = state_jacobian(shipped(name), x[:n]).full[0]
         np.testing.assert_allclose(lines(specs["jacobian"])[name], np.median(jac, axis=0), rtol=1e-4)
     reading = decay_reading({n: first_to_last_ratio(p.dh[-1, 0]) for n, p in profs.items()}, T, "last")
     assert any(reading in m.value for m in at.markdown)
@@ -213,7 +216,7 @@ def run_sweep_from_page(at, epochs: int, ks: list, size: int):
     at.button[0].click()
     at.run()
     assert not at.exception and not at.warning, [w.value for w in at.warning]
-    job = MANAGER.latest(at.session_state["_session_id"])
+    job = MANAGER.latest(at.session_state["_owner"])
     assert job is not None and job.description.startswith("Truncation sweep")
     return job
 
@@ -230,12 +233,14 @@ def test_a_tiny_sweep_completes_and_replaces_only_the_users_results(user_home):
     assert mine.ks == [1, 28] and str(user_home) in job.result
     assert at.selectbox[1].value == job.result
     np.testing.assert_allclose(arr(charts(at)["accuracy"]["data"][0]["y"]), [100 * a for a in mine.accuracies])
-    assert any("is saved in" in s.value for s in at.success)
+    assert any("is saved and selected below" in s.value for s in at.success)
     assert (shipped_sweep_dir() / SUMMARY).stat().st_mtime_ns == shipped_mtime
     at.selectbox[1].set_value(str(shipped_sweep_dir()))
     at.run()
     assert not at.exception and any("LSTM-64" in m.value for m in at.markdown)
-    assert open_page("truncation").selectbox[1].value == job.result  # a new session opens on your newest sweep
+    other = open_page("truncation")  # another visitor opens on the shipped sweep and sees whose this one is
+    assert other.selectbox[1].value == str(shipped_sweep_dir())
+    assert any(o.startswith(f"Visitor {at.session_state['_owner'][:4]}'s: ") for o in other.selectbox[1].options)
 
 
 def test_stop_leaves_the_page_working():

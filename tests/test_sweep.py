@@ -17,10 +17,12 @@ from explorer.models import ModelConfig, SequenceClassifier
 from explorer.readings import sweep_reading, sweep_table
 from explorer.sweep import (SUMMARY, Sweep, SweepConfig, SweepError, SweepProgress, SweepRun, compare_ks,
                             correct_answers, gradient_rows, list_sweeps, load_sweep, main, parse_args, parser,
-                            run_sweep, run_sweep_job, save_sweep, shipped_sweep_dir, user_sweeps_dir)
+                            run_sweep, save_sweep, shipped_sweep_dir, sweep_owner, user_sweeps_dir)
+from explorer.tasks import run_sweep_job
 from explorer.training import History, accuracy
 
 T = 28
+OWNER = "0123456789abcdef"
 TINY = dict(kind="lstm", hidden_size=4, ks=(28, 1), epochs=2, train_size=96, profile_size=16, batch_size=32)
 
 
@@ -112,12 +114,13 @@ def test_stop_keeps_only_the_finished_ks(sample):
 
 
 def test_sweep_job_saves_a_new_user_sweep_or_nothing(sample, user_home):
-    job = Job("j", "owner", "Truncation sweep", kind="sweep")
+    job = Job("j", OWNER, "Truncation sweep", kind="sweep")
     folder = run_sweep_job(job, SweepConfig(**TINY | dict(epochs=1)), *sample)
     mine = load_sweep(folder)
     assert mine.ks == [1, 28] and mine.command == "Truncation lab page" and list_sweeps()[-1] == Path(folder)
+    assert Path(folder).parent == user_sweeps_dir() / OWNER and sweep_owner(Path(folder)) == OWNER
     assert all(isinstance(p, SweepProgress) for p in job.snapshot()) and job.snapshot()[-1].fraction == 1.0
-    stopped = Job("k", "owner", "Truncation sweep", kind="sweep")
+    stopped = Job("k", OWNER, "Truncation sweep", kind="sweep")
     stopped.stop()
     assert run_sweep_job(stopped, SweepConfig(**TINY), *sample) is None and list_sweeps()[-1] == Path(folder)
 
@@ -179,9 +182,11 @@ def test_user_sweeps_live_outside_the_repo(user_home):
     assert user_sweeps_dir() == user_home / "sweeps"
     assert not user_sweeps_dir().resolve().is_relative_to(shipped_dir().resolve())
     assert list_sweeps() == [shipped_sweep_dir()]
-    (user_sweeps_dir() / "20250101-lstm").mkdir(parents=True)
-    (user_sweeps_dir() / "20250101-lstm" / SUMMARY).write_text("{}")
-    assert list_sweeps() == [shipped_sweep_dir(), user_sweeps_dir() / "20250101-lstm"]
+    for folder in (user_sweeps_dir() / OWNER / "20250101-lstm", user_sweeps_dir() / "not-an-owner" / "20250102-gru"):
+        folder.mkdir(parents=True)
+        (folder / SUMMARY).write_text("{}")
+    assert list_sweeps() == [shipped_sweep_dir(), user_sweeps_dir() / OWNER / "20250101-lstm"]
+    assert sweep_owner(shipped_sweep_dir()) is None
 
 
 def test_shipped_sweep_is_not_listed_as_models_and_tells_the_story(sample):

@@ -6,14 +6,17 @@ import numpy as np
 import pytest
 import torch
 
+import explorer.data as data
 import explorer.training as training
+import explorer.tasks as tasks
 from explorer.checkpoints import read_checkpoint, shipped_dir
 from explorer.data import DataError, Digits, load_sample
 from explorer.losses import loss_logits, per_sample_loss
 from explorer.jobs import Job
 from explorer.models import ModelConfig, SequenceClassifier
 from explorer.train import command_line, configs, parse_args
-from explorer.training import DivergedError, EpochEnd, Step, TrainConfig, accuracy, train
+from explorer.tasks import EpochEnd
+from explorer.training import DivergedError, Step, TrainConfig, accuracy, accuracy_within, pick_device, train
 from explorer.training_figures import smooth, training_curves_figure
 
 SMALL = ModelConfig(kind="lstm", hidden_size=16)
@@ -125,8 +128,18 @@ def test_config_validation():
         TrainConfig(k=0)
     with pytest.raises(ValueError, match="optimizer"):
         TrainConfig(optimizer="rmsprop")
-    with pytest.raises(ValueError, match="cuda"):
-        training.pick_device("cuda") if not torch.cuda.is_available() else (_ for _ in ()).throw(ValueError("cuda"))
+
+
+@pytest.mark.parametrize("gpu", [False, True])
+def test_device_choice_with_and_without_a_gpu(monkeypatch, gpu):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: gpu)
+    assert pick_device("auto") == torch.device("cuda" if gpu else "cpu")
+    assert pick_device("cpu") == torch.device("cpu")
+    if gpu:
+        assert pick_device("cuda") == torch.device("cuda")
+    else:
+        with pytest.raises(ValueError, match="no CUDA GPU is available"):
+            pick_device("cuda")
 
 
 def test_cli_dry_run_and_help(capsys):
@@ -143,10 +156,10 @@ def test_cli_dry_run_and_help(capsys):
 # ---- the Train page's background job, the equivalent CLI command, the live figure ----------------
 
 def test_run_training_reports_progress_and_saves_a_complete_checkpoint(digits, monkeypatch, tmp_path):
-    monkeypatch.setattr(training, "load_digits", lambda source: digits)
+    monkeypatch.setattr(tasks, "load_digits", lambda source: digits)
     job = Job("j", "owner", "tiny")
     cfg = TrainConfig(epochs=2, batch_size=128)
-    outcome = training.run_training(job, SMALL, cfg, "sample", tmp_path / "tiny.safetensors", "python -m ...")
+    outcome = tasks.run_training(job, SMALL, cfg, "sample", tmp_path / "tiny.safetensors", "python -m ...")
     steps = [r for r in job.snapshot() if isinstance(r, Step)]
     ends = [r for r in job.snapshot() if isinstance(r, EpochEnd)]
     assert len(steps) == 2 * 4 and [e.epoch for e in ends] == [1, 2] and steps[-1].total_epochs == 2
@@ -159,28 +172,28 @@ def test_run_training_reports_progress_and_saves_a_complete_checkpoint(digits, m
 
 
 def test_run_training_saves_a_stopped_run_and_not_a_diverged_one(digits, monkeypatch, tmp_path):
-    monkeypatch.setattr(training, "load_digits", lambda source: digits)
+    monkeypatch.setattr(tasks, "load_digits", lambda source: digits)
     job = Job("j", "owner", "stopped")
     job.report = lambda record: job.stop() if isinstance(record, EpochEnd) else None
-    outcome = training.run_training(job, SMALL, TrainConfig(epochs=50, batch_size=128), "sample",
+    outcome = tasks.run_training(job, SMALL, TrainConfig(epochs=50, batch_size=128), "sample",
                                     tmp_path / "stopped.safetensors", "")
     assert outcome.metrics["stopped"] and outcome.metrics["epochs_run"] == 1
     assert outcome.metrics["epoch"] == 1 and outcome.metrics["partial_epoch"] is False  # stopped between epochs
     assert read_checkpoint(outcome.path).meta["metrics"]["stopped"] is True
 
     diverging = TrainConfig(epochs=2, optimizer="sgd", lr=1e38, clip=None)
-    outcome = training.run_training(Job("k", "owner", "boom"), ModelConfig(kind="rnn", hidden_size=16), diverging,
+    outcome = tasks.run_training(Job("k", "owner", "boom"), ModelConfig(kind="rnn", hidden_size=16), diverging,
                                     "sample", tmp_path / "boom.safetensors", "")
     assert outcome.path is None and "Lower the learning rate" in outcome.error
     assert not (tmp_path / "boom.safetensors").exists()
 
 
 def test_data_sources():
-    assert not training.mnist_downloaded()  # conftest gives every test an empty cache
+    assert not data.mnist_downloaded()  # conftest gives every test an empty cache
     with pytest.raises(ValueError, match="data source"):
-        training.load_digits("cifar")
+        data.load_digits("cifar")
     with pytest.raises(DataError, match="not downloaded"):
-        training.load_digits("mnist")
+        data.load_digits("mnist")
 
 
 @pytest.mark.parametrize("model_cfg, cfg, data", [
@@ -258,3 +271,35 @@ def test_training_curves_figure_thins_long_runs_and_spans_the_whole_run():
     assert fig.layout.yaxis.type == "log"
     empty = training_curves_figure([], [], [], [])  # before the first step
     assert all(len(trace.x) == 0 for trace in empty.data)
+
+
+def test_a_stop_after_an_epoch_keeps_its_measured_numbers_and_evaluates_nothing_more(digits, monkeypatch):
+    calls, ends = [], []
+    real = training.accuracy
+
+    def counting(*args, **kwargs):
+        calls.append(len(ends))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(training, "accuracy", counting)
+    result = train(SMALL, TrainConfig(epochs=5, batch_size=128), *digits, on_epoch=lambda h: ends.append(1),
+                   should_stop=lambda: len(ends) >= 2)
+    assert result.history.stopped and len(result.history.epoch) == 2
+    assert max(calls) == 1  # only the two epoch ends measured (train probe + test each): nothing after the stop
+    m, h = result.metrics, result.history
+    best = int(np.argmax(h.train_accuracy))
+    assert m["epoch"] == best + 1 and m["test_accuracy"] == h.test_accuracy[best]
+    assert m["train_accuracy"] == h.train_accuracy[best]
+
+
+def test_a_stop_in_the_first_epoch_tests_only_as_many_digits_as_time_allows(digits, monkeypatch):
+    monkeypatch.setattr(training, "STOP_EVALUATION_SECONDS", 0.0)
+    calls = []
+    result = train(SMALL, TrainConfig(epochs=5, batch_size=32), *digits, on_step=calls.append,
+                   should_stop=lambda: len(calls) >= 3)
+    m = result.metrics
+    assert m["epoch"] == 0 and m["partial_epoch"] and m["test_evaluated"] == 100  # one batch, the minimum
+    acc, tested = accuracy_within(result.model, digits[1], seconds=60)
+    assert tested == len(digits[1]) and acc == accuracy(result.model, digits[1])
+    assert accuracy_within(result.model, digits[1], seconds=0, batch_size=50) == (
+        accuracy(result.model, Digits(digits[1].images[:50], digits[1].labels[:50])), 50)

@@ -1,0 +1,80 @@
+"""How long a training run or a sweep will take on this machine, from a short timed probe of the real step."""
+import math
+import time
+from dataclasses import dataclass
+
+import torch
+
+from .losses import loss_logits, per_sample_loss
+from .models import ModelConfig, evaluating, seeded_model
+from .sweep import SweepConfig
+from .training import TRAIN_PROBE, TrainConfig, make_optimizer
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """Predicted wall time of a job, and what it is made of."""
+
+    seconds: float
+    steps: int  # optimizer steps in all
+    step_seconds: float  # one optimizer step, as probed
+    eval_seconds: float  # one epoch end's evaluation (test set + training probe)
+
+    @property
+    def minutes(self) -> float:
+        return self.seconds / 60
+
+
+def probe(model_cfg: ModelConfig, cfg: TrainConfig, steps: int = 3, T: int = 28) -> tuple[float, float]:
+    """(seconds per optimizer step, seconds per digit evaluated) of this model and config, timed here and now.
+
+    The step is the real one (loss with truncation k, backward, clipping, update) on a random batch; one
+    warm-up step first. A slow step is timed once: the probe itself must stay short.
+    """
+    model = seeded_model(model_cfg, 0).train()
+    opt = make_optimizer(model, cfg)
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand(cfg.batch_size, T, 28, generator=gen)
+    y = torch.randint(0, 10, (cfg.batch_size,), generator=gen)
+
+    def step() -> float:
+        start = time.perf_counter()
+        loss = per_sample_loss(loss_logits(model, x, cfg.loss_at, cfg.k), y).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip or float("inf"))
+        opt.step()
+        return time.perf_counter() - start
+
+    warm = step()
+    times = [step() for _ in range(steps if warm < 0.2 else 1)]
+    with torch.no_grad(), evaluating(model):
+        start = time.perf_counter()
+        model(x[:64])
+        per_digit = (time.perf_counter() - start) / min(64, len(x))
+    return sorted(times)[len(times) // 2], per_digit
+
+
+def training_estimate(model_cfg: ModelConfig, cfg: TrainConfig, n_train: int, n_test: int) -> Estimate:
+    """Predicted wall time of train(model_cfg, cfg) on n_train digits, testing on n_test after every epoch."""
+    step_s, digit_s = probe(model_cfg, cfg)
+    steps = math.ceil(n_train / cfg.batch_size) * cfg.epochs
+    eval_s = digit_s * (n_test + min(n_train, TRAIN_PROBE))
+    return Estimate(steps * step_s + cfg.epochs * eval_s, steps, step_s, eval_s)
+
+
+def total(estimates: list[Estimate]) -> Estimate:
+    """Several jobs one after another (a sweep's runs)."""
+    return Estimate(sum(e.seconds for e in estimates), sum(e.steps for e in estimates),
+                    max(e.step_seconds for e in estimates), max(e.eval_seconds for e in estimates))
+
+
+def sweep_estimate(cfg: SweepConfig, n_train: int, n_test: int) -> Estimate:
+    """Predicted wall time of run_sweep(cfg): every (k, seed) run, probing full BPTT and truncation once each."""
+    n_train = min(n_train, cfg.train_size or n_train)
+    by_kind = {}  # truncated runs all unroll the same T steps, whatever their k
+    for k in cfg.ks:
+        fused = k >= 28
+        if fused not in by_kind:
+            by_kind[fused] = training_estimate(cfg.model_config(), cfg.train_config(k), n_train, n_test)
+    return total([by_kind[k >= 28] for k in cfg.ks] * len(cfg.seeds))

@@ -1,0 +1,85 @@
+"""The app's background work as jobs (explorer.jobs): training, sweeps and the MNIST download.
+
+Each task runs an engine function with the job's progress reporting and stop request, and saves its result;
+the engine itself knows nothing of jobs or pages.
+"""
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import data
+from .checkpoints import save_checkpoint
+from .data import MNIST_FILES, Digits, load_digits, provenance
+from .jobs import Job
+from .models import ModelConfig
+from .sweep import SweepConfig, new_sweep_dir, run_sweep, save_sweep
+from .training import DivergedError, History, TrainConfig, train
+
+@dataclass(frozen=True)
+class EpochEnd:
+    """What a training job reports after each epoch, next to a Step after every step."""
+
+    epoch: int
+    loss: float
+    train_accuracy: float
+    test_accuracy: float
+    seconds: float
+
+
+@dataclass(frozen=True)
+class TrainOutcome:
+    """A finished training job: the saved checkpoint, or (path None) why training diverged."""
+
+    path: Path | None
+    metrics: dict
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class DownloadProgress:
+    """What a download job reports: bytes of one file so far."""
+
+    name: str
+    done: int
+    total: int | None
+
+    @property
+    def fraction(self) -> float:
+        """Share of the four files done (a file of unknown size counts as half done)."""
+        files = list(MNIST_FILES)
+        part = self.done / self.total if self.total else 0.5
+        return (files.index(self.name) + min(part, 1.0)) / len(files) if self.name in files else 0.0
+
+
+def run_training(job: Job, model_cfg: ModelConfig, cfg: TrainConfig, source: str, path: Path,
+                 command: str) -> TrainOutcome:
+    """Train on `source`, report Step/EpochEnd records, honour stops, save to `path`.
+
+    A stopped run is saved too (metrics["stopped"] is True, the weights are the best so far). A run that
+    diverges saves nothing and returns the engine's explanation as `error`.
+    """
+    train_set, test_set = load_digits(source)
+
+    def epoch_end(h: History) -> None:
+        job.report(EpochEnd(h.epoch[-1], h.loss[-1], h.train_accuracy[-1], h.test_accuracy[-1], h.seconds[-1]))
+
+    try:
+        result = train(model_cfg, cfg, train_set, test_set, on_step=job.report, on_epoch=epoch_end,
+                       should_stop=job.should_stop)
+    except DivergedError as e:
+        return TrainOutcome(None, {}, str(e))
+    save_checkpoint(path, result.model, metrics=result.metrics, history=result.history.to_dict(),
+                    data=provenance(source, train_set, test_set, cfg.augment), command=command, train_config=cfg)
+    return TrainOutcome(path, result.metrics)
+
+
+def download(job: Job, **options) -> Path:
+    """download_mnist(**options), reporting a DownloadProgress for every chunk."""
+    return data.download_mnist(on_progress=lambda name, done, total: job.report(DownloadProgress(name, done, total)),
+                               **options)
+
+
+def run_sweep_job(job: Job, cfg: SweepConfig, train_set: Digits, test_set: Digits) -> str | None:
+    """Run the sweep, save what finished as a new user sweep; its folder (None if nothing finished)."""
+    sweep = run_sweep(cfg, train_set, test_set, on_progress=job.report, should_stop=job.should_stop)
+    sweep.command = "Truncation lab page"
+    return str(save_sweep(sweep, new_sweep_dir(cfg, job.owner))) if sweep.runs else None
