@@ -1,7 +1,8 @@
 """Benchmark: trace and BPTT-profile latency, and training throughput next to a bare nn.LSTM loop.
 
-    python bench/bench.py            # all figures in one run, on this machine
+python bench/bench.py            # all figures in one run, on this machine
 """
+
 import argparse
 import statistics
 import sys
@@ -12,12 +13,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from explorer.data import Digits, load_sample  # noqa: E402
-from explorer.gradients import bptt_profile  # noqa: E402
-from explorer.internals import trace  # noqa: E402
-from explorer.models import ModelConfig, SequenceClassifier  # noqa: E402
-from explorer.cost import training_estimate  # noqa: E402
-from explorer.training import TrainConfig, train  # noqa: E402
+from explorer.cost import training_estimate
+from explorer.data import Digits, load_sample
+from explorer.gradients import bptt_profile
+from explorer.internals import trace
+from explorer.models import ModelConfig, SequenceClassifier
+from explorer.training import TrainConfig, train
 
 
 def timed(fn, repeat: int) -> float:
@@ -49,8 +50,9 @@ def bare_lstm_throughput(x: torch.Tensor, y: torch.Tensor, batch_size: int, epoc
     return seen / (time.perf_counter() - start)
 
 
-def explorer_throughput(train_set: Digits, test_set: Digits, batch_size: int, epochs: int, hidden: int,
-                        augment: bool) -> float:
+def explorer_throughput(
+    train_set: Digits, test_set: Digits, batch_size: int, epochs: int, hidden: int, augment: bool
+) -> float:
     """Samples/s of explorer.training.train's step loop (k = T), read from its last on_step report."""
     steps = []
     cfg = TrainConfig(epochs=epochs, batch_size=batch_size, augment=augment)
@@ -59,8 +61,9 @@ def explorer_throughput(train_set: Digits, test_set: Digits, batch_size: int, ep
     return steps[-1].samples_per_s
 
 
-def stop_latency(train_set: Digits, test_set: Digits, model_cfg: ModelConfig, cfg: TrainConfig,
-                 stop_after_steps: int) -> tuple[float, float]:
+def stop_latency(
+    train_set: Digits, test_set: Digits, model_cfg: ModelConfig, cfg: TrainConfig, stop_after_steps: int
+) -> tuple[float, float]:
     """(seconds from a stop request to train() returning, seconds of one step) for a heavy job stopped mid-epoch."""
     steps, asked = [], []
 
@@ -70,8 +73,14 @@ def stop_latency(train_set: Digits, test_set: Digits, model_cfg: ModelConfig, cf
             return True
         return False
 
-    train(model_cfg, cfg, train_set, test_set, on_step=lambda s: steps.append(time.perf_counter()),
-          should_stop=should_stop)
+    train(
+        model_cfg,
+        cfg,
+        train_set,
+        test_set,
+        on_step=lambda s: steps.append(time.perf_counter()),
+        should_stop=should_stop,
+    )
     returned = time.perf_counter()
     return returned - asked[0], (steps[-1] - steps[0]) / max(len(steps) - 1, 1)
 
@@ -109,11 +118,15 @@ def main() -> None:
     heavy = ModelConfig(kind="lstm", hidden_size=512, num_layers=3, bidirectional=True)
     heavy_cfg = TrainConfig(epochs=200, batch_size=16, k=1)
     estimate = training_estimate(heavy, heavy_cfg, len(train_set), len(test_set))
-    print(f"cost estimate, BiLSTM-3x512 b16 k=1 x 200 epochs: {estimate.minutes:,.0f} min "
-          f"({estimate.step_seconds:.2f} s/step x {estimate.steps:,} steps): over the 30 min limit, refused")
+    print(
+        f"cost estimate, BiLSTM-3x512 b16 k=1 x 200 epochs: {estimate.minutes:,.0f} min "
+        f"({estimate.step_seconds:.2f} s/step x {estimate.steps:,} steps): over the 30 min limit, refused"
+    )
     waited, step = stop_latency(train_set, test_set, heavy, heavy_cfg, stop_after_steps=3)
-    print(f"stop, BiLSTM-3x512 in epoch 1:  {waited:8.2f} s from the request to the result (one step {step:.2f} s; "
-          "target < 5 s)")
+    print(
+        f"stop, BiLSTM-3x512 in epoch 1:  {waited:8.2f} s from the request to the result (one step {step:.2f} s; "
+        "target < 5 s)"
+    )
 
 
 if __name__ == "__main__":

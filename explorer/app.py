@@ -1,4 +1,5 @@
 """Entry point: `streamlit run explorer/app.py` from the repo root."""
+
 import sys
 from pathlib import Path
 
@@ -6,10 +7,10 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # Streamlit puts only explorer/ on sys.path
     sys.path.insert(0, str(ROOT))
 
-import streamlit as st  # noqa: E402
-import torch  # noqa: E402
+import streamlit as st
+import torch
 
-from explorer import ui  # noqa: E402
+from explorer import ui
 
 # Page requests and background training share a small CPU: one intra-op thread each keeps a trace at
 # milliseconds while a job trains (with two threads each they oversubscribe the cores and a trace takes
@@ -22,8 +23,9 @@ st.set_page_config(page_title="RNN Explorer", page_icon="🔁", layout="wide")
 PAGES = [
     st.Page("../pages/home.py", title="Home", icon=":material/home:", url_path="home", default=True),
     st.Page("../pages/watch.py", title="Watch it read", icon=":material/play_circle:", url_path="watch"),
-    st.Page("../pages/gradients.py", title="Gradients through time", icon=":material/show_chart:",
-            url_path="gradients"),
+    st.Page(
+        "../pages/gradients.py", title="Gradients through time", icon=":material/show_chart:", url_path="gradients"
+    ),
     st.Page("../pages/truncation.py", title="Truncation lab", icon=":material/content_cut:", url_path="truncation"),
     st.Page("../pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
 ]

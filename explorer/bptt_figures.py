@@ -1,4 +1,5 @@
 """Plotly figures for the Gradients and Truncation pages: arrays in, go.Figure out (no Streamlit)."""
+
 import numpy as np
 import plotly.colors
 import plotly.graph_objects as go
@@ -29,21 +30,42 @@ def _gaps(y: np.ndarray) -> np.ndarray:
     return np.where(y > 0, y, np.nan)
 
 
-def _add_norms(fig: go.Figure, cell: tuple[int, int], label: str, values: np.ndarray, labels: list[str],
-               first: bool) -> None:
+def _add_norms(
+    fig: go.Figure, cell: tuple[int, int], label: str, values: np.ndarray, labels: list[str], first: bool
+) -> None:
     """One model in one panel: (B, T) -> batch median line and 10-90% band; (T,) -> a line. Zeros are gaps."""
     color, dash = _style(label, labels)
     rows = np.arange(1, values.shape[-1] + 1)
     if values.ndim == 2:
         lo, med, hi = batch_quantiles(values, (BAND[0], 0.5, BAND[1]))
-        fig.add_trace(go.Scatter(x=np.r_[rows, rows[::-1]], y=_gaps(np.r_[hi, lo[::-1]]), fill="toself",
-                                 fillcolor=_fill(color), line=dict(width=0), hoverinfo="skip",
-                                 showlegend=False, legendgroup=label, name=label + " band"), *cell)
+        fig.add_trace(
+            go.Scatter(
+                x=np.r_[rows, rows[::-1]],
+                y=_gaps(np.r_[hi, lo[::-1]]),
+                fill="toself",
+                fillcolor=_fill(color),
+                line=dict(width=0),
+                hoverinfo="skip",
+                showlegend=False,
+                legendgroup=label,
+                name=label + " band",
+            ),
+            *cell,
+        )
     else:
         med = values
-    fig.add_trace(go.Scatter(x=rows, y=_gaps(med), name=label, legendgroup=label, showlegend=first,
-                             line=dict(color=color, dash=dash, width=2),
-                             hovertemplate=f"{label}<br>row %{{x}}: %{{y:.3g}}<extra></extra>"), *cell)
+    fig.add_trace(
+        go.Scatter(
+            x=rows,
+            y=_gaps(med),
+            name=label,
+            legendgroup=label,
+            showlegend=first,
+            line=dict(color=color, dash=dash, width=2),
+            hovertemplate=f"{label}<br>row %{{x}}: %{{y:.3g}}<extra></extra>",
+        ),
+        *cell,
+    )
 
 
 def norms_figure(panels: dict[str, dict[str, np.ndarray]], height: int = 380) -> go.Figure:
@@ -53,8 +75,7 @@ def norms_figure(panels: dict[str, dict[str, np.ndarray]], height: int = 380) ->
     titles = list(panels)
     cols = 2 if len(titles) == 4 else min(len(titles), 3)
     rows = -(-len(titles) // cols)
-    fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles, horizontal_spacing=0.07,
-                        vertical_spacing=0.16)
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles, horizontal_spacing=0.07, vertical_spacing=0.16)
     labels = list(dict.fromkeys(lb for series in panels.values() for lb in series))
     shown = set()
     for i, title in enumerate(titles):
@@ -64,8 +85,12 @@ def norms_figure(panels: dict[str, dict[str, np.ndarray]], height: int = 380) ->
             shown.add(label)
         fig.update_yaxes(type="log", exponentformat="power", row=row + 1, col=col + 1)
         fig.update_xaxes(**ROW_AXIS, row=row + 1, col=col + 1)
-    fig.update_layout(height=height * rows - 60 * (rows - 1), margin=dict(l=10, r=10, t=40, b=10),
-                      hovermode="closest", legend=dict(orientation="h", yanchor="top", y=-0.22 / rows, x=0))
+    fig.update_layout(
+        height=height * rows - 60 * (rows - 1),
+        margin=dict(l=10, r=10, t=40, b=10),
+        hovermode="closest",
+        legend=dict(orientation="h", yanchor="top", y=-0.22 / rows, x=0),
+    )
     return fig
 
 
@@ -75,8 +100,10 @@ def saliency_digit_figure(image: np.ndarray, saliency: dict[str, np.ndarray], he
     The colour is relative within a model (0 = its most salient row), on one scale shared by all panels.
     """
     labels = list(saliency)
-    rel = {lb: np.log10(np.maximum(s, 1e-300) / s.max()) if s.max() > 0 else np.zeros_like(s)
-           for lb, s in ((lb, np.asarray(v, np.float64)) for lb, v in saliency.items())}
+    rel = {
+        lb: np.log10(np.maximum(s, 1e-300) / s.max()) if s.max() > 0 else np.zeros_like(s)
+        for lb, s in ((lb, np.asarray(v, np.float64)) for lb, v in saliency.items())
+    }
     zmin = min(float(r.min()) for r in rel.values()) if rel else -1.0
     zmin = min(zmin, -1.0)
     titles = [lb.replace(UNTRAINED, "<br>" + UNTRAINED.strip()) for lb in labels]
@@ -84,17 +111,49 @@ def saliency_digit_figure(image: np.ndarray, saliency: dict[str, np.ndarray], he
     ink = [[0, "rgba(255,255,255,0)"], [1, "rgba(255,255,255,1)"]]
     for col, label in enumerate(labels, start=1):
         r = rel[label]
-        fig.add_trace(go.Heatmap(z=np.repeat(r[:, None], 28, axis=1), x=np.arange(1, 29), y=np.arange(1, 29),
-                                 zmin=zmin, zmax=0, colorscale="Viridis", coloraxis=None, showscale=col == 1,
-                                 colorbar=dict(title="log₁₀ of row<br>saliency / max", len=0.9),
-                                 customdata=np.repeat(np.asarray(saliency[label])[:, None], 28, axis=1),
-                                 hovertemplate=f"{label}<br>row %{{y}}: ‖∂L/∂x_t‖ = %{{customdata:.3g}}"
-                                               "<extra></extra>", name=label), row=1, col=col)
-        fig.add_trace(go.Heatmap(z=image, x=np.arange(1, 29), y=np.arange(1, 29), zmin=0, zmax=1,
-                                 colorscale=ink, showscale=False, hoverinfo="skip", name="digit"), row=1, col=col)
-        fig.update_yaxes(range=[28.5, 0.5], scaleanchor=f"x{col if col > 1 else ''}", constrain="domain",
-                         tickvals=[1, 7, 14, 21, 28], showticklabels=col == 1, title="row" if col == 1 else None,
-                         row=1, col=col)
+        fig.add_trace(
+            go.Heatmap(
+                z=np.repeat(r[:, None], 28, axis=1),
+                x=np.arange(1, 29),
+                y=np.arange(1, 29),
+                zmin=zmin,
+                zmax=0,
+                colorscale="Viridis",
+                coloraxis=None,
+                showscale=col == 1,
+                colorbar=dict(title="log₁₀ of row<br>saliency / max", len=0.9),
+                customdata=np.repeat(np.asarray(saliency[label])[:, None], 28, axis=1),
+                hovertemplate=f"{label}<br>row %{{y}}: ‖∂L/∂x_t‖ = %{{customdata:.3g}}<extra></extra>",
+                name=label,
+            ),
+            row=1,
+            col=col,
+        )
+        fig.add_trace(
+            go.Heatmap(
+                z=image,
+                x=np.arange(1, 29),
+                y=np.arange(1, 29),
+                zmin=0,
+                zmax=1,
+                colorscale=ink,
+                showscale=False,
+                hoverinfo="skip",
+                name="digit",
+            ),
+            row=1,
+            col=col,
+        )
+        fig.update_yaxes(
+            range=[28.5, 0.5],
+            scaleanchor=f"x{col if col > 1 else ''}",
+            constrain="domain",
+            tickvals=[1, 7, 14, 21, 28],
+            showticklabels=col == 1,
+            title="row" if col == 1 else None,
+            row=1,
+            col=col,
+        )
         fig.update_xaxes(range=[0.5, 28.5], constrain="domain", showticklabels=False, row=1, col=col)
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10))
     return fig
@@ -112,20 +171,43 @@ def accuracy_vs_k_figure(ks: list[int], accuracies: list, chance: float = 0.1, h
     fig = go.Figure()
     if several:
         xs = [k for k, a in zip(ks, per_k) for _ in a]
-        fig.add_trace(go.Scatter(x=xs, y=np.concatenate(per_k), mode="markers", name="one seed",
-                                 marker=dict(color=PALETTE[0], opacity=0.35, size=7),
-                                 hovertemplate="k = %{x}, one seed: %{y:.1f}%<extra></extra>"))
-    fig.add_trace(go.Scatter(
-        x=ks, y=mean, mode="lines+markers+text", name="mean over seeds" if several else "test accuracy",
-        text=[f"{m:.1f}%" for m in mean], textposition="top center", line=dict(color=PALETTE[0]),
-        error_y=dict(type="data", array=spread, visible=several, color=PALETTE[0], thickness=1.5, width=4),
-        hovertemplate="k = %{x}: %{y:.1f}%" + (" (mean)" if several else "") + "<extra></extra>"))
-    fig.add_hline(y=100 * chance, line=dict(color="gray", dash="dot"), annotation_text="chance",
-                  annotation_position="bottom right")
+        fig.add_trace(
+            go.Scatter(
+                x=xs,
+                y=np.concatenate(per_k),
+                mode="markers",
+                name="one seed",
+                marker=dict(color=PALETTE[0], opacity=0.35, size=7),
+                hovertemplate="k = %{x}, one seed: %{y:.1f}%<extra></extra>",
+            )
+        )
+    fig.add_trace(
+        go.Scatter(
+            x=ks,
+            y=mean,
+            mode="lines+markers+text",
+            name="mean over seeds" if several else "test accuracy",
+            text=[f"{m:.1f}%" for m in mean],
+            textposition="top center",
+            line=dict(color=PALETTE[0]),
+            error_y=dict(type="data", array=spread, visible=several, color=PALETTE[0], thickness=1.5, width=4),
+            hovertemplate="k = %{x}: %{y:.1f}%" + (" (mean)" if several else "") + "<extra></extra>",
+        )
+    )
+    fig.add_hline(
+        y=100 * chance,
+        line=dict(color="gray", dash="dot"),
+        annotation_text="chance",
+        annotation_position="bottom right",
+    )
     fig.update_xaxes(type="log", tickvals=ks, title="truncation length k (rows of BPTT)")
     fig.update_yaxes(title="test accuracy (%)", range=[0, 105])
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10), showlegend=several,
-                      legend=dict(orientation="h", yanchor="bottom", y=0.02, x=0.98, xanchor="right"))
+    fig.update_layout(
+        height=height,
+        margin=dict(l=10, r=10, t=30, b=10),
+        showlegend=several,
+        legend=dict(orientation="h", yanchor="bottom", y=0.02, x=0.98, xanchor="right"),
+    )
     return fig
 
 
@@ -134,19 +216,34 @@ def learning_curves_figure(curves: dict[tuple[int, int], dict], height: int = 34
 
     One colour per k; the seeds of a k share it and its legend entry.
     """
-    fig = make_subplots(rows=1, cols=2, subplot_titles=["test accuracy (%)", "training loss"],
-                        horizontal_spacing=0.1)
+    fig = make_subplots(rows=1, cols=2, subplot_titles=["test accuracy (%)", "training loss"], horizontal_spacing=0.1)
     ks = sorted({k for k, _ in curves})
     colors = dict(zip(ks, plotly.colors.sample_colorscale("Viridis", np.linspace(0, 0.9, max(len(ks), 2)))))
     shown = set()
     for (k, seed), h in sorted(curves.items()):
         common = dict(legendgroup=str(k), line=dict(color=colors[k], width=1.5), name=f"k = {k}")
-        fig.add_trace(go.Scatter(x=h["epoch"], y=[100 * a for a in h["test_accuracy"]], showlegend=k not in shown,
-                                 hovertemplate=f"k = {k}, seed {seed}<br>epoch %{{x}}: %{{y:.1f}}%<extra></extra>",
-                                 **common), row=1, col=1)
-        fig.add_trace(go.Scatter(x=h["epoch"], y=h["loss"], showlegend=False,
-                                 hovertemplate=f"k = {k}, seed {seed}<br>epoch %{{x}}: %{{y:.3f}}<extra></extra>",
-                                 **common), row=1, col=2)
+        fig.add_trace(
+            go.Scatter(
+                x=h["epoch"],
+                y=[100 * a for a in h["test_accuracy"]],
+                showlegend=k not in shown,
+                hovertemplate=f"k = {k}, seed {seed}<br>epoch %{{x}}: %{{y:.1f}}%<extra></extra>",
+                **common,
+            ),
+            row=1,
+            col=1,
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=h["epoch"],
+                y=h["loss"],
+                showlegend=False,
+                hovertemplate=f"k = {k}, seed {seed}<br>epoch %{{x}}: %{{y:.3f}}<extra></extra>",
+                **common,
+            ),
+            row=1,
+            col=2,
+        )
         shown.add(k)
     fig.update_xaxes(title="epoch")
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10))
@@ -169,13 +266,28 @@ def rows_by_k_figure(ks: list[int], values: np.ndarray, title: str, height: int 
     values = np.asarray(values, np.float64)
     z = relative_log10(values)
     text = np.where(values > 0, "", "0")
-    fig = go.Figure(go.Heatmap(
-        z=z, x=np.arange(1, values.shape[1] + 1), y=[f"k = {k}" for k in ks], colorscale="Viridis",
-        customdata=values, text=text, texttemplate="%{text}", textfont=dict(color="#555", size=9),
-        colorbar=dict(title="log₁₀ of<br>row / max"), xgap=1, ygap=1,
-        hovertemplate="%{y}, row %{x}: %{customdata:.3g}<extra></extra>"))
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=np.arange(1, values.shape[1] + 1),
+            y=[f"k = {k}" for k in ks],
+            colorscale="Viridis",
+            customdata=values,
+            text=text,
+            texttemplate="%{text}",
+            textfont=dict(color="#555", size=9),
+            colorbar=dict(title="log₁₀ of<br>row / max"),
+            xgap=1,
+            ygap=1,
+            hovertemplate="%{y}, row %{x}: %{customdata:.3g}<extra></extra>",
+        )
+    )
     fig.update_xaxes(**ROW_AXIS)
     fig.update_yaxes(autorange="reversed")
-    fig.update_layout(title=dict(text=title, font=dict(size=14)), height=height,
-                      margin=dict(l=10, r=10, t=40, b=10), plot_bgcolor="#e8e8e8")
+    fig.update_layout(
+        title=dict(text=title, font=dict(size=14)),
+        height=height,
+        margin=dict(l=10, r=10, t=40, b=10),
+        plot_bgcolor="#e8e8e8",
+    )
     return fig

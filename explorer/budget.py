@@ -1,4 +1,5 @@
 """How many digits an analysis chart may use for a given model, so every page answers in a few seconds."""
+
 import math
 
 import torch

@@ -13,6 +13,7 @@ only that visitor may replace or delete. A checkpoint's name in a listing is uni
 keep it in the URL): the file stem for shipped and local files ("stem (local)" if a shipped one has
 that stem), and "<first 8 digits of the owner id>/stem" for a visitor's.
 """
+
 import dataclasses
 import json
 import logging
@@ -21,17 +22,17 @@ import platform
 import re
 import struct
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata as importlib_metadata
 from pathlib import Path
-from typing import Callable
 
 import numpy
 import safetensors
+import torch
 from safetensors.torch import load as parse_safetensors  # a plain tensor format: never pickle
 from safetensors.torch import save as serialize_safetensors
-import torch
 
 from .limits import MAX_CHECKPOINT_BYTES
 from .models import ModelConfig, SequenceClassifier, count_parameters
@@ -184,10 +185,12 @@ def library_versions() -> dict:
 
 def _to_json(value) -> str:
     """JSON text; numpy and torch values (anything with .tolist()) become plain numbers and lists."""
+
     def plain(obj):
         if hasattr(obj, "tolist"):
             return obj.tolist()
         raise TypeError(f"{type(obj).__name__} is not JSON serializable")
+
     return json.dumps(value, default=plain)
 
 
@@ -196,9 +199,7 @@ def _write_atomically(path: Path, blob: bytes) -> None:
     tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(
-            delete=False, dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
-        ) as f:
+        with tempfile.NamedTemporaryFile(delete=False, dir=path.parent, prefix=f".{path.name}.", suffix=".tmp") as f:
             tmp = Path(f.name)
             f.write(blob)
             f.flush()
@@ -325,7 +326,7 @@ def _read_header(size: int, read: Callable[[int, int], bytes]) -> tuple[dict, di
         raise CheckpointError("not a safetensors file: the metadata is not a map of strings")
     data_len = size - 8 - header_len
     for name, entry in header.items():
-        start, end = _check_entry(name, entry)
+        _start, end = _check_entry(name, entry)
         if end > data_len:
             raise CheckpointError(
                 f"file is truncated: tensor {name} ends at byte {end} of the data, which has only {data_len} bytes"
@@ -416,7 +417,7 @@ def _read_bytes(path: Path) -> bytes:
 def read_checkpoint(source: str | Path | bytes) -> Checkpoint:
     """Validate and load a checkpoint from a path or the raw bytes of an upload."""
     blob = bytes(source) if isinstance(source, (bytes, bytearray, memoryview)) else _read_bytes(Path(source))
-    entries, metadata = _read_header(len(blob), lambda offset, n: blob[offset:offset + n])
+    entries, metadata = _read_header(len(blob), lambda offset, n: blob[offset : offset + n])
     config, meta = _decode_metadata(metadata)
     _check_tensors(entries, config)
     try:
@@ -439,9 +440,11 @@ def _info(path: Path, owner: str, name: str | None = None) -> CheckpointInfo:
     """Header-only view of a checkpoint file: framing, metadata and tensor shapes checked, no tensors read."""
     try:
         with path.open("rb") as f:
+
             def read(offset: int, n: int) -> bytes:
                 f.seek(offset)
                 return f.read(n)
+
             entries, metadata = _read_header(path.stat().st_size, read)
     except OSError as e:
         raise CheckpointError(f"could not read {path.name}: {e.strerror or e}") from None
@@ -477,11 +480,16 @@ def list_checkpoints(
     if not include_user:
         return infos
     taken = {info.name for info in infos}
-    found = [(LOCAL, path, f"{path.stem} (local)" if path.stem in taken else path.stem)
-             for path in sorted(user_dir().glob("*" + SUFFIX))]
+    found = [
+        (LOCAL, path, f"{path.stem} (local)" if path.stem in taken else path.stem)
+        for path in sorted(user_dir().glob("*" + SUFFIX))
+    ]
     folders = sorted(p for p in user_dir().glob("*") if p.is_dir() and OWNER_PATTERN.fullmatch(p.name))
-    found += [(folder.name, path, listed_name(folder.name, path.stem))
-              for folder in folders for path in sorted(folder.glob("*" + SUFFIX))]
+    found += [
+        (folder.name, path, listed_name(folder.name, path.stem))
+        for folder in folders
+        for path in sorted(folder.glob("*" + SUFFIX))
+    ]
     for owner, path, name in found:
         try:
             infos.append(_info(path, owner, name))

@@ -1,4 +1,5 @@
 """How long a training run or a sweep will take on this machine, from a short timed probe of the real step."""
+
 import math
 import time
 from dataclasses import dataclass
@@ -65,8 +66,12 @@ def training_estimate(model_cfg: ModelConfig, cfg: TrainConfig, n_train: int, n_
 
 def total(estimates: list[Estimate]) -> Estimate:
     """Several jobs one after another (a sweep's runs)."""
-    return Estimate(sum(e.seconds for e in estimates), sum(e.steps for e in estimates),
-                    max(e.step_seconds for e in estimates), max(e.eval_seconds for e in estimates))
+    return Estimate(
+        sum(e.seconds for e in estimates),
+        sum(e.steps for e in estimates),
+        max(e.step_seconds for e in estimates),
+        max(e.eval_seconds for e in estimates),
+    )
 
 
 def sweep_estimate(cfg: SweepConfig, n_train: int, n_test: int) -> Estimate:

@@ -1,4 +1,5 @@
 """Digits for the explorer: the bundled sample, full MNIST (download + IDX), augmentation, drawings."""
+
 import gzip
 import hashlib
 import http.client
@@ -7,9 +8,9 @@ import tempfile
 import urllib.error
 import urllib.request
 import zlib
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -74,8 +75,9 @@ class Digits:
 def check_digits(images: np.ndarray, labels: np.ndarray, source: str) -> Digits:
     """Wrap arrays as Digits, raising CorruptFileError naming `source` if they are not MNIST-shaped."""
     if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != (28, 28):
-        raise CorruptFileError(f"{source}: expected uint8 images of shape (N, 28, 28), "
-                               f"found {images.dtype} {images.shape}")
+        raise CorruptFileError(
+            f"{source}: expected uint8 images of shape (N, 28, 28), found {images.dtype} {images.shape}"
+        )
     if labels.ndim != 1 or len(labels) != len(images):
         raise CorruptFileError(f"{source}: expected {len(images)} labels, found shape {labels.shape}")
     if not np.issubdtype(labels.dtype, np.integer) or not np.isin(labels, np.arange(10)).all():
@@ -87,8 +89,7 @@ def load_sample(path: str | os.PathLike = SAMPLE_PATH) -> tuple[Digits, Digits]:
     """Load the bundled 4,000/1,000 train/test sample."""
     path = Path(path)
     if not path.exists():
-        raise DataError(f"Bundled sample {path} is missing; "
-                        "rebuild it with `python scripts/build_sample.py`.")
+        raise DataError(f"Bundled sample {path} is missing; rebuild it with `python scripts/build_sample.py`.")
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {key: npz[key] for key in ("train_images", "train_labels", "test_images", "test_labels")}
@@ -96,11 +97,14 @@ def load_sample(path: str | os.PathLike = SAMPLE_PATH) -> tuple[Digits, Digits]:
         raise CorruptFileError(f"{path}: missing array {e}") from e
     except (OSError, ValueError, EOFError, zlib.error) as e:  # BadZipFile is an OSError
         raise CorruptFileError(f"{path}: not a readable .npz file ({e})") from e
-    return (check_digits(arrays["train_images"], arrays["train_labels"], f"{path} (train)"),
-            check_digits(arrays["test_images"], arrays["test_labels"], f"{path} (test)"))
+    return (
+        check_digits(arrays["train_images"], arrays["train_labels"], f"{path} (train)"),
+        check_digits(arrays["test_images"], arrays["test_labels"], f"{path} (test)"),
+    )
 
 
 # ---- full MNIST ------------------------------------------------------------------------------
+
 
 def default_cache_dir() -> Path:
     """Where full MNIST is kept: $RNN_EXPLORER_CACHE, else $XDG_CACHE_HOME/rnn-explorer/mnist."""
@@ -123,8 +127,7 @@ def parse_idx(data: bytes, name: str = "IDX data") -> np.ndarray:
     dims = tuple(int(d) for d in np.frombuffer(data, dtype=">u4", count=ndim, offset=4))
     expected = int(np.prod(dims))
     if len(data) - header != expected:
-        raise CorruptFileError(f"{name}: IDX shape {dims} needs {expected} bytes of data, "
-                               f"found {len(data) - header}")
+        raise CorruptFileError(f"{name}: IDX shape {dims} needs {expected} bytes of data, found {len(data) - header}")
     return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(dims).copy()
 
 
@@ -167,8 +170,9 @@ def _describe_failure(error: Exception) -> str:
     return str(error) or type(error).__name__
 
 
-def _download_file(name: str, md5: str, cache: Path, mirrors: Sequence[str],
-                   on_progress: ProgressFn | None, timeout: float) -> None:
+def _download_file(
+    name: str, md5: str, cache: Path, mirrors: Sequence[str], on_progress: ProgressFn | None, timeout: float
+) -> None:
     """Try each mirror in turn until one delivers a verified copy of `name` into `cache`."""
     failures = []
     for mirror in mirrors:
@@ -190,9 +194,13 @@ def _download_file(name: str, md5: str, cache: Path, mirrors: Sequence[str],
     raise DownloadError(f"Could not download {name}; every mirror failed:\n" + "\n".join(failures))
 
 
-def download_mnist(cache_dir: str | os.PathLike | None = None, mirrors: Sequence[str] = MIRRORS,
-                   files: Mapping[str, str] = MNIST_FILES, on_progress: ProgressFn | None = None,
-                   timeout: float = 30) -> Path:
+def download_mnist(
+    cache_dir: str | os.PathLike | None = None,
+    mirrors: Sequence[str] = MIRRORS,
+    files: Mapping[str, str] = MNIST_FILES,
+    on_progress: ProgressFn | None = None,
+    timeout: float = 30,
+) -> Path:
     """Download and verify the MNIST files not already valid in the cache; return the cache dir."""
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     try:
@@ -232,8 +240,9 @@ def provenance(source: str, train_set: Digits, test_set: Digits, augmented: bool
     return {"name": source, "train": len(train_set), "test": len(test_set), "augment": augmented}
 
 
-def load_mnist(cache_dir: str | os.PathLike | None = None,
-               files: Mapping[str, str] = MNIST_FILES) -> tuple[Digits, Digits]:
+def load_mnist(
+    cache_dir: str | os.PathLike | None = None, files: Mapping[str, str] = MNIST_FILES
+) -> tuple[Digits, Digits]:
     """Load full MNIST (train, test) from downloaded files, named in `files` in MNIST_FILES order."""
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     paths = [cache / name for name in files]
@@ -241,17 +250,26 @@ def load_mnist(cache_dir: str | os.PathLike | None = None,
         raise ValueError(f"files must name 4 files in MNIST_FILES order, got {len(paths)}")
     missing = [p.name for p in paths if not p.exists()]
     if missing:
-        raise DataError(f"Full MNIST is not downloaded: {', '.join(missing)} missing from {cache}. "
-                        "Call download_mnist() first.")
+        raise DataError(
+            f"Full MNIST is not downloaded: {', '.join(missing)} missing from {cache}. Call download_mnist() first."
+        )
     train_images, train_labels, test_images, test_labels = (read_idx_gz(p) for p in paths)
-    return (check_digits(train_images, train_labels, f"{paths[0].name} + {paths[1].name}"),
-            check_digits(test_images, test_labels, f"{paths[2].name} + {paths[3].name}"))
+    return (
+        check_digits(train_images, train_labels, f"{paths[0].name} + {paths[1].name}"),
+        check_digits(test_images, test_labels, f"{paths[2].name} + {paths[3].name}"),
+    )
 
 
 # ---- augmentation ----------------------------------------------------------------------------
 
-def augment(images: torch.Tensor, generator: torch.Generator, max_shift: float = 3.0,
-            max_rotate: float = 15.0, scale: tuple[float, float] = (0.85, 1.15)) -> torch.Tensor:
+
+def augment(
+    images: torch.Tensor,
+    generator: torch.Generator,
+    max_shift: float = 3.0,
+    max_rotate: float = 15.0,
+    scale: tuple[float, float] = (0.85, 1.15),
+) -> torch.Tensor:
     """Apply a small random shift (px), rotation (degrees) and isotropic scale to each image."""
     B, H, W = images.shape
     u = torch.rand(B, 4, generator=generator, device=generator.device).to(images)  # (B, 4) in [0, 1)
@@ -263,13 +281,17 @@ def augment(images: torch.Tensor, generator: torch.Generator, max_shift: float =
     # affine_grid maps *output* coordinates to where to sample the input, so it needs the inverse
     # of "scale by s, rotate by angle, then shift": x_in = R(-angle) (x_out - t) / s.
     cos, sin = torch.cos(angle) / s, torch.sin(angle) / s
-    theta = torch.stack([
-        torch.stack([cos, sin, -(cos * tx + sin * ty)], dim=1),
-        torch.stack([-sin, cos, -(-sin * tx + cos * ty)], dim=1),
-    ], dim=1)  # (B, 2, 3)
+    theta = torch.stack(
+        [
+            torch.stack([cos, sin, -(cos * tx + sin * ty)], dim=1),
+            torch.stack([-sin, cos, -(-sin * tx + cos * ty)], dim=1),
+        ],
+        dim=1,
+    )  # (B, 2, 3)
     grid = F.affine_grid(theta, (B, 1, H, W), align_corners=False)  # (B, H, W, 2)
-    out = F.grid_sample(images.unsqueeze(1), grid, mode="bilinear", padding_mode="zeros",
-                        align_corners=False)  # (B, 1, H, W)
+    out = F.grid_sample(
+        images.unsqueeze(1), grid, mode="bilinear", padding_mode="zeros", align_corners=False
+    )  # (B, 1, H, W)
     return out.squeeze(1).clamp(0.0, 1.0)
 
 
@@ -303,23 +325,29 @@ def drawing_to_digit(rgba: np.ndarray) -> np.ndarray:
         raise EmptyDrawingError("The drawing is empty: draw a digit first.")
     extent = max((rows[-1] - rows[0] + 1) / ink.shape[0], (cols[-1] - cols[0] + 1) / ink.shape[1])
     if extent < MIN_EXTENT:
-        raise TooSmallDrawingError(f"The drawing spans {extent:.0%} of the canvas: draw a larger digit, most of the "
-                                   "canvas tall.")
-    crop = ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]  # the ink's bounding box
+        raise TooSmallDrawingError(
+            f"The drawing spans {extent:.0%} of the canvas: draw a larger digit, most of the canvas tall."
+        )
+    crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]  # the ink's bounding box
 
     h, w = crop.shape
     size = (max(1, round(h * BOX / max(h, w))), max(1, round(w * BOX / max(h, w))))
     # Antialiased bilinear averages when shrinking (like 'area') and interpolates when a tiny
     # drawing has to grow.
-    digit = F.interpolate(torch.from_numpy(crop)[None, None], size=size, mode="bilinear",
-                          antialias=True, align_corners=False)[0, 0].clamp(0, 1).numpy()
+    digit = (
+        F.interpolate(
+            torch.from_numpy(crop)[None, None], size=size, mode="bilinear", antialias=True, align_corners=False
+        )[0, 0]
+        .clamp(0, 1)
+        .numpy()
+    )
     digit = digit / digit.max()  # MNIST strokes peak at full intensity however lightly drawn
 
     cy, cx = centre_of_mass(digit)
     top = int(np.clip(round(CENTRE - cy), 0, 28 - size[0]))
     left = int(np.clip(round(CENTRE - cx), 0, 28 - size[1]))
     out = np.zeros((28, 28), dtype=np.float32)
-    out[top:top + size[0], left:left + size[1]] = digit
+    out[top : top + size[0], left : left + size[1]] = digit
     return out
 
 

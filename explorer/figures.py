@@ -4,6 +4,7 @@ The scan figures animate t = 1..28 in the browser. The heatmaps hold the whole t
 changes layout shapes and labels (the scan line on the digit, a curtain over the rows not read yet, the
 probability bars), so the figure stays small however many units the model has.
 """
+
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -13,15 +14,33 @@ from .internals import DIRECTIONS, Trace, state_names
 
 ROWS = np.arange(1, T + 1)  # image rows 1..28 (1 = top), the x axis of every units-by-time heatmap
 CLASSES = [str(c) for c in range(10)]
-NAMES = {"i": "input gate", "f": "forget gate", "g": "candidate", "o": "output gate", "r": "reset gate",
-         "z": "update gate", "n": "candidate", "c": "cell state", "h": "hidden state"}
+NAMES = {
+    "i": "input gate",
+    "f": "forget gate",
+    "g": "candidate",
+    "o": "output gate",
+    "r": "reset gate",
+    "z": "update gate",
+    "n": "candidate",
+    "c": "cell state",
+    "h": "hidden state",
+}
 SCALES = {  # colour axis per quantity: sigmoid gates in [0, 1]; tanh-range g, n, h; unbounded c
     "gate": dict(colorscale="Viridis", cmin=0.0, cmax=1.0),
     "signed": dict(colorscale="RdBu_r", cmin=-1.0, cmax=1.0),
     "cell": dict(colorscale="PiYG_r", cmid=0.0),
 }
-SCALE_OF = {"i": "gate", "f": "gate", "o": "gate", "r": "gate", "z": "gate", "g": "signed", "n": "signed",
-            "h": "signed", "c": "cell"}
+SCALE_OF = {
+    "i": "gate",
+    "f": "gate",
+    "o": "gate",
+    "r": "gate",
+    "z": "gate",
+    "g": "signed",
+    "n": "signed",
+    "h": "signed",
+    "c": "cell",
+}
 GATE_TICKS = dict(tickvals=[0, 0.5, 1], ticktext=["0 shut", "0.5", "1 open"])
 GRIDS = {1: (1, 1), 4: (2, 2), 6: (2, 3)}  # heatmap panels -> (rows, cols): h; r z n h; i f g o c h
 FORWARD, BACKWARD, ACCENT, MUTED = "#f97316", "#06b6d4", "#2563eb", "#cbd5e1"
@@ -56,31 +75,60 @@ def _axis(fig: go.Figure, ref: str):
 
 
 def _digit_panel(fig: go.Figure, image: np.ndarray, row: int, col: int) -> None:
-    fig.add_trace(go.Heatmap(
-        z=np.asarray(image, np.float32), x=ROWS, y=ROWS, colorscale="gray", zmin=0, zmax=1, showscale=False,
-        hovertemplate="row %{y}, column %{x}<br>ink %{z:.2f}<extra>digit</extra>"), row=row, col=col)
+    fig.add_trace(
+        go.Heatmap(
+            z=np.asarray(image, np.float32),
+            x=ROWS,
+            y=ROWS,
+            colorscale="gray",
+            zmin=0,
+            zmax=1,
+            showscale=False,
+            hovertemplate="row %{y}, column %{x}<br>ink %{z:.2f}<extra>digit</extra>",
+        ),
+        row=row,
+        col=col,
+    )
     xref, yref = _ref(fig, row, col)
-    _axis(fig, yref).update(range=[T + 0.5, 0.5], scaleanchor=xref, title_text="image row", showgrid=False,
-                            tickvals=[1, 7, 14, 21, 28], zeroline=False)
-    _axis(fig, xref).update(range=[0.5, T + 0.5], showticklabels=False, showgrid=False, constrain="domain",
-                            zeroline=False)
+    _axis(fig, yref).update(
+        range=[T + 0.5, 0.5],
+        scaleanchor=xref,
+        title_text="image row",
+        showgrid=False,
+        tickvals=[1, 7, 14, 21, 28],
+        zeroline=False,
+    )
+    _axis(fig, xref).update(
+        range=[0.5, T + 0.5], showticklabels=False, showgrid=False, constrain="domain", zeroline=False
+    )
 
 
-def _state_panel(fig: go.Figure, values: np.ndarray, order: np.ndarray, name: str, row: int, col: int,
-                 label: str, coloraxis: str) -> None:
+def _state_panel(
+    fig: go.Figure, values: np.ndarray, order: np.ndarray, name: str, row: int, col: int, label: str, coloraxis: str
+) -> None:
     """One units-by-rows heatmap; values is (T, H) in image-row order, shown with units in `order`."""
     z = np.ascontiguousarray(values[:, order].T, dtype=np.float32)  # (H, T)
     units = np.repeat(order[:, None], T, axis=1).astype(np.int16)
-    fig.add_trace(go.Heatmap(
-        z=z, x=ROWS, y=np.arange(len(order)), customdata=units, coloraxis=coloraxis, name=name,
-        hovertemplate=f"{label}<br>unit %{{customdata}}, image row %{{x}}<br>{name} = %{{z:.3f}}<extra></extra>"),
-        row=row, col=col)
+    fig.add_trace(
+        go.Heatmap(
+            z=z,
+            x=ROWS,
+            y=np.arange(len(order)),
+            customdata=units,
+            coloraxis=coloraxis,
+            name=name,
+            hovertemplate=f"{label}<br>unit %{{customdata}}, image row %{{x}}<br>{name} = %{{z:.3f}}<extra></extra>",
+        ),
+        row=row,
+        col=col,
+    )
     xref, yref = _ref(fig, row, col)
     # Fixed ranges a hair wider than the heatmap: the curtains overhang it, so at no zoom or pixel rounding does a
     # sliver of a hidden column show along an edge.
     pad = 0.01 * len(order)
-    _axis(fig, yref).update(range=[len(order) - 0.5 + pad, -0.5 - pad], showticklabels=False, showgrid=False,
-                            zeroline=False)
+    _axis(fig, yref).update(
+        range=[len(order) - 0.5 + pad, -0.5 - pad], showticklabels=False, showgrid=False, zeroline=False
+    )
     _axis(fig, xref).update(range=[0.4, T + 0.6], tickvals=[1, 7, 14, 21, 28], showgrid=False, zeroline=False)
 
 
@@ -88,17 +136,46 @@ def _prob_panel(fig: go.Figure, probs: np.ndarray, row: int, col: int, name: str
     """P(class) after t rows (probs is (T, 10)) as bar shapes '<name> <class>', the leader coloured and labelled."""
     xref, yref = _ref(fig, row, col)
     _axis(fig, yref).update(range=[0, 1.15], tickformat=".0%", tickvals=[0, 0.5, 1], fixedrange=True)
-    _axis(fig, xref).update(range=[-0.6, 9.6], tickvals=list(range(10)), ticktext=CLASSES, title_text="class",
-                            showgrid=False, zeroline=False, fixedrange=True)
+    _axis(fig, xref).update(
+        range=[-0.6, 9.6],
+        tickvals=list(range(10)),
+        ticktext=CLASSES,
+        title_text="class",
+        showgrid=False,
+        zeroline=False,
+        fixedrange=True,
+    )
 
     def at(t):
         p = probs[t - 1]
         top = int(np.argmax(p))
-        bars = [dict(type="rect", name=f"{name} {c}", xref=xref, yref=yref, x0=c - 0.38, x1=c + 0.38, y0=0,
-                     y1=float(p[c]), line=dict(width=0), fillcolor=ACCENT if c == top else MUTED, layer="above")
-                for c in range(10)]
-        label = dict(name=f"{name} label", xref=xref, yref=yref, x=top, y=float(p[top]), text=f"{p[top]:.0%}",
-                     showarrow=False, yanchor="bottom", font=dict(size=12, color=ACCENT))  # ten labels would crowd
+        bars = [
+            dict(
+                type="rect",
+                name=f"{name} {c}",
+                xref=xref,
+                yref=yref,
+                x0=c - 0.38,
+                x1=c + 0.38,
+                y0=0,
+                y1=float(p[c]),
+                line=dict(width=0),
+                fillcolor=ACCENT if c == top else MUTED,
+                layer="above",
+            )
+            for c in range(10)
+        ]
+        label = dict(
+            name=f"{name} label",
+            xref=xref,
+            yref=yref,
+            x=top,
+            y=float(p[top]),
+            text=f"{p[top]:.0%}",
+            showarrow=False,
+            yanchor="bottom",
+            font=dict(size=12, color=ACCENT),
+        )  # ten labels would crowd
         return bars, [label]
 
     return at
@@ -106,8 +183,11 @@ def _prob_panel(fig: go.Figure, probs: np.ndarray, row: int, col: int, name: str
 
 def _digit_title(bidirectional: bool) -> str:
     forward = f"<span style='color:{FORWARD}'>■</span> forward ↓"
-    return f"the digit · {forward} <span style='color:{BACKWARD}'>■</span> backward ↑" if bidirectional \
+    return (
+        f"the digit · {forward} <span style='color:{BACKWARD}'>■</span> backward ↑"
+        if bidirectional
         else f"the digit · {forward}"
+    )
 
 
 def _scan_part(fig: go.Figure, bidirectional: bool, at_cell: tuple[int, int] = (1, 1)):
@@ -116,13 +196,32 @@ def _scan_part(fig: go.Figure, bidirectional: bool, at_cell: tuple[int, int] = (
     box = dict(type="rect", xref=xref, yref=yref, x0=0.5, x1=T + 0.5, layer="above")
 
     def at(t):
-        shapes = [] if bidirectional else [box | dict(name="unread", y0=t + 0.5, y1=T + 0.5, fillcolor=UNREAD,
-                                                      line=dict(width=0))]
-        shapes.append(box | dict(name="scan forward", y0=t - 0.5, y1=t + 0.5, fillcolor="rgba(249, 115, 22, 0.45)",
-                                 line=dict(color=FORWARD, width=2)))
+        shapes = (
+            []
+            if bidirectional
+            else [box | dict(name="unread", y0=t + 0.5, y1=T + 0.5, fillcolor=UNREAD, line=dict(width=0))]
+        )
+        shapes.append(
+            box
+            | dict(
+                name="scan forward",
+                y0=t - 0.5,
+                y1=t + 0.5,
+                fillcolor="rgba(249, 115, 22, 0.45)",
+                line=dict(color=FORWARD, width=2),
+            )
+        )
         if bidirectional:
-            shapes.append(box | dict(name="scan backward", y0=T + 0.5 - t, y1=T + 1.5 - t,
-                                     fillcolor="rgba(6, 182, 212, 0.45)", line=dict(color=BACKWARD, width=2)))
+            shapes.append(
+                box
+                | dict(
+                    name="scan backward",
+                    y0=T + 0.5 - t,
+                    y1=T + 1.5 - t,
+                    fillcolor="rgba(6, 182, 212, 0.45)",
+                    line=dict(color=BACKWARD, width=2),
+                )
+            )
         return shapes, []
 
     return at
@@ -134,8 +233,21 @@ def _curtain(fig: go.Figure, row: int, col: int, units: int, direction: int, nam
 
     def at(t):
         x0, x1 = (t + 0.5, T + 1) if direction == 0 else (0, T + 0.5 - t)
-        return [dict(type="rect", name=f"curtain {name}", xref=xref, yref=yref, x0=x0, x1=x1, y0=-1, y1=units + 1,
-                     fillcolor="white", line=dict(width=0), layer="above")], []
+        return [
+            dict(
+                type="rect",
+                name=f"curtain {name}",
+                xref=xref,
+                yref=yref,
+                x0=x0,
+                x1=x1,
+                y0=-1,
+                y1=units + 1,
+                fillcolor="white",
+                line=dict(width=0),
+                layer="above",
+            )
+        ], []
 
     return at
 
@@ -162,18 +274,41 @@ def _animate(fig: AnimatedFigure, parts: list, frame_ms: int) -> AnimatedFigure:
     margin = fig.layout.margin
     below = -1 / (fig.layout.height - margin.t - margin.b)  # paper units per pixel below the plot area
     fig.update_layout(
-        updatemenus=[dict(
-            type="buttons", direction="left", x=0, y=62 * below, xanchor="left", yanchor="top", pad=dict(t=0, r=6),
-            showactive=False, bgcolor="#f3f5f9", bordercolor="#cbd5e1", font=dict(size=13),
-            buttons=[dict(label="▶ Play", method="animate", args=[None, play | dict(fromcurrent=False)]),
-                     dict(label="❚❚ Pause", method="animate", args=[[None], still]),
-                     dict(label="▶▶ Resume", method="animate", args=[None, play | dict(fromcurrent=True)])])],
-        sliders=[dict(
-            active=T - 1, x=0, len=1, y=100 * below, yanchor="top", pad=dict(t=24, b=0, l=0, r=0),
-            currentvalue=dict(prefix="rows read: ", font=dict(size=14), xanchor="left"),
-            font=dict(size=11), tickcolor="#94a3b8",
-            transition=dict(duration=0),  # the grip jumps with the frame instead of trailing it
-            steps=[dict(label=str(t), method="animate", args=[[str(t)], still]) for t in ROWS])],
+        updatemenus=[
+            dict(
+                type="buttons",
+                direction="left",
+                x=0,
+                y=62 * below,
+                xanchor="left",
+                yanchor="top",
+                pad=dict(t=0, r=6),
+                showactive=False,
+                bgcolor="#f3f5f9",
+                bordercolor="#cbd5e1",
+                font=dict(size=13),
+                buttons=[
+                    dict(label="▶ Play", method="animate", args=[None, play | dict(fromcurrent=False)]),
+                    dict(label="❚❚ Pause", method="animate", args=[[None], still]),
+                    dict(label="▶▶ Resume", method="animate", args=[None, play | dict(fromcurrent=True)]),
+                ],
+            )
+        ],
+        sliders=[
+            dict(
+                active=T - 1,
+                x=0,
+                len=1,
+                y=100 * below,
+                yanchor="top",
+                pad=dict(t=24, b=0, l=0, r=0),
+                currentvalue=dict(prefix="rows read: ", font=dict(size=14), xanchor="left"),
+                font=dict(size=11),
+                tickcolor="#94a3b8",
+                transition=dict(duration=0),  # the grip jumps with the frame instead of trailing it
+                steps=[dict(label=str(t), method="animate", args=[[str(t)], still]) for t in ROWS],
+            )
+        ],
     )
     fig.plain_frames = [dict(name=str(t), layout=layout_at(t)) for t in ROWS]
     return fig
@@ -190,9 +325,17 @@ def _coloraxes(fig: go.Figure, names: list[str], cell_range: float = 1.0) -> dic
         if kind == "cell":
             scale |= dict(cmin=-cell_range, cmax=cell_range)
         # The top tick label pokes above the bar: keep the title one line and the bar short enough to clear it.
-        bar = dict(title=dict(text=titles[kind], side="top", font=dict(size=12)), thickness=12,
-                   len=0.8 / n, x=1.01, xanchor="left", y=1 - (k + 0.55) / n, yanchor="middle", outlinewidth=0,
-                   **(GATE_TICKS if kind == "gate" else {}))
+        bar = dict(
+            title=dict(text=titles[kind], side="top", font=dict(size=12)),
+            thickness=12,
+            len=0.8 / n,
+            x=1.01,
+            xanchor="left",
+            y=1 - (k + 0.55) / n,
+            yanchor="middle",
+            outlinewidth=0,
+            **(GATE_TICKS if kind == "gate" else {}),
+        )
         if kind == "cell":  # the range is clipped at a percentile: say so at the ends
             r = f"{cell_range:.2g}"
             bar |= dict(tickvals=[-cell_range, 0, cell_range], ticktext=[f"≤ −{r}", "0", f"≥ {r}"])
@@ -208,9 +351,14 @@ def cell_colour_range(c: np.ndarray) -> float:
 
 
 def _finish(fig: go.Figure, title: str, height: int) -> go.Figure:
-    fig.update_layout(title=dict(text=title, x=0, xanchor="left", font=dict(size=17)), height=height,
-                      template="plotly_white", font=FONT, margin=dict(l=60, r=90, t=70, b=180),
-                      hoverlabel=dict(font_size=13))
+    fig.update_layout(
+        title=dict(text=title, x=0, xanchor="left", font=dict(size=17)),
+        height=height,
+        template="plotly_white",
+        font=FONT,
+        margin=dict(l=60, r=90, t=70, b=180),
+        hoverlabel=dict(font_size=13),
+    )
     fig.update_annotations(font_size=14)
     return fig
 
@@ -233,24 +381,42 @@ def _scan_grid(panels: int, narrow: bool) -> tuple[list, dict]:
     return [[{} for _ in range(cols + 1)] for _ in range(2)], pos
 
 
-def scan_figure(tr: Trace, image: np.ndarray, layer: int = 0, direction: int = 0, order: np.ndarray | None = None,
-                title: str = "", frame_ms: int = 250, narrow: bool = False) -> AnimatedFigure:
+def scan_figure(
+    tr: Trace,
+    image: np.ndarray,
+    layer: int = 0,
+    direction: int = 0,
+    order: np.ndarray | None = None,
+    title: str = "",
+    frame_ms: int = 250,
+    narrow: bool = False,
+) -> AnimatedFigure:
     """The animated scan of one digit: the digit, every gate/c/h as units x rows heatmaps, and P(class) after t rows."""
     names = state_names(tr.config.kind)
     states = {n: tr.get(layer, direction, n)[0] for n in names}  # (T, H) each
     H = states["h"].shape[1]
     order = np.arange(H) if order is None else np.asarray(order)
-    where = "" if tr.config.num_layers == 1 and not tr.config.bidirectional else \
-        f" · layer {layer + 1}" + (f", {DIRECTIONS[direction]}" if tr.config.bidirectional else "")
+    where = (
+        ""
+        if tr.config.num_layers == 1 and not tr.config.bidirectional
+        else f" · layer {layer + 1}" + (f", {DIRECTIONS[direction]}" if tr.config.bidirectional else "")
+    )
     labels = [f"<b>{n}</b> · {NAMES[n]}" for n in names]
     specs, pos = _scan_grid(len(names), narrow)
     titles = {pos["digit"]: _digit_title(tr.config.bidirectional), pos["P"]: "P(class) after t rows"}
     titles |= {pos[k]: labels[k] for k in range(len(names))}
     rows, cols = len(specs), len(specs[0])
     wide_cols = [0.24] + [0.76 / (cols - 1)] * (cols - 1)
-    fig = make_subplots(rows=rows, cols=cols, specs=specs, figure=AnimatedFigure(),
-                        column_widths=None if narrow else wide_cols, horizontal_spacing=0.1 if narrow else 0.045,
-                        vertical_spacing=0.28 / rows, subplot_titles=[titles[rc] for rc in sorted(titles)])
+    fig = make_subplots(
+        rows=rows,
+        cols=cols,
+        specs=specs,
+        figure=AnimatedFigure(),
+        column_widths=None if narrow else wide_cols,
+        horizontal_spacing=0.1 if narrow else 0.045,
+        vertical_spacing=0.28 / rows,
+        subplot_titles=[titles[rc] for rc in sorted(titles)],
+    )
     axes = _coloraxes(fig, names, cell_colour_range(states["c"]) if "c" in states else 1.0)
     _digit_panel(fig, image, *pos["digit"])
     parts = []
@@ -269,17 +435,26 @@ def scan_figure(tr: Trace, image: np.ndarray, layer: int = 0, direction: int = 0
     return _animate(fig, [_scan_part(fig, tr.config.bidirectional, pos["digit"])] + parts, frame_ms)
 
 
-def compare_figure(image: np.ndarray, traces: list[tuple[str, Trace]], title: str = "",
-                   frame_ms: int = 250) -> AnimatedFigure:
+def compare_figure(
+    image: np.ndarray, traces: list[tuple[str, Trace]], title: str = "", frame_ms: int = 250
+) -> AnimatedFigure:
     """Two or more models reading the same digit in sync: each one's last-layer forward h and P(class) after t rows."""
     n = len(traces)
     specs = [[{"rowspan": n} if r == 0 else None, {}, {}] for r in range(n)]
-    labels = [f"<b>{name}</b> · h, last layer" + (", forward" if tr.config.bidirectional else "")
-              for name, tr in traces]
+    labels = [
+        f"<b>{name}</b> · h, last layer" + (", forward" if tr.config.bidirectional else "") for name, tr in traces
+    ]
     titles = [t for (name, _), label in zip(traces, labels) for t in (label, f"<b>{name}</b> · P(class) after t rows")]
-    fig = make_subplots(rows=n, cols=3, specs=specs, figure=AnimatedFigure(), column_widths=[0.24, 0.5, 0.26],
-                        horizontal_spacing=0.06, vertical_spacing=0.14,
-                        subplot_titles=[_digit_title(any(tr.config.bidirectional for _, tr in traces))] + titles)
+    fig = make_subplots(
+        rows=n,
+        cols=3,
+        specs=specs,
+        figure=AnimatedFigure(),
+        column_widths=[0.24, 0.5, 0.26],
+        horizontal_spacing=0.06,
+        vertical_spacing=0.14,
+        subplot_titles=[_digit_title(any(tr.config.bidirectional for _, tr in traces))] + titles,
+    )
     axes = _coloraxes(fig, ["h"])
     _digit_panel(fig, image, 1, 1)
     parts = []
@@ -299,17 +474,39 @@ def unit_figure(tr: Trace, layer: int, direction: int, unit: int) -> go.Figure:
     gates = [n for n in names if SCALE_OF[n] == "gate"]
     others = [n for n in names if SCALE_OF[n] != "gate"]
     rows = 2 if gates else 1
-    fig = make_subplots(rows=rows, cols=1, shared_xaxes=True, vertical_spacing=0.12,
-                        subplot_titles=(["gates (0 = shut, 1 = open)"] if gates else [])
-                        + [", ".join(NAMES[n] for n in others)])
-    palette = {"i": "#2563eb", "f": "#dc2626", "o": "#16a34a", "r": "#7c3aed", "z": "#dc2626",
-               "g": "#f59e0b", "n": "#f59e0b", "c": "#0f766e", "h": "#111827"}
+    fig = make_subplots(
+        rows=rows,
+        cols=1,
+        shared_xaxes=True,
+        vertical_spacing=0.12,
+        subplot_titles=(["gates (0 = shut, 1 = open)"] if gates else []) + [", ".join(NAMES[n] for n in others)],
+    )
+    palette = {
+        "i": "#2563eb",
+        "f": "#dc2626",
+        "o": "#16a34a",
+        "r": "#7c3aed",
+        "z": "#dc2626",
+        "g": "#f59e0b",
+        "n": "#f59e0b",
+        "c": "#0f766e",
+        "h": "#111827",
+    }
     for r, group in enumerate([gates, others] if gates else [others], start=1):
         for n in group:
-            fig.add_trace(go.Scatter(
-                x=ROWS, y=tr.get(layer, direction, n)[0, :, unit].astype(np.float32), mode="lines+markers",
-                name=f"{n} · {NAMES[n]}", line=dict(color=palette[n], width=2.5 if n in "fch" else 1.8),
-                marker=dict(size=4), hovertemplate=f"{n}, image row %{{x}}: %{{y:.3f}}<extra></extra>"), row=r, col=1)
+            fig.add_trace(
+                go.Scatter(
+                    x=ROWS,
+                    y=tr.get(layer, direction, n)[0, :, unit].astype(np.float32),
+                    mode="lines+markers",
+                    name=f"{n} · {NAMES[n]}",
+                    line=dict(color=palette[n], width=2.5 if n in "fch" else 1.8),
+                    marker=dict(size=4),
+                    hovertemplate=f"{n}, image row %{{x}}: %{{y:.3f}}<extra></extra>",
+                ),
+                row=r,
+                col=1,
+            )
     if gates:
         fig.update_yaxes(range=[-0.03, 1.03], row=1, col=1)
     fig.update_xaxes(title_text="image row", tickvals=[1, 7, 14, 21, 28], row=rows, col=1)
@@ -319,24 +516,51 @@ def unit_figure(tr: Trace, layer: int, direction: int, unit: int) -> go.Figure:
 def saturation_figure(stats: dict, highlight: int | None = None) -> go.Figure:
     """Karpathy-style gate saturation: per unit, fraction of steps > 0.9 (x) and < 0.1 (y), one panel per gate."""
     gates = list(stats)
-    fig = make_subplots(rows=1, cols=len(gates), horizontal_spacing=0.06,
-                        subplot_titles=[f"<b>{g}</b> · {NAMES[g]}" for g in gates])
+    fig = make_subplots(
+        rows=1, cols=len(gates), horizontal_spacing=0.06, subplot_titles=[f"<b>{g}</b> · {NAMES[g]}" for g in gates]
+    )
     for c, g in enumerate(gates, start=1):
         low, high = stats[g]
         units = np.arange(len(low))
-        fig.add_trace(go.Scatter(
-            x=high, y=low, mode="markers", customdata=units, showlegend=False,
-            marker=dict(size=7, color=ACCENT, opacity=0.55, line=dict(width=0)),
-            hovertemplate="unit %{customdata}<br>above 0.9: %{x:.0%} of steps<br>below 0.1: %{y:.0%}<extra></extra>"),
-            row=1, col=c)
-        fig.add_trace(go.Scatter(x=[0, 1], y=[1, 0], mode="lines", line=dict(color="#94a3b8", dash="dot", width=1),
-                                 hoverinfo="skip", showlegend=False), row=1, col=c)
+        fig.add_trace(
+            go.Scatter(
+                x=high,
+                y=low,
+                mode="markers",
+                customdata=units,
+                showlegend=False,
+                marker=dict(size=7, color=ACCENT, opacity=0.55, line=dict(width=0)),
+                hovertemplate="unit %{customdata}<br>above 0.9: %{x:.0%} of steps<br>below 0.1: %{y:.0%}"
+                "<extra></extra>",
+            ),
+            row=1,
+            col=c,
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=[0, 1],
+                y=[1, 0],
+                mode="lines",
+                line=dict(color="#94a3b8", dash="dot", width=1),
+                hoverinfo="skip",
+                showlegend=False,
+            ),
+            row=1,
+            col=c,
+        )
         if highlight is not None and highlight < len(low):
-            fig.add_trace(go.Scatter(
-                x=[high[highlight]], y=[low[highlight]], mode="markers", showlegend=False,
-                marker=dict(size=13, color=FORWARD, symbol="star", line=dict(width=1, color="#7c2d12")),
-                hovertemplate=f"unit {highlight}<br>above 0.9: %{{x:.0%}}<br>below 0.1: %{{y:.0%}}<extra></extra>"),
-                row=1, col=c)
+            fig.add_trace(
+                go.Scatter(
+                    x=[high[highlight]],
+                    y=[low[highlight]],
+                    mode="markers",
+                    showlegend=False,
+                    marker=dict(size=13, color=FORWARD, symbol="star", line=dict(width=1, color="#7c2d12")),
+                    hovertemplate=f"unit {highlight}<br>above 0.9: %{{x:.0%}}<br>below 0.1: %{{y:.0%}}<extra></extra>",
+                ),
+                row=1,
+                col=c,
+            )
         fig.update_xaxes(range=[-0.03, 1.03], tickformat=".0%", title_text="steps > 0.9 (open)", row=1, col=c)
         fig.update_yaxes(range=[-0.03, 1.03], tickformat=".0%", row=1, col=c, scaleanchor=f"x{'' if c == 1 else c}")
     fig.update_yaxes(title_text="steps < 0.1 (shut)", automargin=True, row=1, col=1)
@@ -351,12 +575,26 @@ def prediction_figure(probs: np.ndarray, label: int | None = None, title: str = 
     fig = go.Figure()
     for c in range(10):
         color = ACCENT if c == final else FORWARD if c == label else next(others) if c in leaders else MUTED
-        role = ("final guess" + (" = label" if c == label else "") if c == final else "label" if c == label
-                else "led for a while" if c in leaders else "")
-        fig.add_trace(go.Scatter(
-            x=ROWS, y=probs[:, c].astype(np.float32), mode="lines", name=f"{c}: {role}" if role else f"{c}",
-            line=dict(color=color, width=3 if c in (final, label) else 2 if role else 1), showlegend=bool(role),
-            hovertemplate=f"class {c} after %{{x}} rows: %{{y:.1%}}<extra></extra>"))
+        role = (
+            "final guess" + (" = label" if c == label else "")
+            if c == final
+            else "label"
+            if c == label
+            else "led for a while"
+            if c in leaders
+            else ""
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=ROWS,
+                y=probs[:, c].astype(np.float32),
+                mode="lines",
+                name=f"{c}: {role}" if role else f"{c}",
+                line=dict(color=color, width=3 if c in (final, label) else 2 if role else 1),
+                showlegend=bool(role),
+                hovertemplate=f"class {c} after %{{x}} rows: %{{y:.1%}}<extra></extra>",
+            )
+        )
     fig.update_xaxes(title_text="rows read", tickvals=[1, 7, 14, 21, 28], range=[0.5, 28.5])
     fig.update_yaxes(title_text="P(class)", tickformat=".0%", range=[-0.02, 1.02])
     legend = dict(orientation="h", y=1.02, yanchor="bottom", x=1, xanchor="right")

@@ -11,6 +11,7 @@ plotted per-sample norms ||dL/dh_t|| and ||dL/dx_t||, for any layer and directio
 A per-row check compares the analytic norm with the reference derivative along the analytic direction,
 and both along a random direction: a gradient that is missing (zero) or wrong in size or direction fails.
 """
+
 import copy
 from dataclasses import dataclass
 
@@ -70,16 +71,26 @@ class FusedReference:
         self.k = self.T if k is None else min(k, self.T)
         self.params = {name: p.detach() for name, p in model.named_parameters()}
         with torch.device("meta"):
-            self.cells = [MODULES[self.cfg.kind](
-                model.rnn.input_size if layer == 0 else self.cfg.hidden_size * self.cfg.num_directions,
-                self.cfg.hidden_size, batch_first=True) for layer in range(self.cfg.num_layers)]
+            self.cells = [
+                MODULES[self.cfg.kind](
+                    model.rnn.input_size if layer == 0 else self.cfg.hidden_size * self.cfg.num_directions,
+                    self.cfg.hidden_size,
+                    batch_first=True,
+                )
+                for layer in range(self.cfg.num_layers)
+            ]
 
     def _layer_params(self, params: dict, layer: int, direction: int) -> dict:
         sfx = f"_l{layer}" + ("_reverse" if direction else "")
         return {f"{n}_l0": params[f"rnn.{n}{sfx}"] for n in ("weight_ih", "bias_ih", "weight_hh", "bias_hh")}
 
-    def losses(self, params: dict | None = None, x: torch.Tensor | None = None, inject: tuple | None = None,
-               delta: torch.Tensor | None = None) -> torch.Tensor:
+    def losses(
+        self,
+        params: dict | None = None,
+        x: torch.Tensor | None = None,
+        inject: tuple | None = None,
+        delta: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """Per-sample losses (B,); inject = (layer, direction, step): delta (B, H) is added to h after that step
         (reading order), both to what the next step reads and to what the step outputs."""
         params = self.params if params is None else params
@@ -131,8 +142,14 @@ def _unit(v: torch.Tensor) -> torch.Tensor:
     return torch.where(n > 0, v / n.clamp_min(1e-300), torch.zeros_like(v))
 
 
-def _row_check(quantity: str, where: str, analytic: torch.Tensor, derivative, gen: torch.Generator,
-               support: torch.Tensor | None = None) -> Check:
+def _row_check(
+    quantity: str,
+    where: str,
+    analytic: torch.Tensor,
+    derivative,
+    gen: torch.Generator,
+    support: torch.Tensor | None = None,
+) -> Check:
     """Compare per-sample analytic gradients (B, ...) with derivative(v) along their own and a random direction
     (drawn within `support`, a 0/1 mask of the entries the analytic vector covers)."""
     norm = analytic.flatten(1).norm(dim=1)  # (B,): the numbers the page plots
@@ -152,9 +169,18 @@ def _entry_that_matters(grad: torch.Tensor, gen: torch.Generator) -> tuple:
     return tuple(int(i) for i in big[int(torch.randint(0, len(big), (1,), generator=gen))])
 
 
-def gradient_check(model: SequenceClassifier, x: torch.Tensor, y: torch.Tensor, loss_at: LossAt = "last",
-                   k: int | None = None, layer: int | None = None, direction: int = 0, rows: tuple = ROWS,
-                   n_weights: int = 8, seed: int = 0) -> GradCheck:
+def gradient_check(
+    model: SequenceClassifier,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    loss_at: LossAt = "last",
+    k: int | None = None,
+    layer: int | None = None,
+    direction: int = 0,
+    rows: tuple = ROWS,
+    n_weights: int = 8,
+    seed: int = 0,
+) -> GradCheck:
     """Check a float64 copy of the model on digits x (B, T, 28): weights, and per-row dL/dh_t of one layer and
     direction (default: the last layer, forward, as the Gradients page plots) and dL/dx_t."""
     model = copy.deepcopy(model).double().eval()
@@ -183,8 +209,15 @@ def gradient_check(model: SequenceClassifier, x: torch.Tensor, y: torch.Tensor, 
     for row in rows:
         step = T - row if direction else row - 1  # the backward direction reads row T first
         where = f"row {row}" + (f", {place}" if place else "")
-        checks.append(_row_check("‖∂L/∂h_t‖", where, g.runs[layer][direction].h[step],
-                                 lambda v, s=step: ref.state_derivative(layer, direction, s, v), gen))
+        checks.append(
+            _row_check(
+                "‖∂L/∂h_t‖",
+                where,
+                g.runs[layer][direction].h[step],
+                lambda v, s=step: ref.state_derivative(layer, direction, s, v),
+                gen,
+            )
+        )
         on_row = torch.zeros_like(x)
         on_row[:, row - 1] = 1.0
         checks.append(_row_check("‖∂L/∂x_t‖", f"row {row}", g.x * on_row, ref.input_derivative, gen, on_row))

@@ -1,4 +1,5 @@
 """BPTT through the explicit unroll: per-timestep gradients and their norms, truncation, state Jacobians."""
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,11 +34,12 @@ class BPTTGradients:
 
 def _by_layer(items: list, directions: int) -> list:
     """A flat list over (layer, direction) -> [layer][direction]."""
-    return [items[i:i + directions] for i in range(0, len(items), directions)]
+    return [items[i : i + directions] for i in range(0, len(items), directions)]
 
 
-def bptt_gradients(model: SequenceClassifier, x: torch.Tensor, y: torch.Tensor, loss_at: LossAt = "last",
-                   k: int | None = None) -> BPTTGradients:
+def bptt_gradients(
+    model: SequenceClassifier, x: torch.Tensor, y: torch.Tensor, loss_at: LossAt = "last", k: int | None = None
+) -> BPTTGradients:
     """Backpropagate through the explicit unroll of x (B, T, 28), BPTT truncated to chunks of k steps.
 
     Truncation k cuts the sequence, in each direction's reading order, into chunks of k steps with the
@@ -56,22 +58,23 @@ def bptt_gradients(model: SequenceClassifier, x: torch.Tensor, y: torch.Tensor, 
     for i, run in enumerate(runs):
         groups |= {("h", i): run.h, ("c", i): run.c, ("hh", i): run.hh}
     every = loss_at == "every"
-    flat = torch.autograd.grad(losses.sum(), [t for group in groups.values() for t in group],
-                               materialize_grads=True, retain_graph=every)
+    flat = torch.autograd.grad(
+        losses.sum(), [t for group in groups.values() for t in group], materialize_grads=True, retain_graph=every
+    )
     grads, start = {}, 0
     for key, group in groups.items():
-        grads[key] = [g.detach() for g in flat[start:start + len(group)]]
+        grads[key] = [g.detach() for g in flat[start : start + len(group)]]
         start += len(group)
     if every:  # the last row's loss term alone: like for like with the loss at the last row
-        last = torch.autograd.grad(last_row_loss(logits, y).sum(), [h for run in runs for h in run.h],
-                                   materialize_grads=True)
-        last_h = [[g.detach() for g in last[i * len(run.h):(i + 1) * len(run.h)]] for i, run in enumerate(runs)]
+        last = torch.autograd.grad(
+            last_row_loss(logits, y).sum(), [h for run in runs for h in run.h], materialize_grads=True
+        )
+        last_h = [[g.detach() for g in last[i * len(run.h) : (i + 1) * len(run.h)]] for i, run in enumerate(runs)]
     else:
         last_h = [grads["h", i] for i in range(len(runs))]
     per_run = [RunGradients(grads["h", i], grads["c", i], grads["hh", i], last_h[i]) for i in range(len(runs))]
     D = model.config.num_directions
-    return BPTTGradients(un, losses.detach(), _by_layer(per_run, D), grads["x"][0],
-                         dict(zip(names, grads["params"])))
+    return BPTTGradients(un, losses.detach(), _by_layer(per_run, D), grads["x"][0], dict(zip(names, grads["params"])))
 
 
 def hh_contributions(g: BPTTGradients, layer: int = 0, direction: int = 0) -> torch.Tensor:
@@ -118,8 +121,9 @@ def _per_run(g: BPTTGradients, values) -> np.ndarray:
     return np.stack([np.stack([values(layer, d) for d in range(len(dirs))]) for layer, dirs in enumerate(g.runs)])
 
 
-def bptt_profile(model: SequenceClassifier, x: torch.Tensor, y: torch.Tensor, loss_at: LossAt = "last",
-                 k: int | None = None) -> Profile:
+def bptt_profile(
+    model: SequenceClassifier, x: torch.Tensor, y: torch.Tensor, loss_at: LossAt = "last", k: int | None = None
+) -> Profile:
     """Backpropagate the loss through the explicit unroll (see bptt_gradients) and record gradient norms per row."""
     with evaluating(model):
         g = bptt_gradients(model, x, y, loss_at, k)
@@ -134,9 +138,18 @@ def bptt_profile(model: SequenceClassifier, x: torch.Tensor, y: torch.Tensor, lo
     dh = _per_run(g, lambda layer, d: _norms(g.runs[layer][d].h, d == 1))
     last = dh if loss_at == "last" else _per_run(g, lambda layer, d: _norms(g.runs[layer][d].last_row_h, d == 1))
     param_grads = torch.cat([p.reshape(-1) for p in g.params.values()]) / B
-    return Profile(model.config, loss_at, T if k is None else k, float(g.losses.mean()), dh,
-                   _per_run(g, lambda layer, d: _norms(g.runs[layer][d].c, d == 1)) if lstm else None,
-                   g.x.norm(dim=-1).numpy(), _per_run(g, contributions), float(param_grads.norm()), last)
+    return Profile(
+        model.config,
+        loss_at,
+        T if k is None else k,
+        float(g.losses.mean()),
+        dh,
+        _per_run(g, lambda layer, d: _norms(g.runs[layer][d].c, d == 1)) if lstm else None,
+        g.x.norm(dim=-1).numpy(),
+        _per_run(g, contributions),
+        float(param_grads.norm()),
+        last,
+    )
 
 
 @dataclass
@@ -153,11 +166,11 @@ class StateJacobian:
 
     @property
     def full(self) -> np.ndarray:
-        return self.h if self.c is None else np.sqrt(self.h ** 2 + self.c ** 2)
+        return self.h if self.c is None else np.sqrt(self.h**2 + self.c**2)
 
 
 def state_jacobian(model: SequenceClassifier, x: torch.Tensor) -> StateJacobian:
-    """Norms of the Jacobian of the last layer's final h with respect to the state after each row (see StateJacobian)."""
+    """Norms of the Jacobian of the last layer's final h with respect to the state after each row (StateJacobian)."""
     with evaluating(model):
         un = unroll(model, x.detach())
         parts = {"h": [], "c": []}
@@ -169,10 +182,18 @@ def state_jacobian(model: SequenceClassifier, x: torch.Tensor) -> StateJacobian:
             for name, states in inputs.items():
                 if not states and name == "c":
                     continue
-                jac = torch.autograd.grad(run.h[-1], states, grad_outputs=eye, is_grads_batched=True,
-                                          materialize_grads=True, retain_graph=True)
-                n = torch.stack([j.pow(2).sum(dim=(0, 2)).sqrt() for j in jac]
-                                + [torch.full((B,), H ** 0.5 if name == "h" else 0.0)], dim=1)  # (B, T)
+                jac = torch.autograd.grad(
+                    run.h[-1],
+                    states,
+                    grad_outputs=eye,
+                    is_grads_batched=True,
+                    materialize_grads=True,
+                    retain_graph=True,
+                )
+                n = torch.stack(
+                    [j.pow(2).sum(dim=(0, 2)).sqrt() for j in jac] + [torch.full((B,), H**0.5 if name == "h" else 0.0)],
+                    dim=1,
+                )  # (B, T)
                 parts[name].append((n.flip(1) if d else n).numpy())
         return StateJacobian(np.stack(parts["h"]), np.stack(parts["c"]) if parts["c"] else None)
 
@@ -209,6 +230,13 @@ def clipping_rows(profiles: dict[str, Profile], max_norm: float | None) -> list[
     rows = []
     for label, p in profiles.items():
         scale = clip_scale(p.grad_norm, max_norm)
-        rows.append({"model": label, "loss": p.loss, "norm before clipping": p.grad_norm,
-                     "norm after clipping": p.grad_norm * scale, "factor": scale})
+        rows.append(
+            {
+                "model": label,
+                "loss": p.loss,
+                "norm before clipping": p.grad_norm,
+                "norm after clipping": p.grad_norm * scale,
+                "factor": scale,
+            }
+        )
     return rows

@@ -1,4 +1,5 @@
 """Step-by-step re-run of a model's own weights: gates, cell state, hidden state and predictions per row."""
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -156,7 +157,8 @@ class Trace:
     def finite(self) -> bool:
         """Whether every recorded number is finite: huge weights overflow float32 into inf and NaN."""
         return bool(np.isfinite(self.logits).all()) and all(
-            np.isfinite(a).all() for dirs in self.states for named in dirs for a in named.values())
+            np.isfinite(a).all() for dirs in self.states for named in dirs for a in named.values()
+        )
 
     @property
     def probs(self) -> np.ndarray:

@@ -3,12 +3,14 @@
 The app keeps one JobManager per server process (explorer.ui holds it in st.cache_resource); jobs belong
 to an owner id, so a visitor who reloads the page finds their job again.
 """
+
 import threading
 import time
 import traceback
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 from .limits import MAX_RUNNING_JOBS
 

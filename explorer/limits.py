@@ -2,6 +2,7 @@
 
 Each can be overridden by an environment variable (read when used, so tests and operators can set them).
 """
+
 import os
 
 # One checkpoint size limit for uploads, saves and listings. "50 MB" in Streamlit's units: the browser's uploader

@@ -1,4 +1,5 @@
 """The training loss: where the cross-entropy is taken (after the last row, or after every row), and its logits."""
+
 from typing import Literal, get_args
 
 import torch
@@ -16,8 +17,9 @@ def check_loss_at(loss_at: str) -> None:
         raise ValueError(f"loss_at must be one of {LOSS_AT}, got {loss_at!r}")
 
 
-def head_logits(model: SequenceClassifier, features: torch.Tensor, outputs: torch.Tensor,
-                loss_at: LossAt) -> torch.Tensor:
+def head_logits(
+    model: SequenceClassifier, features: torch.Tensor, outputs: torch.Tensor, loss_at: LossAt
+) -> torch.Tensor:
     """Logits the loss sees: (B, 10) from the final features (B, D*H), or (B, T, 10) from the outputs (B, T, D*H)."""
     check_loss_at(loss_at)
     return model.head(features) if loss_at == "last" else model.head(outputs)

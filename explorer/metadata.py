@@ -4,6 +4,7 @@ Every value a page shows from a checkpoint comes through `recorded()`: a number 
 known words, a parsed date, or None ("unknown"). Free text is never shown as it is: the training command
 is shown only when it parses as this project's own CLI, and then re-rendered from the parse.
 """
+
 import argparse
 import contextlib
 import io

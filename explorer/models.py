@@ -1,4 +1,5 @@
 """Model configuration and the sequence classifier that reads a digit row by row."""
+
 import threading
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -70,7 +71,7 @@ class SequenceClassifier(nn.Module):
 
     def features(self, h_n: torch.Tensor) -> torch.Tensor:
         """The head's input from nn.RNN-style final states h_n (layers*dirs, B, H): last layer, every direction."""
-        last = h_n[-self.config.num_directions:]  # (D, B, H): forward h_T, backward h_1
+        last = h_n[-self.config.num_directions :]  # (D, B, H): forward h_T, backward h_1
         return torch.cat(list(last), dim=-1)  # (B, D*H)
 
     def readout(self, h_n: torch.Tensor) -> torch.Tensor:
@@ -134,8 +135,9 @@ def spectral_radius(w: torch.Tensor) -> float:
 
 
 @torch.no_grad()
-def init_weights(model: SequenceClassifier, forget_bias: float | None = None,
-                 recurrent_scale: float | None = None) -> SequenceClassifier:
+def init_weights(
+    model: SequenceClassifier, forget_bias: float | None = None, recurrent_scale: float | None = None
+) -> SequenceClassifier:
     """Re-set the LSTM forget bias and/or the spectral radius of W_hh in place; None leaves torch's init."""
     cfg = model.config
     H = cfg.hidden_size
@@ -144,8 +146,8 @@ def init_weights(model: SequenceClassifier, forget_bias: float | None = None,
             _, b_ih, w_hh, b_hh = layer_weights(model, layer, d)
             if forget_bias is not None and cfg.kind == "lstm":
                 # The forget gate's total bias b_if + b_hf, as the tutorials' `forget_bias=1.0`; gates i, f, g, o.
-                b_ih[H:2 * H] = forget_bias
-                b_hh[H:2 * H] = 0.0
+                b_ih[H : 2 * H] = forget_bias
+                b_hh[H : 2 * H] = 0.0
             if recurrent_scale is not None:
                 # A tanh RNN's gradient vanishes below a radius of about 1 and explodes above; torch gives ~0.58.
                 for block in w_hh.split(H):  # views: one (H, H) block per gate
@@ -153,7 +155,8 @@ def init_weights(model: SequenceClassifier, forget_bias: float | None = None,
     return model
 
 
-def untrained_model(config: ModelConfig, seed: int = 0, forget_bias: float | None = None,
-                    recurrent_scale: float | None = None) -> SequenceClassifier:
+def untrained_model(
+    config: ModelConfig, seed: int = 0, forget_bias: float | None = None, recurrent_scale: float | None = None
+) -> SequenceClassifier:
     """A freshly initialised model (eval mode): the same seed gives the same weights."""
     return init_weights(seeded_model(config, seed), forget_bias, recurrent_scale).eval()

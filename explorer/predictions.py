@@ -1,4 +1,5 @@
 """What a model predicts for a set of digits, and which digits it gets wrong."""
+
 import numpy as np
 import torch
 
@@ -12,7 +13,7 @@ def predict(model, digits: Digits, batch_size: int = 1000) -> np.ndarray:
     device = next(model.parameters()).device
     x, _ = digits.tensors()
     with evaluating(model):
-        predicted = [model(x[i:i + batch_size].to(device)).argmax(-1).cpu() for i in range(0, len(x), batch_size)]
+        predicted = [model(x[i : i + batch_size].to(device)).argmax(-1).cpu() for i in range(0, len(x), batch_size)]
     return torch.cat(predicted).numpy() if predicted else np.zeros(0, np.int64)
 
 

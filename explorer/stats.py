@@ -1,4 +1,5 @@
 """Paired comparisons of classifiers: McNemar's exact test on one test set, paired t-tests across seeds, Holm."""
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,8 +22,9 @@ def mcnemar(correct_a: np.ndarray, correct_b: np.ndarray) -> PairedResult:
     """McNemar's exact test: under 'no difference' each discordant digit favours a or b with probability 1/2."""
     correct_a, correct_b = np.asarray(correct_a, bool), np.asarray(correct_b, bool)
     if correct_a.shape != correct_b.shape or correct_a.ndim != 1:
-        raise ValueError(f"need two equal-length vectors of per-digit correctness, got {correct_a.shape} "
-                         f"and {correct_b.shape}")
+        raise ValueError(
+            f"need two equal-length vectors of per-digit correctness, got {correct_a.shape} and {correct_b.shape}"
+        )
     only_a, only_b = int((correct_a & ~correct_b).sum()), int((~correct_a & correct_b).sum())
     n = only_a + only_b
     p = 1.0 if n == 0 else float(stats.binomtest(only_a, n, 0.5).pvalue)

@@ -1,16 +1,17 @@
 """Truncation sweep: train one model per truncated-BPTT length k, profile each, save and load the set.
 
-    python -m explorer.sweep --kind lstm --hidden 64 --ks 1 2 4 7 14 28 --epochs 20 --out checkpoints/sweep
+python -m explorer.sweep --kind lstm --hidden 64 --ks 1 2 4 7 14 28 --epochs 20 --out checkpoints/sweep
 """
+
 import argparse
 import json
 import shlex
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -64,8 +65,16 @@ class SweepConfig:
 
     def train_config(self, k: int, seed: int | None = None) -> TrainConfig:
         seed = self.seeds[0] if seed is None else seed
-        return TrainConfig(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, k=k, loss_at=self.loss_at,
-                           augment=self.augment, seed=seed, device="cpu")  # CPU: same seed, same weights
+        return TrainConfig(
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            lr=self.lr,
+            k=k,
+            loss_at=self.loss_at,
+            augment=self.augment,
+            seed=seed,
+            device="cpu",
+        )  # CPU: same seed, same weights
 
     @property
     def label(self) -> str:
@@ -153,29 +162,40 @@ def correct_answers(model: SequenceClassifier, digits: Digits) -> np.ndarray:
     return predict(model, digits) == digits.labels
 
 
-def run_sweep(cfg: SweepConfig, train_set: Digits, test_set: Digits,
-              on_progress: Callable[[SweepProgress], None] | None = None,
-              should_stop: Callable[[], bool] | None = None) -> Sweep:
+def run_sweep(
+    cfg: SweepConfig,
+    train_set: Digits,
+    test_set: Digits,
+    on_progress: Callable[[SweepProgress], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> Sweep:
     """Train one model per (k, seed), seeds outermost; a stop request keeps the runs finished so far."""
     if cfg.train_size is not None:
-        train_set = Digits(train_set.images[:cfg.train_size], train_set.labels[:cfg.train_size])
+        train_set = Digits(train_set.images[: cfg.train_size], train_set.labels[: cfg.train_size])
     x, y = digit_batch(test_set, min(cfg.profile_size, len(test_set)))
     sweep = Sweep(cfg, test_size=len(test_set))
     start = time.perf_counter()
     plan = [(k, seed) for seed in cfg.seeds for k in cfg.ks]  # every k of seed 0 first: a stop leaves a full row
     for index, (k, seed) in enumerate(plan):
+
         def step(s: Step, k=k, seed=seed, index=index) -> None:
             if on_progress:
-                on_progress(SweepProgress(k, seed, index, len(plan), s.epoch, cfg.epochs, s.step, s.total_steps,
-                                          s.loss))
-        result = train(cfg.model_config(), cfg.train_config(k, seed), train_set, test_set, on_step=step,
-                       should_stop=should_stop)
+                on_progress(
+                    SweepProgress(k, seed, index, len(plan), s.epoch, cfg.epochs, s.step, s.total_steps, s.loss)
+                )
+
+        result = train(
+            cfg.model_config(), cfg.train_config(k, seed), train_set, test_set, on_step=step, should_stop=should_stop
+        )
         if result.history.stopped:  # a half-trained model would not say what k does
             sweep.stopped = True
             break
         dh, dx = gradient_rows(result.model, x, y, cfg.loss_at, k)
-        sweep.runs.append(SweepRun(k, seed, result.model, result.metrics, result.history, dh, dx,
-                                   correct_answers(result.model, test_set)))
+        sweep.runs.append(
+            SweepRun(
+                k, seed, result.model, result.metrics, result.history, dh, dx, correct_answers(result.model, test_set)
+            )
+        )
     sweep.runs.sort(key=lambda r: (r.k, r.seed))
     sweep.seconds = time.perf_counter() - start
     return sweep
@@ -230,12 +250,15 @@ def compare_ks(sweep: Sweep, chance: float = 0.1) -> list[KResult]:
             p, test = stats.mcnemar(pairs[0][0].correct, pairs[0][1].correct).p, "McNemar"
         else:
             p, test = stats.paired_across_seeds(mine, theirs).p, "paired t-test"
-        rows.append([k, accuracies, above, reference, float((mine - theirs).mean()), p, test,
-                     int((mine < theirs).sum())])
+        rows.append(
+            [k, accuracies, above, reference, float((mine - theirs).mean()), p, test, int((mine < theirs).sum())]
+        )
         raw.append(p)
     adjusted = stats.holm(raw)
-    return [KResult(k, acc, above, ref, diff, p, p_holm, test, lower)
-            for (k, acc, above, ref, diff, p, test, lower), p_holm in zip(rows, adjusted)]
+    return [
+        KResult(k, acc, above, ref, diff, p, p_holm, test, lower)
+        for (k, acc, above, ref, diff, p, test, lower), p_holm in zip(rows, adjusted)
+    ]
 
 
 # ---- saving and loading ---------------------------------------------------------------------------------------
@@ -266,13 +289,37 @@ def save_sweep(sweep: Sweep, folder: str | Path) -> Path:
     runs = []
     for r in sweep.runs:
         file = _run_file(r.k, r.seed)
-        save_checkpoint(folder / file, r.model, metrics=r.metrics, history=r.history.to_dict(),
-                        data=data, command=sweep.command, train_config=sweep.config.train_config(r.k, r.seed))
-        runs.append({"k": r.k, "seed": r.seed, "file": file, "metrics": r.metrics, "history": r.history.to_dict(),
-                     "dh": r.dh.tolist(), "dx": r.dx.tolist(), "test_correct": _bits(r.correct)})
-    summary = {"format": FORMAT, "config": asdict(sweep.config), "runs": runs, "stopped": sweep.stopped,
-               "test_size": sweep.test_size, "seconds": sweep.seconds, "command": sweep.command,
-               "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        save_checkpoint(
+            folder / file,
+            r.model,
+            metrics=r.metrics,
+            history=r.history.to_dict(),
+            data=data,
+            command=sweep.command,
+            train_config=sweep.config.train_config(r.k, r.seed),
+        )
+        runs.append(
+            {
+                "k": r.k,
+                "seed": r.seed,
+                "file": file,
+                "metrics": r.metrics,
+                "history": r.history.to_dict(),
+                "dh": r.dh.tolist(),
+                "dx": r.dx.tolist(),
+                "test_correct": _bits(r.correct),
+            }
+        )
+    summary = {
+        "format": FORMAT,
+        "config": asdict(sweep.config),
+        "runs": runs,
+        "stopped": sweep.stopped,
+        "test_size": sweep.test_size,
+        "seconds": sweep.seconds,
+        "command": sweep.command,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
     keep = {_run_file(r.k, r.seed) for r in sweep.runs}
     tmp = folder / (SUMMARY + ".tmp")
     try:
@@ -312,10 +359,21 @@ def load_sweep(folder: str | Path) -> Sweep:
                     raise ValueError(f"test_correct of k = {r['k']} is not {test_size} digits of 0/1")
             else:  # saved before per-digit results were kept: every sweep tests on the bundled sample
                 correct = correct_answers(model, load_sample()[1])
-            runs.append(SweepRun(int(r["k"]), int(r.get("seed", 0)), model, r["metrics"], History(**r["history"]),
-                                 np.asarray(r["dh"], np.float64), np.asarray(r["dx"], np.float64), correct))
-        return Sweep(cfg, runs, bool(summary["stopped"]), test_size, float(summary["seconds"]),
-                     str(summary.get("command", "")))
+            runs.append(
+                SweepRun(
+                    int(r["k"]),
+                    int(r.get("seed", 0)),
+                    model,
+                    r["metrics"],
+                    History(**r["history"]),
+                    np.asarray(r["dh"], np.float64),
+                    np.asarray(r["dx"], np.float64),
+                    correct,
+                )
+            )
+        return Sweep(
+            cfg, runs, bool(summary["stopped"]), test_size, float(summary["seconds"]), str(summary.get("command", ""))
+        )
     except (KeyError, TypeError, ValueError) as e:
         raise SweepError(f"{folder / SUMMARY} is malformed: {e}") from None
 
@@ -323,7 +381,9 @@ def load_sweep(folder: str | Path) -> Sweep:
 def list_sweeps() -> list[Path]:
     """The shipped sweep (if present), then the visitors' sweeps (sweeps/<owner id>/<stamp>...), newest first."""
     shipped = [shipped_sweep_dir()] if (shipped_sweep_dir() / SUMMARY).exists() else []
-    found = [p.parent for p in user_sweeps_dir().glob(f"*/*/{SUMMARY}") if OWNER_PATTERN.fullmatch(p.parent.parent.name)]
+    found = [
+        p.parent for p in user_sweeps_dir().glob(f"*/*/{SUMMARY}") if OWNER_PATTERN.fullmatch(p.parent.parent.name)
+    ]
     return shipped + sorted(found, key=lambda p: p.name, reverse=True)
 
 
@@ -347,23 +407,46 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m explorer.sweep", description=__doc__.splitlines()[0])
     p.add_argument("--kind", choices=KINDS, default=d.kind, help="recurrent cell (default: %(default)s)")
     p.add_argument("--hidden", type=int, default=d.hidden_size, help="hidden units (default: %(default)s)")
-    p.add_argument("--ks", type=int, nargs="+", default=list(d.ks),
-                   help="truncation lengths to train, each in 1..28 (default: %(default)s)")
+    p.add_argument(
+        "--ks",
+        type=int,
+        nargs="+",
+        default=list(d.ks),
+        help="truncation lengths to train, each in 1..28 (default: %(default)s)",
+    )
     p.add_argument("--epochs", type=int, default=d.epochs, help="epochs per model (default: %(default)s)")
-    p.add_argument("--loss-at", choices=LOSS_AT, default=d.loss_at,
-                   help="loss on the last row only or on every row (default: %(default)s)")
+    p.add_argument(
+        "--loss-at",
+        choices=LOSS_AT,
+        default=d.loss_at,
+        help="loss on the last row only or on every row (default: %(default)s)",
+    )
     p.add_argument("--batch-size", type=int, default=d.batch_size, help="digits per step (default: %(default)s)")
-    p.add_argument("--lr", type=float, default=d.lr,
-                   help="peak Adam learning rate, cosine schedule (default: %(default)s)")
+    p.add_argument(
+        "--lr", type=float, default=d.lr, help="peak Adam learning rate, cosine schedule (default: %(default)s)"
+    )
     p.add_argument("--augment", action="store_true", help="train with random shift/rotation/scale (default: off)")
-    p.add_argument("--train-size", type=int, default=None,
-                   help="train on the first N of the 4,000 bundled training digits (default: all)")
-    p.add_argument("--profile-size", type=int, default=d.profile_size,
-                   help="test digits the per-row gradient profiles are measured on (default: %(default)s)")
-    p.add_argument("--seeds", type=int, nargs="+", default=list(d.seeds),
-                   help="random seeds: one model per k and seed; with 2 or more the reading compares ks across "
-                        "seeds (paired t-test), with one it compares them on the same test digits (McNemar) "
-                        "(default: %(default)s)")
+    p.add_argument(
+        "--train-size",
+        type=int,
+        default=None,
+        help="train on the first N of the 4,000 bundled training digits (default: all)",
+    )
+    p.add_argument(
+        "--profile-size",
+        type=int,
+        default=d.profile_size,
+        help="test digits the per-row gradient profiles are measured on (default: %(default)s)",
+    )
+    p.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        default=list(d.seeds),
+        help="random seeds: one model per k and seed; with 2 or more the reading compares ks across "
+        "seeds (paired t-test), with one it compares them on the same test digits (McNemar) "
+        "(default: %(default)s)",
+    )
     p.add_argument("--out", help="folder to write the sweep into (a JSON summary + one checkpoint per run)")
     p.add_argument("--dry-run", action="store_true", help="smoke run: 1 epoch on 256 digits per k, nothing saved")
     return p
@@ -376,10 +459,19 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> int:
     args = parse_args(argv)
     try:
-        cfg = SweepConfig(kind=args.kind, hidden_size=args.hidden, ks=tuple(args.ks), loss_at=args.loss_at,
-                          epochs=1 if args.dry_run else args.epochs, batch_size=args.batch_size, lr=args.lr,
-                          augment=args.augment, train_size=256 if args.dry_run else args.train_size,
-                          profile_size=args.profile_size, seeds=tuple(args.seeds))
+        cfg = SweepConfig(
+            kind=args.kind,
+            hidden_size=args.hidden,
+            ks=tuple(args.ks),
+            loss_at=args.loss_at,
+            epochs=1 if args.dry_run else args.epochs,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            augment=args.augment,
+            train_size=256 if args.dry_run else args.train_size,
+            profile_size=args.profile_size,
+            seeds=tuple(args.seeds),
+        )
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -387,14 +479,19 @@ def main(argv=None) -> int:
 
     def report(p: SweepProgress) -> None:
         if p.step == p.total_steps or p.step % (p.total_steps // p.epochs) == 0:
-            print(f"k = {p.k:2d}, seed {p.seed} ({p.index + 1}/{p.count})  epoch {p.epoch:3d}/{p.epochs}  "
-                  f"loss {p.loss:.4f}", file=sys.stderr)
+            print(
+                f"k = {p.k:2d}, seed {p.seed} ({p.index + 1}/{p.count})  epoch {p.epoch:3d}/{p.epochs}  "
+                f"loss {p.loss:.4f}",
+                file=sys.stderr,
+            )
 
     sweep = run_sweep(cfg, train_set, test_set, on_progress=report)
     sweep.command = "python -m explorer.sweep " + shlex.join(sys.argv[1:] if argv is None else argv)
     for r in sweep.runs:
-        print(f"k = {r.k:2d}, seed {r.seed}: test accuracy {r.accuracy:.4f}  ({r.metrics['train_seconds']:.1f}s)",
-              file=sys.stderr)
+        print(
+            f"k = {r.k:2d}, seed {r.seed}: test accuracy {r.accuracy:.4f}  ({r.metrics['train_seconds']:.1f}s)",
+            file=sys.stderr,
+        )
     print(f"sweep took {sweep.seconds:.1f}s", file=sys.stderr)
     from .readings import sweep_reading  # readings import this module: a top-level import would be circular
 

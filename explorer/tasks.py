@@ -3,6 +3,7 @@
 Each task runs an engine function with the job's progress reporting and stop request, and saves its result;
 the engine itself knows nothing of jobs or pages.
 """
+
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from .jobs import Job
 from .models import ModelConfig
 from .sweep import SweepConfig, new_sweep_dir, run_sweep, save_sweep
 from .training import DivergedError, History, TrainConfig, train
+
 
 @dataclass(frozen=True)
 class EpochEnd:
@@ -50,8 +52,9 @@ class DownloadProgress:
         return (files.index(self.name) + min(part, 1.0)) / len(files) if self.name in files else 0.0
 
 
-def run_training(job: Job, model_cfg: ModelConfig, cfg: TrainConfig, source: str, path: Path,
-                 command: str) -> TrainOutcome:
+def run_training(
+    job: Job, model_cfg: ModelConfig, cfg: TrainConfig, source: str, path: Path, command: str
+) -> TrainOutcome:
     """Train on `source`, report Step/EpochEnd records, honour stops, save to `path`.
 
     A stopped run is saved too (metrics["stopped"] is True, the weights are the best so far). A run that
@@ -63,19 +66,28 @@ def run_training(job: Job, model_cfg: ModelConfig, cfg: TrainConfig, source: str
         job.report(EpochEnd(h.epoch[-1], h.loss[-1], h.train_accuracy[-1], h.test_accuracy[-1], h.seconds[-1]))
 
     try:
-        result = train(model_cfg, cfg, train_set, test_set, on_step=job.report, on_epoch=epoch_end,
-                       should_stop=job.should_stop)
+        result = train(
+            model_cfg, cfg, train_set, test_set, on_step=job.report, on_epoch=epoch_end, should_stop=job.should_stop
+        )
     except DivergedError as e:
         return TrainOutcome(None, {}, str(e))
-    save_checkpoint(path, result.model, metrics=result.metrics, history=result.history.to_dict(),
-                    data=provenance(source, train_set, test_set, cfg.augment), command=command, train_config=cfg)
+    save_checkpoint(
+        path,
+        result.model,
+        metrics=result.metrics,
+        history=result.history.to_dict(),
+        data=provenance(source, train_set, test_set, cfg.augment),
+        command=command,
+        train_config=cfg,
+    )
     return TrainOutcome(path, result.metrics)
 
 
 def download(job: Job, **options) -> Path:
     """download_mnist(**options), reporting a DownloadProgress for every chunk."""
-    return data.download_mnist(on_progress=lambda name, done, total: job.report(DownloadProgress(name, done, total)),
-                               **options)
+    return data.download_mnist(
+        on_progress=lambda name, done, total: job.report(DownloadProgress(name, done, total)), **options
+    )
 
 
 def run_sweep_job(job: Job, cfg: SweepConfig, train_set: Digits, test_set: Digits) -> str | None:

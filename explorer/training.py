@@ -1,10 +1,11 @@
 """Training loop with progress callbacks, a stop request, truncated BPTT and a NaN guard."""
+
 import contextlib
 import copy
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Callable
 
 import torch
 
@@ -122,12 +123,13 @@ def accuracy(model: SequenceClassifier, digits: Digits, batch_size: int = 1000) 
     return correct / max(len(digits), 1)
 
 
-def accuracy_within(model: SequenceClassifier, digits: Digits, seconds: float, batch_size: int = 100
-                    ) -> tuple[float, int]:
+def accuracy_within(
+    model: SequenceClassifier, digits: Digits, seconds: float, batch_size: int = 100
+) -> tuple[float, int]:
     """(accuracy, digits tested) over as many batches of digits as fit in `seconds` (at least one batch)."""
     deadline, correct, tested = time.perf_counter() + seconds, 0, 0
     while tested < len(digits) and (tested == 0 or time.perf_counter() < deadline):
-        part = Digits(digits.images[tested:tested + batch_size], digits.labels[tested:tested + batch_size])
+        part = Digits(digits.images[tested : tested + batch_size], digits.labels[tested : tested + batch_size])
         correct += int((predict(model, part) == part.labels).sum())
         tested += len(part)
     return correct / max(tested, 1), tested
@@ -194,7 +196,8 @@ class _Run:
             raise FloatingPointError(
                 f"Training diverged at epoch {epoch}, step {self.step + 1}: the {what} became "
                 f"{(loss if what == 'loss' else norm).item()}. Lower the learning rate (now {cfg.lr:g}) "
-                "or enable gradient clipping.")
+                "or enable gradient clipping."
+            )
         self.opt.step()
         self.sched.step()
         self.step += 1
@@ -205,11 +208,16 @@ class _Run:
         return self.seen / max(time.perf_counter() - self.start, 1e-9)
 
 
-def train(model_cfg: ModelConfig, cfg: TrainConfig, train_set: Digits, test_set: Digits,
-          on_step: Callable[[Step], None] | None = None,
-          on_epoch: Callable[[History], None] | None = None,
-          should_stop: Callable[[], bool] | None = None,
-          model: SequenceClassifier | None = None) -> TrainResult:
+def train(
+    model_cfg: ModelConfig,
+    cfg: TrainConfig,
+    train_set: Digits,
+    test_set: Digits,
+    on_step: Callable[[Step], None] | None = None,
+    on_epoch: Callable[[History], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    model: SequenceClassifier | None = None,
+) -> TrainResult:
     """Train a SequenceClassifier (a new one from cfg.seed unless given); returns its weights and the history.
 
     A stop request is honoured between steps: the result holds the best epoch end so far (by clean training
@@ -232,7 +240,7 @@ def train(model_cfg: ModelConfig, cfg: TrainConfig, train_set: Digits, test_set:
                 hist.stopped, partial = True, b > 0
                 break
             try:
-                loss, norm = run.optimizer_step(order[b * cfg.batch_size:(b + 1) * cfg.batch_size], epoch)
+                loss, norm = run.optimizer_step(order[b * cfg.batch_size : (b + 1) * cfg.batch_size], epoch)
             except FloatingPointError as e:  # weights are untouched since the last finite step
                 raise DivergedError(str(e), TrainResult(model.cpu().eval(), hist, {})) from None
             losses.append(loss)
@@ -257,18 +265,32 @@ def train(model_cfg: ModelConfig, cfg: TrainConfig, train_set: Digits, test_set:
     return _finish(model.cpu().eval(), hist, best, partial, test_set, run)
 
 
-def _finish(model: SequenceClassifier, hist: History, best: BestWeights, partial: bool, test_set: Digits,
-            run: _Run) -> TrainResult:
+def _finish(
+    model: SequenceClassifier, hist: History, best: BestWeights, partial: bool, test_set: Digits, run: _Run
+) -> TrainResult:
     """The result and its metrics, from numbers already measured where possible (a stop must be prompt)."""
-    metrics = {"epochs_run": len(hist.epoch), "steps": run.step, "stopped": hist.stopped,
-               "samples_per_s": run.samples_per_s(), "train_seconds": time.perf_counter() - run.start}
+    metrics = {
+        "epochs_run": len(hist.epoch),
+        "steps": run.step,
+        "stopped": hist.stopped,
+        "samples_per_s": run.samples_per_s(),
+        "train_seconds": time.perf_counter() - run.start,
+    }
     if not hist.stopped:  # the last epoch end measured these weights
-        metrics |= {"test_accuracy": hist.test_accuracy[-1], "train_accuracy": hist.train_accuracy[-1],
-                    "epoch": len(hist.epoch), "partial_epoch": False}
+        metrics |= {
+            "test_accuracy": hist.test_accuracy[-1],
+            "train_accuracy": hist.train_accuracy[-1],
+            "epoch": len(hist.epoch),
+            "partial_epoch": False,
+        }
     elif best.state is not None:
         model.load_state_dict(best.state)
-        metrics |= {"test_accuracy": best.test_accuracy, "train_accuracy": best.train_accuracy, "epoch": best.epoch,
-                    "partial_epoch": False}
+        metrics |= {
+            "test_accuracy": best.test_accuracy,
+            "train_accuracy": best.train_accuracy,
+            "epoch": best.epoch,
+            "partial_epoch": False,
+        }
     else:  # stopped during the first epoch: the weights of the moment, tested within a time budget
         acc, tested = accuracy_within(model, test_set, STOP_EVALUATION_SECONDS)
         metrics |= {"test_accuracy": acc, "epoch": 0, "partial_epoch": partial}

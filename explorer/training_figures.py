@@ -1,6 +1,7 @@
 """Plotly figures of a training run, live or finished: loss per step and accuracy per epoch (data in, go.Figure out)."""
+
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
@@ -18,7 +19,7 @@ def smooth(values: Sequence[float], weight: float = 0.9) -> np.ndarray:
     # holds its last 2s terms, so log2(n) vectorised passes replace a Python loop over every step.
     shift = 1
     while shift < len(avg):
-        avg[shift:] = avg[shift:] + weight ** shift * avg[:-shift]
+        avg[shift:] = avg[shift:] + weight**shift * avg[:-shift]
         shift *= 2
     return avg / (1 - weight ** np.arange(1, len(avg) + 1))
 
@@ -29,33 +30,80 @@ def _thin(n: int, max_points: int) -> np.ndarray:
     return idx if n == 0 or idx[-1] == n - 1 else np.append(idx, n - 1)
 
 
-def training_curves_figure(step_loss: Sequence[float], epochs: Sequence[int], train_accuracy: Sequence[float],
-                           test_accuracy: Sequence[float], total_steps: int | None = None,
-                           total_epochs: int | None = None, max_points: int = MAX_POINTS) -> go.Figure:
+def training_curves_figure(
+    step_loss: Sequence[float],
+    epochs: Sequence[int],
+    train_accuracy: Sequence[float],
+    test_accuracy: Sequence[float],
+    total_steps: int | None = None,
+    total_epochs: int | None = None,
+    max_points: int = MAX_POINTS,
+) -> go.Figure:
     """Left: training loss per step (raw, faint, and smoothed) on a log axis. Right: train/test accuracy per epoch.
 
     Given the run's totals, the x axes span the whole run, so a live figure fills up instead of rescaling.
     """
-    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.08,
-                        subplot_titles=("Training loss per step", "Accuracy per epoch"))
+    fig = make_subplots(
+        rows=1, cols=2, horizontal_spacing=0.08, subplot_titles=("Training loss per step", "Accuracy per epoch")
+    )
     idx = _thin(len(step_loss), max_points)
     loss = np.asarray(step_loss, dtype=float)
     x = idx + 1
-    fig.add_trace(go.Scatter(x=x, y=loss[idx], mode="lines", name="loss", line=dict(color=MUTED, width=1),
-                             hovertemplate="step %{x}<br>loss %{y:.4f}<extra></extra>"), row=1, col=1)
-    fig.add_trace(go.Scatter(x=x, y=smooth(loss)[idx], mode="lines", name="loss, smoothed",
-                             line=dict(color=ACCENT, width=2),
-                             hovertemplate="step %{x}<br>smoothed loss %{y:.4f}<extra></extra>"), row=1, col=1)
+    fig.add_trace(
+        go.Scatter(
+            x=x,
+            y=loss[idx],
+            mode="lines",
+            name="loss",
+            line=dict(color=MUTED, width=1),
+            hovertemplate="step %{x}<br>loss %{y:.4f}<extra></extra>",
+        ),
+        row=1,
+        col=1,
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=x,
+            y=smooth(loss)[idx],
+            mode="lines",
+            name="loss, smoothed",
+            line=dict(color=ACCENT, width=2),
+            hovertemplate="step %{x}<br>smoothed loss %{y:.4f}<extra></extra>",
+        ),
+        row=1,
+        col=1,
+    )
     for name, values, color in (("train accuracy", train_accuracy, ACCENT), ("test accuracy", test_accuracy, FORWARD)):
-        fig.add_trace(go.Scatter(x=list(epochs), y=100 * np.asarray(values, dtype=float), mode="lines+markers",
-                                 name=name, line=dict(color=color, width=2), marker=dict(size=5),
-                                 hovertemplate=f"epoch %{{x}}<br>{name} %{{y:.1f}}%<extra></extra>"), row=1, col=2)
+        fig.add_trace(
+            go.Scatter(
+                x=list(epochs),
+                y=100 * np.asarray(values, dtype=float),
+                mode="lines+markers",
+                name=name,
+                line=dict(color=color, width=2),
+                marker=dict(size=5),
+                hovertemplate=f"epoch %{{x}}<br>{name} %{{y:.1f}}%<extra></extra>",
+            ),
+            row=1,
+            col=2,
+        )
     fig.update_xaxes(title_text="step", row=1, col=1, range=[0, total_steps] if total_steps else None)
     fig.update_yaxes(title_text="cross-entropy", type="log", row=1, col=1)
     last_epoch = total_epochs or max(epochs, default=1)
-    fig.update_xaxes(title_text="epoch", row=1, col=2, range=[0.5, last_epoch + 0.5], tick0=0,
-                     dtick=next((d for d in (1, 2, 5, 10, 20, 50, 100) if last_epoch <= 10 * d), None))
+    fig.update_xaxes(
+        title_text="epoch",
+        row=1,
+        col=2,
+        range=[0.5, last_epoch + 0.5],
+        tick0=0,
+        dtick=next((d for d in (1, 2, 5, 10, 20, 50, 100) if last_epoch <= 10 * d), None),
+    )
     fig.update_yaxes(title_text="accuracy (%)", range=[0, 101], row=1, col=2)
-    fig.update_layout(height=340, margin=dict(l=10, r=10, t=40, b=10), font=FONT, uirevision="training",
-                      legend=dict(orientation="h", yanchor="bottom", y=-0.35, x=0.5, xanchor="center"))
+    fig.update_layout(
+        height=340,
+        margin=dict(l=10, r=10, t=40, b=10),
+        font=FONT,
+        uirevision="training",
+        legend=dict(orientation="h", yanchor="bottom", y=-0.35, x=0.5, xanchor="center"),
+    )
     return fig

@@ -1,4 +1,5 @@
 """Shared Streamlit widgets and cached loaders; the only engine-side module besides app.py that imports Streamlit."""
+
 import hashlib
 import io
 import json
@@ -13,14 +14,23 @@ import numpy as np
 import streamlit as st
 import torch
 
-from .checkpoints import (LOCAL, SUFFIX, Checkpoint, CheckpointError, CheckpointInfo, list_checkpoints,
-                          read_checkpoint, shipped_dir, user_dir)
+from .checkpoints import (
+    LOCAL,
+    SUFFIX,
+    Checkpoint,
+    CheckpointError,
+    CheckpointInfo,
+    list_checkpoints,
+    read_checkpoint,
+    shipped_dir,
+    user_dir,
+)
 from .data import Digits, EmptyDrawingError, TooSmallDrawingError, drawing_to_digit, load_sample
 from .gradcheck import GradCheck, gradient_check
 from .gradients import Profile, StateJacobian, bptt_profile, digit_batch, state_jacobian
-from .losses import LOSS_AT
 from .internals import Trace, trace
 from .jobs import JobManager
+from .losses import LOSS_AT
 from .metadata import Recorded, recorded
 from .models import ModelConfig, SequenceClassifier, count_parameters, untrained_model
 from .predictions import misclassified, predict
@@ -133,8 +143,10 @@ def keep_owner_cookie() -> None:
     owner_id()
     token = st.session_state.pop("_owner_cookie", None)
     if token:  # only our own [A-Za-z0-9_-] token goes into the script
-        st.html(f"<script>document.cookie = '{OWNER_COOKIE}={token}; path=/; max-age=31536000; SameSite=Strict';"
-                "</script>", unsafe_allow_javascript=True)
+        st.html(
+            f"<script>document.cookie = '{OWNER_COOKIE}={token}; path=/; max-age=31536000; SameSite=Strict';</script>",
+            unsafe_allow_javascript=True,
+        )
 
 
 def owner_tag(owner: str) -> str:
@@ -189,8 +201,9 @@ def model_labels(infos) -> dict[str, str]:
     return {info.name: model_option_label(info) for info in infos}
 
 
-def model_picker(label: str = "Model", key: str = "model", help: str | None = None,
-                 default: str | None = None) -> CheckpointInfo | None:
+def model_picker(
+    label: str = "Model", key: str = "model", help: str | None = None, default: str | None = None
+) -> CheckpointInfo | None:
     """Select box over every checkpoint; the choice is remembered across pages and in the URL."""
     infos = available_models()
     if not infos:
@@ -200,11 +213,19 @@ def model_picker(label: str = "Model", key: str = "model", help: str | None = No
     fallback = default if default in by_name else infos[0].name
     current = remembered(key, fallback)
     if current not in by_name:  # deleted since, or a stale link
-        st.warning(f"There is no model {plain(str(current)[:60])} any more (was it deleted?); showing "
-                   f"{plain(by_name[fallback].stem)} instead.")
+        st.warning(
+            f"There is no model {plain(str(current)[:60])} any more (was it deleted?); showing "
+            f"{plain(by_name[fallback].stem)} instead."
+        )
         current = fallback
-    choice = st.selectbox(label, list(by_name), index=list(by_name).index(current), key=f"_widget_{key}",
-                          help=help, format_func=model_labels(infos).get)
+    choice = st.selectbox(
+        label,
+        list(by_name),
+        index=list(by_name).index(current),
+        key=f"_widget_{key}",
+        help=help,
+        format_func=model_labels(infos).get,
+    )
     if choice != st.session_state.get(key) or st.query_params.get(key) != choice:
         remember(key, choice)
     return by_name[choice]
@@ -233,9 +254,18 @@ def recorded_meta(info: CheckpointInfo) -> Recorded:
 
 def loss_at_picker(key: str | None = None, **kwargs) -> str:
     """Radio: the loss on the prediction after the last row, or averaged over the predictions after every row."""
-    return st.radio("Loss at", LOSS_AT, key=key, horizontal=True, format_func=LOSS_AT_LABELS.get, help=(
-        "Where the cross-entropy is taken: on the answer after the last row (a classifier), or on the answer "
-        "after every row, averaged (then early rows get gradient of their own)."), **kwargs)
+    return st.radio(
+        "Loss at",
+        LOSS_AT,
+        key=key,
+        horizontal=True,
+        format_func=LOSS_AT_LABELS.get,
+        help=(
+            "Where the cross-entropy is taken: on the answer after the last row (a classifier), or on the answer "
+            "after every row, averaged (then early rows get gradient of their own)."
+        ),
+        **kwargs,
+    )
 
 
 # ---- more shared choices -----------------------------------------------------------------------
@@ -264,8 +294,13 @@ def parameter_count(config: dict) -> int:
 
 # ---- digits --------------------------------------------------------------------------------------
 
-SOURCES = {"index": "By number", "class": "By class", "random": "Random", "wrong": "Misclassified",
-           "draw": "Draw your own"}
+SOURCES = {
+    "index": "By number",
+    "class": "By class",
+    "random": "Random",
+    "wrong": "Misclassified",
+    "draw": "Draw your own",
+}
 
 
 @dataclass(frozen=True, eq=False)
@@ -311,9 +346,15 @@ def _synced(widget_key: str, value) -> str:
 
 def _test_index_ui(key: str, index: int, test: Digits) -> None:
     wk = _synced(f"_widget_{key}_index", index)
-    st.number_input("Test digit number", 0, len(test) - 1, key=wk, step=1,
-                    help=f"One of the {len(test):,} bundled test digits.",
-                    on_change=lambda: _set_digit(key, st.session_state[wk]))
+    st.number_input(
+        "Test digit number",
+        0,
+        len(test) - 1,
+        key=wk,
+        step=1,
+        help=f"One of the {len(test):,} bundled test digits.",
+        on_change=lambda: _set_digit(key, st.session_state[wk]),
+    )
 
 
 def _class_ui(key: str, index: int, test: Digits) -> None:
@@ -321,11 +362,21 @@ def _class_ui(key: str, index: int, test: Digits) -> None:
     members = np.flatnonzero(test.labels == label)
     left, right = st.columns(2)
     ck = _synced(f"_widget_{key}_class", label)
-    left.selectbox("Class", range(10), key=ck,
-                   on_change=lambda: _set_digit(key, np.flatnonzero(test.labels == st.session_state[ck])[0]))
+    left.selectbox(
+        "Class",
+        range(10),
+        key=ck,
+        on_change=lambda: _set_digit(key, np.flatnonzero(test.labels == st.session_state[ck])[0]),
+    )
     ek = _synced(f"_widget_{key}_example", int(np.searchsorted(members, index)) + 1)
-    right.number_input(f"Example (of {len(members)})", 1, len(members), key=ek, step=1,
-                       on_change=lambda: _set_digit(key, members[st.session_state[ek] - 1]))
+    right.number_input(
+        f"Example (of {len(members)})",
+        1,
+        len(members),
+        key=ek,
+        step=1,
+        on_change=lambda: _set_digit(key, members[st.session_state[ek] - 1]),
+    )
 
 
 def _wrong_ui(key: str, index: int, test: Digits, predicted: np.ndarray) -> int | None:
@@ -337,9 +388,13 @@ def _wrong_ui(key: str, index: int, test: Digits, predicted: np.ndarray) -> int 
         index = int(wrong[0])
         _set_digit(key, index)
     wk = _synced(f"_widget_{key}_wrong", index)
-    st.selectbox(f"Misclassified digits ({len(wrong)} of {len(test):,})", wrong.tolist(), key=wk,
-                 format_func=lambda i: f"#{i}: a {test.labels[i]}, read as {predicted[i]}",
-                 on_change=lambda: _set_digit(key, st.session_state[wk]))
+    st.selectbox(
+        f"Misclassified digits ({len(wrong)} of {len(test):,})",
+        wrong.tolist(),
+        key=wk,
+        format_func=lambda i: f"#{i}: a {test.labels[i]}, read as {predicted[i]}",
+        on_change=lambda: _set_digit(key, st.session_state[wk]),
+    )
     return index
 
 
@@ -364,8 +419,16 @@ def _draw_ui(key: str) -> np.ndarray | None:
     st.space("small")  # room for the canvas's own toolbar, which floats above it
     left, right = st.columns([3, 2], vertical_alignment="center")
     with left:
-        result = st_canvas(stroke_width=18, stroke_color="#ffffff", background_color="#000000", height=224,
-                           width=224, drawing_mode="freedraw", return_image_data=True, key=f"_widget_{key}_canvas")
+        result = st_canvas(
+            stroke_width=18,
+            stroke_color="#ffffff",
+            background_color="#000000",
+            height=224,
+            width=224,
+            drawing_mode="freedraw",
+            return_image_data=True,
+            key=f"_widget_{key}_canvas",
+        )
     if result.image_data is not None:  # None until the canvas first reports; keep the last drawing meanwhile
         st.session_state[f"{key}_drawing"] = result.image_data
     with right:
@@ -385,8 +448,14 @@ def digit_picker(checkpoint: Checkpoint, model_key: str, key: str = "digit") -> 
     source = str(remembered(f"{key}_source", "index"))
     source = source if source in SOURCES else "index"
     sk = _synced(f"_widget_{key}_source", source)
-    st.segmented_control("Digit", list(SOURCES), key=sk, format_func=SOURCES.get, required=True,
-                         on_change=lambda: _source_changed(key, checkpoint, model_key))
+    st.segmented_control(
+        "Digit",
+        list(SOURCES),
+        key=sk,
+        format_func=SOURCES.get,
+        required=True,
+        on_change=lambda: _source_changed(key, checkpoint, model_key),
+    )
     if source == "draw":
         image = _draw_ui(key)
         return None if image is None else Digit(image, None, None)
@@ -400,8 +469,11 @@ def digit_picker(checkpoint: Checkpoint, model_key: str, key: str = "digit") -> 
     elif source == "class":
         _class_ui(key, index, test)
     elif source == "random":
-        st.button("Another random digit", icon=":material/casino:",
-                  on_click=lambda: _set_digit(key, np.random.default_rng().integers(len(test))))
+        st.button(
+            "Another random digit",
+            icon=":material/casino:",
+            on_click=lambda: _set_digit(key, np.random.default_rng().integers(len(test))),
+        )
     else:
         index = _wrong_ui(key, index, test, test_predictions(checkpoint, model_key))
         if index is None:
@@ -438,8 +510,9 @@ def _untrained(config: str, forget_bias: float | None, scale: float | None) -> S
     return untrained_model(ModelConfig.from_dict(json.loads(config)), 0, forget_bias, scale)
 
 
-def untrained_copy(config: ModelConfig, forget_bias: float | None, scale: float | None
-                   ) -> tuple[SequenceClassifier, str]:
+def untrained_copy(
+    config: ModelConfig, forget_bias: float | None, scale: float | None
+) -> tuple[SequenceClassifier, str]:
     """A freshly initialised (seed 0) model of this architecture with the init knobs, and its cache key."""
     text = json.dumps(config.to_dict(), sort_keys=True)
     return _untrained(text, forget_bias, scale), f"untrained:{text}:{forget_bias}:{scale}"
@@ -458,15 +531,24 @@ def gradient_profile(_model: SequenceClassifier, model_key: str, size: int, seed
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def final_state_jacobian(_model: SequenceClassifier, model_key: str, size: int, seed: int,
-                         digits: int) -> StateJacobian:
+def final_state_jacobian(
+    _model: SequenceClassifier, model_key: str, size: int, seed: int, digits: int
+) -> StateJacobian:
     """||dh_T/ds_t|| on the first `digits` digits of test_batch(size, seed)."""
     return state_jacobian(_model, test_batch(size, seed)[0][:digits])
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def gradient_check_result(_model: SequenceClassifier, model_key: str, size: int, seed: int, loss_at: str,
-                          layer: int, direction: int, digits: int = 4) -> GradCheck:
+def gradient_check_result(
+    _model: SequenceClassifier,
+    model_key: str,
+    size: int,
+    seed: int,
+    loss_at: str,
+    layer: int,
+    direction: int,
+    digits: int = 4,
+) -> GradCheck:
     """explorer.gradcheck on the batch's first `digits` digits, for one layer and direction."""
     x, y = test_batch(size, seed)
     return gradient_check(_model, x[:digits], y[:digits], loss_at, layer=layer, direction=direction)

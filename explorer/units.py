@@ -1,4 +1,5 @@
 """Hidden units as a population: orderings for heatmaps, and gate saturation over many digits."""
+
 import numpy as np
 import torch
 from scipy.cluster import hierarchy
@@ -50,14 +51,17 @@ def gate_saturation(model, images: torch.Tensor, batch_size: int = 250) -> dict:
     """
     cfg = model.config
     gates = SIGMOID_GATES[cfg.kind]
-    totals = {(l, d): {g: [0, 0] for g in gates} for l in range(cfg.num_layers) for d in range(cfg.num_directions)}
+    totals = {
+        (layer, d): {g: [0, 0] for g in gates} for layer in range(cfg.num_layers) for d in range(cfg.num_directions)
+    }
     for start in range(0, len(images), batch_size):
-        states = record_states(model, images[start:start + batch_size])
+        states = record_states(model, images[start : start + batch_size])
         for (layer, direction), per_gate in totals.items():
             for g in gates:
                 low, high = saturation_counts(states[layer][direction][g])
                 per_gate[g][0] += low
                 per_gate[g][1] += high
     steps = len(images) * images.shape[1]
-    return {key: {g: (low / steps, high / steps) for g, (low, high) in per_gate.items()}
-            for key, per_gate in totals.items()}
+    return {
+        key: {g: (low / steps, high / steps) for g, (low, high) in per_gate.items()} for key, per_gate in totals.items()
+    }

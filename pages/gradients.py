@@ -1,4 +1,5 @@
 """Gradients through time: how much of the loss's gradient reaches each image row, model by model."""
+
 import streamlit as st
 
 from explorer import ui
@@ -12,21 +13,25 @@ SCALES = ["default", 0.5, 0.8, 1.0, 1.2, 1.5, 2.0, 3.0]
 NUMBER = st.column_config.NumberColumn
 
 st.title("Gradients through time")
-st.caption("Backpropagation through time, row by row: how much of the loss's gradient reaches each image row. "
-           "Lines are batch medians over test digits, bands the 10th–90th percentile; multi-layer models show "
-           "their last layer, bidirectional ones their forward direction.")
+st.caption(
+    "Backpropagation through time, row by row: how much of the loss's gradient reaches each image row. "
+    "Lines are batch medians over test digits, bands the 10th–90th percentile; multi-layer models show "
+    "their last layer, bidirectional ones their forward direction."
+)
 infos = {i.name: i for i in ui.available_models()}
 if not infos:
     st.error(ui.NO_MODELS)
     st.stop()
 if "_grad_models" not in st.session_state:  # widget state is dropped on page switches; the choice is not
-    st.session_state["_grad_models"] = [n for n in ui.remembered("grad_models", "rnn-128,lstm-128").split(",")
-                                        if n in infos] or list(infos)[:1]
+    st.session_state["_grad_models"] = [
+        n for n in ui.remembered("grad_models", "rnn-128,lstm-128").split(",") if n in infos
+    ] or list(infos)[:1]
 elif any(n not in infos for n in st.session_state["_grad_models"]):  # deleted since
     st.session_state["_grad_models"] = [n for n in st.session_state["_grad_models"] if n in infos]
 c1, c2, c3, c4 = st.columns([4, 2, 1, 2])
-names = c1.multiselect("Models (overlaid)", list(infos), key="_grad_models",
-                       format_func=ui.model_labels(infos.values()).get)
+names = c1.multiselect(
+    "Models (overlaid)", list(infos), key="_grad_models", format_func=ui.model_labels(infos.values()).get
+)
 ui.remember("grad_models", ",".join(names))
 size = c2.select_slider("Test digits in the batch", [16, 32, 64, 128, 256, 512, 1000], value=256)
 seed = c3.number_input("Batch seed", 0, 9999, 0, help="Another seed draws another batch of test digits.")
@@ -34,13 +39,23 @@ with c4:
     loss_at = ui.loss_at_picker()
 k1, k2, k3, k4 = st.columns(4)
 fresh = k1.toggle("Add untrained copies", help="Same architecture, freshly initialised (seed 0), with the knobs.")
-forget_bias = k2.select_slider("LSTM forget-gate bias at init", ["default", 0.0, 1.0, 2.0], disabled=not fresh,
-                               help="Total bias of the forget gate; the source tutorials use forget_bias=1.0. "
-                                    "PyTorch's default init draws it near 0.")
-scale = k3.select_slider("Recurrent weight scale at init", SCALES, disabled=not fresh, help=(
-    "Spectral radius of every W_hh gate block (PyTorch's default init gives about 0.58). Pascanu et al. (2013): "
-    "for a tanh RNN, a largest singular value of W_hh below 1 is enough for the gradient to vanish; above 1 it "
-    "may explode, but need not. Try it: the chart shows what happens for these digits."))
+forget_bias = k2.select_slider(
+    "LSTM forget-gate bias at init",
+    ["default", 0.0, 1.0, 2.0],
+    disabled=not fresh,
+    help="Total bias of the forget gate; the source tutorials use forget_bias=1.0. "
+    "PyTorch's default init draws it near 0.",
+)
+scale = k3.select_slider(
+    "Recurrent weight scale at init",
+    SCALES,
+    disabled=not fresh,
+    help=(
+        "Spectral radius of every W_hh gate block (PyTorch's default init gives about 0.58). Pascanu et al. (2013): "
+        "for a tanh RNN, a largest singular value of W_hh below 1 is enough for the gradient to vanish; above 1 it "
+        "may explode, but need not. Try it: the chart shows what happens for these digits."
+    ),
+)
 clip = k4.number_input("Clip gradient norm at (0 = off)", 0.0, 1000.0, 1.0, help="As torch.nn.utils.clip_grad_norm_.")
 
 models = {n: (loaded[0].model, loaded[1]) for n in names if (loaded := ui.loaded_model(infos[n])) is not None}
@@ -58,18 +73,26 @@ if not batch:
     st.stop()
 try:
     profiles = {lb: ui.gradient_profile(m, key, batch, seed, loss_at) for lb, (m, key) in models.items()}
-    jacobians = {lb: ui.final_state_jacobian(m, key, batch, seed, jac_digits[lb])
-                 for lb, (m, key) in models.items() if jac_digits[lb]}
+    jacobians = {
+        lb: ui.final_state_jacobian(m, key, batch, seed, jac_digits[lb])
+        for lb, (m, key) in models.items()
+        if jac_digits[lb]
+    }
 except Exception as e:  # an engine failure must not become a traceback on screen
     st.error(f"Could not compute the gradients: {ui.plain(e)}")
     st.stop()
 if batch < size:
-    st.info(f"The batch is reduced to {batch} digits (of {size} asked for): the largest model here would take "
-            "longer than a few seconds on more.", icon=":material/speed:")
+    st.info(
+        f"The batch is reduced to {batch} digits (of {size} asked for): the largest model here would take "
+        "longer than a few seconds on more.",
+        icon=":material/speed:",
+    )
 broken = [lb for lb, p in profiles.items() if not p.finite]
 if broken:
-    st.error(f"Not finite (infinity or NaN): the gradients of {ui.plain(', '.join(broken))}; their weights overflow "
-             "float32, so their curves are left out.")
+    st.error(
+        f"Not finite (infinity or NaN): the gradients of {ui.plain(', '.join(broken))}; their weights overflow "
+        "float32, so their curves are left out."
+    )
     profiles = {lb: p for lb, p in profiles.items() if lb not in broken}
     jacobians = {lb: j for lb, j in jacobians.items() if lb not in broken}
     if not profiles:
@@ -90,51 +113,102 @@ st.markdown("**Reading:** " + decay_reading(ratios, T, loss_at))
 st.subheader("Row saliency on the digit")
 pick, chart = st.columns([1, 5])
 b = pick.number_input("Digit in the batch", 0, batch - 1, 0)
-pick.caption("‖∂L/∂x_t‖ of this digit's own loss: bright rows move the loss most (to first order). Colours are relative to each "
-             "model's most salient row, on one log scale.")
+pick.caption(
+    "‖∂L/∂x_t‖ of this digit's own loss: bright rows move the loss most (to first order). Colours are relative to each "
+    "model's most salient row, on one log scale."
+)
 image = ui.test_batch(batch, seed)[0][b].numpy()
 chart.plotly_chart(saliency_digit_figure(image, {lb: p.dx[b] for lb, p in profiles.items()}), key="saliency")
 
 left, right = st.columns(2)
 with left:
     st.subheader("‖∂h_T/∂s_t‖: memory of the state")
-    st.plotly_chart(norms_figure({"‖∂h_T/∂s_t‖ (Frobenius)": {lb: j.full[0] for lb, j in jacobians.items()}},
-                                 height=340), key="jacobian")
-    st.caption(jacobian_caption({m.config.kind for m, _ in models.values()}, min(jac_digits.values()) or 1)
-               + ("" if all(jac_digits.values()) else " Left out, too large for this view here: "
-                  + ui.plain(", ".join(lb for lb, n in jac_digits.items() if not n)) + "."))
+    st.plotly_chart(
+        norms_figure({"‖∂h_T/∂s_t‖ (Frobenius)": {lb: j.full[0] for lb, j in jacobians.items()}}, height=340),
+        key="jacobian",
+    )
+    st.caption(
+        jacobian_caption({m.config.kind for m, _ in models.values()}, min(jac_digits.values()) or 1)
+        + (
+            ""
+            if all(jac_digits.values())
+            else " Left out, too large for this view here: "
+            + ui.plain(", ".join(lb for lb, n in jac_digits.items() if not n))
+            + "."
+        )
+    )
 with right:
     st.subheader("Per-row contributions to ∂L/∂W_hh")
-    st.plotly_chart(norms_figure({"‖row t's share of ∂L/∂W_hh‖ (batch-mean loss)": {
-        lb: p.dw_hh[-1, 0] for lb, p in profiles.items()}}, height=340), key="dw_hh")
-    st.caption("W_hh of the last layer (of the forward direction, for a bidirectional model). Row 1 reads the zero "
-               "initial state, so it adds nothing to ∂L/∂W_hh (no point drawn).")
+    st.plotly_chart(
+        norms_figure(
+            {"‖row t's share of ∂L/∂W_hh‖ (batch-mean loss)": {lb: p.dw_hh[-1, 0] for lb, p in profiles.items()}},
+            height=340,
+        ),
+        key="dw_hh",
+    )
+    st.caption(
+        "W_hh of the last layer (of the forward direction, for a bidirectional model). Row 1 reads the zero "
+        "initial state, so it adds nothing to ∂L/∂W_hh (no point drawn)."
+    )
 
 st.subheader("Gradient clipping")
-st.dataframe(clipping_rows(profiles, clip or None), hide_index=True, key="clipping", column_config={
-    c: NUMBER(format="%.3g") for c in ("loss", "norm before clipping", "norm after clipping", "factor")})
-st.caption("Clipping (Pascanu et al. 2013) rescales the whole gradient by one factor: it tames an exploding norm but "
-           "keeps the direction, so the rows' shares above do not change.")
+st.dataframe(
+    clipping_rows(profiles, clip or None),
+    hide_index=True,
+    key="clipping",
+    column_config={c: NUMBER(format="%.3g") for c in ("loss", "norm before clipping", "norm after clipping", "factor")},
+)
+st.caption(
+    "Clipping (Pascanu et al. 2013) rescales the whole gradient by one factor: it tames an exploding norm but "
+    "keeps the direction, so the rows' shares above do not change."
+)
 
 with st.expander("Gradient check: is this BPTT right?"):
     target = st.selectbox("Model to check", list(models))
     cfg = models[target][0].config
     l1, l2 = st.columns(2)
-    layer = l1.selectbox("Layer", range(cfg.num_layers), index=cfg.num_layers - 1, key=f"check_layer_{target}",
-                         format_func=lambda n: f"layer {n + 1}", disabled=cfg.num_layers == 1)
-    direction = l2.selectbox("Direction", range(cfg.num_directions), key=f"check_direction_{target}",
-                             format_func=("forward", "backward").__getitem__, disabled=not cfg.bidirectional)
+    layer = l1.selectbox(
+        "Layer",
+        range(cfg.num_layers),
+        index=cfg.num_layers - 1,
+        key=f"check_layer_{target}",
+        format_func=lambda n: f"layer {n + 1}",
+        disabled=cfg.num_layers == 1,
+    )
+    direction = l2.selectbox(
+        "Direction",
+        range(cfg.num_directions),
+        key=f"check_direction_{target}",
+        format_func=("forward", "backward").__getitem__,
+        disabled=not cfg.bidirectional,
+    )
     check_digits = digits_for("check", cfg, 4)
     if not check_digits:
         st.info("This model is too large for the check to finish within a few seconds here.")
     elif st.toggle(f"Run the check ({check_digits} digits, float64)"):
         result = ui.gradient_check_result(*models[target], batch, seed, loss_at, layer, direction, check_digits)
-        rows = [{"quantity": c.quantity, "where": c.where, "analytic (BPTT)": c.analytic,
-                 "reference (forward mode)": c.reference, "relative error": c.error} for c in result.checks]
-        st.dataframe(rows, hide_index=True, column_config={
-            "analytic (BPTT)": NUMBER(format="%.6e"), "reference (forward mode)": NUMBER(format="%.6e"),
-            "relative error": NUMBER(format="%.1e")})
+        rows = [
+            {
+                "quantity": c.quantity,
+                "where": c.where,
+                "analytic (BPTT)": c.analytic,
+                "reference (forward mode)": c.reference,
+                "relative error": c.error,
+            }
+            for c in result.checks
+        ]
+        st.dataframe(
+            rows,
+            hide_index=True,
+            column_config={
+                "analytic (BPTT)": NUMBER(format="%.6e"),
+                "reference (forward mode)": NUMBER(format="%.6e"),
+                "relative error": NUMBER(format="%.1e"),
+            },
+        )
         summary = gradient_check_summary(result.max_error, THRESHOLD, result.passed, len(result.checks))
         (st.success if result.passed else st.error)(summary)
-        st.caption(f"Per-row rows show the batch's first digit; their error is the largest over the {check_digits} digits, "
-                   "measured along each digit's own gradient direction and along a random one.")
+        st.caption(
+            f"Per-row rows show the batch's first digit; their error is the largest over the {check_digits} digits, "
+            "measured along each digit's own gradient direction and along a random one."
+        )

@@ -1,4 +1,5 @@
 """Home: what the app is, the models as cards, and the way into "Watch it read"."""
+
 import streamlit as st
 
 from explorer import ui
@@ -15,22 +16,39 @@ def watch(model: str | None = None) -> None:
 
 
 st.title("RNN Explorer")
-st.markdown("Watch a small recurrent network **read a handwritten digit one row at a time**, top to bottom: what "
-            "its gates let in and forget, what it keeps in its cell state, and how its guess settles as the rows "
-            "go by. Then see how far the error signal travels back through the rows in a plain RNN and in gated "
-            "cells (LSTM, GRU), and what cutting backpropagation through time short does.")
+st.markdown(
+    "Watch a small recurrent network **read a handwritten digit one row at a time**, top to bottom: what "
+    "its gates let in and forget, what it keeps in its cell state, and how its guess settles as the rows "
+    "go by. Then see how far the error signal travels back through the rows in a plain RNN and in gated "
+    "cells (LSTM, GRU), and what cutting backpropagation through time short does."
+)
 if st.button("Watch it read", type="primary", icon=":material/play_circle:"):
     watch()
 
 tour = st.columns(3)
-for col, (page, title, icon, text) in zip(tour, [
-    ("../pages/gradients.py", "Gradients through time", ":material/show_chart:",
-     "How far back the error signal reaches: RNN vs LSTM vs GRU."),
-    ("../pages/truncation.py", "Truncation lab", ":material/content_cut:",
-     "Cut backpropagation through time to k rows and watch accuracy."),
-    ("../pages/train.py", "Train", ":material/model_training:",
-     "Train your own model on the bundled digits, then explore it here."),
-]):
+for col, (page, title, icon, text) in zip(
+    tour,
+    [
+        (
+            "../pages/gradients.py",
+            "Gradients through time",
+            ":material/show_chart:",
+            "How far back the error signal reaches: RNN vs LSTM vs GRU.",
+        ),
+        (
+            "../pages/truncation.py",
+            "Truncation lab",
+            ":material/content_cut:",
+            "Cut backpropagation through time to k rows and watch accuracy.",
+        ),
+        (
+            "../pages/train.py",
+            "Train",
+            ":material/model_training:",
+            "Train your own model on the bundled digits, then explore it here.",
+        ),
+    ],
+):
     with col.container(border=True, height="stretch"):
         st.page_link(page, label=title, icon=icon)
         st.caption(text)
@@ -40,7 +58,7 @@ infos = ui.available_models()
 if not infos:
     st.info("No models yet: train one on the Train page.")
 for start in range(0, len(infos), 3):
-    for col, info in zip(st.columns(3), infos[start:start + 3]):
+    for col, info in zip(st.columns(3), infos[start : start + 3]):
         cfg, rec = info.config, ui.recorded_meta(info)
         with col.container(border=True, height="stretch"):
             st.markdown(f"#### {info.label}" + ("" if info.shipped else f" · {ui.plain(info.stem)}, {ui.whose(info)}"))

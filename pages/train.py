@@ -1,4 +1,5 @@
 """Train: configure a model, train it in the background with live curves, stop it; manage checkpoints."""
+
 import math
 import re
 import time
@@ -7,8 +8,16 @@ from pathlib import Path
 import streamlit as st
 
 from explorer import data, tasks, ui
-from explorer.checkpoints import (MAX_BYTES, CheckpointError, checkpoint_bytes, delete_checkpoint, import_checkpoint,
-                                  listed_name, size_text, user_path)
+from explorer.checkpoints import (
+    MAX_BYTES,
+    CheckpointError,
+    checkpoint_bytes,
+    delete_checkpoint,
+    import_checkpoint,
+    listed_name,
+    size_text,
+    user_path,
+)
 from explorer.cost import Estimate, training_estimate
 from explorer.data import DATA_SOURCES, SOURCE_SIZES, mnist_downloaded
 from explorer.jobs import Job, JobBusy
@@ -23,35 +32,86 @@ from explorer.training_figures import training_curves_figure
 
 KEEP = dict(persist_state="session")  # the settings survive a visit to another page
 SIZES = [16, 32, 64, 128, 256, 512]
-DATA_NAMES = {"sample": "Bundled sample (4,000 train / 1,000 test digits, offline)",
-              "mnist": "Full MNIST (60,000 / 10,000 digits, an 11 MB download)"}
+DATA_NAMES = {
+    "sample": "Bundled sample (4,000 train / 1,000 test digits, offline)",
+    "mnist": "Full MNIST (60,000 / 10,000 digits, an 11 MB download)",
+}
 
 
 def model_ui() -> ModelConfig:
     st.markdown("**Model**")
-    kind = st.selectbox("Cell", KINDS, index=1, format_func=str.upper, key="t_kind", **KEEP,
-                        help="RNN: plain tanh cell. LSTM: gated, with a cell state. GRU: gated, no cell state.")
-    hidden = st.select_slider("Hidden units", SIZES, value=128, key="t_hidden", **KEEP,
-                              help="Per direction; at most 512 so a 2-core machine stays responsive.")
+    kind = st.selectbox(
+        "Cell",
+        KINDS,
+        index=1,
+        format_func=str.upper,
+        key="t_kind",
+        **KEEP,
+        help="RNN: plain tanh cell. LSTM: gated, with a cell state. GRU: gated, no cell state.",
+    )
+    hidden = st.select_slider(
+        "Hidden units",
+        SIZES,
+        value=128,
+        key="t_hidden",
+        **KEEP,
+        help="Per direction; at most 512 so a 2-core machine stays responsive.",
+    )
     layers = st.number_input("Layers", 1, 3, 1, key="t_layers", **KEEP, help="Stacked recurrent layers, at most 3.")
     bidirectional = st.toggle("Bidirectional", key="t_bi", **KEEP, help="Adds a backward direction: twice the work.")
-    dropout = st.slider("Dropout between layers", 0.0, 0.5, 0.0, 0.05, key="t_dropout", **KEEP,
-                        disabled=layers == 1, help="Only used with 2 or more layers.")
+    dropout = st.slider(
+        "Dropout between layers",
+        0.0,
+        0.5,
+        0.0,
+        0.05,
+        key="t_dropout",
+        **KEEP,
+        disabled=layers == 1,
+        help="Only used with 2 or more layers.",
+    )
     return ModelConfig(kind, hidden, layers, bidirectional, dropout if layers > 1 else 0.0)
 
 
 def optimisation_ui() -> dict:
     st.markdown("**Optimisation**")
-    optimizer = st.selectbox("Optimizer", OPTIMIZERS, key="t_opt", **KEEP,
-                             format_func={"adam": "Adam", "sgd": "SGD, momentum 0.9"}.get)
-    lr = st.number_input("Learning rate", 1e-6, 1e38, 3e-3, 1e-3, format="%g", key="t_lr", **KEEP, help=(
-        "Peak step size. Adam likes 1e-3 to 1e-2. These saturating cells are hard to break: even 10 stays finite "
-        "(it just learns nothing); around 1e38 with SGD and no clipping the weights overflow and training stops."))
-    schedule = st.selectbox("Schedule", SCHEDULES, index=1, key="t_sched", **KEEP,
-                            format_func={"none": "constant", "cosine": "cosine decay to 0"}.get)
-    epochs = st.number_input("Epochs", 1, 200, 100, key="t_epochs", **KEEP, help=(
-        "Passes over the training digits. 100 on the sample: LSTM-128 reaches about 98.5% in about a minute "
-        "(the app trains on one CPU thread); full MNIST is 15 times more digits per epoch."))
+    optimizer = st.selectbox(
+        "Optimizer", OPTIMIZERS, key="t_opt", **KEEP, format_func={"adam": "Adam", "sgd": "SGD, momentum 0.9"}.get
+    )
+    lr = st.number_input(
+        "Learning rate",
+        1e-6,
+        1e38,
+        3e-3,
+        1e-3,
+        format="%g",
+        key="t_lr",
+        **KEEP,
+        help=(
+            "Peak step size. Adam likes 1e-3 to 1e-2. These saturating cells are hard to break: even 10 stays finite "
+            "(it just learns nothing); around 1e38 with SGD and no clipping the weights overflow and training stops."
+        ),
+    )
+    schedule = st.selectbox(
+        "Schedule",
+        SCHEDULES,
+        index=1,
+        key="t_sched",
+        **KEEP,
+        format_func={"none": "constant", "cosine": "cosine decay to 0"}.get,
+    )
+    epochs = st.number_input(
+        "Epochs",
+        1,
+        200,
+        100,
+        key="t_epochs",
+        **KEEP,
+        help=(
+            "Passes over the training digits. 100 on the sample: LSTM-128 reaches about 98.5% in about a minute "
+            "(the app trains on one CPU thread); full MNIST is 15 times more digits per epoch."
+        ),
+    )
     batch_size = st.select_slider("Batch size", SIZES, value=64, key="t_batch", **KEEP)
     clip = st.number_input("Gradient clipping (max norm, 0 = off)", 0.0, 100.0, 1.0, 0.5, key="t_clip", **KEEP)
     return dict(optimizer=optimizer, lr=lr, schedule=schedule, epochs=epochs, batch_size=batch_size, clip=clip or None)
@@ -59,15 +119,38 @@ def optimisation_ui() -> dict:
 
 def bptt_ui() -> dict:
     st.markdown("**Backpropagation through time**")
-    k = st.slider("Truncation k (rows)", 1, 28, 28, key="t_k", **KEEP, help=(
-        "Gradients flow back through the last k rows only. 28 = full BPTT with the fused module (fast); "
-        "k < 28 unrolls the rows in a Python loop, several times slower."))
+    k = st.slider(
+        "Truncation k (rows)",
+        1,
+        28,
+        28,
+        key="t_k",
+        **KEEP,
+        help=(
+            "Gradients flow back through the last k rows only. 28 = full BPTT with the fused module (fast); "
+            "k < 28 unrolls the rows in a Python loop, several times slower."
+        ),
+    )
     loss_at = ui.loss_at_picker("t_loss_at", **KEEP)
-    augment = st.toggle("Augment digits", True, key="t_augment", **KEEP,
-                        help="Random shift (±3 px), rotation (±15°) and scale (±15%) of every training batch.")
-    seed = st.number_input("Seed", 0, 2**31 - 1, 0, key="t_seed", **KEEP, help=(
-        "Same seed, same weights on CPU with the same number of threads (the app trains on one; the CLI on all "
-        "cores, whose float sums come in another order)."))
+    augment = st.toggle(
+        "Augment digits",
+        True,
+        key="t_augment",
+        **KEEP,
+        help="Random shift (±3 px), rotation (±15°) and scale (±15%) of every training batch.",
+    )
+    seed = st.number_input(
+        "Seed",
+        0,
+        2**31 - 1,
+        0,
+        key="t_seed",
+        **KEEP,
+        help=(
+            "Same seed, same weights on CPU with the same number of threads (the app trains on one; the CLI on all "
+            "cores, whose float sums come in another order)."
+        ),
+    )
     return dict(k=k, loss_at=loss_at, augment=augment, seed=seed)
 
 
@@ -94,18 +177,24 @@ def cost_ui(model_cfg: ModelConfig, cfg: TrainConfig, source: str, start_job) ->
     steps = math.ceil(SOURCE_SIZES[source][0] / cfg.batch_size) * cfg.epochs
     size = checkpoint_bytes(model_cfg, steps)
     if size > MAX_BYTES:
-        st.error(f"This model's checkpoint would be about {size_text(size)}, over the {size_text(MAX_BYTES)} limit "
-                 "for checkpoints: choose fewer hidden units or layers.")
+        st.error(
+            f"This model's checkpoint would be about {size_text(size)}, over the {size_text(MAX_BYTES)} limit "
+            "for checkpoints: choose fewer hidden units or layers."
+        )
         return
     est = estimate(model_cfg, cfg, source)
     limit, ask = max_job_minutes(), confirm_job_minutes()
     if est.minutes > limit:
-        st.error(f"This run would take about {duration(est.seconds)} on this server (one step {est.step_seconds:.2f} s "
-                 f"× {est.steps:,} steps), over its limit of {duration(60 * limit)} per job. Train for fewer epochs, "
-                 "a smaller model or a larger batch, or with full BPTT (k = 28, several times faster).")
+        st.error(
+            f"This run would take about {duration(est.seconds)} on this server (one step {est.step_seconds:.2f} s "
+            f"× {est.steps:,} steps), over its limit of {duration(60 * limit)} per job. Train for fewer epochs, "
+            "a smaller model or a larger batch, or with full BPTT (k = 28, several times faster)."
+        )
     elif est.minutes > ask:
-        st.warning(f"This run will take about {duration(est.seconds)} on this server, and hold one of its "
-                   f"{ui.job_manager().limit} training slots for that long.")
+        st.warning(
+            f"This run will take about {duration(est.seconds)} on this server, and hold one of its "
+            f"{ui.job_manager().limit} training slots for that long."
+        )
         if st.button(f"Start anyway (about {duration(est.seconds)})", icon=":material/play_arrow:"):
             st.session_state.pop("t_pending", None)
             start_job()
@@ -138,9 +227,16 @@ def launch_ui(model_cfg: ModelConfig, cfg: TrainConfig, busy: bool) -> None:
     if st.button("Start training", type="primary", icon=":material/play_arrow:", disabled=busy):
         st.session_state["t_pending"] = request
     if st.session_state.get("t_pending") == request and not busy:
-        cost_ui(model_cfg, cfg, source, lambda: start(
-            f"{model_cfg.label} on the {'full MNIST' if source == 'mnist' else 'bundled sample'} → {name}",
-            lambda job: tasks.run_training(job, model_cfg, cfg, source, path, command), kind="train"))
+        cost_ui(
+            model_cfg,
+            cfg,
+            source,
+            lambda: start(
+                f"{model_cfg.label} on the {'full MNIST' if source == 'mnist' else 'bundled sample'} → {name}",
+                lambda job: tasks.run_training(job, model_cfg, cfg, source, path, command),
+                kind="train",
+            ),
+        )
 
 
 def duration(seconds: float) -> str:
@@ -166,10 +262,17 @@ def curves_ui(job: Job) -> None:
     cols[4].metric("Digits per second", f"{last.samples_per_s:,.0f}")
     left = job.seconds_left()
     cols[5].metric("Time left" if job.running else "Took", duration(left if job.running and left else elapsed))
-    st.plotly_chart(training_curves_figure([s.loss for s in steps], [e.epoch for e in epochs],
-                                           [e.train_accuracy for e in epochs], [e.test_accuracy for e in epochs],
-                                           last.total_steps, last.total_epochs),
-                    key="t_curves")
+    st.plotly_chart(
+        training_curves_figure(
+            [s.loss for s in steps],
+            [e.epoch for e in epochs],
+            [e.train_accuracy for e in epochs],
+            [e.test_accuracy for e in epochs],
+            last.total_steps,
+            last.total_epochs,
+        ),
+        key="t_curves",
+    )
 
 
 def download_progress_ui(job: Job) -> None:
@@ -181,9 +284,12 @@ def download_progress_ui(job: Job) -> None:
 
 
 def stop_ui(job: Job) -> None:
-    if job.active and st.button("Stop" if job.running else "Leave the queue", icon=":material/stop:",
-                                disabled=job.stop_requested,
-                                help="Ends training at the next step and saves the best weights so far."):
+    if job.active and st.button(
+        "Stop" if job.running else "Leave the queue",
+        icon=":material/stop:",
+        disabled=job.stop_requested,
+        help="Ends training at the next step and saves the best weights so far.",
+    ):
         ui.job_manager().stop(job)
 
 
@@ -195,8 +301,11 @@ def job_ui(job: Job) -> None:
     def live() -> None:
         if job.status == "queued":
             position = ui.job_manager().queue_position(job)
-            st.info(f"The server is busy: your job waits for a free slot (position {position} in the queue). It "
-                    "starts by itself; you can leave this page.", icon=":material/hourglass_top:")
+            st.info(
+                f"The server is busy: your job waits for a free slot (position {position} in the queue). It "
+                "starts by itself; you can leave this page.",
+                icon=":material/hourglass_top:",
+            )
         elif job.kind == "train":
             curves_ui(job)
         elif job.running:
@@ -219,15 +328,19 @@ def outcome_ui(job: Job) -> None:
     elif job.kind == "download":
         st.success("Full MNIST is downloaded and verified.")
     elif job.result.error:
-        st.error(f"{job.result.error} Nothing was saved; the app is fine. Large steps overflow float32: try a "
-                 "learning rate 10 to 1000 times smaller, or clipping at norm 1.")
+        st.error(
+            f"{job.result.error} Nothing was saved; the app is fine. Large steps overflow float32: try a "
+            "learning rate 10 to 1000 times smaller, or clipping at norm 1."
+        )
     else:
         name, m = job.result.path.stem, job.result.metrics
         rec = recorded({"metrics": m})
         tested = f" on {m['test_evaluated']:,} test digits" if "test_evaluated" in m else ""
         train = f", train accuracy {100 * rec.train_accuracy:.1f}%" if rec.train_accuracy is not None else ""
-        st.success(f"Saved {ui.plain(name)} ({how_it_ended(rec, m.get('test_evaluated'))}): test accuracy "
-                   f"{accuracy_text(rec)}{tested}{train}. It is now in every page's model picker.")
+        st.success(
+            f"Saved {ui.plain(name)} ({how_it_ended(rec, m.get('test_evaluated'))}): test accuracy "
+            f"{accuracy_text(rec)}{tested}{train}. It is now in every page's model picker."
+        )
         if st.button("Open in Watch it read", icon=":material/play_circle:"):
             ui.remember("model", listed_name(ui.owner_id(), name))
             st.switch_page("../pages/watch.py")
@@ -241,21 +354,32 @@ def activity_ui() -> None:
     me, now, rows = ui.owner_id(), time.time(), []
     for j in jobs:
         left = j.seconds_left(now)
-        rows.append({"whose": "yours" if j.owner == me else ui.owner_tag(j.owner), "what": j.description,
-                     "status": j.status if j.running else f"queued, #{ui.job_manager().queue_position(j)}",
-                     "done": f"{100 * (j.fraction() or 0):.0f}%",
-                     "ends in": "…" if left is None else duration(left)})
+        rows.append(
+            {
+                "whose": "yours" if j.owner == me else ui.owner_tag(j.owner),
+                "what": j.description,
+                "status": j.status if j.running else f"queued, #{ui.job_manager().queue_position(j)}",
+                "done": f"{100 * (j.fraction() or 0):.0f}%",
+                "ends in": "…" if left is None else duration(left),
+            }
+        )
     st.caption(f"On this server now ({ui.job_manager().limit} jobs run at once; more wait in a queue):")
     st.dataframe(rows, hide_index=True, key="t_activity")
 
 
 def upload_ui() -> None:
-    file = st.file_uploader("Upload a checkpoint", help=(
-        f"A .safetensors file saved by this app or the CLI, at most {size_text(MAX_BYTES)}. It is checked before "
-        "it is kept, and never unpickled."))
+    file = st.file_uploader(
+        "Upload a checkpoint",
+        help=(
+            f"A .safetensors file saved by this app or the CLI, at most {size_text(MAX_BYTES)}. It is checked before "
+            "it is kept, and never unpickled."
+        ),
+    )
     if file is None:
         return
-    name = st.text_input("Save the upload as", re.sub(r"[^A-Za-z0-9._-]+", "-", Path(file.name).stem).strip("-._")[:100])
+    name = st.text_input(
+        "Save the upload as", re.sub(r"[^A-Za-z0-9._-]+", "-", Path(file.name).stem).strip("-._")[:100]
+    )
     replace_note(name)
     if st.button("Add checkpoint", icon=":material/upload:"):
         try:
@@ -281,37 +405,53 @@ def checkpoints_ui() -> None:
     upload_ui()
     skipped = ui.skipped_checkpoints()
     if skipped:
-        st.warning(f"{len(skipped)} checkpoint file(s) on the server cannot be read and are left out of every "
-                   "picker: " + "; ".join(f"{ui.plain(name)}: {ui.plain(why)}" for name, why in skipped[:5]))
+        st.warning(
+            f"{len(skipped)} checkpoint file(s) on the server cannot be read and are left out of every "
+            "picker: " + "; ".join(f"{ui.plain(name)}: {ui.plain(why)}" for name, why in skipped[:5])
+        )
     by_name = {info.name: info for info in ui.available_models()}
-    name = st.selectbox("Checkpoint", list(by_name), key="t_checkpoint",
-                        format_func=ui.model_labels(by_name.values()).get)
+    name = st.selectbox(
+        "Checkpoint", list(by_name), key="t_checkpoint", format_func=ui.model_labels(by_name.values()).get
+    )
     if name is None:
         return
     info = by_name[name]
     rec = ui.recorded_meta(info)
-    st.markdown(f"**{info.label}** · {ui.whose(info)} · {ui.parameter_count(info.config.to_dict()):,} parameters · "
-                f"test accuracy {accuracy_text(rec)} · {data_text(rec)}" + (" · stopped early" if rec.stopped else "")
-                + f" · created {created_text(rec)}")
+    st.markdown(
+        f"**{info.label}** · {ui.whose(info)} · {ui.parameter_count(info.config.to_dict()):,} parameters · "
+        f"test accuracy {accuracy_text(rec)} · {data_text(rec)}"
+        + (" · stopped early" if rec.stopped else "")
+        + f" · created {created_text(rec)}"
+    )
     if rec.command:
         st.code(rec.command, language="bash", wrap_lines=True)
     elif not info.shipped:
         st.caption("Its metadata holds no command of this app's CLI (`python -m explorer.train …`), so none is shown.")
     left, right = st.columns([1, 4], vertical_alignment="center")
-    left.download_button("Download", info.path.read_bytes, info.path.name, "application/octet-stream",
-                         icon=":material/download:", on_click="ignore")
+    left.download_button(
+        "Download",
+        info.path.read_bytes,
+        info.path.name,
+        "application/octet-stream",
+        icon=":material/download:",
+        on_click="ignore",
+    )
     with right:
         if info.owner == ui.owner_id():
             sure = st.checkbox(f"Yes, delete {ui.plain(info.stem)}", key="t_sure")
             st.button("Delete", icon=":material/delete:", disabled=not sure, on_click=delete, args=(info,))
         else:
-            st.caption(f"This checkpoint is {ui.whose(info)}: you can explore and download it, but only its owner "
-                       "can replace or delete it.")
+            st.caption(
+                f"This checkpoint is {ui.whose(info)}: you can explore and download it, but only its owner "
+                "can replace or delete it."
+            )
 
 
 st.title("Train a model")
-st.caption("Train an RNN, LSTM or GRU in the background; the other pages stay usable, and a reload finds your job "
-           "again. The result is saved as a checkpoint of yours and appears in every page's model picker.")
+st.caption(
+    "Train an RNN, LSTM or GRU in the background; the other pages stay usable, and a reload finds your job "
+    "again. The result is saved as a checkpoint of yours and appears in every page's model picker."
+)
 job = ui.job_manager().latest(ui.owner_id(), "train", "download")
 with st.container(border=True):
     left, middle, right = st.columns(3, gap="large")

@@ -1,4 +1,5 @@
 """Truncation lab: one model per truncated-BPTT length k; accuracy, learning curves and gradients per k."""
+
 from pathlib import Path
 
 import streamlit as st
@@ -11,8 +12,7 @@ from explorer.jobs import JobBusy
 from explorer.limits import confirm_job_minutes, max_job_minutes
 from explorer.models import KINDS
 from explorer.readings import sweep_reading, sweep_table
-from explorer.sweep import (SUMMARY, SweepConfig, SweepError, list_sweeps, load_sweep, shipped_sweep_dir,
-                            sweep_owner)
+from explorer.sweep import SUMMARY, SweepConfig, SweepError, list_sweeps, load_sweep, shipped_sweep_dir, sweep_owner
 from explorer.tasks import run_sweep_job
 
 DEFAULT = SweepConfig()
@@ -35,14 +35,28 @@ def sweep_form() -> SweepConfig | None:
         c5, c6, c7 = st.columns([3, 1, 1])
         ks = c5.multiselect("Truncation lengths k", list(range(1, 29)), default=list(DEFAULT.ks))
         size = c6.select_slider("Training digits", [250, 500, 1000, 2000, 4000], value=4000)
-        seeds = c7.number_input("Seeds per k", 1, 5, len(DEFAULT.seeds), help=(
-            "One model per k and seed. With one seed, ks are compared on the same test digits (McNemar's test); "
-            "with several, across seeds (paired t-test), which also shows how much a seed moves the result."))
+        seeds = c7.number_input(
+            "Seeds per k",
+            1,
+            5,
+            len(DEFAULT.seeds),
+            help=(
+                "One model per k and seed. With one seed, ks are compared on the same test digits (McNemar's test); "
+                "with several, across seeds (paired t-test), which also shows how much a seed moves the result."
+            ),
+        )
         if not st.form_submit_button("Run sweep", type="primary"):
             return None
     try:
-        return SweepConfig(kind=kind, hidden_size=hidden, ks=tuple(ks), epochs=epochs, loss_at=loss_at,
-                           train_size=size, seeds=tuple(range(seeds)))
+        return SweepConfig(
+            kind=kind,
+            hidden_size=hidden,
+            ks=tuple(ks),
+            epochs=epochs,
+            loss_at=loss_at,
+            train_size=size,
+            seeds=tuple(range(seeds)),
+        )
     except ValueError as e:
         st.error(f"Cannot run this sweep: {e}")
         return None
@@ -62,8 +76,9 @@ def estimate(cfg: SweepConfig):
 def start(cfg: SweepConfig) -> None:
     try:
         digits = ui.sample()
-        ui.job_manager().start(ui.owner_id(), f"Truncation sweep, {cfg.label}",
-                               lambda job: run_sweep_job(job, cfg, *digits), kind="sweep")
+        ui.job_manager().start(
+            ui.owner_id(), f"Truncation sweep, {cfg.label}", lambda job: run_sweep_job(job, cfg, *digits), kind="sweep"
+        )
     except JobBusy as e:
         st.warning(str(e))
     st.session_state.pop("sweep_pending", None)
@@ -74,8 +89,10 @@ def cost_ui(cfg: SweepConfig) -> None:
     est = estimate(cfg)
     minutes = f"{est.minutes:.0f} min" if est.minutes >= 1.5 else f"{est.seconds:.0f} s"
     if est.minutes > max_job_minutes():
-        st.error(f"This sweep would take about {minutes} on this server ({len(cfg.ks) * len(cfg.seeds)} runs), over "
-                 f"its limit of {max_job_minutes():.0f} min per job: fewer ks, seeds or epochs, or fewer digits.")
+        st.error(
+            f"This sweep would take about {minutes} on this server ({len(cfg.ks) * len(cfg.seeds)} runs), over "
+            f"its limit of {max_job_minutes():.0f} min per job: fewer ks, seeds or epochs, or fewer digits."
+        )
     elif est.minutes > confirm_job_minutes():
         st.warning(f"This sweep will take about {minutes} on this server.")
         if st.button(f"Run anyway (about {minutes})"):
@@ -86,9 +103,11 @@ def cost_ui(cfg: SweepConfig) -> None:
 
 
 st.title("Truncation lab")
-st.caption("Truncated BPTT with length k backpropagates only k rows: with the loss on the last row, rows before "
-           "28 − k + 1 get no gradient at all. A sweep trains one model per k, all else equal, on the bundled "
-           "sample (4,000 training, 1,000 test digits).")
+st.caption(
+    "Truncated BPTT with length k backpropagates only k rows: with the loss on the last row, rows before "
+    "28 − k + 1 get no gradient at all. A sweep trains one model per k, all else equal, on the bundled "
+    "sample (4,000 training, 1,000 test digits)."
+)
 
 with st.expander("Run your own sweep (in the background; the page stays usable)", expanded=False):
     if (cfg := sweep_form()) is not None:
@@ -103,13 +122,20 @@ def progress():
     if job is None:
         return
     if job.status == "queued":
-        st.info(f"The server is busy: your sweep waits for a free slot (position "
-                f"{ui.job_manager().queue_position(job)} in the queue).")
+        st.info(
+            f"The server is busy: your sweep waits for a free slot (position "
+            f"{ui.job_manager().queue_position(job)} in the queue)."
+        )
     if job.running:
         events = job.snapshot()
         p = events[-1] if events else None
-        st.progress(p.fraction if p else 0.0, text=f"Training k = {p.k}, seed {p.seed} (run {p.index + 1} of "
-                    f"{p.count}), epoch {p.epoch}/{p.epochs}, loss {p.loss:.3f}" if p else "Starting the sweep…")
+        st.progress(
+            p.fraction if p else 0.0,
+            text=f"Training k = {p.k}, seed {p.seed} (run {p.index + 1} of "
+            f"{p.count}), epoch {p.epoch}/{p.epochs}, loss {p.loss:.3f}"
+            if p
+            else "Starting the sweep…",
+        )
     if job.active:
         if not job.stop_requested and st.button("Stop", key="stop_sweep"):
             ui.job_manager().stop(job)
@@ -155,11 +181,14 @@ except (SweepError, CheckpointError, OSError) as e:
 cfg = sweep.config
 epochs = f"{cfg.epochs} epoch{'s' if cfg.epochs != 1 else ''}"
 seeds = len(sweep.seeds)
-st.markdown(f"**{cfg.label}**, {epochs} per run, {len(sweep.runs)} models ({len(sweep.ks)} ks × {seeds} "
-            f"seed{'s' if seeds > 1 else ''}), trained in {sweep.seconds:.0f} s. **Reading:** {sweep_reading(sweep)}")
+st.markdown(
+    f"**{cfg.label}**, {epochs} per run, {len(sweep.runs)} models ({len(sweep.ks)} ks × {seeds} "
+    f"seed{'s' if seeds > 1 else ''}), trained in {sweep.seconds:.0f} s. **Reading:** {sweep_reading(sweep)}"
+)
 left, right = st.columns(2)
-left.plotly_chart(accuracy_vs_k_figure(sweep.ks, [[r.accuracy for r in sweep.runs_of(k)] for k in sweep.ks]),
-                  key="accuracy")
+left.plotly_chart(
+    accuracy_vs_k_figure(sweep.ks, [[r.accuracy for r in sweep.runs_of(k)] for k in sweep.ks]), key="accuracy"
+)
 right.plotly_chart(learning_curves_figure({(r.k, r.seed): r.history.to_dict() for r in sweep.runs}), key="curves")
 st.dataframe(sweep_table(sweep), hide_index=True, key="comparisons")
 left, right = st.columns(2)
@@ -168,6 +197,8 @@ title = "Training gradient ‖∂L/∂h_t‖ under truncation k (0 = exactly zer
 left.plotly_chart(rows_by_k_figure(sweep.ks, [r.dh for r in first], title), key="profile")
 title = "Row saliency ‖∂L/∂x_t‖ of each trained model (full BPTT)"
 right.plotly_chart(rows_by_k_figure(sweep.ks, [r.dx for r in first], title), key="saliency")
-st.caption(f"Both heatmaps: batch medians over {cfg.profile_size} test digits, the model of seed {first[0].seed} for "
-           "each k; the colour is log₁₀ relative to each model's largest row, hover for the values. Left: the "
-           "gradient each model was trained with (its own k). Right: which rows the trained model's loss depends on.")
+st.caption(
+    f"Both heatmaps: batch medians over {cfg.profile_size} test digits, the model of seed {first[0].seed} for "
+    "each k; the colour is log₁₀ relative to each model's largest row, hover for the values. Left: the "
+    "gradient each model was trained with (its own k). Right: which rows the trained model's loss depends on."
+)

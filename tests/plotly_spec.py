@@ -1,4 +1,5 @@
 """Reading a Plotly figure's JSON spec back into numbers, for tests of figures and of pages."""
+
 import base64
 
 import numpy as np
@@ -21,8 +22,10 @@ def heatmaps(spec: dict) -> dict:
 def frame(spec: dict, t: int) -> dict:
     """The layout of frame t (1..28) with its shapes and annotations keyed by name."""
     (f,) = [f for f in spec["frames"] if f["name"] == str(t)]
-    return {"shapes": {s["name"]: s for s in f["layout"]["shapes"]},
-            "annotations": {a["name"]: a for a in f["layout"]["annotations"] if "name" in a}}
+    return {
+        "shapes": {s["name"]: s for s in f["layout"]["shapes"]},
+        "annotations": {a["name"]: a for a in f["layout"]["annotations"] if "name" in a},
+    }
 
 
 def bar_heights(shapes: dict, name: str) -> np.ndarray:

@@ -1,5 +1,6 @@
 """Figures and readings of the Gradients/Truncation pages, and the engine helpers behind them (init knobs,
 batches, quantiles, clipping, the gradient check on a given model), each against an independent computation."""
+
 import base64
 import json
 
@@ -8,13 +9,27 @@ import plotly.io
 import pytest
 import torch
 
-from explorer.bptt_figures import (UNTRAINED, accuracy_vs_k_figure, learning_curves_figure, norms_figure,
-                                   relative_log10, rows_by_k_figure, saliency_digit_figure)
+from explorer.bptt_figures import (
+    UNTRAINED,
+    accuracy_vs_k_figure,
+    learning_curves_figure,
+    norms_figure,
+    relative_log10,
+    rows_by_k_figure,
+    saliency_digit_figure,
+)
 from explorer.data import Digits
-from explorer.gradients import (Profile, batch_quantiles, bptt_profile, clip_scale, clipping_rows, digit_batch,
-                                first_to_last_ratio)
-from explorer.readings import decay_reading, decay_verdict, power_of_ten
+from explorer.gradients import (
+    Profile,
+    batch_quantiles,
+    bptt_profile,
+    clip_scale,
+    clipping_rows,
+    digit_batch,
+    first_to_last_ratio,
+)
 from explorer.models import ModelConfig, SequenceClassifier, init_weights, spectral_radius, untrained_model
+from explorer.readings import decay_reading, decay_verdict, power_of_ten
 
 T = 28
 rng = np.random.default_rng(0)
@@ -45,16 +60,18 @@ def test_forget_bias_sets_the_total_forget_gate_bias_only(layers, bidir):
     for name, p in after.rnn.named_parameters():
         q = dict(before.rnn.named_parameters())[name]
         if name.startswith("bias_ih"):
-            assert torch.all(p[H:2 * H] == 1.0)
+            assert torch.all(p[H : 2 * H] == 1.0)
         elif name.startswith("bias_hh"):
-            assert torch.all(p[H:2 * H] == 0.0)
+            assert torch.all(p[H : 2 * H] == 0.0)
         else:
             assert torch.equal(p, q), name
         if name.startswith("bias"):  # the i, g and o gates keep PyTorch's init
-            assert torch.equal(torch.cat([p[:H], p[2 * H:]]), torch.cat([q[:H], q[2 * H:]]))
+            assert torch.equal(torch.cat([p[:H], p[2 * H :]]), torch.cat([q[:H], q[2 * H :]]))
     # The forget gate of a fresh LSTM with zero state then opens to sigmoid(1 + W_if x) on average.
-    assert torch.equal(untrained_model(ModelConfig(kind="gru", hidden_size=6), forget_bias=1.0).rnn.bias_ih_l0,
-                       untrained_model(ModelConfig(kind="gru", hidden_size=6)).rnn.bias_ih_l0)
+    assert torch.equal(
+        untrained_model(ModelConfig(kind="gru", hidden_size=6), forget_bias=1.0).rnn.bias_ih_l0,
+        untrained_model(ModelConfig(kind="gru", hidden_size=6)).rnn.bias_ih_l0,
+    )
 
 
 @pytest.mark.parametrize("kind", ("rnn", "lstm", "gru"))
@@ -84,9 +101,12 @@ def test_untrained_model_is_reproducible_and_leaves_the_global_rng_alone():
 def test_recurrent_scale_moves_a_tanh_rnn_from_vanishing_to_exploding():
     g = torch.Generator().manual_seed(0)
     x, y = torch.rand(32, T, 28, generator=g), torch.randint(0, 10, (32,), generator=g)
-    ratio = {s: first_to_last_ratio(bptt_profile(untrained_model(ModelConfig(kind="rnn", hidden_size=64),
-                                                                 recurrent_scale=s), x, y).dh[0, 0])
-             for s in (0.5, 3.0)}
+    ratio = {
+        s: first_to_last_ratio(
+            bptt_profile(untrained_model(ModelConfig(kind="rnn", hidden_size=64), recurrent_scale=s), x, y).dh[0, 0]
+        )
+        for s in (0.5, 3.0)
+    }
     assert ratio[0.5] < 1e-4 and ratio[3.0] > 1e2
 
 
@@ -117,8 +137,14 @@ def test_quantiles_and_ratio_by_hand():
 
 
 def test_power_of_ten_and_decay_reading():
-    assert [power_of_ten(v) for v in (3.2e-6, 1e-6, 0.05, 1.0, 250.0, 0.0)] == \
-        ["10⁻⁵", "10⁻⁶", "10⁻¹", "10⁰", "10²", "0"]
+    assert [power_of_ten(v) for v in (3.2e-6, 1e-6, 0.05, 1.0, 250.0, 0.0)] == [
+        "10⁻⁵",
+        "10⁻⁶",
+        "10⁻¹",
+        "10⁰",
+        "10²",
+        "0",
+    ]
     text = decay_reading({"rnn-128": 2e-6, "lstm-128": 0.08, "rnn" + UNTRAINED: 5e3, "cut": float("nan")}, T, "last")
     assert "rnn-128 10⁻⁶ (vanishing)" in text and "lstm-128 10⁻¹," in text
     assert "rnn (untrained) 10⁴ (exploding)" in text and "cut: no gradient at row 28" in text
@@ -151,10 +177,11 @@ def test_clip_scale_matches_torch_clip_grad_norm():
 
 def test_clipping_rows():
     prof = Profile(ModelConfig(), "last", T, 0.7, None, None, None, None, 4.0, None)
-    row, = clipping_rows({"m": prof}, 1.0)
+    (row,) = clipping_rows({"m": prof}, 1.0)
     assert row.pop("model") == "m"  # pytest.approx compares numbers only (pytest 9.2 refuses strings)
-    assert row == pytest.approx({"loss": 0.7, "norm before clipping": 4.0, "norm after clipping": 1.0,
-                                 "factor": 0.25}, rel=1e-6)
+    assert row == pytest.approx(
+        {"loss": 0.7, "norm before clipping": 4.0, "norm after clipping": 1.0, "factor": 0.25}, rel=1e-6
+    )
     assert clipping_rows({"m": prof}, None)[0]["norm after clipping"] == 4.0
 
 
@@ -199,8 +226,11 @@ def test_saliency_digit_figure_tints_rows_relative_to_each_models_max():
         np.testing.assert_allclose(z[:, 0], np.log10(s / s.max()))
         assert np.all(z == z[:, :1]) and trace["zmax"] == 0
         np.testing.assert_allclose(arr(trace["customdata"])[:, 5], s)
-    assert tint[0]["zmin"] == tint[1]["zmin"] == pytest.approx(min(np.log10(s1 / s1.max()).min(),
-                                                                   np.log10(s2 / s2.max()).min(), -1))
+    assert (
+        tint[0]["zmin"]
+        == tint[1]["zmin"]
+        == pytest.approx(min(np.log10(s1 / s1.max()).min(), np.log10(s2 / s2.max()).min(), -1))
+    )
     np.testing.assert_allclose(arr(digits[0]["z"]), image)
 
 
@@ -236,8 +266,9 @@ def test_several_seeds_show_each_point_and_the_mean_with_its_spread():
     np.testing.assert_allclose(arr(seeds["y"]), [50, 60, 55, 90, 92, 91])
     np.testing.assert_array_equal(arr(seeds["x"]), [1, 1, 1, 28, 28, 28])
     np.testing.assert_allclose(arr(mean["y"]), [55, 91])
-    np.testing.assert_allclose(arr(mean["error_y"]["array"]), [np.std([50, 60, 55], ddof=1), np.std([90, 92, 91],
-                                                                                                      ddof=1)])
+    np.testing.assert_allclose(
+        arr(mean["error_y"]["array"]), [np.std([50, 60, 55], ddof=1), np.std([90, 92, 91], ddof=1)]
+    )
     hist = {"epoch": [1], "test_accuracy": [0.4], "loss": [2.0]}
     fig = spec(learning_curves_figure({(1, 0): hist, (1, 1): hist, (28, 0): hist}))
     assert [t["showlegend"] for t in fig["data"][::2]] == [True, False, True]
@@ -246,6 +277,6 @@ def test_several_seeds_show_each_point_and_the_mean_with_its_spread():
 def test_norms_figure_leaves_exact_zeros_as_gaps_on_the_log_axis():
     dh = np.ones((4, T))
     dh[:, :20] = 0.0  # truncated: no gradient before row 21
-    line = [t for t in spec(norms_figure({"h": {"m": dh}}))["data"] if t["name"] == "m"][0]
+    line = next(t for t in spec(norms_figure({"h": {"m": dh}}))["data"] if t["name"] == "m")
     y = arr(line["y"])
     assert np.isnan(y[:20]).all() and np.all(y[20:] == 1.0)

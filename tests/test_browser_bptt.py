@@ -1,6 +1,6 @@
 """The Gradients and Truncation pages in headless Chromium: they render charts, no errors; screenshots for a look."""
-import pytest
 
+import pytest
 from conftest import screenshot, wait_until_idle
 
 pytestmark = pytest.mark.browser
@@ -18,8 +18,9 @@ def assert_clean(page) -> None:
     assert page.locator('[data-testid="stAlertContentError"]').count() == 0
 
 
-@pytest.mark.parametrize("url_path,reading", [("gradients", "this fraction reaches row 1"),
-                                               ("truncation", "Test accuracy goes from")])
+@pytest.mark.parametrize(
+    "url_path,reading", [("gradients", "this fraction reaches row 1"), ("truncation", "Test accuracy goes from")]
+)
 def test_page_in_chromium(page, app_url, url_path, reading):
     open_page(page, app_url, url_path)
     assert_clean(page)

@@ -1,6 +1,6 @@
 """A shared server in Chromium: a reload finds your running job again, and a visitor's markup stays text."""
-import pytest
 
+import pytest
 from conftest import screenshot, wait_until_idle
 from test_shared_server import EVIL_OWNER, evil_checkpoint
 

@@ -1,8 +1,8 @@
 """The Train page in headless Chromium: start a short training, watch the live curve grow, stop it, look at it."""
+
 import re
 
 import pytest
-
 from conftest import screenshot, wait_until_idle
 
 pytestmark = pytest.mark.browser

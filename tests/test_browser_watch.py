@@ -1,11 +1,12 @@
 """Watch it read in real Chromium: the animation plays client-side, and a drawing on the canvas gets read."""
+
 import re
 
 import pytest
-
 from conftest import screenshot, wait_until_idle
 
 pytestmark = pytest.mark.browser
+
 
 def rows_read(page) -> int:
     """The animation's current step, from the slider's 'rows read: t' label."""
@@ -43,7 +44,8 @@ def test_play_animates_the_scan_in_the_browser(page, app_url):
     page.locator(".updatemenu-button", has_text="Resume").click()
     page.wait_for_function(
         "() => [...document.querySelectorAll('.slider-label')].some(e => e.textContent === 'rows read: 28')",
-        timeout=15_000)
+        timeout=15_000,
+    )
     page.wait_for_timeout(500)
     screenshot(page, "watch")
 

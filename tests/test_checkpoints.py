@@ -1,8 +1,8 @@
 """Checkpoints: round trips, atomic saves, and a CheckpointError with a clear message for every bad file."""
+
 import dataclasses
 import errno
 import json
-import tomllib
 import logging
 import pickle
 import random
@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 import numpy as np
 import pytest
 import safetensors.torch
+import tomllib
 import torch
 
 from explorer import checkpoints
@@ -128,27 +129,36 @@ def test_reading_leaves_the_global_rng_alone(tmp_path):
 def test_optional_metadata_defaults_to_empty():
     ckpt = read_checkpoint(make_blob(metrics="null"))
     assert ckpt.meta == {
-        "metrics": {}, "history": {}, "data": {}, "command": "", "versions": {}, "created": "", "train_config": {},
+        "metrics": {},
+        "history": {},
+        "data": {},
+        "command": "",
+        "versions": {},
+        "created": "",
+        "train_config": {},
     }
     assert ckpt.accuracy is None
 
 
-@pytest.mark.parametrize("metrics,expected", [
-    ({"test_accuracy": 0.5}, 0.5),
-    ({"test_accuracy": 1}, 1.0),
-    ({"test_accuracy": 0}, 0.0),
-    ({}, None),
-    ({"test_accuracy": None}, None),
-    ({"test_accuracy": True}, None),  # bool is an int in Python, not an accuracy
-    ({"test_accuracy": "0.9"}, None),
-    ({"test_accuracy": [0.9]}, None),
-    ({"test_accuracy": {"value": 0.9}}, None),
-    ({"test_accuracy": 1.5}, None),
-    ({"test_accuracy": -0.1}, None),
-    ({"test_accuracy": float("nan")}, None),
-    ({"test_accuracy": float("inf")}, None),
-    ({"test_accuracy": 10**400}, None),  # an int too large for a float
-])
+@pytest.mark.parametrize(
+    "metrics,expected",
+    [
+        ({"test_accuracy": 0.5}, 0.5),
+        ({"test_accuracy": 1}, 1.0),
+        ({"test_accuracy": 0}, 0.0),
+        ({}, None),
+        ({"test_accuracy": None}, None),
+        ({"test_accuracy": True}, None),  # bool is an int in Python, not an accuracy
+        ({"test_accuracy": "0.9"}, None),
+        ({"test_accuracy": [0.9]}, None),
+        ({"test_accuracy": {"value": 0.9}}, None),
+        ({"test_accuracy": 1.5}, None),
+        ({"test_accuracy": -0.1}, None),
+        ({"test_accuracy": float("nan")}, None),
+        ({"test_accuracy": float("inf")}, None),
+        ({"test_accuracy": 10**400}, None),  # an int too large for a float
+    ],
+)
 def test_test_accuracy_is_a_finite_fraction_or_none(metrics, expected):
     got = checkpoints.recorded_accuracy({"metrics": metrics})
     assert got == expected and (got is None or type(got) is float)
@@ -233,31 +243,46 @@ BAD_FILES = {
     "torch zip": (lambda: b"PK\x03\x04" + bytes(200), "not a safetensors file: .*pickle"),
     "truncated": (_truncated, "file is truncated"),
     "header past end": (_header_past_eof, "file is truncated"),
-    "header not json": (lambda: _header(b"{not json}") + bytes(8),
-                        "not a safetensors file: the header is not valid JSON"),
+    "header not json": (
+        lambda: _header(b"{not json}") + bytes(8),
+        "not a safetensors file: the header is not valid JSON",
+    ),
     "header not object": (lambda: _header(b"[1, 2]"), "not a safetensors file: the header is not a JSON object"),
     "bad entry": (lambda: _header(b'{"w": {"dtype": "F32", "shape": [-1]}}'), "malformed header entry for tensor w"),
     "no format": (_without_format, "not an RNN Explorer checkpoint"),
-    "wrong format": (lambda: make_blob(format=json.dumps("rnn-explorer/99")),
-                     "unsupported checkpoint format 'rnn-explorer/99', expected 'rnn-explorer/1'"),
+    "wrong format": (
+        lambda: make_blob(format=json.dumps("rnn-explorer/99")),
+        "unsupported checkpoint format 'rnn-explorer/99', expected 'rnn-explorer/1'",
+    ),
     "config not json": (lambda: make_blob(config="{kind: lstm"), "metadata 'config' is not valid JSON"),
     "config not object": (lambda: make_blob(config="[]"), "metadata 'config' is not a JSON object"),
-    "unknown kind": (lambda: make_blob(config=json.dumps({**SMALL.to_dict(), "kind": "transformer"})),
-                     "invalid model config: kind must be one of"),
-    "hidden as text": (lambda: make_blob(config=json.dumps({**SMALL.to_dict(), "hidden_size": "8"})),
-                       "invalid model config: hidden_size has the wrong type"),
+    "unknown kind": (
+        lambda: make_blob(config=json.dumps({**SMALL.to_dict(), "kind": "transformer"})),
+        "invalid model config: kind must be one of",
+    ),
+    "hidden as text": (
+        lambda: make_blob(config=json.dumps({**SMALL.to_dict(), "hidden_size": "8"})),
+        "invalid model config: hidden_size has the wrong type",
+    ),
     "metrics not json": (lambda: make_blob(metrics="{"), "metadata 'metrics' is not valid JSON"),
     "header nested too deep": (lambda: _header(b"[" * 100_000), "not a safetensors file: the header is not valid JSON"),
     "metadata nested too deep": (lambda: make_blob(metrics="[" * 100_000), "metadata 'metrics' is not valid JSON"),
     "history not object": (lambda: make_blob(history="[1]"), "metadata 'history' should be a JSON object"),
     "missing tensor": (lambda: _without("rnn.weight_hh_l0"), r"^missing tensors: rnn\.weight_hh_l0$"),
-    "extra tensor": (lambda: make_blob(tensors={**make_model().state_dict(), "extra.weight": torch.zeros(2)}),
-                     r"^extra tensors: extra\.weight$"),
-    "mis-shaped": (lambda: make_blob(model_config=dataclasses.replace(SMALL, hidden_size=16),
-                                     tensors=dict(make_model(SMALL).state_dict())),
-                   r"^tensor rnn\.weight_ih_l0 has shape \(32, 28\), expected \(64, 28\)$"),
-    "float64": (lambda: make_blob(tensors={k: v.double() for k, v in make_model().state_dict().items()}),
-                "has dtype F64, expected F32"),
+    "extra tensor": (
+        lambda: make_blob(tensors={**make_model().state_dict(), "extra.weight": torch.zeros(2)}),
+        r"^extra tensors: extra\.weight$",
+    ),
+    "mis-shaped": (
+        lambda: make_blob(
+            model_config=dataclasses.replace(SMALL, hidden_size=16), tensors=dict(make_model(SMALL).state_dict())
+        ),
+        r"^tensor rnn\.weight_ih_l0 has shape \(32, 28\), expected \(64, 28\)$",
+    ),
+    "float64": (
+        lambda: make_blob(tensors={k: v.double() for k, v in make_model().state_dict().items()}),
+        "has dtype F64, expected F32",
+    ),
     "nan weight": (_with_nan, r"tensor rnn\.weight_hh_l0 has non-finite values"),
 }
 
@@ -333,8 +358,13 @@ def test_list_shipped_then_local_then_visitors_sorted(dirs, monkeypatch):
     skipped = []
     infos = list_checkpoints(on_error=lambda path, error: skipped.append((path.name, str(error))))
     assert [(i.name, i.owner) for i in infos] == [
-        ("a", "shipped"), ("b", "shipped"), ("a (local)", "local"), ("c", "local"), ("d", "local"),
-        ("01234567/a", OWNER), ("fedcba98/a", OTHER),
+        ("a", "shipped"),
+        ("b", "shipped"),
+        ("a (local)", "local"),
+        ("c", "local"),
+        ("d", "local"),
+        ("01234567/a", OWNER),
+        ("fedcba98/a", OTHER),
     ]
     assert skipped == [("broken.safetensors", "not a safetensors file: the header length is impossible")]
     assert all(isinstance(i, CheckpointInfo) for i in infos)

@@ -1,4 +1,5 @@
 """Tests for explorer.data: bundled sample, IDX parsing, MNIST download, augmentation, drawings."""
+
 import gzip
 import hashlib
 import os
@@ -12,9 +13,21 @@ import numpy as np
 import pytest
 import torch
 
-from explorer.data import (MNIST_FILES, CorruptFileError, DataError, DownloadError, EmptyDrawingError,
-                           TooSmallDrawingError, augment, default_cache_dir, download_mnist, drawing_to_digit,
-                           load_mnist, load_sample, parse_idx)
+from explorer.data import (
+    MNIST_FILES,
+    CorruptFileError,
+    DataError,
+    DownloadError,
+    EmptyDrawingError,
+    TooSmallDrawingError,
+    augment,
+    default_cache_dir,
+    download_mnist,
+    drawing_to_digit,
+    load_mnist,
+    load_sample,
+    parse_idx,
+)
 from explorer.jobs import Job
 from explorer.tasks import DownloadProgress, download
 
@@ -22,6 +35,7 @@ NAMES = list(MNIST_FILES)  # train images, train labels, test images, test label
 
 
 # ---- bundled sample ----------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def sample():
@@ -59,13 +73,19 @@ def test_load_sample_missing_or_corrupt(tmp_path):
     with pytest.raises(CorruptFileError, match="junk.npz"):
         load_sample(junk)
     wrong = tmp_path / "wrong.npz"
-    np.savez(wrong, train_images=np.zeros((3, 28, 27), np.uint8), train_labels=np.zeros(3, np.uint8),
-             test_images=np.zeros((1, 28, 28), np.uint8), test_labels=np.zeros(1, np.uint8))
+    np.savez(
+        wrong,
+        train_images=np.zeros((3, 28, 27), np.uint8),
+        train_labels=np.zeros(3, np.uint8),
+        test_images=np.zeros((1, 28, 28), np.uint8),
+        test_labels=np.zeros(1, np.uint8),
+    )
     with pytest.raises(CorruptFileError, match=r"wrong.npz.*\(N, 28, 28\)"):
         load_sample(wrong)
 
 
 # ---- IDX ----------------------------------------------------------------------------------------
+
 
 def write_idx(array: np.ndarray) -> bytes:
     """Encode a uint8 array as an IDX file (independent of the parser under test)."""
@@ -84,20 +104,24 @@ def test_parse_idx_round_trip(shape):
 GOOD = write_idx(np.arange(12, dtype=np.uint8).reshape(3, 4))
 
 
-@pytest.mark.parametrize("data, reason", [
-    (b"\x01\x00" + GOOD[2:], "magic"),
-    (b"", "magic"),
-    (GOOD[:2] + b"\x0d" + GOOD[3:], "data type"),
-    (GOOD[:6], "header"),
-    (GOOD[:-1], "needs 12 bytes"),
-    (GOOD + b"\x00", "needs 12 bytes"),
-])
+@pytest.mark.parametrize(
+    "data, reason",
+    [
+        (b"\x01\x00" + GOOD[2:], "magic"),
+        (b"", "magic"),
+        (GOOD[:2] + b"\x0d" + GOOD[3:], "data type"),
+        (GOOD[:6], "header"),
+        (GOOD[:-1], "needs 12 bytes"),
+        (GOOD + b"\x00", "needs 12 bytes"),
+    ],
+)
 def test_parse_idx_rejects_bad_files(data, reason):
     with pytest.raises(CorruptFileError, match=f"labels.idx.*{reason}"):
         parse_idx(data, "labels.idx")
 
 
 # ---- download -----------------------------------------------------------------------------------
+
 
 @dataclass
 class TinyMnist:
@@ -114,8 +138,12 @@ class TinyMnist:
 @pytest.fixture(scope="module")
 def mnist():
     rng = np.random.default_rng(1)
-    arrays = [rng.integers(0, 256, (20, 28, 28), dtype=np.uint8), np.arange(20, dtype=np.uint8) % 10,
-              rng.integers(0, 256, (10, 28, 28), dtype=np.uint8), np.arange(10, dtype=np.uint8)]
+    arrays = [
+        rng.integers(0, 256, (20, 28, 28), dtype=np.uint8),
+        np.arange(20, dtype=np.uint8) % 10,
+        rng.integers(0, 256, (10, 28, 28), dtype=np.uint8),
+        np.arange(10, dtype=np.uint8),
+    ]
     return TinyMnist(arrays, {name: gzip.compress(write_idx(a), mtime=0) for name, a in zip(NAMES, arrays)})
 
 
@@ -175,8 +203,13 @@ def dead_mirror():
 
 def test_download_then_load(server, mnist, tmp_path):
     calls = []
-    cache = download_mnist(tmp_path / "cache", mirrors=[server.mirror("good", mnist.blobs)], files=mnist.md5,
-                           on_progress=lambda *args: calls.append(args), timeout=5)
+    cache = download_mnist(
+        tmp_path / "cache",
+        mirrors=[server.mirror("good", mnist.blobs)],
+        files=mnist.md5,
+        on_progress=lambda *args: calls.append(args),
+        timeout=5,
+    )
     assert sorted(os.listdir(cache)) == sorted(NAMES)
     for name, blob in mnist.blobs.items():
         assert (cache / name).read_bytes() == blob
@@ -194,8 +227,7 @@ def test_download_then_load(server, mnist, tmp_path):
 
 def test_download_job_reports_every_file_to_the_job(server, mnist, tmp_path):
     job = Job("j", "owner", "Downloading full MNIST", kind="download")
-    cache = download(job, cache_dir=tmp_path, mirrors=[server.mirror("good", mnist.blobs)], files=mnist.md5,
-                     timeout=5)
+    cache = download(job, cache_dir=tmp_path, mirrors=[server.mirror("good", mnist.blobs)], files=mnist.md5, timeout=5)
     assert sorted(os.listdir(cache)) == sorted(NAMES)
     assert all(isinstance(p, DownloadProgress) for p in job.snapshot())
     last = {p.name: (p.done, p.total) for p in job.snapshot()}
@@ -214,8 +246,11 @@ def test_download_falls_through_dead_and_missing_mirrors(server, mnist, dead_mir
 def test_download_rejects_bad_copies_and_leaves_no_trace(server, mnist, tmp_path):
     other = {name: gzip.compress(blob + b"x") for name, blob in mnist.blobs.items()}
     truncated = {name: blob[: len(blob) // 2] for name, blob in mnist.blobs.items()}
-    mirrors = [server.mirror("wrong", other), server.mirror("truncated", truncated),
-               server.mirror("short", mnist.blobs, extra_length=100)]
+    mirrors = [
+        server.mirror("wrong", other),
+        server.mirror("truncated", truncated),
+        server.mirror("short", mnist.blobs, extra_length=100),
+    ]
     with pytest.raises(DownloadError) as info:
         download_mnist(tmp_path, mirrors=mirrors, files=mnist.md5, timeout=5)
     message = str(info.value)
@@ -225,10 +260,13 @@ def test_download_rejects_bad_copies_and_leaves_no_trace(server, mnist, tmp_path
     assert os.listdir(tmp_path) == []
 
 
-@pytest.mark.parametrize("corrupt, reason", [
-    (lambda blob: blob[:-8], "gzip"),
-    (lambda blob: gzip.compress(b"\x07" + gzip.decompress(blob)[1:]), "magic"),
-])
+@pytest.mark.parametrize(
+    "corrupt, reason",
+    [
+        (lambda blob: blob[:-8], "gzip"),
+        (lambda blob: gzip.compress(b"\x07" + gzip.decompress(blob)[1:]), "magic"),
+    ],
+)
 def test_download_verifies_contents_beyond_checksum(server, mnist, tmp_path, corrupt, reason):
     bad = {name: corrupt(blob) for name, blob in mnist.blobs.items()}
     files = {name: hashlib.md5(blob).hexdigest() for name, blob in bad.items()}  # checksums "match"
@@ -262,6 +300,7 @@ def test_default_cache_dir_follows_environment(monkeypatch, tmp_path):
 
 
 # ---- augmentation ---------------------------------------------------------------------------------
+
 
 def centre_of_mass(images: torch.Tensor) -> torch.Tensor:
     """(B, 2) row/col intensity-weighted centres."""
@@ -308,6 +347,7 @@ def test_augment_roughly_preserves_mass(digits):
 
 
 # ---- drawings -------------------------------------------------------------------------------------
+
 
 def canvas(mask: np.ndarray, convention: str) -> np.ndarray:
     """An RGBA drawing of `mask` (H, W) in [0, 1] in one of the canvas conventions."""

@@ -1,4 +1,5 @@
 """Figure builders: the numbers in each Plotly spec are the engine's numbers, and the animation is well formed."""
+
 import importlib.util
 import json
 import re
@@ -7,12 +8,12 @@ import numpy as np
 import plotly.io as pio
 import pytest
 import torch
+from plotly_spec import array, bar_heights, frame, heatmaps
 
 from explorer import figures
 from explorer.internals import state_names, trace
 from explorer.models import ModelConfig, SequenceClassifier
 from explorer.training_figures import smooth
-from plotly_spec import array, bar_heights, frame, heatmaps
 
 DIGIT = np.random.default_rng(0).random((28, 28)).astype(np.float32)
 
@@ -27,10 +28,18 @@ def spec_of(fig) -> dict:
     return json.loads(pio.to_json(fig, validate=False))  # what st.plotly_chart sends to the browser
 
 
-@pytest.mark.parametrize("kind,layers,bidir,layer,direction,narrow", [
-    ("lstm", 1, False, 0, 0, False), ("gru", 1, False, 0, 0, False), ("rnn", 1, False, 0, 0, False),
-    ("lstm", 2, True, 1, 1, False), ("gru", 1, True, 0, 0, True), ("lstm", 1, False, 0, 0, True),
-    ("rnn", 1, False, 0, 0, True)])
+@pytest.mark.parametrize(
+    "kind,layers,bidir,layer,direction,narrow",
+    [
+        ("lstm", 1, False, 0, 0, False),
+        ("gru", 1, False, 0, 0, False),
+        ("rnn", 1, False, 0, 0, False),
+        ("lstm", 2, True, 1, 1, False),
+        ("gru", 1, True, 0, 0, True),
+        ("lstm", 1, False, 0, 0, True),
+        ("rnn", 1, False, 0, 0, True),
+    ],
+)
 def test_scan_figure_holds_the_trace(kind, layers, bidir, layer, direction, narrow):
     tr = traced(kind, layers, bidir)
     order = np.random.default_rng(1).permutation(6)
@@ -160,5 +169,5 @@ def test_smooth_matches_the_step_by_step_moving_average(weight):
     avg, expected = 0.0, []
     for n, v in enumerate(values, start=1):
         avg = weight * avg + (1 - weight) * v
-        expected.append(avg / (1 - weight ** n))
+        expected.append(avg / (1 - weight**n))
     np.testing.assert_allclose(smooth(values, weight), expected, rtol=1e-12)

@@ -1,4 +1,5 @@
 """BPTT quantities against autograd on the fused modules, and the gradient check against injected bugs."""
+
 import itertools
 
 import numpy as np
@@ -47,8 +48,9 @@ def fused_grads(model, x, y, loss_at="last", k=28):
     return loss, grads[0], dict(zip([n for n, _ in model.named_parameters()], grads[1:]))
 
 
-@pytest.mark.parametrize("kind,layers,bidir,loss_at",
-                         list(itertools.product(KINDS, (1, 2), (False, True), ("last", "every"))))
+@pytest.mark.parametrize(
+    "kind,layers,bidir,loss_at", list(itertools.product(KINDS, (1, 2), (False, True), ("last", "every")))
+)
 def test_full_bptt_matches_autograd_on_fused_module(kind, layers, bidir, loss_at):
     model = make(kind, layers, bidir)
     x, y = batch()
@@ -76,9 +78,9 @@ def test_dh_and_dc_equal_gradient_of_loss_wrt_the_state_restarted_at_t(kind):
     for t in (0, 9, 20, 26):
         h0 = out[:, t].detach().clone().unsqueeze(0).requires_grad_(True)
         if kind == "lstm":
-            _, (h_t, c_t) = model.rnn(x[:, : t + 1])
+            _, (_h_t, c_t) = model.rnn(x[:, : t + 1])
             c0 = c_t.detach().clone().requires_grad_(True)
-            _, (h_n, _) = model.rnn(x[:, t + 1:], (h0, c0))
+            _, (h_n, _) = model.rnn(x[:, t + 1 :], (h0, c0))
             loss = per_sample_loss(model.readout(h_n), y).sum()
             g_h, g_c = torch.autograd.grad(loss, [h0, c0])
             # dL/dc_t also flows through h_t = o_t tanh(c_t), which the restart holds fixed.
@@ -86,18 +88,19 @@ def test_dh_and_dc_equal_gradient_of_loss_wrt_the_state_restarted_at_t(kind):
             total_c = g_c[0] + g_h[0] * o_t * (1 - c_t[0].tanh() ** 2)
             np.testing.assert_allclose(prof.dc[0, 0, :, t], total_c.norm(dim=-1).detach().numpy(), rtol=1e-4, atol=1e-8)
         else:
-            _, h_n = model.rnn(x[:, t + 1:], h0)
-            g_h, = torch.autograd.grad(per_sample_loss(model.readout(h_n), y).sum(), [h0])
+            _, h_n = model.rnn(x[:, t + 1 :], h0)
+            (g_h,) = torch.autograd.grad(per_sample_loss(model.readout(h_n), y).sum(), [h0])
         np.testing.assert_allclose(prof.dh[0, 0, :, t], g_h[0].norm(dim=-1).numpy(), rtol=1e-4, atol=1e-8)
 
 
-@pytest.mark.parametrize("kind,layers,k,loss_at",
-                         list(itertools.product(KINDS, (1, 2), (1, 4, 7, 10), ("last", "every"))))
+@pytest.mark.parametrize(
+    "kind,layers,k,loss_at", list(itertools.product(KINDS, (1, 2), (1, 4, 7, 10), ("last", "every")))
+)
 def test_truncated_bptt_matches_chunked_fused_module(kind, layers, k, loss_at):
     model = make(kind, layers)
     x, y = batch()
     prof = bptt_profile(model, x, y, loss_at, k)
-    loss, gx, gp = fused_grads(model, x, y, loss_at, k)
+    _loss, gx, gp = fused_grads(model, x, y, loss_at, k)
     np.testing.assert_allclose(prof.dx, (gx * x.shape[0]).norm(dim=-1).numpy(), rtol=1e-4, atol=1e-7)
     for layer in range(layers):
         contrib = hh_contributions(bptt_gradients(model, x, y, loss_at, k), layer, 0).sum(0) / x.shape[0]
@@ -115,14 +118,14 @@ def test_truncation_zero_pattern_with_loss_at_last_step(kind, bidir, k):
     # the last layer is (a lower layer's forward states also feed the upper backward direction, legitimately).
     layers = slice(-1, None) if bidir else slice(None)
     assert np.all(prof.dh[layers, 0, :, : T - k] == 0.0)
-    assert np.all(prof.dh[-1, 0, :, T - k:] > 0)
+    assert np.all(prof.dh[-1, 0, :, T - k :] > 0)
     if kind == "lstm":
         assert np.all(prof.dc[layers, 0, :, : T - k] == 0.0)
     if bidir:  # the backward direction reads upwards, so only rows 1..k reach its final state
         assert np.all(prof.dh[-1, 1, :, k:] == 0.0)
         assert np.all(prof.dh[-1, 1, :, :k] > 0)
     else:
-        assert np.all(prof.dx[:, : T - k] == 0.0) and np.all(prof.dx[:, T - k:] > 0)
+        assert np.all(prof.dx[:, : T - k] == 0.0) and np.all(prof.dx[:, T - k :] > 0)
 
 
 def test_k_equal_T_is_full_bptt():
@@ -154,18 +157,19 @@ def test_state_jacobian_matches_autograd_jacobian_of_the_restarted_fused_module(
         seq = x.flip(1) if d else x
         sfx = "_reverse" if d else ""
         cell = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}[kind](28, H, batch_first=True)
-        cell.load_state_dict({n.removesuffix(sfx): p for n, p in model.rnn.state_dict().items()
-                              if n.endswith("_reverse") == bool(d)})
+        cell.load_state_dict(
+            {n.removesuffix(sfx): p for n, p in model.rnn.state_dict().items() if n.endswith("_reverse") == bool(d)}
+        )
         for b in range(2):
-            s = seq[b:b + 1]
+            s = seq[b : b + 1]
             for step in (0, 13, 26):
                 with torch.no_grad():
                     _, state = cell(s[:, : step + 1])
                 h_t, c_t = state if kind == "lstm" else (state, None)
 
-                def final_h(h0, c0=None):
+                def final_h(h0, c0=None, cell=cell, s=s, step=step):
                     st = (h0.view(1, 1, H), c0.view(1, 1, H)) if kind == "lstm" else h0.view(1, 1, H)
-                    return cell(s[:, step + 1:], st)[0][0, -1]
+                    return cell(s[:, step + 1 :], st)[0][0, -1]
 
                 row = (27 - step) if d else step
                 if kind == "lstm":
@@ -223,8 +227,9 @@ def test_gradient_check_covers_layers_directions_and_truncation(layer, direction
 def truncate_silently(monkeypatch, steps_kept: int) -> None:
     """The bug the check must catch: full BPTT quietly cut to the last `steps_kept` steps in the unroll."""
     real = internals.truncation_starts
-    monkeypatch.setattr(internals, "truncation_starts",
-                        lambda steps, k: real(steps, k) if k < steps else {steps - steps_kept})
+    monkeypatch.setattr(
+        internals, "truncation_starts", lambda steps, k: real(steps, k) if k < steps else {steps - steps_kept}
+    )
 
 
 @pytest.mark.parametrize("kind,layers,bidir", [("rnn", 1, False), ("gru", 1, False), ("lstm", 2, True)])
@@ -271,8 +276,11 @@ def test_gradient_check_entries_avoid_exact_zero_gradients():
     result = gradient_check(model, x, y)
     weights = [c for c in result.checks if c.quantity == "∂L/∂w"]
     assert all(abs(c.analytic) > 0 for c in weights)
-    assert all(int(c.where.split("[")[1].split(",")[1].strip(" ]")) >= 14
-               for c in weights if c.where.startswith("rnn.weight_ih_l0"))
+    assert all(
+        int(c.where.split("[")[1].split(",")[1].strip(" ]")) >= 14
+        for c in weights
+        if c.where.startswith("rnn.weight_ih_l0")
+    )
 
 
 def test_last_row_loss_gradient_equals_the_restarted_fused_module():
@@ -289,8 +297,8 @@ def test_last_row_loss_gradient_equals_the_restarted_fused_module():
         out, _ = model.rnn(x)
     for t in (0, 13):
         h0 = out[:, t].detach().clone().unsqueeze(0).requires_grad_(True)
-        _, h_n = model.rnn(x[:, t + 1:], h0)
-        g, = torch.autograd.grad(per_sample_loss(model.readout(h_n), y).sum(), [h0])
+        _, h_n = model.rnn(x[:, t + 1 :], h0)
+        (g,) = torch.autograd.grad(per_sample_loss(model.readout(h_n), y).sum(), [h0])
         np.testing.assert_allclose(prof.dh_last_row[0, 0, :, t], g[0].norm(dim=-1).numpy(), rtol=1e-4, atol=1e-9)
 
 

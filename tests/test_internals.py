@@ -1,4 +1,5 @@
 """The step-by-step re-run must reproduce the fused nn.RNN/LSTM/GRU exactly."""
+
 import itertools
 
 import numpy as np

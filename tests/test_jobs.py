@@ -1,4 +1,5 @@
 """Background jobs: per-owner and global limits, the queue, stop, progress, results and failures."""
+
 import threading
 from dataclasses import dataclass
 
@@ -13,6 +14,7 @@ def blocking(release: threading.Event):
         while not release.is_set() and not job.should_stop():
             release.wait(0.01)
         return "result"
+
     return work
 
 

@@ -1,11 +1,19 @@
 """Model helpers: seeded construction that never disturbs the global RNG, eval-mode blocks, state and weight access."""
+
 import threading
 
 import pytest
 import torch
 
-from explorer.models import (ModelConfig, SequenceClassifier, evaluating, final_hidden, layer_weights, seeded_model,
-                             untrained_model)
+from explorer.models import (
+    ModelConfig,
+    SequenceClassifier,
+    evaluating,
+    final_hidden,
+    layer_weights,
+    seeded_model,
+    untrained_model,
+)
 
 
 def same_weights(a, b) -> bool:
@@ -64,6 +72,10 @@ def test_final_hidden_and_layer_weights(kind):
     h_n = state[0] if kind == "lstm" else state
     assert final_hidden(cfg, state) is h_n and final_hidden(model, state) is h_n
     rnn = model.rnn
-    assert layer_weights(model, 1, 1) == (rnn.weight_ih_l1_reverse, rnn.bias_ih_l1_reverse, rnn.weight_hh_l1_reverse,
-                                          rnn.bias_hh_l1_reverse)
+    assert layer_weights(model, 1, 1) == (
+        rnn.weight_ih_l1_reverse,
+        rnn.bias_ih_l1_reverse,
+        rnn.weight_hh_l1_reverse,
+        rnn.bias_hh_l1_reverse,
+    )
     assert layer_weights(model, 0, 0)[2] is rnn.weight_hh_l0

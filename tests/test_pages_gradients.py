@@ -1,4 +1,5 @@
 """AppTest of the Gradients and Truncation pages: no exceptions, plotted values are the engine's, sweeps run, Stop."""
+
 import base64
 import json
 
@@ -6,14 +7,14 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from explorer import ui
+from explorer.budget import digits_for
 from explorer.checkpoints import read_checkpoint, shipped_dir
 from explorer.data import load_sample
-from explorer.budget import digits_for
 from explorer.gradcheck import gradient_check
 from explorer.gradients import bptt_profile, clip_scale, digit_batch, first_to_last_ratio, state_jacobian
-from explorer.readings import decay_reading, decay_verdict
-from explorer import ui
 from explorer.models import untrained_model
+from explorer.readings import decay_reading, decay_verdict
 from explorer.sweep import SUMMARY, load_sweep, shipped_sweep_dir
 
 T = 28
@@ -130,8 +131,9 @@ def test_the_reading_holds_for_both_loss_placements_trained_and_untrained(test_d
     assert not at.exception
     x, y = digit_batch(test_digits, 64, 0)
     names = ["rnn-128", "lstm-128", "bilstm-128"]
-    models = {n: shipped(n) for n in names} | ({n + " (untrained)": untrained_model(shipped(n).config, 0)
-                                                for n in names} if fresh else {})
+    models = {n: shipped(n) for n in names} | (
+        {n + " (untrained)": untrained_model(shipped(n).config, 0) for n in names} if fresh else {}
+    )
     ratios = {}
     for label, model in models.items():
         last_only = bptt_profile(model, x, y, loss_at).dh_last_row[-1, 0]
@@ -145,12 +147,16 @@ def test_the_reading_holds_for_both_loss_placements_trained_and_untrained(test_d
     reading = next(m.value for m in at.markdown if m.value.startswith("**Reading:**"))
     assert decay_reading(ratios, T, loss_at) in reading
     assert "(exploding)" not in reading  # no model here explodes under either placement
-    assert decay_verdict(ratios["rnn-128"]) == "vanishing" or ratios["rnn-128"] > 10 ** -1.5
+    assert decay_verdict(ratios["rnn-128"]) == "vanishing" or ratios["rnn-128"] > 10**-1.5
     if loss_at == "every":
-        assert "‖∂ℓ_28/∂h_t‖ (the loss after row 28 alone)" in [a["text"] for a in
-                                                               charts(at)["profile"]["layout"]["annotations"]]
-        every_total = {n: first_to_last_ratio(bptt_profile(m, x, y, "every").dh[-1, 0]) for n, m in models.items()
-                       if n in ("rnn-128", "lstm-128")}
+        assert "‖∂ℓ_28/∂h_t‖ (the loss after row 28 alone)" in [
+            a["text"] for a in charts(at)["profile"]["layout"]["annotations"]
+        ]
+        every_total = {
+            n: first_to_last_ratio(bptt_profile(m, x, y, "every").dh[-1, 0])
+            for n, m in models.items()
+            if n in ("rnn-128", "lstm-128")
+        }
         assert max(every_total.values()) > 1e2  # what the old reading called "exploding"
 
 
@@ -200,7 +206,7 @@ def test_truncation_page_opens_on_the_shipped_sweep_with_exact_zeros(test_digits
     x, y = digit_batch(test_digits, sweep.config.profile_size)
     for i, run in enumerate(sweep.runs):
         assert np.all(raw[i, : T - run.k] == 0.0) and np.isnan(z[i, : T - run.k]).all()
-        assert np.all(raw[i, T - run.k:] > 0) and np.isfinite(z[i, T - run.k:]).all()
+        assert np.all(raw[i, T - run.k :] > 0) and np.isfinite(z[i, T - run.k :]).all()
         if run.k in (7, 28):  # the shipped numbers are the engine's for the shipped model and batch
             prof = bptt_profile(run.model, x, y, "last", run.k)
             np.testing.assert_allclose(raw[i], np.median(prof.dh[-1, 0], axis=0), rtol=1e-4, atol=1e-12)
@@ -268,6 +274,7 @@ def test_forget_bias_knob_rescues_an_untrained_lstms_gradient(test_digits):
         ratios[bias] = first_to_last_ratio(lines(charts(at)["profile"])["lstm-128 (untrained)"][None])
         expected = untrained_model(shipped("lstm-128").config, 0, None if bias == "default" else bias)
         prof = bptt_profile(expected, *digit_batch(test_digits, 32, 0))
-        np.testing.assert_allclose(lines(charts(at)["profile"])["lstm-128 (untrained)"],
-                                   np.median(prof.dh[-1, 0], axis=0), rtol=1e-5)
+        np.testing.assert_allclose(
+            lines(charts(at)["profile"])["lstm-128 (untrained)"], np.median(prof.dh[-1, 0], axis=0), rtol=1e-5
+        )
     assert ratios[1.0] > 100 * ratios["default"]

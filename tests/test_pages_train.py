@@ -1,4 +1,5 @@
 """Train page (AppTest): training in the background, stop, divergence, uploads, delete, full-MNIST download."""
+
 import functools
 import gzip
 import hashlib
@@ -190,8 +191,10 @@ BAD_UPLOADS = {
     "truncated": (lambda: _tiny_checkpoint()[:-100], "truncated"),
     "wrong shapes": (_wrong_shapes, "has shape"),
     "huge": (lambda: bytes(MAX_BYTES + 1), "larger than the 50.0 MB limit"),
-    "bad metadata": (lambda: _tiny_checkpoint().replace(b'"rnn-explorer/1', b'"rnn-explorer/9'),
-                     "unsupported checkpoint format"),
+    "bad metadata": (
+        lambda: _tiny_checkpoint().replace(b'"rnn-explorer/1', b'"rnn-explorer/9'),
+        "unsupported checkpoint format",
+    ),
 }
 
 
@@ -212,8 +215,12 @@ def test_bad_upload_is_rejected_and_changes_nothing(case):
 
 def test_upload_with_odd_metadata_shows_dashes_not_a_traceback():
     model = SequenceClassifier(ModelConfig(hidden_size=8))
-    path = save_checkpoint(user_dir().parent / "scratch.safetensors", model, metrics={"test_accuracy": "0.9"},
-                           data={"name": ["x"], "train": "many"})
+    path = save_checkpoint(
+        user_dir().parent / "scratch.safetensors",
+        model,
+        metrics={"test_accuracy": "0.9"},
+        data={"name": ["x"], "train": "many"},
+    )
     at = train_page()
     at.file_uploader[0].set_value(("odd.safetensors", path.read_bytes(), "application/octet-stream"))
     at.run()
@@ -300,8 +307,12 @@ def _idx_gz(array: np.ndarray) -> bytes:
 def local_mirror(tmp_path, monkeypatch):
     """A 40 + 20 digit MNIST served over HTTP on 127.0.0.1; the page's download_mnist is pointed at it."""
     rng = np.random.default_rng(0)
-    arrays = [rng.integers(0, 256, (40, 28, 28)), np.arange(40) % 10, rng.integers(0, 256, (20, 28, 28)),
-              np.arange(20) % 10]
+    arrays = [
+        rng.integers(0, 256, (40, 28, 28)),
+        np.arange(40) % 10,
+        rng.integers(0, 256, (20, 28, 28)),
+        np.arange(20) % 10,
+    ]
     files = {}
     for name, array in zip(explorer.data.MNIST_FILES, arrays):
         blob = _idx_gz(array)
@@ -312,8 +323,11 @@ def local_mirror(tmp_path, monkeypatch):
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     mirror = f"http://127.0.0.1:{httpd.server_address[1]}/"
-    monkeypatch.setattr(explorer.data, "download_mnist",
-                        functools.partial(explorer.data.download_mnist, mirrors=[mirror], files=files, timeout=5))
+    monkeypatch.setattr(
+        explorer.data,
+        "download_mnist",
+        functools.partial(explorer.data.download_mnist, mirrors=[mirror], files=files, timeout=5),
+    )
     yield
     httpd.shutdown()
     httpd.server_close()

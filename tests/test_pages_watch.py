@@ -1,4 +1,5 @@
 """Home and "Watch it read" as a user drives them (Streamlit AppTest): what they show is what the engine computes."""
+
 import json
 from functools import cache
 from pathlib import Path
@@ -6,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from plotly_spec import array, bar_heights, frame, heatmaps
 from streamlit.testing.v1 import AppTest
 
 from explorer import ui
@@ -15,7 +17,6 @@ from explorer.internals import state_names, trace
 from explorer.models import ModelConfig, SequenceClassifier
 from explorer.predictions import misclassified, predict
 from explorer.units import gate_saturation
-from plotly_spec import array, bar_heights, frame, heatmaps
 
 APP = str(Path(__file__).resolve().parent.parent / "explorer" / "app.py")
 
@@ -82,6 +83,7 @@ def assert_scan_shows(at, name, image, layer=0, direction=0):
 
 # ---- Home ------------------------------------------------------------------------------------------
 
+
 def test_home_cards_show_each_models_recorded_accuracy():
     at = rerun(AppTest.from_file(APP, default_timeout=60))
     infos = list_checkpoints()
@@ -103,6 +105,7 @@ def test_home_card_leads_into_watch_it_read_with_that_model():
 
 
 # ---- Watch it read ---------------------------------------------------------------------------------
+
 
 def test_watch_opens_on_lstm_and_shows_its_trace():
     at = run_watch()
@@ -157,8 +160,9 @@ def test_model_and_digit_survive_a_trip_to_another_page():
 
 
 def test_shared_link_restores_the_view():
-    at = run_watch(query={"model": "bilstm-128", "digit": "17", "direction": "1", "order": "cluster",
-                          "layout": "narrow"})
+    at = run_watch(
+        query={"model": "bilstm-128", "digit": "17", "direction": "1", "order": "cluster", "layout": "narrow"}
+    )
     assert widget(at.selectbox, "Direction").value == 1
     spec = assert_scan_shows(at, "bilstm-128", digit_image(17), direction=1)
     assert spec["layout"]["annotations"][1]["text"].startswith("P(class)")  # narrow: beside the digit
@@ -222,7 +226,7 @@ def test_tabs_inspector_saturation_and_export():
     at = run_watch(query={"digit": "4", "unit": "7"})
     inspector = json.loads(at.get("plotly_chart")[1].proto.spec)
     tr = expected_trace("lstm-128", digit_image(4))
-    forget = [d for d in inspector["data"] if d["name"].startswith("f ")][0]
+    forget = next(d for d in inspector["data"] if d["name"].startswith("f "))
     np.testing.assert_array_equal(array(forget["y"]), tr.get(0, 0, "f")[0, :, 7])
 
     at.session_state["watch_tab"] = "Gate saturation"
@@ -235,7 +239,9 @@ def test_tabs_inspector_saturation_and_export():
     at.session_state["watch_tab"] = "Export"
     rerun(at)
     assert [b.proto.label for b in at.get("download_button")] == [
-        "Animation as standalone HTML (for slides)", "Trace as .npz (gates, c, h, probabilities, image)"]
+        "Animation as standalone HTML (for slides)",
+        "Trace as .npz (gates, c, h, probabilities, image)",
+    ]
 
 
 def test_trace_export_round_trips():

@@ -1,4 +1,5 @@
 """The Watch page's sentences: each claim checked against the numbers (and equations against torch's modules)."""
+
 from functools import cache
 
 import numpy as np
@@ -9,8 +10,13 @@ from explorer.checkpoints import read_checkpoint, shipped_dir
 from explorer.data import load_sample
 from explorer.internals import trace
 from explorer.models import layer_weights
-from explorer.readings import (gate_reading, jacobian_caption, prediction_path, saturation_caption, scan_reading,
-                               unit_caption)
+from explorer.readings import (
+    gate_reading,
+    jacobian_caption,
+    saturation_caption,
+    scan_reading,
+    unit_caption,
+)
 
 SHIPPED = ("rnn-128", "lstm-128", "gru-128", "bilstm-128", "lstm-2x128")
 
@@ -76,7 +82,8 @@ def test_the_gate_equations_stated_are_what_torch_computes():
             np.testing.assert_allclose(s["c"][0], s["f"][0] * c_prev + s["i"][0] * s["g"][0], atol=1e-5)
             np.testing.assert_allclose(h_ref, s["o"][0] * np.tanh(s["c"][0]), atol=1e-5)
             assert "cₜ = f ⊙ cₜ₋₁ + i ⊙ g" in gate_reading("lstm", False) and "hₜ = o ⊙ tanh(cₜ)" in gate_reading(
-                "lstm", False)
+                "lstm", False
+            )
         elif name == "gru-128":
             W_in, b_in, W_hn, b_hn = w_ih[256:], b_ih[256:], w_hh[256:], b_hh[256:]
             n = np.tanh(image @ W_in.T + b_in + s["r"][0] * (h_prev @ W_hn.T + b_hn))
@@ -100,7 +107,7 @@ def test_rnn_saturation_sentence_is_measured():
     h = trace(shipped("rnn-128"), torch.from_numpy(image)[None]).get(0, 0, "h")[0]
     text = gate_reading("rnn", False, h)
     assert f"On this digit {np.mean(np.abs(h) > 0.9):.0%} of the values of h are beyond ±0.9" in text
-    assert 1 - 0.9 ** 2 < 0.19 + 1e-12  # tanh'(x) = 1 - tanh(x)^2 at |tanh| = 0.9
+    assert 1 - 0.9**2 < 0.19 + 1e-12  # tanh'(x) = 1 - tanh(x)^2 at |tanh| = 0.9
 
 
 @pytest.mark.parametrize("kind", ("rnn", "gru", "lstm"))

@@ -1,5 +1,6 @@
 """One server, many visitors (AppTest): untrusted metadata never renders as markup, owners, cost guard, limits,
 heavy and broken models, odd URLs and drawings."""
+
 import json
 import re
 from pathlib import Path
@@ -14,8 +15,10 @@ from explorer.checkpoints import owner_dir, save_checkpoint, user_dir
 from explorer.models import ModelConfig, SequenceClassifier
 
 APP = str(Path(__file__).resolve().parent.parent / "explorer" / "app.py")
-MARKUP = ("[Click here to fix your model](http://evil.example/fix) ![pic](http://127.0.0.1:9/x.png) "
-          "<img src=x onerror=alert(1)> <b>bold</b> $x^2$ :red[red] **strong** www.evil.example a@evil.example")
+MARKUP = (
+    "[Click here to fix your model](http://evil.example/fix) ![pic](http://127.0.0.1:9/x.png) "
+    "<img src=x onerror=alert(1)> <b>bold</b> $x^2$ :red[red] **strong** www.evil.example a@evil.example"
+)
 EVIL_OWNER = "0123456789abcdef"
 MANAGER = ui.job_manager()
 
@@ -33,37 +36,58 @@ def no_jobs_left(monkeypatch):
 def evil_checkpoint(folder: Path, name: str = "evil", **overrides) -> Path:
     """A valid GRU-16 whose every free metadata field holds markup, and whose numbers are absurd."""
     model = SequenceClassifier(ModelConfig("gru", 16))
-    path = save_checkpoint(folder / f"{name}.safetensors", model,
-                           metrics={"test_accuracy": MARKUP, "train_accuracy": 10**30, "stopped": MARKUP},
-                           history={"test_accuracy": [MARKUP]},
-                           data={"name": MARKUP, "train": 10**30, "test": 10**30, "augment": MARKUP},
-                           command="rm -rf ~ # <script>alert(1)</script> " + MARKUP, **overrides)
+    path = save_checkpoint(
+        folder / f"{name}.safetensors",
+        model,
+        metrics={"test_accuracy": MARKUP, "train_accuracy": 10**30, "stopped": MARKUP},
+        history={"test_accuracy": [MARKUP]},
+        data={"name": MARKUP, "train": 10**30, "test": 10**30, "augment": MARKUP},
+        command="rm -rf ~ # <script>alert(1)</script> " + MARKUP,
+        **overrides,
+    )
     blob = path.read_bytes()  # and a created date that is markup too
     header_len = int.from_bytes(blob[:8], "little")
-    header = json.loads(blob[8:8 + header_len])
+    header = json.loads(blob[8 : 8 + header_len])
     header["__metadata__"]["created"] = json.dumps(MARKUP)
     text = json.dumps(header).encode()
     text += b" " * (-len(text) % 8)
-    path.write_bytes(len(text).to_bytes(8, "little") + text + blob[8 + header_len:])
+    path.write_bytes(len(text).to_bytes(8, "little") + text + blob[8 + header_len :])
     return path
 
 
-UNESCAPED = [re.compile(p) for p in (
-    r"(?<!\\)\[[^\]]*(?<!\\)\]\(",  # [text](link) or ![alt](src)
-    r"(?<!\\)<(?:img|b|script|a)\b",  # raw HTML
-    r"(?<!\\)\$x",  # maths
-    r"(?<![\\\u2060]):red\[",  # coloured text directive
-    r"(?<!\\)\*\*strong",  # emphasis
-    r"www\.evil",  # autolink: the word joiner must break it
-    r"a@evil",
-    r"10,000,000,000",  # absurd counts shown as given
-)]
+UNESCAPED = [
+    re.compile(p)
+    for p in (
+        r"(?<!\\)\[[^\]]*(?<!\\)\]\(",  # [text](link) or ![alt](src)
+        r"(?<!\\)<(?:img|b|script|a)\b",  # raw HTML
+        r"(?<!\\)\$x",  # maths
+        r"(?<![\\\u2060]):red\[",  # coloured text directive
+        r"(?<!\\)\*\*strong",  # emphasis
+        r"www\.evil",  # autolink: the word joiner must break it
+        r"a@evil",
+        r"10,000,000,000",  # absurd counts shown as given
+    )
+]
 
 
 def rendered_text(at: AppTest) -> list[str]:
     """Everything on the page that Streamlit renders as Markdown."""
-    texts = [e.value for kind in ("markdown", "caption", "success", "error", "warning", "info", "title", "subheader",
-                                  "header", "toast") for e in at.get(kind)]
+    texts = [
+        e.value
+        for kind in (
+            "markdown",
+            "caption",
+            "success",
+            "error",
+            "warning",
+            "info",
+            "title",
+            "subheader",
+            "header",
+            "toast",
+        )
+        for e in at.get(kind)
+    ]
     texts += [m.label for m in at.metric] + [str(m.value) for m in at.metric]
     texts += [w.label for kind in ("checkbox", "button", "selectbox", "text_input", "toggle") for w in at.get(kind)]
     return texts
@@ -106,7 +130,7 @@ def test_a_metadata_injection_checkpoint_renders_nowhere_as_markup():
     listed = f"{EVIL_OWNER[:8]}/evil"
     home = page("home")
     assert_no_markup(home)
-    assert any("—" == m.value for m in home.metric if m.label == "Test accuracy")
+    assert any(m.value == "—" for m in home.metric if m.label == "Test accuracy")
     train = page("train")
     for name in (listed, "local-evil"):
         train.selectbox(key="t_checkpoint").set_value(name)
@@ -160,8 +184,9 @@ def test_only_the_owner_can_delete_or_replace_and_everyone_sees_whose():
     b.run()
     tag = ui.owner_tag(a.session_state["_owner"])
     assert "Delete" not in [x.label for x in b.button] and not b.checkbox
-    assert any(f"This checkpoint is {tag}'s: you can explore and download it, but only its owner" in c.value
-               for c in b.caption)
+    assert any(
+        f"This checkpoint is {tag}'s: you can explore and download it, but only its owner" in c.value for c in b.caption
+    )
     assert any(o.endswith(f"shared-name ({tag}'s)") for o in b.selectbox(key="t_checkpoint").options)
     assert any(o.endswith("shared-name (yours)") for o in b.selectbox(key="t_checkpoint").options)
     a.run()
@@ -193,7 +218,7 @@ def test_the_cost_guard_refuses_over_the_limit_and_asks_above_the_threshold(monk
 
 def test_a_model_whose_checkpoint_would_be_too_large_is_refused_before_training(monkeypatch):
     monkeypatch.setattr(checkpoints, "MAX_BYTES", 200_000)
-    import pages  # noqa: F401  (the page reads the limit from explorer.checkpoints)
+
     at = page("train")
     at.get_by_key("t_hidden").set_value(128)
     at.run()

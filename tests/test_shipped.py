@@ -1,4 +1,5 @@
 """The shipped checkpoints: present, loadable, and as accurate as their metadata says."""
+
 import pytest
 
 from explorer.checkpoints import read_checkpoint, shipped_dir

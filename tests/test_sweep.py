@@ -1,4 +1,5 @@
 """Truncation sweep engine: training per k, progress and stop, save/load, the shipped sweep, the reading, the CLI."""
+
 import json
 import math
 from pathlib import Path
@@ -15,9 +16,27 @@ from explorer.jobs import Job
 from explorer.losses import per_sample_loss
 from explorer.models import ModelConfig, SequenceClassifier
 from explorer.readings import sweep_reading, sweep_table
-from explorer.sweep import (SUMMARY, Sweep, SweepConfig, SweepError, SweepProgress, SweepRun, compare_ks,
-                            correct_answers, gradient_rows, list_sweeps, load_sweep, main, parse_args, parser,
-                            run_sweep, save_sweep, shipped_sweep_dir, sweep_owner, user_sweeps_dir)
+from explorer.sweep import (
+    SUMMARY,
+    Sweep,
+    SweepConfig,
+    SweepError,
+    SweepProgress,
+    SweepRun,
+    compare_ks,
+    correct_answers,
+    gradient_rows,
+    list_sweeps,
+    load_sweep,
+    main,
+    parse_args,
+    parser,
+    run_sweep,
+    save_sweep,
+    shipped_sweep_dir,
+    sweep_owner,
+    user_sweeps_dir,
+)
 from explorer.tasks import run_sweep_job
 from explorer.training import History, accuracy
 
@@ -40,8 +59,17 @@ def tiny_sweep(sample):
 def test_config_validates_and_sorts_ks():
     assert SweepConfig(ks=(28, 1, 7, 7)).ks == (1, 7, 28)
     assert SweepConfig(seeds=(2, 0, 2)).seeds == (0, 2)
-    for bad in (dict(ks=()), dict(ks=(0, 4)), dict(ks=(29,)), dict(loss_at="first"), dict(kind="transformer"),
-                dict(epochs=0), dict(hidden_size=0), dict(seeds=()), dict(seeds=(-1,))):
+    for bad in (
+        dict(ks=()),
+        dict(ks=(0, 4)),
+        dict(ks=(29,)),
+        dict(loss_at="first"),
+        dict(kind="transformer"),
+        dict(epochs=0),
+        dict(hidden_size=0),
+        dict(seeds=()),
+        dict(seeds=(-1,)),
+    ):
         with pytest.raises(ValueError):
             SweepConfig(**bad)
     cfg = SweepConfig(kind="gru", hidden_size=32, loss_at="every")
@@ -59,8 +87,9 @@ def test_one_model_per_k_with_its_own_accuracy(tiny_sweep, sample):
         assert len(run.history.epoch) == 2
         assert run.accuracy == accuracy(run.model, sample[1])  # re-measured on the 1,000 test digits
         assert run.correct.dtype == bool and run.correct.mean() == run.accuracy and run.seed == 0
-    assert not all(torch.equal(a, b) for a, b in zip(sweep.runs[0].model.parameters(),
-                                                     sweep.runs[1].model.parameters()))
+    assert not all(
+        torch.equal(a, b) for a, b in zip(sweep.runs[0].model.parameters(), sweep.runs[1].model.parameters())
+    )
 
 
 def test_progress_reports_every_step_of_every_k(tiny_sweep):
@@ -78,10 +107,10 @@ def test_profiles_are_zero_before_T_minus_k_and_match_autograd_on_the_fused_modu
     x, y = digit_batch(sample[1], 16)
     for run in sweep.runs:
         assert run.dh.shape == run.dx.shape == (T,)
-        assert np.all(run.dh[: T - run.k] == 0.0) and np.all(run.dh[T - run.k:] > 0)
+        assert np.all(run.dh[: T - run.k] == 0.0) and np.all(run.dh[T - run.k :] > 0)
         # Reference saliency: autograd of each digit's own loss through the fused nn.LSTM, full BPTT.
         xg = x.clone().requires_grad_(True)
-        g, = torch.autograd.grad(per_sample_loss(run.model(xg), y).sum(), xg)
+        (g,) = torch.autograd.grad(per_sample_loss(run.model(xg), y).sum(), xg)
         np.testing.assert_allclose(run.dx, np.median(g.norm(dim=-1).numpy(), axis=0), rtol=1e-4, atol=1e-9)
 
 
@@ -95,8 +124,8 @@ def test_gradient_rows_full_bptt_matches_the_restarted_fused_module():
         out, _ = model.rnn(x)
     for t in (3, 20, 26):
         h0 = out[:, t].clone().unsqueeze(0).requires_grad_(True)
-        _, h_n = model.rnn(x[:, t + 1:], h0)
-        grad, = torch.autograd.grad(per_sample_loss(model.readout(h_n), y).sum(), h0)
+        _, h_n = model.rnn(x[:, t + 1 :], h0)
+        (grad,) = torch.autograd.grad(per_sample_loss(model.readout(h_n), y).sum(), h0)
         assert dh[t] == pytest.approx(float(np.median(grad[0].norm(dim=-1).numpy())), rel=1e-4)
 
 
@@ -137,7 +166,11 @@ def test_seeds_train_one_model_per_k_and_seed_and_round_trip(sample, tmp_path):
     assert sweep.accuracies[0] == pytest.approx(np.mean([r.accuracy for r in sweep.runs_of(1)]))
     save_sweep(sweep, tmp_path)
     assert sorted(p.name for p in tmp_path.glob("*.safetensors")) == [
-        "k01-s1.safetensors", "k01.safetensors", "k28-s1.safetensors", "k28.safetensors"]
+        "k01-s1.safetensors",
+        "k01.safetensors",
+        "k28-s1.safetensors",
+        "k28.safetensors",
+    ]
     back = load_sweep(tmp_path)
     assert back.seeds == [0, 1] and back.config.seeds == (0, 1)
     assert read_checkpoint(tmp_path / "k28-s1.safetensors").meta["train_config"]["seed"] == 1
@@ -199,7 +232,7 @@ def test_shipped_sweep_is_not_listed_as_models_and_tells_the_story(sample):
     full = sweep.runs[-1]
     assert accuracy(full.model, sample[1]) == pytest.approx(full.accuracy)  # the recorded number is re-measured
     for run in sweep.runs:
-        assert np.all(run.dh[: T - run.k] == 0.0) and np.all(run.dh[T - run.k:] > 0)
+        assert np.all(run.dh[: T - run.k] == 0.0) and np.all(run.dh[T - run.k :] > 0)
 
 
 def correctness(n_right: int, n: int = 1000, shift: int = 0) -> np.ndarray:
@@ -212,8 +245,18 @@ def fake_sweep(correct: dict, loss_at="last", stopped=False, ks_config=None) -> 
     runs = []
     for k, c in correct.items():
         for seed, vec in enumerate(c if isinstance(c, list) else [c]):
-            runs.append(SweepRun(k, seed, None, {"test_accuracy": float(np.mean(vec))}, History(), np.zeros(T),
-                                 np.zeros(T), np.asarray(vec, bool)))
+            runs.append(
+                SweepRun(
+                    k,
+                    seed,
+                    None,
+                    {"test_accuracy": float(np.mean(vec))},
+                    History(),
+                    np.zeros(T),
+                    np.zeros(T),
+                    np.asarray(vec, bool),
+                )
+            )
     seeds = tuple(range(max(len(c) if isinstance(c, list) else 1 for c in correct.values())))
     cfg = SweepConfig(ks=tuple(ks_config or correct), loss_at=loss_at, seeds=seeds)
     return Sweep(cfg, runs, stopped, len(runs[0].correct))
@@ -222,7 +265,7 @@ def fake_sweep(correct: dict, loss_at="last", stopped=False, ks_config=None) -> 
 def exact_mcnemar(b: int, c: int) -> float:
     """Two-sided exact McNemar p-value by summing binomial(n, 1/2) tail probabilities by hand."""
     n, m = b + c, min(b, c)
-    tail = sum(math.comb(n, i) for i in range(m + 1)) / 2 ** n
+    tail = sum(math.comb(n, i) for i in range(m + 1)) / 2**n
     return min(1.0, 2 * tail)
 
 
@@ -245,6 +288,7 @@ def test_paired_t_test_and_holm_by_hand():
     d = a - b
     t = d.mean() / (d.std(ddof=1) / math.sqrt(3))
     from scipy.stats import t as student
+
     assert r.p == pytest.approx(2 * student.sf(abs(t), 2), rel=1e-9) and r.same_sign and r.mean < 0
     assert np.isnan(stats.paired_across_seeds(a[:1], b[:1]).p)
     p = [0.01, 0.04, float("nan"), 0.03, 0.5]
@@ -284,8 +328,9 @@ def test_several_seeds_use_a_paired_t_test_with_mean_and_spread():
     sweep = fake_sweep({14: short, 28: full})
     k14 = compare_ks(sweep)[0]
     assert k14.test == "paired t-test" and k14.lower_in == 3 and k14.difference == pytest.approx(-0.0137, abs=1e-4)
-    assert k14.p == pytest.approx(stats.paired_across_seeds(np.array([0.93, 0.925, 0.931]),
-                                                            np.array([0.945, 0.94, 0.942])).p)
+    assert k14.p == pytest.approx(
+        stats.paired_across_seeds(np.array([0.93, 0.925, 0.931]), np.array([0.945, 0.94, 0.942])).p
+    )
     text = sweep_reading(sweep)
     assert "(means over 3 seeds)" in text and "k = 14 is significantly worse than k = 28 (paired t-tests" in text
     row = sweep_table(sweep)[0]
@@ -319,16 +364,51 @@ def test_shipped_sweep_reading(sample):
 
 def test_cli_trains_saves_and_documents_every_flag(tmp_path, capsys):
     out = tmp_path / "sweep"
-    assert main(["--kind", "gru", "--hidden", "4", "--ks", "28", "3", "--epochs", "1", "--train-size", "64",
-                 "--profile-size", "8", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "--kind",
+                "gru",
+                "--hidden",
+                "4",
+                "--ks",
+                "28",
+                "3",
+                "--epochs",
+                "1",
+                "--train-size",
+                "64",
+                "--profile-size",
+                "8",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     sweep = load_sweep(out)
     assert sweep.ks == [3, 28] and sweep.config.kind == "gru"
-    assert sweep.command == ("python -m explorer.sweep --kind gru --hidden 4 --ks 28 3 --epochs 1 --train-size 64 "
-                             f"--profile-size 8 --out {out}")
+    assert sweep.command == (
+        "python -m explorer.sweep --kind gru --hidden 4 --ks 28 3 --epochs 1 --train-size 64 "
+        f"--profile-size 8 --out {out}"
+    )
     assert main(["--ks", "0"]) == 2 and "ks must be" in capsys.readouterr().err
     flags = {a.option_strings[-1]: a.help for a in parser()._actions}
-    assert set(flags) >= {"--kind", "--hidden", "--ks", "--epochs", "--loss-at", "--batch-size", "--lr", "--augment",
-                          "--train-size", "--profile-size", "--seeds", "--out", "--dry-run"}
+    assert set(flags) >= {
+        "--kind",
+        "--hidden",
+        "--ks",
+        "--epochs",
+        "--loss-at",
+        "--batch-size",
+        "--lr",
+        "--augment",
+        "--train-size",
+        "--profile-size",
+        "--seeds",
+        "--out",
+        "--dry-run",
+    }
     assert all(flags.values()), [f for f, h in flags.items() if not h]
     assert parse_args([]).ks == [1, 2, 4, 7, 14, 28]
 

@@ -1,5 +1,6 @@
 """Training loop: learning, determinism, truncation, stop requests and the NaN guard; the Train page's job,
 the equivalent CLI command and the live training figure."""
+
 import shlex
 
 import numpy as np
@@ -7,15 +8,15 @@ import pytest
 import torch
 
 import explorer.data as data
-import explorer.training as training
 import explorer.tasks as tasks
+import explorer.training as training
 from explorer.checkpoints import read_checkpoint, shipped_dir
 from explorer.data import DataError, Digits, load_sample
-from explorer.losses import loss_logits, per_sample_loss
 from explorer.jobs import Job
+from explorer.losses import loss_logits, per_sample_loss
 from explorer.models import ModelConfig, SequenceClassifier
-from explorer.train import command_line, configs, parse_args
 from explorer.tasks import EpochEnd
+from explorer.train import command_line, configs, parse_args
 from explorer.training import DivergedError, Step, TrainConfig, accuracy, accuracy_within, pick_device, train
 from explorer.training_figures import smooth, training_curves_figure
 
@@ -30,8 +31,13 @@ def digits():
 
 def test_short_training_learns_and_reports(digits):
     steps, epochs = [], []
-    result = train(SMALL, TrainConfig(epochs=3, batch_size=32, lr=1e-2, augment=False), *digits,
-                   on_step=steps.append, on_epoch=lambda h: epochs.append(h.epoch[-1]))
+    result = train(
+        SMALL,
+        TrainConfig(epochs=3, batch_size=32, lr=1e-2, augment=False),
+        *digits,
+        on_step=steps.append,
+        on_epoch=lambda h: epochs.append(h.epoch[-1]),
+    )
     h = result.history
     assert len(steps) == 3 * 16 and steps[-1].step == steps[-1].total_steps == 48
     assert epochs == [1, 2, 3] and h.epoch == [1, 2, 3]
@@ -96,8 +102,9 @@ def test_full_bptt_uses_the_fused_module(digits, monkeypatch):
 
 def test_stop_request_between_steps_keeps_a_working_model(digits):
     calls = []
-    result = train(SMALL, TrainConfig(epochs=5, batch_size=32), *digits,
-                   on_step=calls.append, should_stop=lambda: len(calls) >= 20)
+    result = train(
+        SMALL, TrainConfig(epochs=5, batch_size=32), *digits, on_step=calls.append, should_stop=lambda: len(calls) >= 20
+    )
     assert len(calls) == 20 and result.history.stopped
     assert result.metrics["stopped"] and result.metrics["epochs_run"] == 1
     # 16 steps an epoch: the weights are epoch 1's end, or 4 steps into epoch 2, whichever fits better
@@ -107,8 +114,9 @@ def test_stop_request_between_steps_keeps_a_working_model(digits):
 
 def test_stop_during_the_first_epoch_says_so(digits):
     calls = []
-    result = train(SMALL, TrainConfig(epochs=5, batch_size=32), *digits,
-                   on_step=calls.append, should_stop=lambda: len(calls) >= 5)
+    result = train(
+        SMALL, TrainConfig(epochs=5, batch_size=32), *digits, on_step=calls.append, should_stop=lambda: len(calls) >= 5
+    )
     m = result.metrics
     assert m["stopped"] and m["steps"] == 5 and m["epochs_run"] == 0
     assert m["epoch"] == 0 and m["partial_epoch"] is True  # "stopped during epoch 1"
@@ -117,8 +125,9 @@ def test_stop_during_the_first_epoch_says_so(digits):
 def test_nan_loss_stops_with_last_good_weights(digits):
     # Saturating cells survive absurd learning rates; only steps near float32 max overflow the weights.
     with pytest.raises(DivergedError, match="Lower the learning rate") as err:
-        train(ModelConfig(kind="rnn", hidden_size=16), TrainConfig(epochs=2, optimizer="sgd", lr=1e38, clip=None),
-              *digits)
+        train(
+            ModelConfig(kind="rnn", hidden_size=16), TrainConfig(epochs=2, optimizer="sgd", lr=1e38, clip=None), *digits
+        )
     model = err.value.result.model
     assert all(torch.isfinite(p).all() for p in model.parameters())
 
@@ -155,6 +164,7 @@ def test_cli_dry_run_and_help(capsys):
 
 # ---- the Train page's background job, the equivalent CLI command, the live figure ----------------
 
+
 def test_run_training_reports_progress_and_saves_a_complete_checkpoint(digits, monkeypatch, tmp_path):
     monkeypatch.setattr(tasks, "load_digits", lambda source: digits)
     job = Job("j", "owner", "tiny")
@@ -175,15 +185,22 @@ def test_run_training_saves_a_stopped_run_and_not_a_diverged_one(digits, monkeyp
     monkeypatch.setattr(tasks, "load_digits", lambda source: digits)
     job = Job("j", "owner", "stopped")
     job.report = lambda record: job.stop() if isinstance(record, EpochEnd) else None
-    outcome = tasks.run_training(job, SMALL, TrainConfig(epochs=50, batch_size=128), "sample",
-                                    tmp_path / "stopped.safetensors", "")
+    outcome = tasks.run_training(
+        job, SMALL, TrainConfig(epochs=50, batch_size=128), "sample", tmp_path / "stopped.safetensors", ""
+    )
     assert outcome.metrics["stopped"] and outcome.metrics["epochs_run"] == 1
     assert outcome.metrics["epoch"] == 1 and outcome.metrics["partial_epoch"] is False  # stopped between epochs
     assert read_checkpoint(outcome.path).meta["metrics"]["stopped"] is True
 
     diverging = TrainConfig(epochs=2, optimizer="sgd", lr=1e38, clip=None)
-    outcome = tasks.run_training(Job("k", "owner", "boom"), ModelConfig(kind="rnn", hidden_size=16), diverging,
-                                    "sample", tmp_path / "boom.safetensors", "")
+    outcome = tasks.run_training(
+        Job("k", "owner", "boom"),
+        ModelConfig(kind="rnn", hidden_size=16),
+        diverging,
+        "sample",
+        tmp_path / "boom.safetensors",
+        "",
+    )
     assert outcome.path is None and "Lower the learning rate" in outcome.error
     assert not (tmp_path / "boom.safetensors").exists()
 
@@ -196,13 +213,30 @@ def test_data_sources():
         data.load_digits("mnist")
 
 
-@pytest.mark.parametrize("model_cfg, cfg, data", [
-    (ModelConfig(), TrainConfig(), "sample"),
-    (ModelConfig(kind="gru", hidden_size=64, num_layers=3, bidirectional=True, dropout=0.25),
-     TrainConfig(epochs=7, batch_size=16, optimizer="sgd", lr=1e38, schedule="none", clip=None, k=5,
-                 loss_at="every", augment=False, seed=11, device="cpu"), "mnist"),
-    (ModelConfig(kind="rnn", hidden_size=16), TrainConfig(lr=0.0012345678901, clip=2.5), "sample"),
-])
+@pytest.mark.parametrize(
+    "model_cfg, cfg, data",
+    [
+        (ModelConfig(), TrainConfig(), "sample"),
+        (
+            ModelConfig(kind="gru", hidden_size=64, num_layers=3, bidirectional=True, dropout=0.25),
+            TrainConfig(
+                epochs=7,
+                batch_size=16,
+                optimizer="sgd",
+                lr=1e38,
+                schedule="none",
+                clip=None,
+                k=5,
+                loss_at="every",
+                augment=False,
+                seed=11,
+                device="cpu",
+            ),
+            "mnist",
+        ),
+        (ModelConfig(kind="rnn", hidden_size=16), TrainConfig(lr=0.0012345678901, clip=2.5), "sample"),
+    ],
+)
 def test_command_line_is_the_inverse_of_the_cli_parser(model_cfg, cfg, data):
     words = shlex.split(command_line(model_cfg, cfg, data, "/tmp/my dir/x.safetensors"))
     assert words[:3] == ["python", "-m", "explorer.train"]
@@ -212,9 +246,12 @@ def test_command_line_is_the_inverse_of_the_cli_parser(model_cfg, cfg, data):
 
 
 def test_shipped_command_lines_are_what_the_page_would_write():
-    assert command_line(ModelConfig(hidden_size=128, bidirectional=True), TrainConfig(),
-                        out="checkpoints/bilstm-128.safetensors") == \
-        read_checkpoint(shipped_dir() / "bilstm-128.safetensors").meta["command"]
+    assert (
+        command_line(
+            ModelConfig(hidden_size=128, bidirectional=True), TrainConfig(), out="checkpoints/bilstm-128.safetensors"
+        )
+        == read_checkpoint(shipped_dir() / "bilstm-128.safetensors").meta["command"]
+    )
 
 
 def test_cli_rejects_out_of_range_values_cleanly(capsys):
@@ -233,11 +270,29 @@ def test_cli_saves_the_command_that_reproduces_it(tmp_path, capsys):
     from explorer.train import main
 
     out = tmp_path / "m.safetensors"
-    assert main(["--kind", "gru", "--hidden", "8", "--epochs", "1", "--batch-size", "512", "--lr", "0.003",
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "--kind",
+                "gru",
+                "--hidden",
+                "8",
+                "--epochs",
+                "1",
+                "--batch-size",
+                "512",
+                "--lr",
+                "0.003",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     meta = read_checkpoint(out).meta
-    assert meta["command"] == command_line(ModelConfig(kind="gru", hidden_size=8),
-                                           TrainConfig(epochs=1, batch_size=512), out=str(out))
+    assert meta["command"] == command_line(
+        ModelConfig(kind="gru", hidden_size=8), TrainConfig(epochs=1, batch_size=512), out=str(out)
+    )
 
 
 def test_cli_reports_data_and_save_errors_cleanly(tmp_path, capsys):
@@ -260,8 +315,9 @@ def test_smooth_is_a_bias_corrected_moving_average():
 
 def test_training_curves_figure_thins_long_runs_and_spans_the_whole_run():
     losses = list(np.linspace(2.3, 0.1, 6300))
-    fig = training_curves_figure(losses, [1, 2, 3], [0.5, 0.8, 0.9], [0.4, 0.7, 0.85], total_steps=6300,
-                                 total_epochs=100, max_points=1000)
+    fig = training_curves_figure(
+        losses, [1, 2, 3], [0.5, 0.8, 0.9], [0.4, 0.7, 0.85], total_steps=6300, total_epochs=100, max_points=1000
+    )
     raw, smoothed, train_acc, test_acc = fig.data
     assert 900 <= len(raw.x) <= 1001 and raw.x[0] == 1 and raw.x[-1] == 6300 and raw.y[-1] == losses[-1]
     assert len(smoothed.y) == len(raw.x) and smoothed.y[0] == losses[0]
@@ -282,8 +338,13 @@ def test_a_stop_after_an_epoch_keeps_its_measured_numbers_and_evaluates_nothing_
         return real(*args, **kwargs)
 
     monkeypatch.setattr(training, "accuracy", counting)
-    result = train(SMALL, TrainConfig(epochs=5, batch_size=128), *digits, on_epoch=lambda h: ends.append(1),
-                   should_stop=lambda: len(ends) >= 2)
+    result = train(
+        SMALL,
+        TrainConfig(epochs=5, batch_size=128),
+        *digits,
+        on_epoch=lambda h: ends.append(1),
+        should_stop=lambda: len(ends) >= 2,
+    )
     assert result.history.stopped and len(result.history.epoch) == 2
     assert max(calls) == 1  # only the two epoch ends measured (train probe + test each): nothing after the stop
     m, h = result.metrics, result.history
@@ -295,11 +356,14 @@ def test_a_stop_after_an_epoch_keeps_its_measured_numbers_and_evaluates_nothing_
 def test_a_stop_in_the_first_epoch_tests_only_as_many_digits_as_time_allows(digits, monkeypatch):
     monkeypatch.setattr(training, "STOP_EVALUATION_SECONDS", 0.0)
     calls = []
-    result = train(SMALL, TrainConfig(epochs=5, batch_size=32), *digits, on_step=calls.append,
-                   should_stop=lambda: len(calls) >= 3)
+    result = train(
+        SMALL, TrainConfig(epochs=5, batch_size=32), *digits, on_step=calls.append, should_stop=lambda: len(calls) >= 3
+    )
     m = result.metrics
     assert m["epoch"] == 0 and m["partial_epoch"] and m["test_evaluated"] == 100  # one batch, the minimum
     acc, tested = accuracy_within(result.model, digits[1], seconds=60)
     assert tested == len(digits[1]) and acc == accuracy(result.model, digits[1])
     assert accuracy_within(result.model, digits[1], seconds=0, batch_size=50) == (
-        accuracy(result.model, Digits(digits[1].images[:50], digits[1].labels[:50])), 50)
+        accuracy(result.model, Digits(digits[1].images[:50], digits[1].labels[:50])),
+        50,
+    )

@@ -1,4 +1,5 @@
 """Unit orderings and gate saturation, each checked against an independent computation."""
+
 import itertools
 
 import numpy as np
@@ -6,11 +7,10 @@ import pytest
 import torch
 
 from explorer.data import Digits
+from explorer.internals import trace
 from explorer.models import ModelConfig, SequenceClassifier
 from explorer.predictions import misclassified, predict, settled_after
-from explorer.internals import trace
-from explorer.units import (activity_order, cluster_order, gate_saturation, order_units, saturation_counts,
-                            unit_linkage)
+from explorer.units import activity_order, cluster_order, gate_saturation, order_units, saturation_counts, unit_linkage
 
 
 def make(kind, layers=1, bidir=False, hidden=6, seed=0):
@@ -19,6 +19,7 @@ def make(kind, layers=1, bidir=False, hidden=6, seed=0):
 
 
 # ---- orderings ---------------------------------------------------------------------------------
+
 
 def test_activity_order_matches_a_plain_sort():
     h = np.random.default_rng(0).normal(size=(28, 20))
@@ -31,8 +32,10 @@ def brute_force_upgma(points):
     clusters = {i: [i] for i in range(len(points))}
     merges = []
     for s in range(len(points) - 1):
+
         def dist(a, b):
             return np.mean([np.linalg.norm(points[p] - points[q]) for p in clusters[a] for q in clusters[b]])
+
         a, b = min(itertools.combinations(sorted(clusters), 2), key=lambda ab: dist(*ab))
         merges.append((a, b, dist(a, b), len(clusters[a]) + len(clusters[b])))
         clusters[len(points) + s] = clusters.pop(a) + clusters.pop(b)
@@ -67,6 +70,7 @@ def test_order_units_dispatch_and_single_unit():
 
 
 # ---- saturation --------------------------------------------------------------------------------
+
 
 def test_saturation_counts_by_hand():
     values = np.array([[[0.05, 0.5], [0.95, 0.1]], [[0.09, 0.91], [0.5, 0.9]]])  # (B=2, T=2, H=2)
@@ -122,11 +126,12 @@ def test_forced_gates_saturate_completely():
 def test_gru_and_rnn_saturation_shapes():
     gru = gate_saturation(make("gru", hidden=5), torch.rand(3, 28, 28))
     assert set(gru[0, 0]) == {"r", "z"} and gru[0, 0]["z"][0].shape == (5,)
-    assert all(0 <= v.min() and v.max() <= 1 for pair in gru[0, 0].values() for v in pair)
+    assert all(v.min() >= 0 and v.max() <= 1 for pair in gru[0, 0].values() for v in pair)
     assert gate_saturation(make("rnn"), torch.rand(3, 28, 28)) == {(0, 0): {}}
 
 
 # ---- predictions -------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("kind,bidir", [("lstm", False), ("gru", True)])
 def test_predict_matches_step_by_step_trace(kind, bidir):
