@@ -16,9 +16,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from explorer.cost import training_estimate
 from explorer.data import Digits, load_sample
 from explorer.gradients import bptt_profile
-from explorer.internals import trace
 from explorer.models import ModelConfig, SequenceClassifier
 from explorer.training import TrainConfig, train
+from explorer.unroll import trace
 
 
 def timed(fn, repeat: int) -> float:

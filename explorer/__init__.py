@@ -1,1 +1,1 @@
-"""RNN Explorer engine: data, models, step-by-step internals, BPTT gradients, training, checkpoints."""
+"""RNN Explorer engine: data, models, the step-by-step unroll, BPTT gradients, training, checkpoints."""

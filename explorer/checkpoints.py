@@ -463,8 +463,7 @@ def listed_name(owner: str, stem: str) -> str:
 
 
 def list_checkpoints(
-    include_user: bool = True,
-    on_error: Callable[[Path, CheckpointError], None] = _log_skipped,
+    include_user: bool = True, on_error: Callable[[Path, CheckpointError], None] = _log_skipped
 ) -> list[CheckpointInfo]:
     """Shipped checkpoints by name, then local ones, then visitors' (by owner, then name).
 

@@ -6,9 +6,9 @@ import numpy as np
 import torch
 
 from .data import Digits
-from .internals import Unrolled, unroll
 from .losses import LossAt, last_row_loss, per_sample_loss, step_logits
 from .models import ModelConfig, SequenceClassifier, evaluating
+from .unroll import Unrolled, unroll
 
 
 @dataclass

@@ -5,8 +5,8 @@ from typing import Literal, get_args
 import torch
 import torch.nn.functional as F
 
-from .internals import Unrolled, unroll
 from .models import SequenceClassifier, final_hidden
+from .unroll import Unrolled, unroll
 
 LossAt = Literal["last", "every"]
 LOSS_AT: tuple[str, ...] = get_args(LossAt)

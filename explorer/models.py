@@ -2,12 +2,14 @@
 
 import threading
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from typing import Literal, get_args
 
 import torch
 from torch import nn
 
-KINDS = ("rnn", "lstm", "gru")
+Kind = Literal["rnn", "lstm", "gru"]
+KINDS: tuple[str, ...] = get_args(Kind)
 INPUT_SIZE = 28  # one image row per timestep
 NUM_CLASSES = 10
 GATES = {"rnn": (), "lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}
@@ -18,11 +20,11 @@ MODULES = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 class ModelConfig:
     """Architecture of a SequenceClassifier; saved inside every checkpoint."""
 
-    kind: str = "lstm"
-    hidden_size: int = 128
-    num_layers: int = 1
-    bidirectional: bool = False
-    dropout: float = 0.0
+    kind: Kind = field(default="lstm", metadata={"help": "recurrent cell"})
+    hidden_size: int = field(default=128, metadata={"help": "hidden units per direction", "flag": "--hidden"})
+    num_layers: int = field(default=1, metadata={"help": "stacked recurrent layers", "flag": "--layers"})
+    bidirectional: bool = field(default=False, metadata={"help": "add a backward direction (BiLSTM etc.)"})
+    dropout: float = field(default=0.0, metadata={"help": "dropout between layers"})
 
     def __post_init__(self):
         if self.kind not in KINDS:

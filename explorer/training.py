@@ -6,17 +6,21 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from typing import Literal, get_args
 
 import torch
 
 from .data import Digits, augment
-from .losses import LOSS_AT, loss_logits, per_sample_loss
+from .losses import LOSS_AT, LossAt, loss_logits, per_sample_loss
 from .models import ModelConfig, SequenceClassifier, seeded, seeded_model
 from .predictions import predict
 
-OPTIMIZERS = ("adam", "sgd")
+Optimizer = Literal["adam", "sgd"]
+Schedule = Literal["none", "cosine"]
+Device = Literal["auto", "cpu", "cuda"]
+OPTIMIZERS: tuple[str, ...] = get_args(Optimizer)
 TRAIN_PROBE = 1000  # training digits behind the per-epoch train accuracy
-SCHEDULES = ("none", "cosine")
+SCHEDULES: tuple[str, ...] = get_args(Schedule)
 
 
 class DivergedError(Exception):
@@ -31,17 +35,17 @@ class DivergedError(Exception):
 class TrainConfig:
     """How to train; saved in the checkpoint next to the ModelConfig."""
 
-    epochs: int = 100
-    batch_size: int = 64
-    optimizer: str = "adam"
-    lr: float = 3e-3
-    schedule: str = "cosine"
-    clip: float | None = 1.0  # max global gradient norm; None = no clipping
-    k: int = 28  # truncated BPTT length; 28 = full BPTT
-    loss_at: str = "last"
-    augment: bool = True
-    seed: int = 0
-    device: str = "auto"
+    epochs: int = field(default=100, metadata={"help": "passes over the training set"})
+    batch_size: int = field(default=64, metadata={"help": "digits per step"})
+    optimizer: Optimizer = field(default="adam", metadata={"help": "Adam, or SGD with momentum 0.9"})
+    lr: float = field(default=3e-3, metadata={"help": "peak learning rate"})
+    schedule: Schedule = field(default="cosine", metadata={"help": "learning-rate schedule"})
+    clip: float | None = field(default=1.0, metadata={"help": "max global gradient norm; 0 disables clipping"})
+    k: int = field(default=28, metadata={"help": "truncated BPTT length in rows, 1..28; 28 = full BPTT"})
+    loss_at: LossAt = field(default="last", metadata={"help": "loss on the last row only or on every row"})
+    augment: bool = field(default=True, metadata={"help": "train without random shift/rotation/scale"})
+    seed: int = field(default=0, metadata={"help": "random seed; same seed, same weights on CPU (same threads)"})
+    device: Device = field(default="auto", metadata={"help": "where to train; auto = cuda if there is a GPU"})
 
     def __post_init__(self):
         checks = [
@@ -53,7 +57,7 @@ class TrainConfig:
             (self.clip is None or self.clip > 0, f"clip must be > 0 or None, got {self.clip}"),
             (1 <= self.k <= 28, f"k must be in 1..28, got {self.k}"),
             (self.loss_at in LOSS_AT, f"loss_at must be one of {LOSS_AT}, got {self.loss_at!r}"),
-            (self.device in ("auto", "cpu", "cuda"), f"device must be auto, cpu or cuda, got {self.device!r}"),
+            (self.device in get_args(Device), f"device must be auto, cpu or cuda, got {self.device!r}"),
         ]
         for ok, message in checks:
             if not ok:

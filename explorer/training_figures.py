@@ -7,7 +7,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .figures import ACCENT, FONT, FORWARD, MUTED
+from .style import ACCENT, FONT, FORWARD, MUTED
 
 MAX_POINTS = 1500  # per line: a 100-epoch run has 6,300 steps, redrawn every second while it trains
 

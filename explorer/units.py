@@ -4,7 +4,7 @@ import numpy as np
 import torch
 from scipy.cluster import hierarchy
 
-from .internals import record_states
+from .unroll import record_states
 
 ORDERINGS = ("index", "activity", "cluster")
 SIGMOID_GATES = {"rnn": (), "lstm": ("i", "f", "o"), "gru": ("r", "z")}  # gates whose values lie in [0, 1]

@@ -22,17 +22,9 @@ infos = {i.name: i for i in ui.available_models()}
 if not infos:
     st.error(ui.NO_MODELS)
     st.stop()
-if "_grad_models" not in st.session_state:  # widget state is dropped on page switches; the choice is not
-    st.session_state["_grad_models"] = [
-        n for n in ui.remembered("grad_models", "rnn-128,lstm-128").split(",") if n in infos
-    ] or list(infos)[:1]
-elif any(n not in infos for n in st.session_state["_grad_models"]):  # deleted since
-    st.session_state["_grad_models"] = [n for n in st.session_state["_grad_models"] if n in infos]
 c1, c2, c3, c4 = st.columns([4, 2, 1, 2])
-names = c1.multiselect(
-    "Models (overlaid)", list(infos), key="_grad_models", format_func=ui.model_labels(infos.values()).get
-)
-ui.remember("grad_models", ",".join(names))
+with c1:
+    names = ui.model_multiselect("Models (overlaid)", "grad_models", ["rnn-128", "lstm-128"], infos)
 size = c2.select_slider("Test digits in the batch", [16, 32, 64, 128, 256, 512, 1000], value=256)
 seed = c3.number_input("Batch seed", 0, 9999, 0, help="Another seed draws another batch of test digits.")
 with c4:
@@ -117,7 +109,7 @@ pick.caption(
     "‖∂L/∂x_t‖ of this digit's own loss: bright rows move the loss most (to first order). Colours are relative to each "
     "model's most salient row, on one log scale."
 )
-image = ui.test_batch(batch, seed)[0][b].numpy()
+image = ui.batch_of_test_digits(batch, seed)[0][b].numpy()
 chart.plotly_chart(saliency_digit_figure(image, {lb: p.dx[b] for lb, p in profiles.items()}), key="saliency")
 
 left, right = st.columns(2)

@@ -30,7 +30,7 @@ from explorer.train import command_line
 from explorer.training import OPTIMIZERS, SCHEDULES, Step, TrainConfig
 from explorer.training_figures import training_curves_figure
 
-KEEP = dict(persist_state="session")  # the settings survive a visit to another page
+M, D = ModelConfig(), TrainConfig()  # the defaults: the shipped LSTM-128 and how it was trained
 SIZES = [16, 32, 64, 128, 256, 512]
 DATA_NAMES = {
     "sample": "Bundled sample (4,000 train / 1,000 test digits, offline)",
@@ -40,33 +40,43 @@ DATA_NAMES = {
 
 def model_ui() -> ModelConfig:
     st.markdown("**Model**")
-    kind = st.selectbox(
+    kind = ui.kept(
+        st.selectbox,
         "Cell",
-        KINDS,
-        index=1,
+        "t_kind",
+        M.kind,
+        options=KINDS,
         format_func=str.upper,
-        key="t_kind",
-        **KEEP,
         help="RNN: plain tanh cell. LSTM: gated, with a cell state. GRU: gated, no cell state.",
     )
-    hidden = st.select_slider(
+    hidden = ui.kept(
+        st.select_slider,
         "Hidden units",
-        SIZES,
-        value=128,
-        key="t_hidden",
-        **KEEP,
+        "t_hidden",
+        M.hidden_size,
+        options=SIZES,
         help="Per direction; at most 512 so a 2-core machine stays responsive.",
     )
-    layers = st.number_input("Layers", 1, 3, 1, key="t_layers", **KEEP, help="Stacked recurrent layers, at most 3.")
-    bidirectional = st.toggle("Bidirectional", key="t_bi", **KEEP, help="Adds a backward direction: twice the work.")
-    dropout = st.slider(
+    layers = ui.kept(
+        st.number_input,
+        "Layers",
+        "t_layers",
+        M.num_layers,
+        min_value=1,
+        max_value=3,
+        help="Stacked recurrent layers, at most 3.",
+    )
+    bidirectional = ui.kept(
+        st.toggle, "Bidirectional", "t_bi", M.bidirectional, help="Adds a backward direction: twice the work."
+    )
+    dropout = ui.kept(
+        st.slider,
         "Dropout between layers",
-        0.0,
-        0.5,
-        0.0,
-        0.05,
-        key="t_dropout",
-        **KEEP,
+        "t_dropout",
+        M.dropout,
+        min_value=0.0,
+        max_value=0.5,
+        step=0.05,
         disabled=layers == 1,
         help="Only used with 2 or more layers.",
     )
@@ -75,77 +85,90 @@ def model_ui() -> ModelConfig:
 
 def optimisation_ui() -> dict:
     st.markdown("**Optimisation**")
-    optimizer = st.selectbox(
-        "Optimizer", OPTIMIZERS, key="t_opt", **KEEP, format_func={"adam": "Adam", "sgd": "SGD, momentum 0.9"}.get
+    optimizer = ui.kept(
+        st.selectbox,
+        "Optimizer",
+        "t_opt",
+        D.optimizer,
+        options=OPTIMIZERS,
+        format_func={"adam": "Adam", "sgd": "SGD, momentum 0.9"}.get,
     )
-    lr = st.number_input(
+    lr = ui.kept(
+        st.number_input,
         "Learning rate",
-        1e-6,
-        1e38,
-        3e-3,
-        1e-3,
+        "t_lr",
+        D.lr,
+        min_value=1e-6,
+        max_value=1e38,
+        step=1e-3,
         format="%g",
-        key="t_lr",
-        **KEEP,
         help=(
             "Peak step size. Adam likes 1e-3 to 1e-2. These saturating cells are hard to break: even 10 stays finite "
             "(it just learns nothing); around 1e38 with SGD and no clipping the weights overflow and training stops."
         ),
     )
-    schedule = st.selectbox(
+    schedule = ui.kept(
+        st.selectbox,
         "Schedule",
-        SCHEDULES,
-        index=1,
-        key="t_sched",
-        **KEEP,
+        "t_sched",
+        D.schedule,
+        options=SCHEDULES,
         format_func={"none": "constant", "cosine": "cosine decay to 0"}.get,
     )
-    epochs = st.number_input(
+    epochs = ui.kept(
+        st.number_input,
         "Epochs",
-        1,
-        200,
-        100,
-        key="t_epochs",
-        **KEEP,
+        "t_epochs",
+        D.epochs,
+        min_value=1,
+        max_value=200,
         help=(
             "Passes over the training digits. 100 on the sample: LSTM-128 reaches about 98.5% in about a minute "
             "(the app trains on one CPU thread); full MNIST is 15 times more digits per epoch."
         ),
     )
-    batch_size = st.select_slider("Batch size", SIZES, value=64, key="t_batch", **KEEP)
-    clip = st.number_input("Gradient clipping (max norm, 0 = off)", 0.0, 100.0, 1.0, 0.5, key="t_clip", **KEEP)
+    batch_size = ui.kept(st.select_slider, "Batch size", "t_batch", D.batch_size, options=SIZES)
+    clip = ui.kept(
+        st.number_input,
+        "Gradient clipping (max norm, 0 = off)",
+        "t_clip",
+        D.clip or 0.0,
+        min_value=0.0,
+        max_value=100.0,
+        step=0.5,
+    )
     return dict(optimizer=optimizer, lr=lr, schedule=schedule, epochs=epochs, batch_size=batch_size, clip=clip or None)
 
 
 def bptt_ui() -> dict:
     st.markdown("**Backpropagation through time**")
-    k = st.slider(
+    k = ui.kept(
+        st.slider,
         "Truncation k (rows)",
-        1,
-        28,
-        28,
-        key="t_k",
-        **KEEP,
+        "t_k",
+        D.k,
+        min_value=1,
+        max_value=28,
         help=(
             "Gradients flow back through the last k rows only. 28 = full BPTT with the fused module (fast); "
             "k < 28 unrolls the rows in a Python loop, several times slower."
         ),
     )
-    loss_at = ui.loss_at_picker("t_loss_at", **KEEP)
-    augment = st.toggle(
+    loss_at = ui.loss_at_picker("t_loss_at", D.loss_at)
+    augment = ui.kept(
+        st.toggle,
         "Augment digits",
-        True,
-        key="t_augment",
-        **KEEP,
+        "t_augment",
+        D.augment,
         help="Random shift (±3 px), rotation (±15°) and scale (±15%) of every training batch.",
     )
-    seed = st.number_input(
+    seed = ui.kept(
+        st.number_input,
         "Seed",
-        0,
-        2**31 - 1,
-        0,
-        key="t_seed",
-        **KEEP,
+        "t_seed",
+        D.seed,
+        min_value=0,
+        max_value=2**31 - 1,
         help=(
             "Same seed, same weights on CPU with the same number of threads (the app trains on one; the CLI on all "
             "cores, whose float sums come in another order)."
@@ -206,14 +229,16 @@ def cost_ui(model_cfg: ModelConfig, cfg: TrainConfig, source: str, start_job) ->
 
 def launch_ui(model_cfg: ModelConfig, cfg: TrainConfig, busy: bool) -> None:
     """Data source, checkpoint name, the equivalent command and the Start button (through the cost guard)."""
-    source = st.radio("Data", DATA_SOURCES, format_func=DATA_NAMES.get, horizontal=True, key="t_data", **KEEP)
+    source = ui.kept(
+        st.radio, "Data", "t_data", "sample", options=DATA_SOURCES, format_func=DATA_NAMES.get, horizontal=True
+    )
     if source == "mnist" and not mnist_downloaded():
         st.info(f"Full MNIST is not downloaded yet: four files from public mirrors into `{data.default_cache_dir()}`.")
         if st.button("Download full MNIST", icon=":material/download:", disabled=busy):
             start("Downloading full MNIST", tasks.download, kind="download")
         return
     default = f"my-{model_cfg.label.lower()}"
-    name = st.text_input("Save as", placeholder=default, key="t_name", **KEEP) or default
+    name = ui.kept(st.text_input, "Save as", "t_name", "", placeholder=default) or default
     try:
         path = user_path(name, ui.owner_id())
     except CheckpointError as e:

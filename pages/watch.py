@@ -2,12 +2,12 @@
 
 import streamlit as st
 
-from explorer import figures, ui
+from explorer import scan_figures, ui
 from explorer.budget import digits_for
-from explorer.internals import DIRECTIONS
 from explorer.predictions import settled_after
 from explorer.readings import gate_reading, saturation_caption, scan_reading, unit_caption
 from explorer.units import ORDERINGS, SIGMOID_GATES, order_units
+from explorer.unroll import DIRECTIONS
 
 ORDER_LABELS = {"index": "unit number", "activity": "mean activity |h|", "cluster": "similarity (clusters)"}
 DEFAULT_MODEL = "lstm-128"  # the classic: four gates and a cell state to watch
@@ -90,14 +90,14 @@ if other is not None:
         st.warning(f"{ui.plain(other_info.stem)} computes numbers that are not finite on this digit; it is left out.")
         other = None
 if other is not None:
-    fig = figures.compare_figure(
+    fig = scan_figures.compare_figure(
         digit.image,
         [(info.label, tr), (other_info.label, other_tr)],
         f"{info.label} and {other_info.label} reading {digit.caption}",
         SPEEDS[speed],
     )
 else:
-    fig = figures.scan_figure(
+    fig = scan_figures.scan_figure(
         tr,
         digit.image,
         layer,
@@ -129,7 +129,7 @@ if inspector.open:
             help="Listed in the order of the heatmap rows (top first).",
         )
         st.caption(unit_caption(cfg.kind))
-    plot.plotly_chart(figures.unit_figure(tr, layer, direction, unit), theme=None)
+    plot.plotly_chart(scan_figures.unit_figure(tr, layer, direction, unit), theme=None)
 if saturation.open:
     with saturation:
         if not SIGMOID_GATES[cfg.kind]:
@@ -138,16 +138,18 @@ if saturation.open:
             digits = digits_for("saturation", cfg, len(ui.sample()[1]))
             st.caption(saturation_caption(digits))
             stats = ui.saturation(checkpoint, key, digits)[layer, direction]
-            st.plotly_chart(figures.saturation_figure(stats, int(st.session_state.get("unit", order[0]))), theme=None)
+            st.plotly_chart(
+                scan_figures.saturation_figure(stats, int(st.session_state.get("unit", order[0]))), theme=None
+            )
 if settling.open:
     with settling:
-        st.plotly_chart(figures.prediction_figure(probs, digit.label), theme=None)
+        st.plotly_chart(scan_figures.prediction_figure(probs, digit.label), theme=None)
 if export.open:
     with export:
         name = f"{info.name}-" + ("drawing" if digit.index is None else f"digit{digit.index}")
         st.download_button(
             "Animation as standalone HTML (for slides)",
-            lambda: figures.figure_html(fig),
+            lambda: scan_figures.figure_html(fig),
             f"{name}.html",
             "text/html",
             icon=":material/slideshow:",

@@ -3,7 +3,7 @@
 import pytest
 from conftest import screenshot, wait_until_idle
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 def open_page(page, app_url: str, path: str) -> None:

@@ -4,7 +4,7 @@ import pytest
 from conftest import screenshot, wait_until_idle
 from test_shared_server import EVIL_OWNER, evil_checkpoint
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 def test_a_reload_finds_your_running_job_again(page, app_url):

@@ -5,7 +5,7 @@ import re
 import pytest
 from conftest import screenshot, wait_until_idle
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 STEP = re.compile(r"step ([\d,]+) of ([\d,]+)")
 

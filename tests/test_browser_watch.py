@@ -5,7 +5,7 @@ import re
 import pytest
 from conftest import screenshot, wait_until_idle
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 def rows_read(page) -> int:
@@ -80,3 +80,6 @@ def test_home_page_shows_the_model_cards(page, app_url):
     page.wait_for_url(re.compile(r"/watch"), timeout=30_000)
     wait_until_idle(page)
     page.wait_for_selector(".stPlotlyChart .hm image", timeout=30_000)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert "model=lstm-128" in page.url and "digit=0" in page.url  # the hero button: the default model and digit
+    assert page.locator("text=LSTM-128 reading test digit #0").count() >= 1  # the figure's title

@@ -262,10 +262,7 @@ def test_download_rejects_bad_copies_and_leaves_no_trace(server, mnist, tmp_path
 
 @pytest.mark.parametrize(
     "corrupt, reason",
-    [
-        (lambda blob: blob[:-8], "gzip"),
-        (lambda blob: gzip.compress(b"\x07" + gzip.decompress(blob)[1:]), "magic"),
-    ],
+    [(lambda blob: blob[:-8], "gzip"), (lambda blob: gzip.compress(b"\x07" + gzip.decompress(blob)[1:]), "magic")],
 )
 def test_download_verifies_contents_beyond_checksum(server, mnist, tmp_path, corrupt, reason):
     bad = {name: corrupt(blob) for name, blob in mnist.blobs.items()}

@@ -6,12 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from explorer import gradcheck, internals
+import explorer.unroll as stepwise
+from explorer import gradcheck
 from explorer.gradcheck import THRESHOLD, gradient_check
 from explorer.gradients import bptt_gradients, bptt_profile, hh_contributions, state_jacobian
-from explorer.internals import trace, unroll
 from explorer.losses import loss_logits, per_sample_loss, step_logits
 from explorer.models import ModelConfig, SequenceClassifier
+from explorer.unroll import trace, unroll
 
 KINDS = ("rnn", "lstm", "gru")
 
@@ -226,9 +227,9 @@ def test_gradient_check_covers_layers_directions_and_truncation(layer, direction
 
 def truncate_silently(monkeypatch, steps_kept: int) -> None:
     """The bug the check must catch: full BPTT quietly cut to the last `steps_kept` steps in the unroll."""
-    real = internals.truncation_starts
+    real = stepwise.truncation_starts
     monkeypatch.setattr(
-        internals, "truncation_starts", lambda steps, k: real(steps, k) if k < steps else {steps - steps_kept}
+        stepwise, "truncation_starts", lambda steps, k: real(steps, k) if k < steps else {steps - steps_kept}
     )
 
 

@@ -227,6 +227,7 @@ def run_sweep_from_page(at, epochs: int, ks: list, size: int):
     return job
 
 
+@pytest.mark.slow
 def test_a_tiny_sweep_completes_and_replaces_only_the_users_results(user_home):
     shipped_mtime = (shipped_sweep_dir() / SUMMARY).stat().st_mtime_ns
     at = open_page("truncation")
@@ -249,6 +250,7 @@ def test_a_tiny_sweep_completes_and_replaces_only_the_users_results(user_home):
     assert any(o.startswith(f"Visitor {at.session_state['_owner'][:4]}'s: ") for o in other.selectbox[1].options)
 
 
+@pytest.mark.slow
 def test_stop_leaves_the_page_working():
     at = open_page("truncation")
     job = run_sweep_from_page(at, 50, [1, 2], 4000)  # long enough to be stopped midway

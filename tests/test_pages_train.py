@@ -114,7 +114,7 @@ def test_defaults_are_the_shipped_lstm_and_settings_survive_a_page_switch():
 def test_tiny_training_saves_a_checkpoint_that_watch_it_read_can_pick():
     at = train_page()
     job = start(at, "tiny", **TINY)
-    assert job.running or job.status == "done"
+    assert job.kind == "train" and job.description == "LSTM-16 on the bundled sample → tiny"
     finish(at, job)
     assert job.status == "done" and "Saved tiny (finished)" in at.success[0].value
     assert [m.label for m in at.metric][:4] == ["Epoch", "Loss (last step)", "Train accuracy", "Test accuracy"]
@@ -134,6 +134,7 @@ def test_tiny_training_saves_a_checkpoint_that_watch_it_read_can_pick():
     assert picker.value == f"{owner(at)[:8]}/tiny" and any(option.endswith("tiny (yours)") for option in picker.options)
 
 
+@pytest.mark.slow
 def test_stop_saves_the_best_weights_so_far():
     at = train_page()
     job = start(at, "stopped", **LONG)
@@ -274,6 +275,7 @@ def test_good_upload_download_and_delete():
     assert "Delete" not in [b.label for b in at.button]
 
 
+@pytest.mark.slow
 def test_two_sessions_train_at_once_a_third_queues_and_starts_when_a_slot_frees():
     a, b, c = train_page(), train_page(), train_page()
     job_a, job_b = start(a, "alpha", **LONG), start(b, "beta", **LONG)
@@ -333,6 +335,7 @@ def local_mirror(tmp_path, monkeypatch):
     httpd.server_close()
 
 
+@pytest.mark.slow
 def test_full_mnist_is_offered_downloaded_with_progress_then_trained_on(local_mirror):
     at = settle(train_page(), t_data="mnist")
     assert "not downloaded yet" in at.info[0].value

@@ -13,10 +13,10 @@ from streamlit.testing.v1 import AppTest
 from explorer import ui
 from explorer.checkpoints import list_checkpoints, read_checkpoint, save_checkpoint, shipped_dir, user_dir
 from explorer.data import drawing_to_digit, load_sample
-from explorer.internals import state_names, trace
 from explorer.models import ModelConfig, SequenceClassifier
 from explorer.predictions import misclassified, predict
 from explorer.units import gate_saturation
+from explorer.unroll import state_names, trace
 
 APP = str(Path(__file__).resolve().parent.parent / "explorer" / "app.py")
 
@@ -261,7 +261,7 @@ def test_a_model_deleted_under_the_open_page_gives_a_message_not_a_traceback(mon
     listed = ui.available_models()
     path.unlink()
     with monkeypatch.context() as patch:  # deleted between the listing and the loading
-        patch.setattr(ui, "available_models", lambda: listed)
+        patch.setattr("explorer.ui.widgets.available_models", lambda: listed)
         rerun(at)
     assert "doomed is gone" in at.error[0].value and not at.get("plotly_chart")
     rerun(at)  # the next listing no longer has it: the page says so and falls back to its default model

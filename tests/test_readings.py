@@ -8,15 +8,9 @@ import torch
 
 from explorer.checkpoints import read_checkpoint, shipped_dir
 from explorer.data import load_sample
-from explorer.internals import trace
 from explorer.models import layer_weights
-from explorer.readings import (
-    gate_reading,
-    jacobian_caption,
-    saturation_caption,
-    scan_reading,
-    unit_caption,
-)
+from explorer.readings import gate_reading, jacobian_caption, saturation_caption, scan_reading, unit_caption
+from explorer.unroll import trace
 
 SHIPPED = ("rnn-128", "lstm-128", "gru-128", "bilstm-128", "lstm-2x128")
 

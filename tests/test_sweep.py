@@ -154,6 +154,7 @@ def test_sweep_job_saves_a_new_user_sweep_or_nothing(sample, user_home):
     assert run_sweep_job(stopped, SweepConfig(**TINY), *sample) is None and list_sweeps()[-1] == Path(folder)
 
 
+@pytest.mark.slow
 def test_seeds_train_one_model_per_k_and_seed_and_round_trip(sample, tmp_path):
     events = []
     sweep = run_sweep(SweepConfig(**TINY | dict(epochs=1, seeds=(0, 1))), *sample, on_progress=events.append)
@@ -354,6 +355,7 @@ def test_stopped_and_empty_sweeps_say_so():
     assert sweep_reading(empty).startswith("The sweep was stopped before any model finished")
 
 
+@pytest.mark.slow
 def test_shipped_sweep_reading(sample):
     sweep = load_sweep(shipped_sweep_dir())
     for run in sweep.runs:  # the stored per-digit results are the models' own

@@ -11,7 +11,7 @@ import explorer.data as data
 import explorer.tasks as tasks
 import explorer.training as training
 from explorer.checkpoints import read_checkpoint, shipped_dir
-from explorer.data import DataError, Digits, load_sample
+from explorer.data import DataError, Digits, load_digits, load_sample
 from explorer.jobs import Job
 from explorer.losses import loss_logits, per_sample_loss
 from explorer.models import ModelConfig, SequenceClassifier
@@ -266,7 +266,15 @@ def test_cli_rejects_out_of_range_values_cleanly(capsys):
     assert e.value.code == 2
 
 
-def test_cli_saves_the_command_that_reproduces_it(tmp_path, capsys):
+@pytest.fixture
+def tiny_cli_data(digits, monkeypatch):
+    """The CLI trains on the 512/200 test digits instead of the 4,000/1,000 of the sample."""
+    monkeypatch.setattr(
+        "explorer.train.load_digits", lambda source: digits if source == "sample" else load_digits(source)
+    )
+
+
+def test_cli_saves_the_command_that_reproduces_it(tmp_path, capsys, tiny_cli_data):
     from explorer.train import main
 
     out = tmp_path / "m.safetensors"
@@ -295,7 +303,7 @@ def test_cli_saves_the_command_that_reproduces_it(tmp_path, capsys):
     )
 
 
-def test_cli_reports_data_and_save_errors_cleanly(tmp_path, capsys):
+def test_cli_reports_data_and_save_errors_cleanly(tmp_path, capsys, tiny_cli_data):
     from explorer.train import main
 
     assert main(["--data", "mnist", "--hidden", "8"]) == 1

@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from explorer.data import Digits
-from explorer.internals import trace
 from explorer.models import ModelConfig, SequenceClassifier
 from explorer.predictions import misclassified, predict, settled_after
 from explorer.units import activity_order, cluster_order, gate_saturation, order_units, saturation_counts, unit_linkage
+from explorer.unroll import trace
 
 
 def make(kind, layers=1, bidir=False, hidden=6, seed=0):

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from explorer.internals import record_states, state_names, trace, truncation_starts, unroll
 from explorer.models import ModelConfig, SequenceClassifier
+from explorer.unroll import record_states, state_names, trace, truncation_starts, unroll
 
 CASES = list(itertools.product(("rnn", "lstm", "gru"), (1, 2), (False, True)))
 

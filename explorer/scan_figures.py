@@ -1,4 +1,4 @@
-"""Plotly figures for the explorer: plain data in, go.Figure out (no Streamlit).
+"""Plotly figures of the Watch page: a model reading a digit (plain data in, go.Figure out; no Streamlit).
 
 The scan figures animate t = 1..28 in the browser. The heatmaps hold the whole trace once; each frame
 changes layout shapes and labels (the scan line on the digit, a curtain over the rows not read yet, the
@@ -10,7 +10,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from .data import T
-from .internals import DIRECTIONS, Trace, state_names
+from .style import ACCENT, BACKWARD, FONT, FORWARD, MUTED
+from .unroll import DIRECTIONS, Trace, state_names
 
 ROWS = np.arange(1, T + 1)  # image rows 1..28 (1 = top), the x axis of every units-by-time heatmap
 CLASSES = [str(c) for c in range(10)]
@@ -43,8 +44,6 @@ SCALE_OF = {
 }
 GATE_TICKS = dict(tickvals=[0, 0.5, 1], ticktext=["0 shut", "0.5", "1 open"])
 GRIDS = {1: (1, 1), 4: (2, 2), 6: (2, 3)}  # heatmap panels -> (rows, cols): h; r z n h; i f g o c h
-FORWARD, BACKWARD, ACCENT, MUTED = "#f97316", "#06b6d4", "#2563eb", "#cbd5e1"
-FONT = dict(family="Inter, 'Source Sans Pro', Arial, sans-serif", size=13, color="#1f2937")
 UNREAD = "rgba(15, 23, 42, 0.72)"  # veil over digit rows the model has not read yet
 
 

@@ -10,10 +10,10 @@ import pytest
 import torch
 from plotly_spec import array, bar_heights, frame, heatmaps
 
-from explorer import figures
-from explorer.internals import state_names, trace
+from explorer import scan_figures
 from explorer.models import ModelConfig, SequenceClassifier
 from explorer.training_figures import smooth
+from explorer.unroll import state_names, trace
 
 DIGIT = np.random.default_rng(0).random((28, 28)).astype(np.float32)
 
@@ -43,7 +43,7 @@ def spec_of(fig) -> dict:
 def test_scan_figure_holds_the_trace(kind, layers, bidir, layer, direction, narrow):
     tr = traced(kind, layers, bidir)
     order = np.random.default_rng(1).permutation(6)
-    spec = spec_of(figures.scan_figure(tr, DIGIT, layer, direction, order, title="t", narrow=narrow))
+    spec = spec_of(scan_figures.scan_figure(tr, DIGIT, layer, direction, order, title="t", narrow=narrow))
     maps = heatmaps(spec)
     assert set(maps) == set(state_names(kind)) | {"digit"}
     np.testing.assert_array_equal(array(maps["digit"]["z"]), DIGIT)
@@ -62,7 +62,7 @@ def test_scan_figure_holds_the_trace(kind, layers, bidir, layer, direction, narr
 
 def test_scan_frames_move_the_scan_line_curtains_and_bars():
     tr = traced("lstm")
-    spec = spec_of(figures.scan_figure(tr, DIGIT))
+    spec = spec_of(scan_figures.scan_figure(tr, DIGIT))
     for t in (1, 9, 28):
         f = frame(spec, t)
         shapes = f["shapes"]
@@ -72,7 +72,7 @@ def test_scan_frames_move_the_scan_line_curtains_and_bars():
             assert shapes[f"curtain {name}"]["x0"] == t + 0.5  # columns 1..t revealed
         np.testing.assert_allclose(bar_heights(shapes, "P"), tr.probs[0, t - 1], rtol=1e-6)
         top = int(tr.probs[0, t - 1].argmax())
-        assert shapes[f"P {top}"]["fillcolor"] == figures.ACCENT
+        assert shapes[f"P {top}"]["fillcolor"] == scan_figures.ACCENT
         assert f["annotations"]["P label"]["x"] == top
     # The figure as first drawn is the last frame: the whole digit read.
     assert spec["layout"]["shapes"] == spec["frames"][-1]["layout"]["shapes"]
@@ -81,7 +81,7 @@ def test_scan_frames_move_the_scan_line_curtains_and_bars():
 
 def test_backward_direction_reveals_from_the_bottom_row_up():
     tr = traced("lstm", bidir=True)
-    spec = spec_of(figures.scan_figure(tr, DIGIT, direction=1))
+    spec = spec_of(scan_figures.scan_figure(tr, DIGIT, direction=1))
     shapes = frame(spec, 5)["shapes"]
     assert shapes["curtain h"]["x1"] == 28 - 5 + 0.5  # rows 24..28 revealed
     assert (shapes["scan backward"]["y0"], shapes["scan backward"]["y1"]) == (23.5, 24.5)
@@ -91,7 +91,7 @@ def test_backward_direction_reveals_from_the_bottom_row_up():
 
 
 def test_play_pause_and_slider_animate_without_redrawing():
-    spec = spec_of(figures.scan_figure(traced("gru"), DIGIT, frame_ms=123))
+    spec = spec_of(scan_figures.scan_figure(traced("gru"), DIGIT, frame_ms=123))
     play, pause, resume = spec["layout"]["updatemenus"][0]["buttons"]
     assert play["args"][0] is None and play["args"][1]["frame"] == {"duration": 123, "redraw": False}
     assert play["args"][1]["fromcurrent"] is False and resume["args"][1]["fromcurrent"] is True
@@ -102,21 +102,21 @@ def test_play_pause_and_slider_animate_without_redrawing():
 
 def test_colour_scales_sequential_for_gates_diverging_for_the_rest():
     tr = traced("lstm")
-    spec = spec_of(figures.scan_figure(tr, DIGIT))
+    spec = spec_of(scan_figures.scan_figure(tr, DIGIT))
     maps, layout = heatmaps(spec), spec["layout"]
     scale = {name: layout[maps[name]["coloraxis"]] for name in state_names("lstm")}
     for gate in "ifo":
         assert (scale[gate]["cmin"], scale[gate]["cmax"]) == (0, 1)
     for name in "gh":
         assert (scale[name]["cmin"], scale[name]["cmax"]) == (-1, 1)
-    r = figures.cell_colour_range(tr.get(0, 0, "c")[0])
+    r = scan_figures.cell_colour_range(tr.get(0, 0, "c")[0])
     assert r == pytest.approx(max(np.percentile(np.abs(tr.get(0, 0, "c")[0]), 99), 0.1))
     assert (scale["c"]["cmin"], scale["c"]["cmax"]) == (pytest.approx(-r), pytest.approx(r))
 
 
 def test_compare_figure_runs_both_models_in_sync():
     lstm, rnn = traced("lstm", seed=1), traced("rnn", layers=2, seed=2)
-    spec = spec_of(figures.compare_figure(DIGIT, [("A", lstm), ("B", rnn)]))
+    spec = spec_of(scan_figures.compare_figure(DIGIT, [("A", lstm), ("B", rnn)]))
     hs = [d for d in spec["data"] if d.get("name") == "h"]
     np.testing.assert_array_equal(array(hs[0]["z"]), lstm.get(0, 0, "h")[0].T)
     np.testing.assert_array_equal(array(hs[1]["z"]), rnn.get(1, 0, "h")[0].T)  # the last layer
@@ -129,7 +129,7 @@ def test_compare_figure_runs_both_models_in_sync():
 
 def test_unit_saturation_and_prediction_figures_plot_their_inputs():
     tr = traced("lstm")
-    spec = spec_of(figures.unit_figure(tr, 0, 0, unit=4))
+    spec = spec_of(scan_figures.unit_figure(tr, 0, 0, unit=4))
     lines = {d["name"].split(" ")[0]: array(d["y"]) for d in spec["data"]}
     assert set(lines) == set("ifgoch")
     for name, y in lines.items():
@@ -137,13 +137,13 @@ def test_unit_saturation_and_prediction_figures_plot_their_inputs():
 
     rng = np.random.default_rng(2)
     stats = {g: (rng.random(6), rng.random(6)) for g in "ifo"}
-    spec = spec_of(figures.saturation_figure(stats, highlight=3))
+    spec = spec_of(scan_figures.saturation_figure(stats, highlight=3))
     dots = [d for d in spec["data"] if d["mode"] == "markers" and "customdata" in d]
     for d, g in zip(dots, "ifo"):
         np.testing.assert_allclose(array(d["x"]), stats[g][1])  # right-saturated (> 0.9) across
         np.testing.assert_allclose(array(d["y"]), stats[g][0])  # left-saturated (< 0.1) up
 
-    spec = spec_of(figures.prediction_figure(tr.probs[0], label=3))
+    spec = spec_of(scan_figures.prediction_figure(tr.probs[0], label=3))
     for c, d in enumerate(spec["data"]):
         np.testing.assert_allclose(array(d["y"]), tr.probs[0, :, c], rtol=1e-6)
 
@@ -155,9 +155,9 @@ def test_figure_html_is_standalone_and_animated(engine, monkeypatch):
     if engine == "orjson" and importlib.util.find_spec("orjson") is None:
         pytest.skip("orjson is an optional plotly speed-up, not a dependency; the json engine runs everywhere")
     monkeypatch.setattr(pio.json.config, "default_engine", engine)
-    fig = figures.scan_figure(traced("lstm", hidden=128), DIGIT)
+    fig = scan_figures.scan_figure(traced("lstm", hidden=128), DIGIT)
     assert len(pio.to_json(fig, validate=False)) < 600_000  # 28 frames, 6 heatmaps of 128 units: still small
-    html = figures.figure_html(fig)
+    html = scan_figures.figure_html(fig)
     assert "<script src=" not in html and len(html) > 3_000_000  # plotly.js inlined: works offline, in slides
     text = re.sub(r"\\u([0-9a-fA-F]{4})", lambda m: chr(int(m[1], 16)), html)
     assert "Plotly.addFrames" in text and '"name":"28"' in text and "\u25b6 Play" in text

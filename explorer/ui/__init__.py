@@ -1,0 +1,82 @@
+"""The Streamlit side of the app: the only package besides app.py that imports Streamlit.
+
+state: choices kept across reruns, pages and reloads; the visitor's identity; escaping untrusted text.
+loaders: cached engine calls shared by every session. widgets: pickers the pages share.
+Pages use them as `ui.<name>`.
+"""
+
+from .loaders import (
+    JACOBIAN_DIGITS,
+    available_models,
+    batch_of_test_digits,
+    final_state_jacobian,
+    gradient_check_result,
+    gradient_profile,
+    job_manager,
+    load_model,
+    model_key,
+    npz_bytes,
+    parameter_count,
+    predicted_classes,
+    recorded_meta,
+    sample,
+    saturation,
+    skipped_checkpoints,
+    trace_digit,
+    untrained_copy,
+)
+from .state import keep_owner_cookie, kept, owner_id, owner_tag, plain, remember, remembered
+from .widgets import (
+    NO_MODELS,
+    Digit,
+    choice,
+    digit_picker,
+    drawn_digit,
+    loaded_model,
+    loss_at_picker,
+    model_labels,
+    model_multiselect,
+    model_option_label,
+    model_picker,
+    whose,
+)
+
+__all__ = [
+    "JACOBIAN_DIGITS",
+    "NO_MODELS",
+    "Digit",
+    "available_models",
+    "batch_of_test_digits",
+    "choice",
+    "digit_picker",
+    "drawn_digit",
+    "final_state_jacobian",
+    "gradient_check_result",
+    "gradient_profile",
+    "job_manager",
+    "keep_owner_cookie",
+    "kept",
+    "load_model",
+    "loaded_model",
+    "loss_at_picker",
+    "model_key",
+    "model_labels",
+    "model_multiselect",
+    "model_option_label",
+    "model_picker",
+    "npz_bytes",
+    "owner_id",
+    "owner_tag",
+    "parameter_count",
+    "plain",
+    "predicted_classes",
+    "recorded_meta",
+    "remember",
+    "remembered",
+    "sample",
+    "saturation",
+    "skipped_checkpoints",
+    "trace_digit",
+    "untrained_copy",
+    "whose",
+]

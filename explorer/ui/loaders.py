@@ -1,0 +1,182 @@
+"""Cached engine calls: one copy of each model, trace and profile, shared by every session of the server."""
+
+import io
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+import torch
+
+from ..checkpoints import SUFFIX, Checkpoint, CheckpointInfo, list_checkpoints, read_checkpoint, shipped_dir, user_dir
+from ..data import Digits, load_sample
+from ..gradcheck import GradCheck, gradient_check
+from ..gradients import Profile, StateJacobian, bptt_profile, digit_batch, state_jacobian
+from ..jobs import JobManager
+from ..metadata import Recorded, recorded
+from ..models import ModelConfig, SequenceClassifier, count_parameters, untrained_model
+from ..predictions import predict
+from ..units import gate_saturation
+from ..unroll import Trace, trace
+
+
+@st.cache_resource(show_spinner=False)
+def sample() -> tuple[Digits, Digits]:
+    """The bundled 4,000/1,000 MNIST sample (train, test): one copy shared by every session, never modified."""
+    return load_sample()
+
+
+def _checkpoint_files() -> tuple:
+    """(path, inode, mtime_ns, size) of every checkpoint file: a cheap listing that changes whenever a file does."""
+    files, folders = [], [shipped_dir(), user_dir()]
+    while folders:
+        try:
+            entries = list(os.scandir(folders.pop()))
+        except (FileNotFoundError, NotADirectoryError):  # no user folder before the first save
+            continue
+        for entry in entries:
+            try:
+                if entry.name.endswith(SUFFIX):
+                    stat = entry.stat()
+                    files.append((entry.path, entry.inode(), stat.st_mtime_ns, stat.st_size))
+                elif entry.is_dir() and os.path.dirname(entry.path) == str(user_dir()):  # visitors' folders
+                    folders.append(entry.path)
+            except FileNotFoundError:  # deleted while we looked
+                pass
+    return tuple(sorted(files))
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _list_checkpoints(files: tuple) -> tuple[list[CheckpointInfo], list[tuple[str, str]]]:
+    """list_checkpoints() and the files it skipped, cached per state of the folders (`files` is the cache key)."""
+    skipped = []
+    infos = list_checkpoints(on_error=lambda path, error: skipped.append((path.name, str(error))))
+    return infos, skipped
+
+
+def available_models() -> list[CheckpointInfo]:
+    """Shipped and user checkpoints; their headers are read again only when a file was added, removed or changed."""
+    return _list_checkpoints(_checkpoint_files())[0]
+
+
+def skipped_checkpoints() -> list[tuple[str, str]]:
+    """(file name, why) of checkpoint files in the user folders that cannot be read."""
+    return _list_checkpoints(_checkpoint_files())[1]
+
+
+@st.cache_resource(show_spinner="Loading model…", max_entries=16)
+def _load(_path: Path, key: str) -> Checkpoint:
+    return read_checkpoint(_path)
+
+
+def load_model(info: CheckpointInfo) -> tuple[Checkpoint, str]:
+    """The checkpoint (cached per file version) and its model_key; OSError or CheckpointError if it cannot be read."""
+    key = model_key(info)
+    return _load(info.path, key), key
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def trace_digit(_checkpoint: Checkpoint, model_key: str, image: np.ndarray) -> Trace:
+    """Trace of one digit (28, 28) in [0, 1]; cached by model key and the pixels."""
+    return trace(_checkpoint.model, torch.from_numpy(np.asarray(image, np.float32))[None])
+
+
+def model_key(info: CheckpointInfo) -> str:
+    """Cache key that changes when the file changes; OSError if the file is gone."""
+    return f"{info.path}:{info.path.stat().st_mtime_ns}"
+
+
+@st.cache_resource(show_spinner=False)
+def job_manager() -> JobManager:
+    """The server's one job manager: every session of this process sees the same jobs."""
+    return JobManager()
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _recorded(meta_json: str) -> Recorded:
+    return recorded(json.loads(meta_json))
+
+
+def recorded_meta(info: CheckpointInfo) -> Recorded:
+    """The checkpoint's displayable metadata, validated (cached per metadata)."""
+    return _recorded(json.dumps(info.meta, sort_keys=True))
+
+
+@st.cache_data(show_spinner=False)
+def parameter_count(config: dict) -> int:
+    """Number of trainable parameters of a model with this config (a ModelConfig dict)."""
+    with torch.device("meta"):  # shapes only: no memory, and no draws from the global RNG
+        return count_parameters(SequenceClassifier(ModelConfig.from_dict(config)))
+
+
+@st.cache_data(show_spinner="Classifying the test digits…", max_entries=16)
+def predicted_classes(_checkpoint: Checkpoint, model_key: str) -> np.ndarray:
+    """The model's predicted class for each bundled test digit."""
+    return predict(_checkpoint.model, sample()[1])
+
+
+@st.cache_data(show_spinner="Measuring gate saturation over the test digits…", max_entries=16)
+def saturation(_checkpoint: Checkpoint, model_key: str, digits: int) -> dict:
+    """Gate saturation of every layer/direction over the first `digits` bundled test digits (see explorer.units)."""
+    images, _ = sample()[1].tensors()
+    return gate_saturation(_checkpoint.model, images[:digits])
+
+
+def npz_bytes(arrays: dict) -> bytes:
+    """A compressed .npz file of named arrays, for a download button."""
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    return buffer.getvalue()
+
+
+JACOBIAN_DIGITS = 32  # ||dh_T/dh_t|| costs one gradient pass per hidden unit: a sub-batch keeps it fast
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def _untrained(config: str, forget_bias: float | None, scale: float | None) -> SequenceClassifier:
+    return untrained_model(ModelConfig.from_dict(json.loads(config)), 0, forget_bias, scale)
+
+
+def untrained_copy(
+    config: ModelConfig, forget_bias: float | None, scale: float | None
+) -> tuple[SequenceClassifier, str]:
+    """A freshly initialised (seed 0) model of this architecture with the init knobs, and its cache key."""
+    text = json.dumps(config.to_dict(), sort_keys=True)
+    return _untrained(text, forget_bias, scale), f"untrained:{text}:{forget_bias}:{scale}"
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def batch_of_test_digits(size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """`size` bundled test digits drawn with this seed (gradients.digit_batch): shared, never modified."""
+    return digit_batch(sample()[1], size, seed)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def gradient_profile(_model: SequenceClassifier, model_key: str, size: int, seed: int, loss_at: str) -> Profile:
+    """BPTT profile of the model on batch_of_test_digits(size, seed)."""
+    return bptt_profile(_model, *batch_of_test_digits(size, seed), loss_at)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def final_state_jacobian(
+    _model: SequenceClassifier, model_key: str, size: int, seed: int, digits: int
+) -> StateJacobian:
+    """||dh_T/ds_t|| on the first `digits` digits of batch_of_test_digits(size, seed)."""
+    return state_jacobian(_model, batch_of_test_digits(size, seed)[0][:digits])
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def gradient_check_result(
+    _model: SequenceClassifier,
+    model_key: str,
+    size: int,
+    seed: int,
+    loss_at: str,
+    layer: int,
+    direction: int,
+    digits: int = 4,
+) -> GradCheck:
+    """explorer.gradcheck on the batch's first `digits` digits, for one layer and direction."""
+    x, y = batch_of_test_digits(size, seed)
+    return gradient_check(_model, x[:digits], y[:digits], loss_at, layer=layer, direction=direction)
