@@ -6,10 +6,10 @@ from dataclasses import dataclass
 
 import torch
 
-from .losses import loss_logits, per_sample_loss
 from .models import ModelConfig, evaluating, seeded_model
 from .sweep import SweepConfig
 from .training import TRAIN_PROBE, TrainConfig, make_optimizer
+from .truncation import truncated_loss
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ class Estimate:
         return self.seconds / 60
 
 
-def probe(model_cfg: ModelConfig, cfg: TrainConfig, steps: int = 3, T: int = 28) -> tuple[float, float]:
+def probe(model_cfg: ModelConfig, cfg: TrainConfig, steps: int = 3) -> tuple[float, float]:
     """(seconds per optimizer step, seconds per digit evaluated) of this model and config, timed here and now.
 
     The step is the real one (loss with truncation k, backward, clipping, update) on a random batch; one
@@ -35,12 +35,12 @@ def probe(model_cfg: ModelConfig, cfg: TrainConfig, steps: int = 3, T: int = 28)
     model = seeded_model(model_cfg, 0).train()
     opt = make_optimizer(model, cfg)
     gen = torch.Generator().manual_seed(0)
-    x = torch.rand(cfg.batch_size, T, 28, generator=gen)
+    x = cfg.sequence_task.apply(torch.rand(cfg.batch_size, 28, 28, generator=gen), gen)
     y = torch.randint(0, 10, (cfg.batch_size,), generator=gen)
 
     def step() -> float:
         start = time.perf_counter()
-        loss = per_sample_loss(loss_logits(model, x, cfg.loss_at, cfg.k), y).mean()
+        loss = truncated_loss(model, x, y, cfg.loss_at, cfg.truncation, gen).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip or float("inf"))
@@ -74,12 +74,17 @@ def total(estimates: list[Estimate]) -> Estimate:
     )
 
 
-def sweep_estimate(cfg: SweepConfig, n_train: int, n_test: int) -> Estimate:
-    """Predicted wall time of run_sweep(cfg): every (k, seed) run, probing full BPTT and truncation once each."""
+def sweep_estimate(cfg: SweepConfig, n_train: int, n_test: int, workers: int = 1) -> Estimate:
+    """Predicted wall time of a sweep: each (cell, scheme) probed once (a truncated run's cost hardly depends on
+    k), every run counted, spread over `workers`."""
     n_train = min(n_train, cfg.train_size or n_train)
-    by_kind = {}  # truncated runs all unroll the same T steps, whatever their k
-    for k in cfg.ks:
-        fused = k >= 28
-        if fused not in by_kind:
-            by_kind[fused] = training_estimate(cfg.model_config(), cfg.train_config(k), n_train, n_test)
-    return total([by_kind[k >= 28] for k in cfg.ks] * len(cfg.seeds))
+    probed, runs = {}, []
+    for spec in cfg.plan():
+        key = (spec.kind, spec.scheme)
+        if key not in probed:
+            probed[key] = training_estimate(cfg.model_config(spec.kind), cfg.train_config(spec), n_train, n_test)
+        runs.append(probed[key])
+    whole = total(runs)
+    return Estimate(
+        whole.seconds / max(1, min(workers, len(runs))), whole.steps, whole.step_seconds, whole.eval_seconds
+    )

@@ -24,7 +24,11 @@ from .losses import LossAt, per_sample_loss
 from .models import MODULES, SequenceClassifier
 
 THRESHOLD = 1e-6  # largest relative error that passes (float64; forward mode is exact up to round-off)
-ROWS = (1, 7, 14, 21, 28)  # image rows whose per-row gradients are checked (1 = top)
+
+
+def checked_rows(T: int) -> tuple[int, ...]:
+    """Rows whose per-row gradients are checked: the first, the last and three between (1, 7, 14, 21, 28 for T = 28)."""
+    return tuple(sorted({1, *(round(T * f) for f in (0.25, 0.5, 0.75)), T}))
 
 
 @dataclass(frozen=True)
@@ -177,7 +181,7 @@ def gradient_check(
     k: int | None = None,
     layer: int | None = None,
     direction: int = 0,
-    rows: tuple = ROWS,
+    rows: tuple | None = None,
     n_weights: int = 8,
     seed: int = 0,
 ) -> GradCheck:
@@ -188,6 +192,7 @@ def gradient_check(
     gen = torch.Generator().manual_seed(seed)
     cfg, B, T = model.config, x.shape[0], x.shape[1]
     layer = cfg.num_layers - 1 if layer is None else layer
+    rows = checked_rows(T) if rows is None else rows
     g = bptt_gradients(model, x, y, loss_at, k)
     ref = FusedReference(model, x, y, loss_at, k)
     checks = []

@@ -198,11 +198,16 @@ def state_jacobian(model: SequenceClassifier, x: torch.Tensor) -> StateJacobian:
         return StateJacobian(np.stack(parts["h"]), np.stack(parts["c"]) if parts["c"] else None)
 
 
+def batch_indices(n: int, size: int, seed: int = 0) -> np.ndarray:
+    """`size` of n digit numbers drawn without replacement with a fixed seed."""
+    if not 1 <= size <= n:
+        raise ValueError(f"batch size must be in 1..{n}, got {size}")
+    return np.random.default_rng(seed).permutation(n)[:size]
+
+
 def digit_batch(digits: Digits, size: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """`size` digits drawn without replacement with a fixed seed: images (B, 28, 28) in [0, 1], labels (B,)."""
-    if not 1 <= size <= len(digits):
-        raise ValueError(f"batch size must be in 1..{len(digits)}, got {size}")
-    idx = np.random.default_rng(seed).permutation(len(digits))[:size]
+    idx = batch_indices(len(digits), size, seed)
     x, y = digits.tensors()
     return x[idx], y[idx]
 

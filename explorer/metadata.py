@@ -10,12 +10,14 @@ import contextlib
 import io
 import re
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 
 from .checkpoints import fraction_or_none, recorded_accuracy
 from .models import ModelConfig
+from .sequences import ROW_MNIST, SequenceTask
 from .train import command_line, configs, parser
+from .training import TrainConfig
 
 MAX_DIGITS = 10_000_000  # more digits than any data set here holds: an absurd count reads as unknown
 DATA_SOURCES = ("sample", "mnist")
@@ -37,6 +39,7 @@ class Recorded:
     partial_epoch: bool | None
     created: datetime | None  # UTC
     command: str | None  # `python -m explorer.train ...`, re-rendered from its parse
+    task: SequenceTask = ROW_MNIST  # the sequences the model was trained on (row-MNIST if unrecorded or invalid)
 
 
 def _count(value, high: int = MAX_DIGITS) -> int | None:
@@ -98,7 +101,38 @@ def recorded(meta: dict) -> Recorded:
         partial_epoch=_flag(metrics.get("partial_epoch")),
         created=_created(meta.get("created")),
         command=canonical_command(meta.get("command")),
+        task=trained_task(meta.get("train_config")),
     )
+
+
+def trained_task(train_config) -> SequenceTask:
+    """The sequence task a checkpoint's training config records; row-MNIST for anything else."""
+    if not isinstance(train_config, dict):
+        return ROW_MNIST
+    try:
+        return SequenceTask(
+            train_config.get("task", "rows"), train_config.get("delay", 0), train_config.get("delay_at", "after")
+        )
+    except (ValueError, TypeError):
+        return ROW_MNIST
+
+
+def recorded_train_config(train_config) -> TrainConfig | None:
+    """The TrainConfig a checkpoint records, or None where it does not parse as one.
+
+    Files written before truncation had its own fields recorded full BPTT as k = T (28); that reads as k = None
+    now, and fields they lack take their defaults.
+    """
+    if not isinstance(train_config, dict):
+        return None
+    known = {f.name for f in fields(TrainConfig)}
+    values = {name: value for name, value in train_config.items() if name in known}
+    try:
+        if values.get("k") is not None and values["k"] == trained_task(train_config).T and "task" not in values:
+            values["k"] = None
+        return TrainConfig(**values)
+    except (ValueError, TypeError):
+        return None
 
 
 def described_config(config: ModelConfig) -> str:

@@ -5,15 +5,29 @@ import torch
 
 from .data import Digits
 from .models import evaluating
+from .sequences import ROW_MNIST, SequenceTask
 
 
 @torch.no_grad()
-def predict(model, digits: Digits, batch_size: int = 1000) -> np.ndarray:
-    """The model's predicted class for each digit, (N,) int64; batches run on the model's device."""
+def predict(
+    model,
+    digits: Digits,
+    batch_size: int = 1000,
+    task: SequenceTask = ROW_MNIST,
+    start: int = 0,
+    stop: int | None = None,
+) -> np.ndarray:
+    """The model's predicted class for digits[start:stop], each read as a sequence of `task` (fixed noise per
+    digit number), (N,) int64; batches run on the model's device."""
     device = next(model.parameters()).device
     x, _ = digits.tensors()
+    stop = len(x) if stop is None else min(stop, len(x))
+    predicted = []
     with evaluating(model):
-        predicted = [model(x[i : i + batch_size].to(device)).argmax(-1).cpu() for i in range(0, len(x), batch_size)]
+        for i in range(start, stop, batch_size):
+            j = min(i + batch_size, stop)
+            seq = task.apply(x[i:j], indices=torch.arange(i, j))
+            predicted.append(model(seq.to(device)).argmax(-1).cpu())
     return torch.cat(predicted).numpy() if predicted else np.zeros(0, np.int64)
 
 

@@ -3,9 +3,16 @@
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 ALPHA = 0.05  # significance level of every test the app reports
+
+
+def _scipy():
+    """scipy.stats, imported when a test is computed: it takes most of a second, and a sweep's pool workers,
+    which import this module, never need it."""
+    from scipy import stats
+
+    return stats
 
 
 @dataclass(frozen=True)
@@ -27,14 +34,14 @@ def mcnemar(correct_a: np.ndarray, correct_b: np.ndarray) -> PairedResult:
         )
     only_a, only_b = int((correct_a & ~correct_b).sum()), int((~correct_a & correct_b).sum())
     n = only_a + only_b
-    p = 1.0 if n == 0 else float(stats.binomtest(only_a, n, 0.5).pvalue)
+    p = 1.0 if n == 0 else float(_scipy().binomtest(only_a, n, 0.5).pvalue)
     return PairedResult(float(correct_a.mean() - correct_b.mean()), only_a, only_b, p)
 
 
 def above_chance(correct: np.ndarray, chance: float) -> float:
     """One-sided exact binomial p-value that an accuracy measured on these digits exceeds `chance`."""
     correct = np.asarray(correct, bool)
-    return float(stats.binomtest(int(correct.sum()), len(correct), chance, alternative="greater").pvalue)
+    return float(_scipy().binomtest(int(correct.sum()), len(correct), chance, alternative="greater").pvalue)
 
 
 @dataclass(frozen=True)
@@ -60,7 +67,7 @@ def paired_across_seeds(accuracy_a: np.ndarray, accuracy_b: np.ndarray) -> Seeds
     if a.shape != b.shape or a.ndim != 1:
         raise ValueError(f"need per-seed accuracies of equal length, got {a.shape} and {b.shape}")
     d = a - b
-    p = float(stats.ttest_rel(a, b).pvalue) if len(d) >= 2 and np.ptp(d) > 0 else float("nan")
+    p = float(_scipy().ttest_rel(a, b).pvalue) if len(d) >= 2 and np.ptp(d) > 0 else float("nan")
     return SeedsResult(d, p)
 
 

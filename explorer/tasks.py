@@ -4,6 +4,7 @@ Each task runs an engine function with the job's progress reporting and stop req
 the engine itself knows nothing of jobs or pages.
 """
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,7 +13,8 @@ from .checkpoints import save_checkpoint
 from .data import MNIST_FILES, Digits, load_digits, provenance
 from .jobs import Job
 from .models import ModelConfig
-from .sweep import SweepConfig, new_sweep_dir, run_sweep, save_sweep
+from .runner import run_sweep
+from .sweep import SweepConfig, new_sweep_dir
 from .training import DivergedError, History, TrainConfig, train
 
 
@@ -91,7 +93,20 @@ def download(job: Job, **options) -> Path:
 
 
 def run_sweep_job(job: Job, cfg: SweepConfig, train_set: Digits, test_set: Digits) -> str | None:
-    """Run the sweep, save what finished as a new user sweep; its folder (None if nothing finished)."""
-    sweep = run_sweep(cfg, train_set, test_set, on_progress=job.report, should_stop=job.should_stop)
-    sweep.command = "Truncation lab page"
-    return str(save_sweep(sweep, new_sweep_dir(cfg, job.owner))) if sweep.runs else None
+    """Run the sweep as a new sweep of the job's owner, saving each run as it finishes; its folder (None if no run
+    finished). Inline: the server's two job slots already share its cores."""
+    folder = new_sweep_dir(cfg, job.owner)
+    sweep = run_sweep(
+        cfg,
+        folder,
+        "inline",
+        on_progress=job.report,
+        should_stop=job.should_stop,
+        command="Truncation lab page",
+        train_set=train_set,
+        test_set=test_set,
+    )
+    if not sweep.runs:
+        shutil.rmtree(folder, ignore_errors=True)
+        return None
+    return str(folder)

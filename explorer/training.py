@@ -11,11 +11,14 @@ from typing import Literal, get_args
 import torch
 
 from .data import Digits, augment
-from .losses import LOSS_AT, LossAt, loss_logits, per_sample_loss
-from .models import ModelConfig, SequenceClassifier, seeded, seeded_model
+from .losses import LOSS_AT, LossAt
+from .models import ModelConfig, SequenceClassifier, init_weights, seeded, seeded_model
 from .predictions import predict
+from .sequences import ROW_MNIST, DelayAt, SequenceTask, TaskKind
+from .truncation import Align, Scheme, Truncation, chunk_losses, truncated_loss
 
 Optimizer = Literal["adam", "sgd"]
+Update = Literal["sequence", "chunk"]
 Schedule = Literal["none", "cosine"]
 Device = Literal["auto", "cpu", "cuda"]
 OPTIMIZERS: tuple[str, ...] = get_args(Optimizer)
@@ -41,9 +44,48 @@ class TrainConfig:
     lr: float = field(default=3e-3, metadata={"help": "peak learning rate"})
     schedule: Schedule = field(default="cosine", metadata={"help": "learning-rate schedule"})
     clip: float | None = field(default=1.0, metadata={"help": "max global gradient norm; 0 disables clipping"})
-    k: int = field(default=28, metadata={"help": "truncated BPTT length in rows, 1..28; 28 = full BPTT"})
+    task: TaskKind = field(
+        default="rows",
+        metadata={"help": "the sequence a digit becomes: its 28 rows; then `delay` blank rows; or `delay` noise rows"},
+    )
+    delay: int = field(default=0, metadata={"help": "rows of delay for the blank and noise tasks, 1..100"})
+    delay_at: DelayAt = field(default="after", metadata={"help": "the delay rows go after or before the digit"})
+    k: int | None = field(
+        default=None,
+        metadata={
+            "help": "truncated BPTT: how many rows a gradient flows back (k2 of TBPTT(k1, k2), or ARTBP's mean); "
+            "0 = full BPTT"
+        },
+    )
+    k1: int | None = field(
+        default=None,
+        metadata={"help": "TBPTT(k1, k2): rows between updates, 1..k; 1 = a sliding window of k rows; 0 = k (chunks)"},
+    )
+    align: Align = field(
+        default="end",
+        metadata={"help": "TBPTT's updates every k1 rows counted back from the last row (end) or from row 1 (start)"},
+    )
+    scheme: Scheme = field(
+        default="tbptt",
+        metadata={
+            "help": "tbptt (Williams & Peng), or artbp: random truncation lengths with compensation, unbiased "
+            "(Tallec & Ollivier 2017)"
+        },
+    )
+    update: Update = field(
+        default="sequence",
+        metadata={"help": "one optimizer step per batch of sequences, or one per chunk (online TBPTT, chunks only)"},
+    )
     loss_at: LossAt = field(default="last", metadata={"help": "loss on the last row only or on every row"})
     augment: bool = field(default=True, metadata={"help": "train without random shift/rotation/scale"})
+    forget_bias: float | None = field(
+        default=None,
+        metadata={"help": "LSTM forget-gate bias at init (the source tutorials use 1.0); 0 = PyTorch's init"},
+    )
+    freeze_input: bool = field(
+        default=False,
+        metadata={"help": "keep the input weights W_ih at their initial values (a control: random input features)"},
+    )
     seed: int = field(default=0, metadata={"help": "random seed; same seed, same weights on CPU (same threads)"})
     device: Device = field(default="auto", metadata={"help": "where to train; auto = cuda if there is a GPU"})
 
@@ -55,13 +97,27 @@ class TrainConfig:
             (self.lr > 0, f"lr must be > 0, got {self.lr}"),
             (self.schedule in SCHEDULES, f"schedule must be one of {SCHEDULES}, got {self.schedule!r}"),
             (self.clip is None or self.clip > 0, f"clip must be > 0 or None, got {self.clip}"),
-            (1 <= self.k <= 28, f"k must be in 1..28, got {self.k}"),
+            (self.k is None or self.k >= 1, f"k must be >= 1 (or 0 for full BPTT), got {self.k}"),
             (self.loss_at in LOSS_AT, f"loss_at must be one of {LOSS_AT}, got {self.loss_at!r}"),
             (self.device in get_args(Device), f"device must be auto, cpu or cuda, got {self.device!r}"),
         ]
         for ok, message in checks:
             if not ok:
                 raise ValueError(message)
+        T = self.sequence_task.T  # raises on a bad task or delay
+        if self.k is not None and self.k > T:
+            raise ValueError(f"k must be in 1..{T} (the sequence's rows; 0 = full BPTT), got {self.k}")
+        self.truncation  # noqa: B018  (raises on a bad scheme)
+        if self.update == "chunk" and not (self.scheme == "tbptt" and (self.k1 is None or self.k1 == self.k)):
+            raise ValueError("an update per chunk needs TBPTT chunks (k1 = k)")
+
+    @property
+    def sequence_task(self) -> SequenceTask:
+        return SequenceTask(self.task, self.delay, self.delay_at)
+
+    @property
+    def truncation(self) -> Truncation:
+        return Truncation(self.k, self.k1, self.align, self.scheme)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -121,28 +177,31 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def accuracy(model: SequenceClassifier, digits: Digits, batch_size: int = 1000) -> float:
-    """Fraction of digits whose readout argmax equals the label."""
-    correct = int((predict(model, digits, batch_size) == digits.labels).sum())
+def accuracy(
+    model: SequenceClassifier, digits: Digits, batch_size: int = 1000, task: SequenceTask = ROW_MNIST
+) -> float:
+    """Fraction of digits whose readout argmax equals the label, each read as a sequence of `task`."""
+    correct = int((predict(model, digits, batch_size, task) == digits.labels).sum())
     return correct / max(len(digits), 1)
 
 
 def accuracy_within(
-    model: SequenceClassifier, digits: Digits, seconds: float, batch_size: int = 100
+    model: SequenceClassifier, digits: Digits, seconds: float, batch_size: int = 100, task: SequenceTask = ROW_MNIST
 ) -> tuple[float, int]:
     """(accuracy, digits tested) over as many batches of digits as fit in `seconds` (at least one batch)."""
     deadline, correct, tested = time.perf_counter() + seconds, 0, 0
     while tested < len(digits) and (tested == 0 or time.perf_counter() < deadline):
-        part = Digits(digits.images[tested : tested + batch_size], digits.labels[tested : tested + batch_size])
-        correct += int((predict(model, part) == part.labels).sum())
-        tested += len(part)
+        got = predict(model, digits, batch_size, task, start=tested, stop=tested + batch_size)
+        correct += int((got == digits.labels[tested : tested + len(got)]).sum())
+        tested += len(got)
     return correct / max(tested, 1), tested
 
 
 def make_optimizer(model: SequenceClassifier, cfg: TrainConfig) -> torch.optim.Optimizer:
+    params = [p for p in model.parameters() if p.requires_grad]
     if cfg.optimizer == "adam":
-        return torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    return torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=0.9)
+        return torch.optim.Adam(params, lr=cfg.lr)
+    return torch.optim.SGD(params, lr=cfg.lr, momentum=0.9)
 
 
 def make_schedule(opt: torch.optim.Optimizer, cfg: TrainConfig, total_steps: int):
@@ -185,27 +244,41 @@ class _Run:
         self.start = time.perf_counter()
 
     def optimizer_step(self, idx: torch.Tensor, epoch: int) -> tuple[float, float]:
-        """One batch: loss, backward, clipping, the NaN guard, the update; returns (loss, gradient norm)."""
+        """One batch: sequences, loss, backward, clipping, the NaN guard, the update (one per chunk with
+        cfg.update == "chunk"); returns (loss, gradient norm) (of the batch's last update)."""
         cfg, model = self.cfg, self.model
         x = augment(self.x[idx], self.gen) if cfg.augment else self.x[idx]
-        x, y = x.to(self.device), self.y[idx].to(self.device)
+        x, y = cfg.sequence_task.apply(x, self.gen).to(self.device), self.y[idx].to(self.device)
         # Dropout masks come from torch's global RNG, which page threads share: seed it per (seed, step), locked.
         with seeded(cfg.seed * 1_000_003 + self.step) if self.dropout else contextlib.nullcontext():
-            loss = per_sample_loss(loss_logits(model, x, cfg.loss_at, cfg.k), y).mean()
+            if cfg.update == "chunk":
+                total = 0.0
+                for part in chunk_losses(model, x, y, cfg.loss_at, cfg.truncation):
+                    loss, norm = self._update(part.mean(), epoch)
+                    total += loss
+                loss = total
+            else:
+                loss, norm = self._update(
+                    truncated_loss(model, x, y, cfg.loss_at, cfg.truncation, self.gen).mean(), epoch
+                )
+        self.sched.step()
+        self.step += 1
+        self.seen += len(idx)
+        return loss, norm
+
+    def _update(self, loss: torch.Tensor, epoch: int) -> tuple[float, float]:
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
-        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip or float("inf"))
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        norm = torch.nn.utils.clip_grad_norm_(params, self.cfg.clip or float("inf"))
         if not (torch.isfinite(loss) and torch.isfinite(norm)):
             what = "loss" if not torch.isfinite(loss) else "gradient norm"
             raise FloatingPointError(
                 f"Training diverged at epoch {epoch}, step {self.step + 1}: the {what} became "
-                f"{(loss if what == 'loss' else norm).item()}. Lower the learning rate (now {cfg.lr:g}) "
+                f"{(loss if what == 'loss' else norm).item()}. Lower the learning rate (now {self.cfg.lr:g}) "
                 "or enable gradient clipping."
             )
         self.opt.step()
-        self.sched.step()
-        self.step += 1
-        self.seen += len(idx)
         return loss.item(), norm.item()
 
     def samples_per_s(self) -> float:
@@ -230,7 +303,12 @@ def train(
     seconds whatever the model. A non-finite loss or gradient raises DivergedError with the last good weights.
     """
     device = pick_device(cfg.device)
-    model = (seeded_model(model_cfg, cfg.seed) if model is None else model).to(device).train()
+    if model is None:
+        model = init_weights(seeded_model(model_cfg, cfg.seed), forget_bias=cfg.forget_bias)
+    model = model.to(device).train()
+    if cfg.freeze_input:
+        for name, p in model.rnn.named_parameters():
+            p.requires_grad_(not name.startswith("weight_ih"))
     run = _Run(model, cfg, train_set, device)
     hist, best = History(), BestWeights()
     # Per-epoch train accuracy on a fixed slice: a full clean pass would cost a third of an epoch.
@@ -256,8 +334,8 @@ def train(
             break
         hist.epoch.append(epoch)
         hist.loss.append(sum(losses) / len(losses))
-        hist.train_accuracy.append(accuracy(model, probe))
-        hist.test_accuracy.append(accuracy(model, test_set))
+        hist.train_accuracy.append(accuracy(model, probe, task=cfg.sequence_task))
+        hist.test_accuracy.append(accuracy(model, test_set, task=cfg.sequence_task))
         hist.grad_norm_mean.append(sum(norms) / len(norms))
         hist.grad_norm_max.append(max(norms))
         hist.lr.append(run.opt.param_groups[0]["lr"])
@@ -296,7 +374,7 @@ def _finish(
             "partial_epoch": False,
         }
     else:  # stopped during the first epoch: the weights of the moment, tested within a time budget
-        acc, tested = accuracy_within(model, test_set, STOP_EVALUATION_SECONDS)
+        acc, tested = accuracy_within(model, test_set, STOP_EVALUATION_SECONDS, task=run.cfg.sequence_task)
         metrics |= {"test_accuracy": acc, "epoch": 0, "partial_epoch": partial}
         if tested < len(test_set):
             metrics["test_evaluated"] = tested

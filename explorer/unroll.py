@@ -62,17 +62,21 @@ class DirectionRun:
     gates: dict  # gate letter -> list of (B, H)
 
 
-def run_direction(kind: str, xp: torch.Tensor, w_hh, b_hh, k: int) -> DirectionRun:
-    """Unroll one layer/direction over xp (B, T, G*H) in reading order, truncating BPTT to chunks of k."""
+def run_direction(
+    kind: str, xp: torch.Tensor, w_hh, b_hh, cut: set[int], step_hook=None, initial: tuple | None = None
+) -> DirectionRun:
+    """Unroll one layer/direction over xp (B, T, G*H) in reading order: the state entering a step in `cut` is
+    detached; step_hook(t, state) may transform the state entering step t (e.g. scale its gradient); `initial`
+    is the (h, c) before the first step (zeros if None)."""
     B, T, _ = xp.shape
     H = w_hh.shape[1]
-    h = xp.new_zeros(B, H)
-    c = xp.new_zeros(B, H)
-    cut = truncation_starts(T, k)
+    h, c = initial if initial is not None else (xp.new_zeros(B, H), xp.new_zeros(B, H))
     run = DirectionRun([], [], [], [], [], {g: [] for g in GATES[kind]})
     for t in range(T):
         if t in cut:
             h, c = h.detach(), c.detach()
+        elif step_hook is not None and t > 0:
+            h, c = step_hook(t, h), step_hook(t, c)
         # Views: a gradient wrt the state a step reads then holds the other state part fixed (h_t and c_t as
         # independent inputs of the rest of the recurrence), whereas one wrt run.c[t] also flows through h_t.
         h = h.view_as(h)
@@ -105,11 +109,24 @@ class Unrolled:
         return torch.cat([run.h[-1] for run in self.runs[-1]], dim=-1)
 
 
-def unroll(model: SequenceClassifier, x: torch.Tensor, k: int | None = None) -> Unrolled:
-    """Re-run the model's weights step by step on x (B, T, 28); BPTT truncated to chunks of k steps."""
+def unroll(
+    model: SequenceClassifier,
+    x: torch.Tensor,
+    k: int | None = None,
+    *,
+    cuts: set[int] | None = None,
+    step_hook=None,
+    initial: list | None = None,
+) -> Unrolled:
+    """Re-run the model's weights step by step on x (B, T, 28).
+
+    BPTT is truncated to chunks of k steps (the last chunk ending at the final step), or cut before the steps
+    in `cuts`; both in each direction's reading order. step_hook(t, state) transforms the state entering step
+    t (ARTBP scales its gradient). initial[layer][direction] = (h, c) starts the run from a given state.
+    """
     cfg = model.config
     T = x.shape[1]
-    k = T if k is None else k
+    cut = truncation_starts(T, T if k is None else k) if cuts is None else cuts
     layer_input = x
     runs = []
     for layer in range(cfg.num_layers):
@@ -119,7 +136,8 @@ def unroll(model: SequenceClassifier, x: torch.Tensor, k: int | None = None) -> 
         for d in range(cfg.num_directions):
             w_ih, b_ih, w_hh, b_hh = layer_weights(model, layer, d)
             seq = layer_input.flip(1) if d else layer_input  # backward direction reads the last row first
-            run = run_direction(cfg.kind, F.linear(seq, w_ih, b_ih), w_hh, b_hh, k)
+            start = initial[layer][d] if initial is not None else None
+            run = run_direction(cfg.kind, F.linear(seq, w_ih, b_ih), w_hh, b_hh, cut, step_hook, start)
             out = torch.stack(run.h, dim=1)  # (B, T, H) in reading order
             outs.append(out.flip(1) if d else out)
             layer_runs.append(run)

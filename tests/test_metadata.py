@@ -4,9 +4,10 @@ from datetime import datetime, timezone
 
 import pytest
 
-from explorer.metadata import canonical_command, described_config, recorded
+from explorer.metadata import canonical_command, described_config, recorded, recorded_train_config
 from explorer.models import ModelConfig
 from explorer.readings import accuracy_text, created_text, data_text, how_it_ended
+from explorer.training import TrainConfig
 
 MARKUP = "[Click here](http://evil.example) ![i](http://127.0.0.1:9/x.png) <img src=x onerror=alert(1)> $x^2$ :red[r]"
 
@@ -127,3 +128,17 @@ def test_described_config():
         == "Long short-term memory (LSTM), bidirectional · 2 layers · 128 units per direction"
     )
     assert described_config(ModelConfig("rnn", 16)) == "Vanilla (tanh) RNN · 1 layer · 16 units"
+
+
+def test_recorded_train_config_reads_old_and_new_files():
+    old = {"epochs": 100, "k": 28, "loss_at": "last", "augment": True, "seed": 0}  # before truncation had fields
+    assert recorded_train_config(old) == TrainConfig(epochs=100)  # k = T meant full BPTT
+    assert recorded_train_config(old | {"k": 7}).k == 7
+    new = TrainConfig(task="blank", delay=20, k=28, k1=1)  # k = 28 of T = 48 stays a truncation
+    assert recorded_train_config(new.to_dict()) == new
+    assert recorded_train_config(new.to_dict() | {"unknown": 1}) == new
+
+
+@pytest.mark.parametrize("bad", [None, "k=3", {"k": 99}, {"epochs": "ten"}, {"lr": -1}, {"task": "<b>x</b>"}])
+def test_a_train_config_that_does_not_parse_reads_as_unknown(bad):
+    assert recorded_train_config(bad) is None

@@ -14,7 +14,7 @@ from explorer.checkpoints import read_checkpoint, shipped_dir
 from explorer.data import DataError, Digits, load_digits, load_sample
 from explorer.jobs import Job
 from explorer.losses import loss_logits, per_sample_loss
-from explorer.models import ModelConfig, SequenceClassifier
+from explorer.models import ModelConfig, SequenceClassifier, init_weights, seeded_model
 from explorer.tasks import EpochEnd
 from explorer.train import command_line, configs, parse_args
 from explorer.training import DivergedError, Step, TrainConfig, accuracy, accuracy_within, pick_device, train
@@ -90,14 +90,21 @@ def test_truncation_really_detaches():
     assert torch.all(g[:, :23] == 0) and torch.all(g[:, 23:].abs().sum(-1) > 0)
 
 
-def test_full_bptt_uses_the_fused_module(digits, monkeypatch):
+def test_tbptt_trains_on_the_fused_module_and_only_artbp_unrolls_step_by_step(digits, monkeypatch):
     def boom(*args, **kwargs):
-        raise AssertionError("k = T must not unroll step by step")
+        raise AssertionError("this scheme must not unroll step by step")
 
-    monkeypatch.setattr("explorer.losses.unroll", boom)
-    train(SMALL, TrainConfig(epochs=1, k=28), *digits)
+    monkeypatch.setattr("explorer.truncation.unroll", boom)
+    small = Digits(digits[0].images[:128], digits[0].labels[:128]), digits[1]
+    for cfg in (
+        TrainConfig(epochs=1),
+        TrainConfig(epochs=1, k=7),
+        TrainConfig(epochs=1, k=10, k1=1),
+        TrainConfig(epochs=1, k=5, align="start", update="chunk"),
+    ):
+        train(SMALL, cfg, *small)
     with pytest.raises(AssertionError, match="unroll"):
-        train(SMALL, TrainConfig(epochs=1, k=27), *digits)
+        train(SMALL, TrainConfig(epochs=1, k=5, scheme="artbp"), *small)
 
 
 def test_stop_request_between_steps_keeps_a_working_model(digits):
@@ -375,3 +382,31 @@ def test_a_stop_in_the_first_epoch_tests_only_as_many_digits_as_time_allows(digi
         accuracy(result.model, Digits(digits[1].images[:50], digits[1].labels[:50])),
         50,
     )
+
+
+def test_delay_tasks_forget_bias_and_frozen_input_weights(digits):
+    small = Digits(digits[0].images[:128], digits[0].labels[:128]), Digits(digits[1].images[:50], digits[1].labels[:50])
+    cfg = TrainConfig(epochs=1, batch_size=64, task="noise", delay=5, forget_bias=2.0, freeze_input=True, seed=3)
+    init = init_weights(seeded_model(SMALL, 3), forget_bias=2.0)
+    result = train(SMALL, cfg, *small)
+    trained = result.model.rnn
+    assert torch.equal(trained.weight_ih_l0, init.rnn.weight_ih_l0)  # frozen: still the initial input weights
+    assert not torch.equal(trained.bias_ih_l0, init.rnn.bias_ih_l0) and not torch.equal(
+        trained.weight_hh_l0, init.rnn.weight_hh_l0
+    )
+    assert result.metrics["test_accuracy"] == accuracy(result.model, small[1], task=cfg.sequence_task)
+    with pytest.raises(ValueError, match="k must be in 1..33"):
+        TrainConfig(task="blank", delay=5, k=34)
+
+
+def test_with_blank_rows_after_and_k_at_most_the_delay_the_input_weights_get_no_gradient(digits):
+    """Blank rows are zero inputs, so TBPTT that never reaches an ink row leaves W_ih exactly where it was: training
+    with W_ih frozen gives the very same weights."""
+    small = Digits(digits[0].images[:128], digits[0].labels[:128]), Digits(digits[1].images[:20], digits[1].labels[:20])
+    base = dict(epochs=1, batch_size=64, task="blank", delay=6, k=6, augment=False, seed=1)
+    free = train(SMALL, TrainConfig(**base), *small).model.state_dict()
+    frozen = train(SMALL, TrainConfig(**base, freeze_input=True), *small).model.state_dict()
+    for name in free:
+        assert torch.equal(free[name], frozen[name]), name
+    reaching = train(SMALL, TrainConfig(**base | {"k": 7}), *small).model.state_dict()
+    assert not torch.equal(reaching["rnn.weight_ih_l0"], free["rnn.weight_ih_l0"])  # one ink row reached
