@@ -1,98 +1,173 @@
-"""Truncation sweep: train one model per truncated-BPTT length k, profile each, save and load the set.
+"""Truncation experiments: one model per (cell, scheme, k, seed) on a sequence task, their results, saved and loaded.
 
-python -m explorer.sweep --kind lstm --hidden 64 --ks 1 2 4 7 14 28 --epochs 20 --out checkpoints/sweep
+    python -m explorer.sweep --kinds rnn gru lstm --task blank --delay 20 --ks 8 16 24 32 --seeds 0 1 2 \\
+        --control --backend process --out my-sweep
+
+Every cell kind is also trained with full BPTT (the reference each truncated run is compared with, seed by
+seed); `--control` adds full BPTT with the input weights W_ih frozen at their initial values. Runs are
+independent: explorer.runner trains them inline, on a local process pool or on a Ray cluster, and saves
+each as it finishes, so a stopped sweep resumes where it stopped.
 """
 
-import argparse
 import json
-import shlex
-import sys
-import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Literal, get_args
 
 import numpy as np
 
 from . import stats
 from .checkpoints import OWNER_PATTERN, check_owner, read_checkpoint, save_checkpoint, user_dir
-from .data import Digits, T, load_sample
-from .gradients import bptt_profile, digit_batch
-from .losses import LOSS_AT, check_loss_at
+from .data import Digits
+from .gradients import digit_batch
+from .losses import check_loss_at
 from .models import KINDS, ModelConfig, SequenceClassifier
 from .predictions import predict
-from .training import History, Step, TrainConfig, train
+from .sequences import SequenceTask
+from .training import History, TrainConfig
+from .truncation import windows
 
-FORMAT = "rnn-explorer-sweep/1"
+FORMAT = "rnn-explorer-sweep/2"
 SUMMARY = "sweep.json"
+Family = Literal["chunks", "window", "artbp"]
+FAMILIES: tuple[str, ...] = get_args(Family)
+FULL = "full"  # the scheme of a full-BPTT run
 
 
 class SweepError(Exception):
     """A sweep folder could not be read or written; the message is shown to the user as is."""
 
 
+@dataclass(frozen=True, order=True)
+class RunSpec:
+    """One model of a sweep: its cell, how it was truncated (k = None for full BPTT), its seed."""
+
+    kind: str
+    scheme: str  # a Family, or FULL
+    k: int | None
+    seed: int
+    frozen: bool = False  # W_ih kept at its initial values (the control)
+
+    @property
+    def id(self) -> str:
+        what = "full" if self.scheme == FULL else f"{self.scheme}-k{self.k:02d}"
+        return f"{self.kind}-{what}-s{self.seed}" + ("-frozen" if self.frozen else "")
+
+    @property
+    def arm(self) -> tuple[str, str, bool]:
+        """What is compared across ks: (kind, scheme, frozen)."""
+        return self.kind, self.scheme, self.frozen
+
+
 @dataclass(frozen=True)
 class SweepConfig:
-    """What a sweep trains: one model of this architecture per k and seed, all else equal."""
+    """What a sweep trains (see the module docstring); everything not listed is shared by all runs."""
 
-    kind: str = "lstm"
+    kinds: tuple = ("lstm",)
     hidden_size: int = 64
-    ks: tuple = (1, 2, 4, 7, 14, 28)
+    forget_bias: float | None = None  # LSTM only
+    task: str = "rows"
+    delay: int = 0
+    delay_at: str = "after"
+    schemes: tuple = ("chunks",)
+    ks: tuple = (1, 2, 4, 7, 14)  # truncation lengths; full BPTT is always trained too
+    seeds: tuple = (0,)
+    control: bool = False
     epochs: int = 20
     loss_at: str = "last"
     batch_size: int = 64
     lr: float = 3e-3
     augment: bool = False  # off: the sweep compares k, and augmentation would slow it for little gain
     train_size: int | None = None  # first N training digits; None = all
-    profile_size: int = 256  # test digits the per-row gradient profiles are measured on
-    seeds: tuple = (0,)  # one model per k and seed; seed s initialises and shuffles alike for every k
+    profile_size: int = 256  # test digits the per-row profiles are measured on
 
     def __post_init__(self):
-        ModelConfig(kind=self.kind, hidden_size=self.hidden_size)  # raises on a bad kind or size
-        if not self.ks or any(not 1 <= k <= T for k in self.ks):
-            raise ValueError(f"ks must be one or more lengths in 1..{T}, got {list(self.ks)}")
+        for name in ("kinds", "schemes", "ks", "seeds"):
+            object.__setattr__(self, name, tuple(sorted(set(getattr(self, name)), key=str)))
+        object.__setattr__(self, "ks", tuple(sorted(int(k) for k in self.ks)))
+        object.__setattr__(self, "seeds", tuple(sorted(int(s) for s in self.seeds)))
+        if not self.kinds or any(k not in KINDS for k in self.kinds):
+            raise ValueError(f"kinds must be some of {KINDS}, got {list(self.kinds)}")
+        ModelConfig(hidden_size=self.hidden_size)  # raises on a bad size
+        T = self.sequence_task.T
+        if any(not 1 <= k < T for k in self.ks):
+            raise ValueError(
+                f"ks must be truncation lengths in 1..{T - 1} (full BPTT is always run), got {list(self.ks)}"
+            )
+        if any(s not in FAMILIES for s in self.schemes) or (self.ks and not self.schemes):
+            raise ValueError(f"schemes must be some of {FAMILIES}, got {list(self.schemes)}")
         check_loss_at(self.loss_at)
         if self.epochs < 1 or (self.train_size is not None and self.train_size < 1) or self.profile_size < 1:
             raise ValueError("epochs, train_size and profile_size must be >= 1")
         if not self.seeds or any(s < 0 for s in self.seeds):
             raise ValueError(f"seeds must be one or more numbers >= 0, got {list(self.seeds)}")
-        object.__setattr__(self, "ks", tuple(sorted(set(int(k) for k in self.ks))))
-        object.__setattr__(self, "seeds", tuple(sorted(set(int(s) for s in self.seeds))))
 
-    def model_config(self) -> ModelConfig:
-        return ModelConfig(kind=self.kind, hidden_size=self.hidden_size)
+    @property
+    def sequence_task(self) -> SequenceTask:
+        return SequenceTask(self.task, self.delay, self.delay_at)
 
-    def train_config(self, k: int, seed: int | None = None) -> TrainConfig:
-        seed = self.seeds[0] if seed is None else seed
+    @property
+    def T(self) -> int:
+        return self.sequence_task.T
+
+    def model_config(self, kind: str) -> ModelConfig:
+        return ModelConfig(kind=kind, hidden_size=self.hidden_size)
+
+    def train_config(self, spec: RunSpec) -> TrainConfig:
+        family = {
+            FULL: {},
+            "chunks": {"k": spec.k},
+            "window": {"k": spec.k, "k1": 1},
+            "artbp": {"k": spec.k, "scheme": "artbp"},
+        }[spec.scheme]
         return TrainConfig(
             epochs=self.epochs,
             batch_size=self.batch_size,
             lr=self.lr,
-            k=k,
             loss_at=self.loss_at,
             augment=self.augment,
-            seed=seed,
+            seed=spec.seed,
+            task=self.task,
+            delay=self.delay,
+            delay_at=self.delay_at,
+            forget_bias=self.forget_bias if spec.kind == "lstm" else None,
+            freeze_input=spec.frozen,
             device="cpu",
+            **family,
         )  # CPU: same seed, same weights
+
+    def plan(self) -> list[RunSpec]:
+        """Every run, seeds outermost (a stop leaves whole seeds), full BPTT first within each."""
+        runs = []
+        for seed in self.seeds:
+            for kind in self.kinds:
+                runs.append(RunSpec(kind, FULL, None, seed))
+                if self.control:
+                    runs.append(RunSpec(kind, FULL, None, seed, frozen=True))
+                runs += [RunSpec(kind, s, k, seed) for s in self.schemes for k in self.ks]
+        return runs
 
     @property
     def label(self) -> str:
-        return f"{self.model_config().label}, loss at {'the last row' if self.loss_at == 'last' else 'every row'}"
+        kinds = "/".join(k.upper() for k in self.kinds)
+        bias = f" (forget bias {self.forget_bias:g})" if self.forget_bias is not None and "lstm" in self.kinds else ""
+        where = "the last row" if self.loss_at == "last" else "every row"
+        return f"{kinds}-{self.hidden_size}{bias} on {self.sequence_task.name}, loss at {where}"
 
 
 @dataclass
 class SweepRun:
     """One trained model of a sweep and what it measured."""
 
-    k: int
-    seed: int
-    model: SequenceClassifier
+    spec: RunSpec
     metrics: dict  # test_accuracy, train_accuracy, train_seconds, ... as train() reports them
     history: History
-    dh: np.ndarray  # (T,) batch median of ||dL/dh_t|| under the model's own truncation k (the training gradient)
-    dx: np.ndarray  # (T,) batch median of ||dL/dx_t|| under full BPTT: which rows the trained model uses
-    correct: np.ndarray  # (N,) bool: which test digits it gets right (for paired tests between runs)
+    trained: np.ndarray  # (T,) batch median of ||dL/dx_t|| under the run's own truncation: where its gradient went
+    saliency: np.ndarray  # (T,) the same under full BPTT: which rows the trained model's loss depends on
+    correct: np.ndarray  # (N,) bool: which test digits it gets right (for paired tests)
+    model: SequenceClassifier | None = None  # kept in the folder for the first seed only (the rest: results)
+    file: str | None = None  # the model's checkpoint in the sweep's folder, if kept
 
     @property
     def accuracy(self) -> float:
@@ -101,122 +176,75 @@ class SweepRun:
 
 @dataclass
 class Sweep:
-    """A finished (or stopped) sweep: runs in increasing k, then seed."""
+    """A finished, stopped or partly failed sweep."""
 
     config: SweepConfig
     runs: list = field(default_factory=list)
     stopped: bool = False
+    failed: dict = field(default_factory=dict)  # run id -> why it failed
     test_size: int = 0
     seconds: float = 0.0
     command: str = ""
 
     @property
-    def ks(self) -> list[int]:
-        """The ks with at least one finished run, ascending."""
-        return sorted({r.k for r in self.runs})
-
-    @property
     def seeds(self) -> list[int]:
-        """The seeds with at least one finished run, ascending."""
-        return sorted({r.seed for r in self.runs})
-
-    def runs_of(self, k: int) -> list[SweepRun]:
-        """The finished runs of one k, by seed."""
-        return sorted((r for r in self.runs if r.k == k), key=lambda r: r.seed)
+        return sorted({r.spec.seed for r in self.runs})
 
     @property
-    def accuracies(self) -> list[float]:
-        """Mean test accuracy over the seeds, per k in self.ks."""
-        return [float(np.mean([r.accuracy for r in self.runs_of(k)])) for k in self.ks]
+    def done(self) -> set[str]:
+        return {r.spec.id for r in self.runs}
+
+    def arms(self) -> list[tuple[str, str, bool]]:
+        """(kind, scheme, frozen) with at least one finished run, in the config's order."""
+        order = {k: i for i, k in enumerate(self.config.kinds)}
+        return sorted({r.spec.arm for r in self.runs}, key=lambda a: (order.get(a[0], 9), a[1] != FULL, a[2], a[1]))
+
+    def runs_of(self, kind: str, scheme: str, k: int | None, frozen: bool = False) -> list[SweepRun]:
+        """The finished runs of one arm and k, by seed."""
+        return sorted(
+            (r for r in self.runs if r.spec.arm == (kind, scheme, frozen) and r.spec.k == k), key=lambda r: r.spec.seed
+        )
+
+    def ks_of(self, kind: str, scheme: str) -> list[int]:
+        return sorted({r.spec.k for r in self.runs if r.spec.arm == (kind, scheme, False) and r.spec.k is not None})
 
 
-@dataclass(frozen=True)
-class SweepProgress:
-    """What on_progress receives after every optimizer step."""
-
-    k: int
-    seed: int
-    index: int  # position of this run in the sweep, from 0
-    count: int  # number of runs (ks x seeds)
-    epoch: int
-    epochs: int
-    step: int  # within this run, from 1
-    total_steps: int  # within this run
-    loss: float
-
-    @property
-    def fraction(self) -> float:
-        """Share of the whole sweep done, in [0, 1]."""
-        return (self.index + self.step / self.total_steps) / self.count
-
-
-def gradient_rows(model: SequenceClassifier, x, y, loss_at: str, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Batch medians per row: ||dL/dh_t|| (last layer, truncated to k) and ||dL/dx_t|| (full BPTT)."""
-    truncated = bptt_profile(model, x, y, loss_at, k)
-    full = truncated if k >= T else bptt_profile(model, x, y, loss_at)
-    return np.median(truncated.dh[-1, 0], axis=0), np.median(full.dx, axis=0)
-
-
-def correct_answers(model: SequenceClassifier, digits: Digits) -> np.ndarray:
+def correct_answers(model: SequenceClassifier, digits: Digits, task: SequenceTask) -> np.ndarray:
     """Which digits the model gets right, (N,) bool."""
-    return predict(model, digits) == digits.labels
+    return predict(model, digits, task=task) == digits.labels
 
 
-def run_sweep(
-    cfg: SweepConfig,
-    train_set: Digits,
-    test_set: Digits,
-    on_progress: Callable[[SweepProgress], None] | None = None,
-    should_stop: Callable[[], bool] | None = None,
-) -> Sweep:
-    """Train one model per (k, seed), seeds outermost; a stop request keeps the runs finished so far."""
-    if cfg.train_size is not None:
-        train_set = Digits(train_set.images[: cfg.train_size], train_set.labels[: cfg.train_size])
+def profile_batch(cfg: SweepConfig, test_set: Digits):
+    """The test digits the per-row profiles are measured on, as sequences of the sweep's task, and labels."""
     x, y = digit_batch(test_set, min(cfg.profile_size, len(test_set)))
-    sweep = Sweep(cfg, test_size=len(test_set))
-    start = time.perf_counter()
-    plan = [(k, seed) for seed in cfg.seeds for k in cfg.ks]  # every k of seed 0 first: a stop leaves a full row
-    for index, (k, seed) in enumerate(plan):
-
-        def step(s: Step, k=k, seed=seed, index=index) -> None:
-            if on_progress:
-                on_progress(
-                    SweepProgress(k, seed, index, len(plan), s.epoch, cfg.epochs, s.step, s.total_steps, s.loss)
-                )
-
-        result = train(
-            cfg.model_config(), cfg.train_config(k, seed), train_set, test_set, on_step=step, should_stop=should_stop
-        )
-        if result.history.stopped:  # a half-trained model would not say what k does
-            sweep.stopped = True
-            break
-        dh, dx = gradient_rows(result.model, x, y, cfg.loss_at, k)
-        sweep.runs.append(
-            SweepRun(
-                k, seed, result.model, result.metrics, result.history, dh, dx, correct_answers(result.model, test_set)
-            )
-        )
-    sweep.runs.sort(key=lambda r: (r.k, r.seed))
-    sweep.seconds = time.perf_counter() - start
-    return sweep
+    return cfg.sequence_task.apply(x), y
 
 
-# ---- comparing ks --------------------------------------------------------------------------------------------
+# ---- comparing runs ------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class KResult:
-    """One k of a sweep: its accuracy over seeds, above chance or not, and how it compares with the reference k."""
+class Comparison:
+    """How one group of runs compares with another, seed by seed (or digit by digit with one seed)."""
 
-    k: int
-    accuracies: np.ndarray  # per seed
-    above_chance: int  # seeds whose model is significantly above chance (one-sided exact binomial test)
-    reference: int  # the k it is compared with (full BPTT if the sweep has it, else its longest k)
-    difference: float  # mean accuracy minus the reference's (0 for the reference itself)
-    p: float  # two-sided: McNemar's exact test (one seed) or a paired t-test across seeds; nan for the reference
-    p_holm: float  # p adjusted for comparing every k with the reference (Holm-Bonferroni)
-    test: str  # "McNemar" or "paired t-test"
-    lower_in: int  # seeds in which this k scores below the reference
+    label: str  # e.g. "LSTM, TBPTT(16, 16)"
+    versus: str  # e.g. "LSTM, full BPTT"
+    accuracies: np.ndarray  # per seed, of `label`
+    reference: np.ndarray  # per seed, of `versus`
+    above_chance: int  # seeds whose `label` model is significantly above chance
+    p: float  # two-sided: McNemar's exact test (one seed) or a paired t-test across seeds; nan if not testable
+    p_holm: float  # adjusted for every comparison of the sweep (Holm-Bonferroni)
+    test: str
+    role: str = "truncation"  # truncation (vs its cell's full BPTT), cells, control (vs full), blind (vs control)
+    spec: RunSpec | None = None  # of the runs of `label` (their first seed's)
+
+    @property
+    def difference(self) -> float:
+        return float((self.accuracies - self.reference).mean())
+
+    @property
+    def lower_in(self) -> int:
+        return int((self.accuracies < self.reference).sum())
 
     @property
     def mean(self) -> float:
@@ -224,117 +252,181 @@ class KResult:
 
     @property
     def spread(self) -> float:
-        """Sample standard deviation over seeds (nan with one seed)."""
         return float(self.accuracies.std(ddof=1)) if len(self.accuracies) > 1 else float("nan")
 
 
-def compare_ks(sweep: Sweep, chance: float = 0.1) -> list[KResult]:
-    """Per k: mean and spread over seeds, and a paired test against the reference k, on seeds both finished."""
-    ks = sweep.ks
-    if not ks:
-        return []
-    reference = T if T in ks else ks[-1]
-    ref_runs = {r.seed: r for r in sweep.runs_of(reference)}
-    rows, raw = [], []
-    for k in ks:
-        runs = sweep.runs_of(k)
-        accuracies = np.array([r.accuracy for r in runs])
-        above = sum(stats.above_chance(r.correct, chance) < stats.ALPHA for r in runs)
-        pairs = [(r, ref_runs[r.seed]) for r in runs if r.seed in ref_runs]
-        if k == reference or not pairs:
-            rows.append([k, accuracies, above, reference, 0.0, float("nan"), "", 0])
-            raw.append(float("nan"))
+def run_label(spec: RunSpec, T: int) -> str:
+    """e.g. 'LSTM, full BPTT', 'GRU, TBPTT(16, 16)', 'LSTM, full BPTT, W_ih frozen'."""
+    kind = spec.kind.upper()
+    if spec.scheme == FULL:
+        return f"{kind}, full BPTT" + (", W_ih frozen" if spec.frozen else "")
+    what = {"chunks": f"TBPTT({spec.k}, {spec.k})", "window": f"TBPTT(1, {spec.k})", "artbp": f"ARTBP(mean {spec.k})"}[
+        spec.scheme
+    ]
+    return f"{kind}, {what}"
+
+
+def _paired(a: list[SweepRun], b: list[SweepRun]) -> tuple[np.ndarray, np.ndarray, float, str]:
+    by_seed = {r.spec.seed: r for r in b}
+    pairs = [(r, by_seed[r.spec.seed]) for r in a if r.spec.seed in by_seed]
+    if not pairs:
+        return np.array([]), np.array([]), float("nan"), ""
+    mine, theirs = np.array([x.accuracy for x, _ in pairs]), np.array([y.accuracy for _, y in pairs])
+    if len(pairs) == 1:
+        return mine, theirs, stats.mcnemar(pairs[0][0].correct, pairs[0][1].correct).p, "McNemar"
+    return mine, theirs, stats.paired_across_seeds(mine, theirs).p, "paired t-test"
+
+
+def reaches_ink(cfg: SweepConfig, spec: RunSpec) -> bool | None:
+    """Whether a run's training gradient reaches any row of the digit (None for ARTBP: its lengths are random)."""
+    if spec.scheme == "artbp":
+        return None
+    task, trunc = cfg.sequence_task, cfg.train_config(spec).truncation
+    ink = task.digit_rows
+    return any(w.start < ink.stop and max(w.losses) >= ink.start for w in windows(task.T, trunc, cfg.loss_at))
+
+
+def compare(sweep: Sweep, chance: float = 0.1) -> list[Comparison]:
+    """Every truncated run group against its cell's full BPTT; the control against full BPTT, and every
+    truncation that never reaches the ink against the control; every pair of cells' full BPTT.
+    Paired by seed; Holm-adjusted over all of them."""
+    T = sweep.config.T
+    groups = []  # (runs, reference runs, role)
+    fulls = {kind: sweep.runs_of(kind, FULL, None) for kind in sweep.config.kinds}
+    fulls = {k: v for k, v in fulls.items() if v}
+    controls = {kind: sweep.runs_of(kind, FULL, None, True) for kind in sweep.config.kinds}
+    ranked = sorted(fulls, key=lambda k: -np.mean([r.accuracy for r in fulls[k]]))
+    for i, better in enumerate(ranked):  # every pair of cells, the weaker one against the stronger
+        groups += [(fulls[worse], fulls[better], "cells") for worse in ranked[i + 1 :]]
+    for kind, scheme, frozen in sweep.arms():
+        if scheme == FULL:
+            if frozen and kind in fulls:
+                groups.append((sweep.runs_of(kind, FULL, None, True), fulls[kind], "control"))
             continue
-        mine, theirs = np.array([a.accuracy for a, _ in pairs]), np.array([b.accuracy for _, b in pairs])
-        if len(pairs) == 1:
-            p, test = stats.mcnemar(pairs[0][0].correct, pairs[0][1].correct).p, "McNemar"
-        else:
-            p, test = stats.paired_across_seeds(mine, theirs).p, "paired t-test"
-        rows.append(
-            [k, accuracies, above, reference, float((mine - theirs).mean()), p, test, int((mine < theirs).sum())]
-        )
+        for k in sweep.ks_of(kind, scheme):
+            runs = sweep.runs_of(kind, scheme, k)
+            if kind in fulls:
+                groups.append((runs, fulls[kind], "truncation"))
+            if controls[kind] and reaches_ink(sweep.config, runs[0].spec) is False:
+                groups.append((runs, controls[kind], "blind"))
+    rows, raw = [], []
+    for runs, ref, role in groups:
+        mine, theirs, p, test = _paired(runs, ref)
+        above = sum(stats.above_chance(r.correct, chance) < stats.ALPHA for r in runs)
+        rows.append((runs[0].spec, ref[0].spec, mine, theirs, above, p, test, role))
         raw.append(p)
     adjusted = stats.holm(raw)
     return [
-        KResult(k, acc, above, ref, diff, p, p_holm, test, lower)
-        for (k, acc, above, ref, diff, p, test, lower), p_holm in zip(rows, adjusted)
+        Comparison(run_label(a, T), run_label(b, T), m, t, above, p, ph, test, role, a)
+        for (a, b, m, t, above, p, test, role), ph in zip(rows, adjusted)
     ]
+
+
+def accuracy_by_k(sweep: Sweep) -> dict[str, dict]:
+    """What the accuracy chart draws: per line ("LSTM, TBPTT(k, k)"), k -> each seed's accuracy, k = None for the
+    cell's full BPTT (every scheme's line ends there); the control and cells with full BPTT only as lines of one."""
+    families = {"chunks": "TBPTT(k, k)", "window": "TBPTT(1, k)", "artbp": "ARTBP"}
+    lines = {}
+    for kind, scheme, frozen in sweep.arms():
+        full = [r.accuracy for r in sweep.runs_of(kind, FULL, None, frozen)]
+        if scheme == FULL:
+            if frozen or not any(s != FULL and k == kind for k, s, _ in sweep.arms()):
+                lines[run_label(RunSpec(kind, FULL, None, 0, frozen), sweep.config.T)] = {None: full}
+            continue
+        by_k = {k: [r.accuracy for r in sweep.runs_of(kind, scheme, k)] for k in sweep.ks_of(kind, scheme)}
+        lines[f"{kind.upper()}, {families[scheme]}"] = by_k | ({None: full} if full else {})
+    return lines
+
+
+def above_chance(sweep: Sweep, chance: float = 0.1) -> int:
+    """How many of the sweep's models are significantly above chance."""
+    return sum(stats.above_chance(r.correct, chance) < stats.ALPHA for r in sweep.runs)
 
 
 # ---- saving and loading ---------------------------------------------------------------------------------------
 
 
 def user_sweeps_dir() -> Path:
-    """Where the app saves the user's own sweeps: next to the user checkpoints, never in the repo."""
+    """Where the app saves the visitors' sweeps: next to the user checkpoints, never in the repo."""
     return user_dir().parent / "sweeps"
 
 
 def shipped_sweep_dir() -> Path:
-    """The precomputed sweep shipped in the repo (not a model folder: list_checkpoints does not look inside)."""
+    """The precomputed experiment shipped in the repo (not a model folder: list_checkpoints does not look inside)."""
     return Path(__file__).resolve().parent.parent / "checkpoints" / "sweep"
-
-
-def _run_file(k: int, seed: int) -> str:
-    return f"k{k:02d}" + (f"-s{seed}" if seed else "") + ".safetensors"
 
 
 def _bits(correct: np.ndarray) -> str:
     return "".join("1" if c else "0" for c in correct)
 
 
-def save_sweep(sweep: Sweep, folder: str | Path) -> Path:
-    """Write one checkpoint per k plus a JSON summary (config, accuracies, histories, profiles) into folder."""
-    folder = Path(folder)
-    data = {"name": "sample", "test": sweep.test_size, "augment": sweep.config.augment}
-    runs = []
-    for r in sweep.runs:
-        file = _run_file(r.k, r.seed)
+def _entry(run: SweepRun, file: str | None) -> dict:
+    return {
+        "spec": asdict(run.spec),
+        "file": file,
+        "metrics": run.metrics,
+        "history": run.history.to_dict(),
+        "trained": run.trained.tolist(),
+        "saliency": run.saliency.tolist(),
+        "test_correct": _bits(run.correct),
+    }
+
+
+def save_run(folder: Path, sweep: Sweep, run: SweepRun, keep_model: bool) -> None:
+    """Add one finished run to the sweep in folder (its model too if keep_model), and rewrite the summary."""
+    file = None
+    if keep_model and run.model is not None:
+        file = f"{run.spec.id}.safetensors"
+        data = {
+            "name": "sample",
+            "test": sweep.test_size,
+            "augment": sweep.config.augment,
+            "task": sweep.config.sequence_task.name,
+        }
         save_checkpoint(
             folder / file,
-            r.model,
-            metrics=r.metrics,
-            history=r.history.to_dict(),
+            run.model,
+            metrics=run.metrics,
+            history=run.history.to_dict(),
             data=data,
             command=sweep.command,
-            train_config=sweep.config.train_config(r.k, r.seed),
+            train_config=sweep.config.train_config(run.spec),
         )
-        runs.append(
-            {
-                "k": r.k,
-                "seed": r.seed,
-                "file": file,
-                "metrics": r.metrics,
-                "history": r.history.to_dict(),
-                "dh": r.dh.tolist(),
-                "dx": r.dx.tolist(),
-                "test_correct": _bits(r.correct),
-            }
-        )
+    run.file = file
+    sweep.runs = sorted([r for r in sweep.runs if r.spec.id != run.spec.id] + [run], key=lambda r: r.spec)
+    write_summary(folder, sweep)
+
+
+def write_summary(folder: Path, sweep: Sweep) -> Path:
+    """The sweep's JSON summary, written atomically (readers never see half of it)."""
+    folder = Path(folder)
     summary = {
         "format": FORMAT,
         "config": asdict(sweep.config),
-        "runs": runs,
+        "runs": [_entry(r, r.file) for r in sweep.runs],
         "stopped": sweep.stopped,
+        "failed": sweep.failed,
         "test_size": sweep.test_size,
         "seconds": sweep.seconds,
         "command": sweep.command,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    keep = {_run_file(r.k, r.seed) for r in sweep.runs}
     tmp = folder / (SUMMARY + ".tmp")
     try:
-        for stale in folder.glob("k[0-9][0-9]*.safetensors"):  # from an earlier sweep saved in this folder
-            if stale.name not in keep:
-                stale.unlink()
+        folder.mkdir(parents=True, exist_ok=True)
         tmp.write_text(json.dumps(summary, indent=1))
-        tmp.replace(folder / SUMMARY)  # readers never see a half-written summary
+        tmp.replace(folder / SUMMARY)
     except OSError as e:
         raise SweepError(f"could not save the sweep summary in {folder}: {e.strerror or e}") from None
     return folder
 
 
-def load_sweep(folder: str | Path) -> Sweep:
-    """Read a sweep written by save_sweep; raises SweepError with a readable message."""
+def _config_from(raw: dict) -> SweepConfig:
+    return SweepConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()})
+
+
+def load_sweep(folder: str | Path, models: bool = True) -> Sweep:
+    """Read a sweep written by save_run/write_summary; raises SweepError with a readable message."""
     folder = Path(folder)
     try:
         summary = json.loads((folder / SUMMARY).read_text())
@@ -343,36 +435,38 @@ def load_sweep(folder: str | Path) -> Sweep:
     except (OSError, ValueError, RecursionError) as e:  # RecursionError: absurdly nested JSON
         raise SweepError(f"could not read {folder / SUMMARY}: {e or type(e).__name__}") from None
     if not isinstance(summary, dict) or summary.get("format") != FORMAT:
-        raise SweepError(f"{folder / SUMMARY} is not an RNN Explorer sweep (format {FORMAT!r} expected)")
+        raise SweepError(f"{folder / SUMMARY} is not an RNN Explorer sweep of this version (format {FORMAT!r})")
     try:
-        raw = dict(summary["config"])
-        if "seed" in raw:  # written before sweeps had several seeds
-            raw["seeds"] = (raw.pop("seed"),)
-        cfg = SweepConfig(**raw)
+        cfg = _config_from(summary["config"])
         test_size = int(summary["test_size"])
         runs = []
         for r in summary["runs"]:
-            model = read_checkpoint(folder / r["file"]).model  # CheckpointError names the file's problem
-            if "test_correct" in r:
-                correct = np.array([c == "1" for c in r["test_correct"]], bool)
-                if len(correct) != test_size or set(r["test_correct"]) - {"0", "1"}:
-                    raise ValueError(f"test_correct of k = {r['k']} is not {test_size} digits of 0/1")
-            else:  # saved before per-digit results were kept: every sweep tests on the bundled sample
-                correct = correct_answers(model, load_sample()[1])
+            spec = RunSpec(**r["spec"])
+            correct = np.array([c == "1" for c in r["test_correct"]], bool)
+            if len(correct) != test_size or set(r["test_correct"]) - {"0", "1"}:
+                raise ValueError(f"test_correct of {spec.id} is not {test_size} digits of 0/1")
+            model = read_checkpoint(folder / r["file"]).model if models and r.get("file") else None
             runs.append(
                 SweepRun(
-                    int(r["k"]),
-                    int(r.get("seed", 0)),
-                    model,
+                    spec,
                     r["metrics"],
                     History(**r["history"]),
-                    np.asarray(r["dh"], np.float64),
-                    np.asarray(r["dx"], np.float64),
+                    np.asarray(r["trained"], np.float64),
+                    np.asarray(r["saliency"], np.float64),
                     correct,
+                    model,
+                    r.get("file"),
                 )
             )
+        failed = summary.get("failed") or {}
         return Sweep(
-            cfg, runs, bool(summary["stopped"]), test_size, float(summary["seconds"]), str(summary.get("command", ""))
+            cfg,
+            runs,
+            bool(summary["stopped"]),
+            dict(failed),
+            test_size,
+            float(summary["seconds"]),
+            str(summary.get("command", "")),
         )
     except (KeyError, TypeError, ValueError) as e:
         raise SweepError(f"{folder / SUMMARY} is malformed: {e}") from None
@@ -395,29 +489,72 @@ def sweep_owner(folder: Path) -> str | None:
 
 def new_sweep_dir(cfg: SweepConfig, owner: str) -> Path:
     """A fresh folder for a visitor's sweep, e.g. sweeps/<owner id>/20250101-120000-lstm-64-last."""
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    return user_sweeps_dir() / check_owner(owner) / f"{stamp}-{cfg.kind}-{cfg.hidden_size}-{cfg.loss_at}"
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")  # microseconds: two sweeps never share a folder
+    kinds = "-".join(cfg.kinds)
+    return user_sweeps_dir() / check_owner(owner) / f"{stamp}-{kinds}-{cfg.hidden_size}-{cfg.loss_at}"
 
 
 # ---- command line ---------------------------------------------------------------------------------------------
 
 
-def parser() -> argparse.ArgumentParser:
+def parser():
+    import argparse
+
     d = SweepConfig()
     p = argparse.ArgumentParser(prog="python -m explorer.sweep", description=__doc__.splitlines()[0])
-    p.add_argument("--kind", choices=KINDS, default=d.kind, help="recurrent cell (default: %(default)s)")
+    p.add_argument("--kinds", nargs="+", choices=KINDS, default=list(d.kinds), help="cells (default: %(default)s)")
     p.add_argument("--hidden", type=int, default=d.hidden_size, help="hidden units (default: %(default)s)")
+    p.add_argument(
+        "--forget-bias",
+        type=float,
+        default=None,
+        help="LSTM forget-gate bias at init (the source tutorials use 1.0); 0 or unset: PyTorch's init",
+    )
+    p.add_argument(
+        "--task",
+        choices=("rows", "blank", "noise"),
+        default=d.task,
+        help="rows: the digit's 28 rows; blank/noise: then --delay blank or noise rows (default: %(default)s)",
+    )
+    p.add_argument("--delay", type=int, default=d.delay, help="rows of delay for blank/noise (default: %(default)s)")
+    p.add_argument(
+        "--delay-at",
+        choices=("after", "before"),
+        default=d.delay_at,
+        help="the delay rows go after or before the digit (default: %(default)s)",
+    )
+    p.add_argument(
+        "--schemes",
+        nargs="+",
+        choices=FAMILIES,
+        default=list(d.schemes),
+        help="chunks: TBPTT(k, k); window: TBPTT(1, k), each loss term reaches back k rows; artbp: random "
+        "lengths of mean k, unbiased (default: %(default)s)",
+    )
     p.add_argument(
         "--ks",
         type=int,
         nargs="+",
         default=list(d.ks),
-        help="truncation lengths to train, each in 1..28 (default: %(default)s)",
+        help="truncation lengths, each below T (full BPTT is always trained too) (default: %(default)s)",
     )
-    p.add_argument("--epochs", type=int, default=d.epochs, help="epochs per model (default: %(default)s)")
+    p.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        default=list(d.seeds),
+        help="one model per seed for every k; with 2 or more, comparisons are paired t-tests across seeds, "
+        "with one, McNemar's test on the same test digits (default: %(default)s)",
+    )
+    p.add_argument(
+        "--control",
+        action="store_true",
+        help="also train full BPTT with the input weights W_ih frozen at init: random input features",
+    )
+    p.add_argument("--epochs", type=int, default=d.epochs, help="epochs per run (default: %(default)s)")
     p.add_argument(
         "--loss-at",
-        choices=LOSS_AT,
+        choices=("last", "every"),
         default=d.loss_at,
         help="loss on the last row only or on every row (default: %(default)s)",
     )
@@ -436,33 +573,58 @@ def parser() -> argparse.ArgumentParser:
         "--profile-size",
         type=int,
         default=d.profile_size,
-        help="test digits the per-row gradient profiles are measured on (default: %(default)s)",
+        help="test digits the per-row profiles are measured on (default: %(default)s)",
     )
     p.add_argument(
-        "--seeds",
-        type=int,
-        nargs="+",
-        default=list(d.seeds),
-        help="random seeds: one model per k and seed; with 2 or more the reading compares ks across "
-        "seeds (paired t-test), with one it compares them on the same test digits (McNemar) "
-        "(default: %(default)s)",
+        "--backend",
+        choices=("inline", "process", "ray"),
+        default="inline",
+        help="inline: one run after another here; process: a local pool of --workers processes; ray: a "
+        "Ray cluster (--ray-address, or a local one) (default: %(default)s)",
     )
-    p.add_argument("--out", help="folder to write the sweep into (a JSON summary + one checkpoint per run)")
-    p.add_argument("--dry-run", action="store_true", help="smoke run: 1 epoch on 256 digits per k, nothing saved")
+    p.add_argument("--workers", type=int, default=None, help="processes of the local pool (default: all cores)")
+    p.add_argument("--ray-address", default=None, help="address of a Ray cluster to run on (default: start one here)")
+    p.add_argument(
+        "--keep-models",
+        choices=("first-seed", "all", "none"),
+        default="first-seed",
+        help="which trained models to save next to the results (default: %(default)s)",
+    )
+    p.add_argument(
+        "--out",
+        help="folder for the sweep (a JSON summary + the kept models); an existing sweep of the "
+        "same configuration there is resumed",
+    )
+    p.add_argument("--dry-run", action="store_true", help="smoke run: 1 epoch on 256 digits per run, nothing kept")
     return p
 
 
-def parse_args(argv=None) -> argparse.Namespace:
+def parse_args(argv=None):
     return parser().parse_args(argv)
 
 
 def main(argv=None) -> int:
+    import shlex
+    import sys
+    import tempfile
+
+    # The runner and the readings import this module: imported here, the CLI adds no import cycle.
+    from .readings import sweep_reading
+    from .runner import run_sweep
+
     args = parse_args(argv)
     try:
         cfg = SweepConfig(
-            kind=args.kind,
+            kinds=tuple(args.kinds),
             hidden_size=args.hidden,
+            forget_bias=args.forget_bias or None,  # 0 = PyTorch's init, as in explorer.train
+            task=args.task,
+            delay=args.delay,
+            delay_at=args.delay_at,
+            schemes=tuple(args.schemes),
             ks=tuple(args.ks),
+            seeds=tuple(args.seeds),
+            control=args.control,
             loss_at=args.loss_at,
             epochs=1 if args.dry_run else args.epochs,
             batch_size=args.batch_size,
@@ -470,36 +632,37 @@ def main(argv=None) -> int:
             augment=args.augment,
             train_size=256 if args.dry_run else args.train_size,
             profile_size=args.profile_size,
-            seeds=tuple(args.seeds),
         )
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    train_set, test_set = load_sample()
 
-    def report(p: SweepProgress) -> None:
-        if p.step == p.total_steps or p.step % (p.total_steps // p.epochs) == 0:
-            print(
-                f"k = {p.k:2d}, seed {p.seed} ({p.index + 1}/{p.count})  epoch {p.epoch:3d}/{p.epochs}  "
-                f"loss {p.loss:.4f}",
-                file=sys.stderr,
-            )
+    def report(p) -> None:
+        if p.step == p.total_steps:
+            print(f"{p.run} ({p.index + 1}/{p.count}) done", file=sys.stderr)
 
-    sweep = run_sweep(cfg, train_set, test_set, on_progress=report)
-    sweep.command = "python -m explorer.sweep " + shlex.join(sys.argv[1:] if argv is None else argv)
+    command = "python -m explorer.sweep " + shlex.join(sys.argv[1:] if argv is None else argv)
+    folder = args.out if args.out and not args.dry_run else tempfile.mkdtemp(prefix="sweep-dry-run-")
+    sweep = run_sweep(
+        cfg,
+        folder,
+        args.backend,
+        args.workers,
+        args.ray_address,
+        on_progress=report,
+        command=command,
+        keep_models=args.keep_models,
+    )
     for r in sweep.runs:
-        print(
-            f"k = {r.k:2d}, seed {r.seed}: test accuracy {r.accuracy:.4f}  ({r.metrics['train_seconds']:.1f}s)",
-            file=sys.stderr,
-        )
+        print(f"{r.spec.id}: test accuracy {r.accuracy:.4f} ({r.metrics['train_seconds']:.1f}s)", file=sys.stderr)
+    for run_id, why in sweep.failed.items():
+        print(f"{run_id} failed: {why}", file=sys.stderr)
     print(f"sweep took {sweep.seconds:.1f}s", file=sys.stderr)
-    from .readings import sweep_reading  # readings import this module: a top-level import would be circular
-
     print(sweep_reading(sweep), file=sys.stderr)
     if args.out and not args.dry_run:
-        print(f"saved {save_sweep(sweep, args.out)}", file=sys.stderr)
-    return 0
+        print(f"saved {folder}", file=sys.stderr)
+    return 1 if sweep.failed else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

@@ -1,7 +1,12 @@
-"""Truncation sweep engine: training per k, progress and stop, save/load, the shipped sweep, the reading, the CLI."""
+"""Truncation experiments: the plan, training inline / on a process pool / on Ray, stop and resume, a crashed
+worker, save and load, the paired comparisons and the reading, the CLI."""
 
-import json
 import math
+import multiprocessing
+import os
+import signal
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -9,30 +14,28 @@ import pytest
 import torch
 
 from explorer import stats
-from explorer.checkpoints import list_checkpoints, read_checkpoint, shipped_dir
+from explorer.checkpoints import list_checkpoints, shipped_dir
 from explorer.data import Digits, load_sample
-from explorer.gradients import digit_batch
 from explorer.jobs import Job
-from explorer.losses import per_sample_loss
-from explorer.models import ModelConfig, SequenceClassifier
-from explorer.readings import sweep_reading, sweep_table
+from explorer.readings import p_text, sweep_reading, sweep_table
+from explorer.runner import SweepProgress, run_sweep, train_run
 from explorer.sweep import (
+    FULL,
     SUMMARY,
+    RunSpec,
     Sweep,
     SweepConfig,
     SweepError,
-    SweepProgress,
     SweepRun,
-    compare_ks,
+    compare,
     correct_answers,
-    gradient_rows,
     list_sweeps,
     load_sweep,
     main,
     parse_args,
     parser,
-    run_sweep,
-    save_sweep,
+    reaches_ink,
+    run_label,
     shipped_sweep_dir,
     sweep_owner,
     user_sweeps_dir,
@@ -40,9 +43,8 @@ from explorer.sweep import (
 from explorer.tasks import run_sweep_job
 from explorer.training import History, accuracy
 
-T = 28
 OWNER = "0123456789abcdef"
-TINY = dict(kind="lstm", hidden_size=4, ks=(28, 1), epochs=2, train_size=96, profile_size=16, batch_size=32)
+TINY = dict(kinds=("lstm",), hidden_size=4, ks=(1,), epochs=1, train_size=96, profile_size=16, batch_size=32)
 
 
 @pytest.fixture(scope="module")
@@ -50,152 +52,154 @@ def sample():
     return load_sample()
 
 
-@pytest.fixture(scope="module")
-def tiny_sweep(sample):
-    events = []
-    return run_sweep(SweepConfig(**TINY), *sample, on_progress=events.append), events
+@pytest.fixture
+def one_thread():
+    """The process pool's workers use one torch thread: inline runs compared with them must too."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
-def test_config_validates_and_sorts_ks():
-    assert SweepConfig(ks=(28, 1, 7, 7)).ks == (1, 7, 28)
-    assert SweepConfig(seeds=(2, 0, 2)).seeds == (0, 2)
+def test_config_validates_and_plans_full_bptt_first_seed_by_seed():
+    cfg = SweepConfig(kinds=("rnn", "lstm"), ks=(7, 2, 2), seeds=(1, 0), control=True, schemes=("window", "chunks"))
+    assert cfg.ks == (2, 7) and cfg.seeds == (0, 1) and cfg.kinds == ("lstm", "rnn")
+    plan = cfg.plan()
+    assert len(plan) == 2 * 2 * (2 + 2 * 2) and plan[0] == RunSpec("lstm", FULL, None, 0)
+    assert plan[1] == RunSpec("lstm", FULL, None, 0, frozen=True) and plan[1].id == "lstm-full-s0-frozen"
+    assert [s.seed for s in plan] == [0] * 12 + [1] * 12
+    assert RunSpec("gru", "window", 7, 2).id == "gru-window-k07-s2"
+    assert cfg.train_config(RunSpec("lstm", "window", 7, 1)).truncation.label(28) == "TBPTT(1, 7)"
+    assert cfg.train_config(RunSpec("lstm", "artbp", 7, 1)).scheme == "artbp"
+    assert cfg.train_config(RunSpec("lstm", FULL, None, 0, True)).freeze_input
+    blank = SweepConfig(task="blank", delay=20, ks=(8, 40), forget_bias=1.0)
+    assert blank.T == 48 and blank.train_config(RunSpec("lstm", FULL, None, 0)).forget_bias == 1.0
+    assert blank.train_config(RunSpec("gru", FULL, None, 0)).forget_bias is None
     for bad in (
-        dict(ks=()),
-        dict(ks=(0, 4)),
-        dict(ks=(29,)),
+        dict(ks=(0,)),
+        dict(ks=(28,)),
+        dict(kinds=("transformer",)),
+        dict(schemes=("magic",)),
         dict(loss_at="first"),
-        dict(kind="transformer"),
         dict(epochs=0),
-        dict(hidden_size=0),
         dict(seeds=()),
-        dict(seeds=(-1,)),
+        dict(task="blank", delay=0),
     ):
         with pytest.raises(ValueError):
             SweepConfig(**bad)
-    cfg = SweepConfig(kind="gru", hidden_size=32, loss_at="every")
-    assert cfg.train_config(7).k == 7 and cfg.train_config(7).loss_at == "every" and not cfg.train_config(7).augment
-    assert cfg.train_config(7).seed == 0 and cfg.train_config(7, 3).seed == 3
-    assert cfg.model_config() == ModelConfig(kind="gru", hidden_size=32)
-    assert cfg.label == "GRU-32, loss at every row" and SweepConfig().label == "LSTM-64, loss at the last row"
 
 
-def test_one_model_per_k_with_its_own_accuracy(tiny_sweep, sample):
-    sweep, _ = tiny_sweep
-    assert sweep.ks == [1, 28] and not sweep.stopped and sweep.test_size == 1000
+def test_inline_sweep_trains_measures_and_saves_every_run(sample, tmp_path):
+    events = []
+    cfg = SweepConfig(**TINY | dict(ks=(1, 7), epochs=2))
+    sweep = run_sweep(cfg, tmp_path, "inline", on_progress=events.append, train_set=sample[0], test_set=sample[1])
+    assert [r.spec.id for r in sweep.runs] == ["lstm-chunks-k01-s0", "lstm-chunks-k07-s0", "lstm-full-s0"]
+    assert not sweep.stopped and not sweep.failed and sweep.test_size == 1000
     for run in sweep.runs:
-        assert run.model.config == ModelConfig(kind="lstm", hidden_size=4)
-        assert len(run.history.epoch) == 2
-        assert run.accuracy == accuracy(run.model, sample[1])  # re-measured on the 1,000 test digits
-        assert run.correct.dtype == bool and run.correct.mean() == run.accuracy and run.seed == 0
-    assert not all(
-        torch.equal(a, b) for a, b in zip(sweep.runs[0].model.parameters(), sweep.runs[1].model.parameters())
+        assert run.model is not None and run.accuracy == accuracy(run.model, sample[1])
+        assert run.correct.mean() == run.accuracy and run.trained.shape == run.saliency.shape == (28,)
+        k = run.spec.k
+        if k is not None:  # the gradient the run was trained with reached only its last k rows
+            assert np.all(run.trained[: 28 - k] == 0) and np.all(run.trained[28 - k :] > 0)
+        assert np.all(run.saliency > 0)
+    steps = math.ceil(96 / 32) * 2
+    assert len(events) == 3 * steps and events[-1].fraction == 1.0
+    assert [e.run for e in events[::steps]] == ["lstm-full-s0", "lstm-chunks-k01-s0", "lstm-chunks-k07-s0"]
+    back = load_sweep(tmp_path)
+    assert back.config == cfg and [r.spec for r in back.runs] == [r.spec for r in sweep.runs]
+    for a, b in zip(sweep.runs, back.runs):
+        np.testing.assert_array_equal(a.correct, b.correct)
+        np.testing.assert_allclose(a.trained, b.trained.astype(np.float32))
+        for p, q in zip(a.model.parameters(), b.model.parameters()):
+            assert torch.equal(p, q)
+
+
+def test_a_stopped_sweep_keeps_its_finished_runs_and_resumes(sample, tmp_path):
+    cfg = SweepConfig(**TINY | dict(ks=(1, 2, 4)))
+    steps = []
+    stopped = run_sweep(
+        cfg,
+        tmp_path,
+        "inline",
+        on_progress=steps.append,
+        should_stop=lambda: len(steps) > 4,
+        train_set=sample[0],
+        test_set=sample[1],
+    )
+    assert stopped.stopped and len(stopped.runs) == 1  # 3 steps per run: the second was stopped midway
+    assert "The sweep was stopped: 1 of 4 runs finished." in sweep_reading(stopped)
+    resumed = run_sweep(cfg, tmp_path, "inline", train_set=sample[0], test_set=sample[1])
+    assert not resumed.stopped and len(resumed.runs) == 4
+    assert resumed.runs[-1].metrics == load_sweep(tmp_path).runs[-1].metrics
+    with pytest.raises(SweepError, match="another configuration"):
+        run_sweep(SweepConfig(**TINY | dict(ks=(3,))), tmp_path, "inline")
+
+
+@pytest.mark.slow
+def test_the_process_pool_gives_the_same_results_as_inline(sample, tmp_path, one_thread):
+    cfg = SweepConfig(**TINY | dict(kinds=("gru", "rnn"), ks=(3,), schemes=("chunks", "window"), seeds=(0, 1)))
+    inline = run_sweep(cfg, tmp_path / "inline", "inline")
+    events = []
+    pooled = run_sweep(cfg, tmp_path / "pool", "process", workers=2, on_progress=events.append)
+    assert [r.spec for r in pooled.runs] == [r.spec for r in inline.runs] and len(pooled.runs) == 12
+    for a, b in zip(inline.runs, pooled.runs):
+        assert a.metrics["test_accuracy"] == b.metrics["test_accuracy"] and a.history.loss == b.history.loss
+        np.testing.assert_array_equal(a.correct, b.correct)
+    assert {e.run for e in events} == {s.id for s in cfg.plan()}  # progress came back from every worker
+    assert {e.label for e in events} == {f"{run_label(s, cfg.T)}, seed {s.seed}" for s in cfg.plan()}
+    assert "GRU, TBPTT(1, 3), seed 1" in {e.label for e in events}
+    assert sorted(p.name for p in (tmp_path / "pool").iterdir()) == sorted(
+        p.name for p in (tmp_path / "inline").iterdir()
     )
 
 
-def test_progress_reports_every_step_of_every_k(tiny_sweep):
-    _, events = tiny_sweep
-    steps_per_k = math.ceil(96 / 32) * 2
-    assert len(events) == 2 * steps_per_k
-    assert [e.k for e in events] == [1] * steps_per_k + [28] * steps_per_k
-    fractions = [e.fraction for e in events]
-    assert fractions == sorted(fractions) and fractions[-1] == 1.0 and fractions[steps_per_k - 1] == 0.5
-    assert {e.epochs for e in events} == {2} and events[-1].epoch == 2
+@pytest.mark.slow
+def test_a_worker_that_dies_loses_only_its_own_runs_and_the_sweep_resumes(tmp_path, one_thread):
+    cfg = SweepConfig(**TINY | dict(ks=(1, 2, 3, 4, 5, 6), epochs=20, train_size=256))
+    result = {}
+    thread = threading.Thread(target=lambda: result.update(s=run_sweep(cfg, tmp_path, "process", workers=2)))
+    thread.start()
+    deadline = time.time() + 120
+    while not (tmp_path / SUMMARY).exists() and time.time() < deadline:  # the first run has finished
+        time.sleep(0.05)
+    victim = multiprocessing.active_children()
+    workers = [p for p in victim if "SpawnProcess" in type(p).__name__ or p.name.startswith("SpawnProcess")]
+    os.kill(workers[0].pid, signal.SIGKILL)
+    thread.join(120)
+    crashed = result["s"]
+    assert crashed.failed and all(why == "its worker process died" for why in crashed.failed.values())
+    assert len(crashed.runs) >= 1 and len(crashed.runs) + len(crashed.failed) <= 7
+    assert "failed and are missing" in sweep_reading(crashed) or crashed.runs
+    resumed = run_sweep(cfg, tmp_path, "process", workers=2)
+    assert not resumed.failed and len(resumed.runs) == 7
 
 
-def test_profiles_are_zero_before_T_minus_k_and_match_autograd_on_the_fused_module(tiny_sweep, sample):
-    sweep, _ = tiny_sweep
-    x, y = digit_batch(sample[1], 16)
-    for run in sweep.runs:
-        assert run.dh.shape == run.dx.shape == (T,)
-        assert np.all(run.dh[: T - run.k] == 0.0) and np.all(run.dh[T - run.k :] > 0)
-        # Reference saliency: autograd of each digit's own loss through the fused nn.LSTM, full BPTT.
-        xg = x.clone().requires_grad_(True)
-        (g,) = torch.autograd.grad(per_sample_loss(run.model(xg), y).sum(), xg)
-        np.testing.assert_allclose(run.dx, np.median(g.norm(dim=-1).numpy(), axis=0), rtol=1e-4, atol=1e-9)
+@pytest.mark.slow
+def test_the_ray_backend_runs_a_small_sweep_in_the_same_format(tmp_path, one_thread):
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        cfg = SweepConfig(**TINY | dict(ks=(2,), seeds=(0, 1)))
+        on_ray = run_sweep(cfg, tmp_path / "ray", "ray")
+        inline = run_sweep(cfg, tmp_path / "inline", "inline")
+    finally:
+        ray.shutdown()
+    assert [r.spec for r in on_ray.runs] == [r.spec for r in inline.runs] and not on_ray.failed
+    for a, b in zip(inline.runs, on_ray.runs):
+        assert a.metrics["test_accuracy"] == b.metrics["test_accuracy"]
+    assert load_sweep(tmp_path / "ray").config == cfg
 
 
-def test_gradient_rows_full_bptt_matches_the_restarted_fused_module():
-    torch.manual_seed(0)
-    model = SequenceClassifier(ModelConfig(kind="rnn", hidden_size=5)).eval()
-    g = torch.Generator().manual_seed(0)
-    x, y = torch.rand(6, T, 28, generator=g), torch.randint(0, 10, (6,), generator=g)
-    dh, _ = gradient_rows(model, x, y, "last", T)
-    with torch.no_grad():
-        out, _ = model.rnn(x)
-    for t in (3, 20, 26):
-        h0 = out[:, t].clone().unsqueeze(0).requires_grad_(True)
-        _, h_n = model.rnn(x[:, t + 1 :], h0)
-        (grad,) = torch.autograd.grad(per_sample_loss(model.readout(h_n), y).sum(), h0)
-        assert dh[t] == pytest.approx(float(np.median(grad[0].norm(dim=-1).numpy())), rel=1e-4)
-
-
-def test_stop_keeps_only_the_finished_ks(sample):
-    calls = []
-
-    def stop_in_second_k():
-        calls.append(1)
-        return len(calls) > 3  # the first k has 3 steps (96 digits, batch 32, 1 epoch)
-
-    sweep = run_sweep(SweepConfig(**TINY | dict(epochs=1)), *sample, should_stop=stop_in_second_k)
-    assert sweep.stopped and sweep.ks == [1]
-    sweep = run_sweep(SweepConfig(**TINY), *sample, should_stop=lambda: True)
-    assert sweep.stopped and sweep.runs == []
-
-
-def test_sweep_job_saves_a_new_user_sweep_or_nothing(sample, user_home):
+def test_sweep_job_saves_a_new_sweep_of_its_owner_or_nothing(sample, user_home):
     job = Job("j", OWNER, "Truncation sweep", kind="sweep")
-    folder = run_sweep_job(job, SweepConfig(**TINY | dict(epochs=1)), *sample)
+    folder = run_sweep_job(job, SweepConfig(**TINY), *sample)
     mine = load_sweep(folder)
-    assert mine.ks == [1, 28] and mine.command == "Truncation lab page" and list_sweeps()[-1] == Path(folder)
+    assert len(mine.runs) == 2 and mine.command == "Truncation lab page" and list_sweeps()[-1] == Path(folder)
     assert Path(folder).parent == user_sweeps_dir() / OWNER and sweep_owner(Path(folder)) == OWNER
     assert all(isinstance(p, SweepProgress) for p in job.snapshot()) and job.snapshot()[-1].fraction == 1.0
     stopped = Job("k", OWNER, "Truncation sweep", kind="sweep")
     stopped.stop()
     assert run_sweep_job(stopped, SweepConfig(**TINY), *sample) is None and list_sweeps()[-1] == Path(folder)
-
-
-@pytest.mark.slow
-def test_seeds_train_one_model_per_k_and_seed_and_round_trip(sample, tmp_path):
-    events = []
-    sweep = run_sweep(SweepConfig(**TINY | dict(epochs=1, seeds=(0, 1))), *sample, on_progress=events.append)
-    assert [(r.k, r.seed) for r in sweep.runs] == [(1, 0), (1, 1), (28, 0), (28, 1)]
-    assert [(e.k, e.seed) for e in events[::3]] == [(1, 0), (28, 0), (1, 1), (28, 1)]  # seed 0's ks first
-    one = run_sweep(SweepConfig(**TINY | dict(epochs=1, ks=(1,))), *sample)
-    for p, q in zip(sweep.runs_of(1)[0].model.parameters(), one.runs[0].model.parameters()):
-        assert torch.equal(p, q)  # seed 0 trains the same model whatever else the sweep holds
-    assert not torch.equal(sweep.runs_of(1)[1].model.rnn.weight_hh_l0, one.runs[0].model.rnn.weight_hh_l0)
-    assert sweep.accuracies[0] == pytest.approx(np.mean([r.accuracy for r in sweep.runs_of(1)]))
-    save_sweep(sweep, tmp_path)
-    assert sorted(p.name for p in tmp_path.glob("*.safetensors")) == [
-        "k01-s1.safetensors",
-        "k01.safetensors",
-        "k28-s1.safetensors",
-        "k28.safetensors",
-    ]
-    back = load_sweep(tmp_path)
-    assert back.seeds == [0, 1] and back.config.seeds == (0, 1)
-    assert read_checkpoint(tmp_path / "k28-s1.safetensors").meta["train_config"]["seed"] == 1
-
-
-def test_save_and_load_round_trip(tiny_sweep, tmp_path):
-    sweep, _ = tiny_sweep
-    (tmp_path / "k07.safetensors").write_bytes(b"from an older sweep")
-    assert save_sweep(sweep, tmp_path) == tmp_path
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["k01.safetensors", "k28.safetensors", SUMMARY]
-    back = load_sweep(tmp_path)
-    assert [r.seed for r in back.runs] == [0, 0]
-    for a, b in zip(sweep.runs, back.runs):
-        np.testing.assert_array_equal(a.correct, b.correct)
-    assert back.config == sweep.config and back.ks == sweep.ks and back.accuracies == sweep.accuracies
-    assert back.test_size == sweep.test_size and back.seconds == pytest.approx(sweep.seconds)
-    for a, b in zip(sweep.runs, back.runs):
-        np.testing.assert_array_equal(a.dh, b.dh.astype(np.float32))
-        np.testing.assert_array_equal(a.dx, b.dx.astype(np.float32))
-        assert a.history.test_accuracy == b.history.test_accuracy and a.history.epoch == b.history.epoch
-        for (name, p), q in zip(a.model.state_dict().items(), b.model.state_dict().values()):
-            assert torch.equal(p, q), name
-        meta = read_checkpoint(tmp_path / f"k{a.k:02d}.safetensors").meta
-        assert meta["train_config"]["k"] == a.k and meta["metrics"]["test_accuracy"] == a.accuracy
 
 
 def test_load_errors_are_readable(tmp_path):
@@ -204,226 +208,259 @@ def test_load_errors_are_readable(tmp_path):
     (tmp_path / SUMMARY).write_text("{not json")
     with pytest.raises(SweepError, match="could not read"):
         load_sweep(tmp_path)
-    (tmp_path / SUMMARY).write_text(json.dumps({"format": "something else"}))
-    with pytest.raises(SweepError, match="not an RNN Explorer sweep"):
+    (tmp_path / SUMMARY).write_text('{"format": "rnn-explorer-sweep/1"}')
+    with pytest.raises(SweepError, match="not an RNN Explorer sweep of this version"):
         load_sweep(tmp_path)
-    (tmp_path / SUMMARY).write_text(json.dumps({"format": "rnn-explorer-sweep/1", "config": {}}))
+    (tmp_path / SUMMARY).write_text('{"format": "rnn-explorer-sweep/2", "config": {}}')
     with pytest.raises(SweepError, match="malformed"):
         load_sweep(tmp_path)
 
 
-def test_user_sweeps_live_outside_the_repo(user_home):
+def test_user_sweeps_live_outside_the_repo_one_folder_per_owner(user_home):
     assert user_sweeps_dir() == user_home / "sweeps"
     assert not user_sweeps_dir().resolve().is_relative_to(shipped_dir().resolve())
-    assert list_sweeps() == [shipped_sweep_dir()]
     for folder in (user_sweeps_dir() / OWNER / "20250101-lstm", user_sweeps_dir() / "not-an-owner" / "20250102-gru"):
         folder.mkdir(parents=True)
         (folder / SUMMARY).write_text("{}")
-    assert list_sweeps() == [shipped_sweep_dir(), user_sweeps_dir() / OWNER / "20250101-lstm"]
+    assert list_sweeps()[-1] == user_sweeps_dir() / OWNER / "20250101-lstm" and len(list_sweeps()) <= 2
     assert sweep_owner(shipped_sweep_dir()) is None
 
 
-def test_shipped_sweep_is_not_listed_as_models_and_tells_the_story(sample):
-    assert shipped_sweep_dir().parent == shipped_dir()
-    assert not any(info.path.resolve().is_relative_to(shipped_sweep_dir().resolve()) for info in list_checkpoints())
-    sweep = load_sweep(shipped_sweep_dir())
-    assert sweep.ks == [1, 2, 4, 7, 14, 28] and sweep.config.loss_at == "last" and len(sweep.runs) == 6
-    assert sweep.command.startswith("python -m explorer.sweep")
-    assert sweep.accuracies[-1] > 0.9 and sweep.accuracies[0] < sweep.accuracies[-1] - 0.2
-    full = sweep.runs[-1]
-    assert accuracy(full.model, sample[1]) == pytest.approx(full.accuracy)  # the recorded number is re-measured
-    for run in sweep.runs:
-        assert np.all(run.dh[: T - run.k] == 0.0) and np.all(run.dh[T - run.k :] > 0)
+# ---- comparisons and the reading ------------------------------------------------------------------------------
 
 
 def correctness(n_right: int, n: int = 1000, shift: int = 0) -> np.ndarray:
-    """n digits of which n_right are right, the right ones starting at `shift` (wrapping round)."""
     return np.roll(np.arange(n) < n_right, shift)
 
 
-def fake_sweep(correct: dict, loss_at="last", stopped=False, ks_config=None) -> Sweep:
-    """A sweep from per-(k, seed) correctness vectors; correct[k] is one vector (seed 0) or a list (seeds 0..)."""
-    runs = []
-    for k, c in correct.items():
-        for seed, vec in enumerate(c if isinstance(c, list) else [c]):
-            runs.append(
-                SweepRun(
-                    k,
-                    seed,
-                    None,
-                    {"test_accuracy": float(np.mean(vec))},
-                    History(),
-                    np.zeros(T),
-                    np.zeros(T),
-                    np.asarray(vec, bool),
-                )
-            )
-    seeds = tuple(range(max(len(c) if isinstance(c, list) else 1 for c in correct.values())))
-    cfg = SweepConfig(ks=tuple(ks_config or correct), loss_at=loss_at, seeds=seeds)
-    return Sweep(cfg, runs, stopped, len(runs[0].correct))
+def fake_sweep(runs: dict, **cfg) -> Sweep:
+    """runs: RunSpec -> correctness vector."""
+    out = [
+        SweepRun(spec, {"test_accuracy": float(np.mean(c))}, History(), np.zeros(28), np.zeros(28), np.asarray(c, bool))
+        for spec, c in runs.items()
+    ]
+    ks = tuple(sorted({s.k for s in runs if s.k is not None}))
+    seeds = tuple(sorted({s.seed for s in runs}))
+    kinds = tuple(sorted({s.kind for s in runs}))
+    config = SweepConfig(kinds=kinds, ks=ks, seeds=seeds, **cfg)
+    return Sweep(config, sorted(out, key=lambda r: r.spec), test_size=1000)
 
 
 def exact_mcnemar(b: int, c: int) -> float:
-    """Two-sided exact McNemar p-value by summing binomial(n, 1/2) tail probabilities by hand."""
     n, m = b + c, min(b, c)
-    tail = sum(math.comb(n, i) for i in range(m + 1)) / 2**n
-    return min(1.0, 2 * tail)
+    return min(1.0, 2 * sum(math.comb(n, i) for i in range(m + 1)) / 2**n)
 
 
-def test_mcnemar_against_the_binomial_tail_by_hand():
+def test_mcnemar_and_paired_t_by_hand():
     ref = correctness(950)
-    for only_a, only_b in ((10, 20), (0, 7), (40, 41), (3, 3)):
-        a = ref.copy()
-        a[np.flatnonzero(ref)[:only_b]] = False  # b right, a wrong
-        a[np.flatnonzero(~ref)[:only_a]] = True  # a right, b wrong
-        r = stats.mcnemar(a, ref)
-        assert (r.only_a, r.only_b) == (only_a, only_b)
-        assert r.p == pytest.approx(exact_mcnemar(only_a, only_b), rel=1e-9)
-        assert r.difference == pytest.approx((only_a - only_b) / 1000)
-    assert stats.mcnemar(ref, ref).p == 1.0
-
-
-def test_paired_t_test_and_holm_by_hand():
-    a, b = np.array([0.93, 0.925, 0.931]), np.array([0.945, 0.94, 0.942])
-    r = stats.paired_across_seeds(a, b)
-    d = a - b
+    a = ref.copy()
+    a[np.flatnonzero(ref)[:20]] = False
+    a[np.flatnonzero(~ref)[:10]] = True
+    r = stats.mcnemar(a, ref)
+    assert (r.only_a, r.only_b) == (10, 20) and r.p == pytest.approx(exact_mcnemar(10, 20), rel=1e-9)
+    x, y = np.array([0.93, 0.925, 0.931]), np.array([0.945, 0.94, 0.942])
+    d = x - y
     t = d.mean() / (d.std(ddof=1) / math.sqrt(3))
     from scipy.stats import t as student
 
-    assert r.p == pytest.approx(2 * student.sf(abs(t), 2), rel=1e-9) and r.same_sign and r.mean < 0
-    assert np.isnan(stats.paired_across_seeds(a[:1], b[:1]).p)
+    assert stats.paired_across_seeds(x, y).p == pytest.approx(2 * student.sf(abs(t), 2), rel=1e-9)
     p = [0.01, 0.04, float("nan"), 0.03, 0.5]
-    # Holm by its definition: sort, multiply the i-th smallest by (m - i), keep it monotone, cap at 1.
-    assert stats.holm(p)[:2] == pytest.approx([0.04, 0.09]) and stats.holm(p)[3] == pytest.approx(0.09)
-    assert stats.holm(p)[4] == pytest.approx(0.5) and np.isnan(stats.holm(p)[2])
-
-
-def test_above_chance_is_a_one_sided_binomial_test():
-    assert stats.above_chance(correctness(130), 0.1) < 0.01  # 13% of 1,000
-    assert stats.above_chance(correctness(105), 0.1) > 0.05  # 10.5%: indistinguishable from chance
+    assert stats.holm(p)[:2] == pytest.approx([0.04, 0.09]) and np.isnan(stats.holm(p)[2])
+    assert stats.above_chance(correctness(130), 0.1) < 0.01 < 0.05 < stats.above_chance(correctness(105), 0.1)
 
 
 def test_one_seed_reading_uses_mcnemar_and_never_says_equal():
     ref = correctness(950)
     close = ref.copy()
     close[np.flatnonzero(ref)[:20]] = False
-    close[np.flatnonzero(~ref)[:10]] = True  # 94.0%: 10 digits only it gets, 20 only full BPTT gets
-    sweep = fake_sweep({1: correctness(500), 7: correctness(800), 14: close, 28: ref})
-    text = sweep_reading(sweep)
-    assert "from 50.0% at k = 1 to 95.0% at k = 28 (full BPTT)." in text
-    assert "k = 1 and 7 are significantly worse than k = 28 (McNemar's exact test" in text
-    p14 = min(1.0, 3 * exact_mcnemar(10, 20))  # Holm: the largest of three p-values is multiplied by 1, but
-    p14 = max(p14 / 3, exact_mcnemar(10, 20))  # the smaller two are tiny, so k = 14 keeps its own p
-    assert f"k = 14 scores 1.0 points lower than k = 28, which is not significant (Holm-adjusted p = {p14:.2f})" in text
-    assert "does not make k = 14 as good." in text and "equal" not in text and "as good as" not in text
-    assert "only to row 28" in text and "beats chance (10.0%) by 40 points" in text
-    assert "trained once" in text
-    row14 = next(r for r in sweep_table(sweep) if r["k"] == 14)
-    assert row14["verdict"] == "not significant" and row14["vs k = 28 (points)"] == "-1.0"
-    assert next(r for r in sweep_table(sweep) if r["k"] == 28)["vs k = 28 (points)"] == "reference"
-
-
-def test_several_seeds_use_a_paired_t_test_with_mean_and_spread():
-    full = [correctness(945), correctness(940, shift=3), correctness(942, shift=5)]
-    short = [correctness(930), correctness(925, shift=3), correctness(931, shift=5)]
-    sweep = fake_sweep({14: short, 28: full})
-    k14 = compare_ks(sweep)[0]
-    assert k14.test == "paired t-test" and k14.lower_in == 3 and k14.difference == pytest.approx(-0.0137, abs=1e-4)
-    assert k14.p == pytest.approx(
-        stats.paired_across_seeds(np.array([0.93, 0.925, 0.931]), np.array([0.945, 0.94, 0.942])).p
+    close[np.flatnonzero(~ref)[:10]] = True
+    sweep = fake_sweep(
+        {
+            RunSpec("lstm", FULL, None, 0): ref,
+            RunSpec("lstm", "chunks", 1, 0): correctness(500),
+            RunSpec("lstm", "chunks", 14, 0): close,
+        }
     )
     text = sweep_reading(sweep)
-    assert "(means over 3 seeds)" in text and "k = 14 is significantly worse than k = 28 (paired t-tests" in text
-    row = sweep_table(sweep)[0]
-    assert row["test accuracy"] == f"92.9% ± {100 * np.std([0.93, 0.925, 0.931], ddof=1):.1f}"
-    assert row["verdict"] == "significantly lower" and "trained once" not in text
+    assert text.startswith("On row-MNIST (T = 28), full BPTT reaches LSTM 95.0%.")
+    assert (
+        "Significantly below their cell's full BPTT (McNemar's exact test on the same test digits, one run each, "
+        "Holm-adjusted p < 0.05): LSTM at k = 1." in text
+    )
+    p14 = max(exact_mcnemar(10, 20), min(1.0, 2 * exact_mcnemar(10, 20)) / 2)  # the larger of two: Holm x 1
+    assert (
+        f"Not significant against their cell's full BPTT (Holm-adjusted): LSTM, TBPTT(14, 14) 1.0 points lower "
+        f"(p = {p14:.2f}). For each, this single run cannot tell whether the gap is real" in text
+    )
+    assert "does not show that the two are the same." in text and "equal" not in text and "trained once" in text
+    row = next(r for r in sweep_table(sweep) if r["runs"] == "LSTM, TBPTT(14, 14)")
+    assert row["verdict"] == "not significant" and row["difference (points)"] == "-1.0"
 
 
-def test_a_sweep_at_chance_names_no_best_k():
-    sweep = fake_sweep({1: correctness(101), 28: correctness(104, shift=7)})
+def test_several_seeds_compare_cells_and_truncations_with_paired_t_tests_and_read_the_control():
+    lstm = {RunSpec("lstm", FULL, None, s): correctness(n, shift=s) for s, n in enumerate((930, 935, 940))}
+    rnn = {RunSpec("rnn", FULL, None, s): correctness(n, shift=s) for s, n in enumerate((550, 520, 600))}
+    blind = {RunSpec("lstm", "chunks", 8, s): correctness(n, shift=s) for s, n in enumerate((600, 610, 590))}
+    reach = {RunSpec("lstm", "chunks", 24, s): correctness(n, shift=s) for s, n in enumerate((900, 905, 899))}
+    frozen = {RunSpec("lstm", FULL, None, s, True): correctness(n, shift=s) for s, n in enumerate((700, 690, 710))}
+    sweep = fake_sweep(lstm | rnn | blind | reach | frozen, task="blank", delay=20)
     text = sweep_reading(sweep)
-    assert text.startswith("Every model is at chance level (best 10.4%") and "best k" not in text
-    assert "k = 28" not in text
-    assert "at chance" in sweep_reading(fake_sweep({1: correctness(103), 28: correctness(900)}))
-    assert "chance" not in sweep_reading(fake_sweep({1: correctness(800), 28: correctness(900)}, loss_at="every"))
+    assert "full BPTT reaches LSTM 93.5% ± 0.5 and RNN 55.7% ± 4.0 (mean ± SD over 3 seeds)" in text
+    assert "RNN is 37.8 points lower than LSTM (significantly" in text
+    assert "(paired t-tests over 3 seeds, Holm-adjusted p < 0.05): LSTM at k = 8 and 24." in text
+    assert "TBPTT with k = 8 never backpropagates into a row of the digit (20 blank rows follow it)" in text
+    assert "input weights W_ih get exactly no gradient" in text
+    assert (
+        "Control: LSTM with its input weights W_ih frozen at init and full BPTT reaches 70.0% ± 1.0, 23.5 points "
+        "lower than with them trained (significant, Holm-adjusted p" in text
+    )
+    assert "that gap is what learning to read the ink adds to random input features." in text
+    assert "Also significantly below their cell's control (Holm-adjusted p < 0.05): LSTM at k = 8." in text
+    roles = {(c.label, c.versus): c for c in compare(sweep)}
+    c = roles["LSTM, TBPTT(8, 8)", "LSTM, full BPTT"]
+    assert c.test == "paired t-test" and c.lower_in == 3 and c.role == "truncation"
+    assert roles["LSTM, TBPTT(8, 8)", "LSTM, full BPTT, W_ih frozen"].role == "blind"
+    assert ("LSTM, TBPTT(24, 24)", "LSTM, full BPTT, W_ih frozen") not in roles  # k = 24 reaches the ink
+    assert roles["LSTM, full BPTT, W_ih frozen", "LSTM, full BPTT"].role == "control"
+    assert "trained once" not in text
 
 
-def test_stopped_and_empty_sweeps_say_so():
-    text = sweep_reading(fake_sweep({1: correctness(600)}, stopped=True, ks_config=(1, 28)))
-    assert "The sweep was stopped: only k = 1 finished." in text
-    empty = Sweep(SweepConfig(), [], True, 1000)
+def test_which_truncations_reach_the_ink():
+    after = SweepConfig(task="blank", delay=20, ks=(8,))
+    assert [reaches_ink(after, RunSpec("lstm", s, k, 0)) for s, k in [("chunks", 20), ("chunks", 21)]] == [False, True]
+    assert [reaches_ink(after, RunSpec("lstm", "window", k, 0)) for k in (20, 21)] == [False, True]
+    assert (
+        reaches_ink(after, RunSpec("lstm", FULL, None, 0))
+        and reaches_ink(after, RunSpec("lstm", "artbp", 8, 0)) is None
+    )
+    before = SweepConfig(task="blank", delay=20, delay_at="before", ks=(8,))  # the ink is at the end: always reached
+    assert reaches_ink(before, RunSpec("lstm", "chunks", 1, 0))
+    every = SweepConfig(task="blank", delay=20, ks=(8,), loss_at="every")  # the digit's own rows carry loss terms
+    assert reaches_ink(every, RunSpec("lstm", "chunks", 1, 0))
+
+
+def test_a_sweep_at_chance_says_so():
+    sweep = fake_sweep(
+        {RunSpec("gru", FULL, None, 0): correctness(101), RunSpec("gru", "chunks", 1, 0): correctness(104, shift=7)}
+    )
+    assert sweep_reading(sweep).startswith("Every model is at chance level (best 10.4%")
+    empty = Sweep(SweepConfig(), [], True)
     assert sweep_reading(empty).startswith("The sweep was stopped before any model finished")
 
 
-@pytest.mark.slow
-def test_shipped_sweep_reading(sample):
-    sweep = load_sweep(shipped_sweep_dir())
-    for run in sweep.runs:  # the stored per-digit results are the models' own
-        np.testing.assert_array_equal(run.correct, correct_answers(run.model, sample[1]))
-    text = sweep_reading(sweep)
-    assert "k = 14 scores 1.0 points lower than k = 28, which is not significant" in text
+# ---- the CLI and the shipped experiment ----------------------------------------------------------------------
 
 
-def test_cli_trains_saves_and_documents_every_flag(tmp_path, capsys):
+def test_cli_trains_saves_resumes_and_documents_every_flag(tmp_path, capsys, monkeypatch):
     out = tmp_path / "sweep"
-    assert (
-        main(
-            [
-                "--kind",
-                "gru",
-                "--hidden",
-                "4",
-                "--ks",
-                "28",
-                "3",
-                "--epochs",
-                "1",
-                "--train-size",
-                "64",
-                "--profile-size",
-                "8",
-                "--out",
-                str(out),
-            ]
-        )
-        == 0
-    )
+    argv = [
+        "--kinds",
+        "gru",
+        "--hidden",
+        "4",
+        "--ks",
+        "3",
+        "--epochs",
+        "1",
+        "--train-size",
+        "64",
+        "--profile-size",
+        "8",
+        "--task",
+        "blank",
+        "--delay",
+        "3",
+        "--out",
+        str(out),
+    ]
+    assert main(argv) == 0
     sweep = load_sweep(out)
-    assert sweep.ks == [3, 28] and sweep.config.kind == "gru"
-    assert sweep.command == (
-        "python -m explorer.sweep --kind gru --hidden 4 --ks 28 3 --epochs 1 --train-size 64 "
-        f"--profile-size 8 --out {out}"
-    )
+    assert [r.spec.id for r in sweep.runs] == ["gru-chunks-k03-s0", "gru-full-s0"] and sweep.config.T == 31
+    assert sweep.command == "python -m explorer.sweep " + " ".join(argv)
+    assert main(argv) == 0 and len(load_sweep(out).runs) == 2  # resumed: nothing left to do
     assert main(["--ks", "0"]) == 2 and "ks must be" in capsys.readouterr().err
     flags = {a.option_strings[-1]: a.help for a in parser()._actions}
     assert set(flags) >= {
-        "--kind",
+        "--kinds",
         "--hidden",
+        "--forget-bias",
+        "--task",
+        "--delay",
+        "--delay-at",
+        "--schemes",
         "--ks",
+        "--seeds",
+        "--control",
         "--epochs",
         "--loss-at",
-        "--batch-size",
-        "--lr",
-        "--augment",
-        "--train-size",
-        "--profile-size",
-        "--seeds",
+        "--backend",
+        "--workers",
+        "--ray-address",
+        "--keep-models",
         "--out",
         "--dry-run",
     }
     assert all(flags.values()), [f for f, h in flags.items() if not h]
-    assert parse_args([]).ks == [1, 2, 4, 7, 14, 28]
+    assert parse_args([]).backend == "inline"
 
 
 def test_cli_dry_run_saves_nothing(tmp_path):
-    assert main(["--hidden", "4", "--ks", "28", "--dry-run", "--profile-size", "8", "--out", str(tmp_path / "x")]) == 0
+    assert main(["--hidden", "4", "--ks", "27", "--dry-run", "--profile-size", "8", "--out", str(tmp_path / "x")]) == 0
     assert not (tmp_path / "x").exists()
 
 
 def test_train_size_takes_the_first_digits(sample):
-    train_set, test_set = sample
-    small = Digits(train_set.images[:40], train_set.labels[:40])
-    a = run_sweep(SweepConfig(**TINY | dict(ks=(28,), epochs=1, train_size=40)), train_set, test_set)
-    b = run_sweep(SweepConfig(**TINY | dict(ks=(28,), epochs=1, train_size=None)), small, test_set)
-    for p, q in zip(a.runs[0].model.parameters(), b.runs[0].model.parameters()):
+    cfg = SweepConfig(**TINY | dict(train_size=40))
+    a = train_run(cfg, RunSpec("lstm", FULL, None, 0), *sample)
+    small = Digits(sample[0].images[:40], sample[0].labels[:40])
+    b = train_run(SweepConfig(**TINY | dict(train_size=None)), RunSpec("lstm", FULL, None, 0), small, sample[1])
+    for p, q in zip(a.model.parameters(), b.model.parameters()):
         assert torch.equal(p, q)
+
+
+def test_shipped_sweep_is_not_listed_as_models(sample):
+    assert shipped_sweep_dir().parent == shipped_dir()
+    assert not any(i.path.resolve().is_relative_to(shipped_sweep_dir().resolve()) for i in list_checkpoints())
+    sweep = load_sweep(shipped_sweep_dir())
+    for run in sweep.runs:
+        if run.model is not None:  # the stored per-digit results are the model's own
+            np.testing.assert_array_equal(
+                run.correct, correct_answers(run.model, sample[1], sweep.config.sequence_task)
+            )
+
+
+@pytest.mark.parametrize(
+    ("p", "text"),
+    [(0.0004, "p < 0.001"), (0.004, "p = 0.004"), (0.0504, "p = 0.050"), (0.049, "p = 0.049"), (0.31, "p = 0.31")],
+)
+def test_a_p_value_just_above_the_line_never_reads_as_on_it(p, text):
+    assert p_text(p) == text
+
+
+def test_the_readme_quotes_the_shipped_experiment():
+    """The README's table and claims are the shipped sweep's numbers, recomputed here."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    sweep = load_sweep(shipped_sweep_dir(), models=False)
+    cfg = sweep.config
+
+    def cell(runs) -> str:
+        a = 100 * np.array([r.accuracy for r in runs])
+        return f"{a.mean():.1f} ± {a.std(ddof=1):.1f}"
+
+    for kind in cfg.kinds:
+        row = [cell(sweep.runs_of(kind, "chunks", k)) for k in cfg.ks]
+        row += [cell(sweep.runs_of(kind, FULL, None)), cell(sweep.runs_of(kind, FULL, None, True))]
+        assert f"| {kind.upper()} | " + " | ".join(row) + " |" in readme
+    assert sweep.command in readme.replace(" \\\n    ", " ")
+    assert f"{len(sweep.runs)} models in {sweep.seconds / 60:.1f} min" in readme
+    comparisons = compare(sweep)
+    assert f"Holm-adjusted over all {len(comparisons)} comparisons" in readme
+    by = {(c.label, c.versus): c for c in comparisons}
+    rnn_lstm = by["RNN, full BPTT", "LSTM, full BPTT"]
+    assert f"LSTM is {-100 * rnn_lstm.difference:.1f} points\n  above the RNN ({p_text(rnn_lstm.p_holm)})" in readme
+    control = by["GRU, full BPTT, W_ih frozen", "GRU, full BPTT"]
+    assert control.p_holm < 0.05 and f"{-100 * control.difference:.1f} points below full BPTT (significant" in readme
+    for kind in ("GRU", "LSTM"):  # k <= D: below full BPTT and below the control, significantly
+        for k in (8, 16):
+            assert by[f"{kind}, TBPTT({k}, {k})", f"{kind}, full BPTT"].p_holm < 0.05
+            assert by[f"{kind}, TBPTT({k}, {k})", f"{kind}, full BPTT, W_ih frozen"].p_holm < 0.05
