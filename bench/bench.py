@@ -1,11 +1,14 @@
-"""Benchmark: trace and BPTT-profile latency, and training throughput next to a bare nn.LSTM loop.
+"""Benchmark: trace and BPTT-profile latency, training throughput next to a bare nn.LSTM loop, truncated BPTT
+next to full BPTT, the gradient-bias meter, and a sweep on one worker vs two.
 
 python bench/bench.py            # all figures in one run, on this machine
+python bench/bench.py --only truncation
 """
 
 import argparse
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -13,10 +16,14 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from explorer.bias import gradient_bias
 from explorer.cost import training_estimate
 from explorer.data import Digits, load_sample
 from explorer.gradients import bptt_profile
 from explorer.models import ModelConfig, SequenceClassifier
+from explorer.runner import run_sweep
+from explorer.sequences import SequenceTask
+from explorer.sweep import SweepConfig
 from explorer.training import TrainConfig, train
 from explorer.unroll import trace
 
@@ -85,16 +92,85 @@ def stop_latency(
     return returned - asked[0], (steps[-1] - steps[0]) / max(len(steps) - 1, 1)
 
 
+def throughput(model_cfg: ModelConfig, cfg: TrainConfig, train_set: Digits, test_set: Digits) -> float:
+    """Samples/s of train()'s step loop, read from its last on_step report."""
+    steps = []
+    train(model_cfg, cfg, train_set, test_set, on_step=steps.append)
+    return steps[-1].samples_per_s
+
+
+def truncation_figures(train_set: Digits, test_set: Digits, repeat: int) -> None:
+    """TBPTT(k, k) and TBPTT(1, k) next to full BPTT, the bias meter's redraw, a sweep on 1 vs 2 workers."""
+    lstm = ModelConfig(kind="lstm", hidden_size=64)
+    small = Digits(train_set.images[:2000], train_set.labels[:2000])
+    task = dict(task="blank", delay=20)  # T = 48, the shipped experiment's task
+    schemes = {
+        "full BPTT (fused)": {},
+        "TBPTT(16, 16), chunks": dict(k=16),
+        "TBPTT(1, 16), window": dict(k=16, k1=1),
+        "ARTBP(mean 16)": dict(k=16, scheme="artbp"),
+    }
+    print(f"training LSTM-64 on row-MNIST + 20 blank rows (T = 48), batch 64, {len(small)} digits, best of three:")
+    threads = torch.get_num_threads()
+    for n in sorted({1, threads}):  # 1: the app and each sweep worker; all: the training CLI
+        torch.set_num_threads(n)
+        for loss_at in ("last", "every"):
+            best = dict.fromkeys(schemes, 0.0)
+            for _ in range(3):  # interleaved, best of three: the ratios see the same machine load
+                for name, extra in schemes.items():
+                    cfg = TrainConfig(epochs=1, augment=False, loss_at=loss_at, **task, **extra)
+                    best[name] = max(best[name], throughput(lstm, cfg, small, test_set))
+            full = best["full BPTT (fused)"]
+            print(
+                f"  {n} thread{'s' if n > 1 else ''}, loss on {'the last row' if loss_at == 'last' else 'every row'}:"
+            )
+            for name, rate in best.items():
+                target = "   (target >= 0.9x)" if "chunks" in name else ""
+                print(f"    {name:24s} {rate:8.0f} samples/s = {rate / full:.2f}x full BPTT{target}")
+    torch.set_num_threads(threads)
+
+    model = SequenceClassifier(lstm).eval()
+    images, labels = test_set.tensors()
+    x = SequenceTask("blank", 20).apply(images[:64], indices=torch.arange(64))
+    torch.set_num_threads(1)  # as in the app
+    try:
+        meter = timed(lambda: gradient_bias(model, x, labels[:64], "last", [2, 4, 8, 16, 24], draws=8), repeat // 4)
+    finally:
+        torch.set_num_threads(threads)
+    print(
+        f"gradient-bias meter, LSTM-64, 64 sequences of T = 48, k = 2..24, 3 schemes, 8 ARTBP draws, 1 thread: "
+        f"{meter / 1000:.2f} s   (target < 2 s)"
+    )
+
+    sweep = SweepConfig(
+        kinds=("lstm",), hidden_size=64, task="blank", delay=20, ks=(8, 24), seeds=(0, 1), epochs=2, train_size=2000
+    )
+    walls = {}
+    for workers in (1, 2):
+        with tempfile.TemporaryDirectory() as folder:
+            start = time.perf_counter()
+            run_sweep(sweep, folder, "process", workers=workers, keep_models="none")
+            walls[workers] = time.perf_counter() - start
+    print(
+        f"sweep of {len(sweep.plan())} runs (LSTM-64, T = 48, 2 epochs of 2,000 digits) on the process pool: "
+        f"{walls[1]:.1f} s on 1 worker, {walls[2]:.1f} s on 2 = {walls[1] / walls[2]:.2f}x faster"
+    )
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--hidden", type=int, default=128, help="LSTM hidden size (default: %(default)s)")
     p.add_argument("--batch-size", type=int, default=64, help="training batch size (default: %(default)s)")
     p.add_argument("--epochs", type=int, default=2, help="epochs per throughput measurement (default: %(default)s)")
     p.add_argument("--repeat", type=int, default=20, help="timed repetitions per latency figure (default: %(default)s)")
+    p.add_argument("--only", choices=("truncation",), help="run only one group of figures")
     args = p.parse_args()
 
     torch.manual_seed(0)
     train_set, test_set = load_sample()
+    if args.only == "truncation":
+        truncation_figures(train_set, test_set, args.repeat)
+        return
     x, y = test_set.tensors()
     model = SequenceClassifier(ModelConfig(kind="lstm", hidden_size=args.hidden)).eval()
     bimodel = SequenceClassifier(ModelConfig(kind="lstm", hidden_size=args.hidden, bidirectional=True)).eval()
@@ -127,6 +203,7 @@ def main() -> None:
         f"stop, BiLSTM-3x512 in epoch 1:  {waited:8.2f} s from the request to the result (one step {step:.2f} s; "
         "target < 5 s)"
     )
+    truncation_figures(train_set, test_set, args.repeat)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,14 @@ from .gradients import batch_quantiles
 UNTRAINED = " (untrained)"  # label suffix of an untrained copy: same colour as its model, dotted
 PALETTE = plotly.colors.qualitative.D3
 BAND = (0.1, 0.9)  # the shaded spread over the batch: 10th to 90th percentile
-ROW_AXIS = dict(title="image row t (1 = top)", range=[0.5, 28.5], tickvals=[1, 7, 14, 21, 28])
+
+
+def row_axis(T: int) -> dict:
+    """The x axis over the rows of a sequence of T rows: image rows for plain row-MNIST, steps with a delay."""
+    step = 7 if T <= 35 else 8 if T <= 64 else 16
+    ticks = [1, *range(step, T, step)] + ([T] if T % step else [])
+    title = "image row t (1 = top)" if T == 28 else "row t of the sequence (1 = first)"
+    return dict(title=title, range=[0.5, T + 0.5], tickvals=sorted(set(ticks)))
 
 
 def _style(label: str, labels: list[str]) -> tuple[str, str]:
@@ -84,7 +91,8 @@ def norms_figure(panels: dict[str, dict[str, np.ndarray]], height: int = 380) ->
             _add_norms(fig, (row + 1, col + 1), label, np.asarray(values), labels, label not in shown)
             shown.add(label)
         fig.update_yaxes(type="log", exponentformat="power", row=row + 1, col=col + 1)
-        fig.update_xaxes(**ROW_AXIS, row=row + 1, col=col + 1)
+        T = max(np.asarray(v).shape[-1] for v in panels[title].values()) if panels[title] else 28
+        fig.update_xaxes(**row_axis(T), row=row + 1, col=col + 1)
     fig.update_layout(
         height=height * rows - 60 * (rows - 1),
         margin=dict(l=10, r=10, t=40, b=10),
@@ -94,8 +102,9 @@ def norms_figure(panels: dict[str, dict[str, np.ndarray]], height: int = 380) ->
     return fig
 
 
-def saliency_digit_figure(image: np.ndarray, saliency: dict[str, np.ndarray], height: int = 300) -> go.Figure:
-    """The digit (28, 28) once per model, each row tinted by log10 of its ||dL/dx_t|| over the model's largest.
+def saliency_digit_figure(image, saliency: dict[str, np.ndarray], height: int = 300) -> go.Figure:
+    """The sequence a model reads (T, 28) once per model, each row tinted by log10 of its ||dL/dx_t|| over the
+    model's largest; `image` is one array for all, or a dict label -> array when the models read different tasks.
 
     The colour is relative within a model (0 = its most salient row), on one scale shared by all panels.
     """
@@ -111,11 +120,13 @@ def saliency_digit_figure(image: np.ndarray, saliency: dict[str, np.ndarray], he
     ink = [[0, "rgba(255,255,255,0)"], [1, "rgba(255,255,255,1)"]]
     for col, label in enumerate(labels, start=1):
         r = rel[label]
+        seq = np.asarray(image[label] if isinstance(image, dict) else image)
+        T = len(r)
         fig.add_trace(
             go.Heatmap(
                 z=np.repeat(r[:, None], 28, axis=1),
                 x=np.arange(1, 29),
-                y=np.arange(1, 29),
+                y=np.arange(1, T + 1),
                 zmin=zmin,
                 zmax=0,
                 colorscale="Viridis",
@@ -131,9 +142,9 @@ def saliency_digit_figure(image: np.ndarray, saliency: dict[str, np.ndarray], he
         )
         fig.add_trace(
             go.Heatmap(
-                z=image,
+                z=seq,
                 x=np.arange(1, 29),
-                y=np.arange(1, 29),
+                y=np.arange(1, T + 1),
                 zmin=0,
                 zmax=1,
                 colorscale=ink,
@@ -145,10 +156,10 @@ def saliency_digit_figure(image: np.ndarray, saliency: dict[str, np.ndarray], he
             col=col,
         )
         fig.update_yaxes(
-            range=[28.5, 0.5],
+            range=[T + 0.5, 0.5],
             scaleanchor=f"x{col if col > 1 else ''}",
             constrain="domain",
-            tickvals=[1, 7, 14, 21, 28],
+            tickvals=row_axis(T)["tickvals"],
             showticklabels=col == 1,
             title="row" if col == 1 else None,
             row=1,
@@ -159,60 +170,80 @@ def saliency_digit_figure(image: np.ndarray, saliency: dict[str, np.ndarray], he
     return fig
 
 
-def accuracy_vs_k_figure(ks: list[int], accuracies: list, chance: float = 0.1, height: int = 340) -> go.Figure:
-    """Test accuracy against truncation length k (log axis); accuracies[i] holds one value per seed of ks[i].
-
-    One seed: a line through the points. Several: each seed's point, and the mean with a ±1 SD bar.
-    """
-    per_k = [100 * np.asarray(a, float).reshape(-1) for a in accuracies]
-    mean = [float(a.mean()) for a in per_k]
-    several = any(len(a) > 1 for a in per_k)
-    spread = [float(a.std(ddof=1)) if len(a) > 1 else 0.0 for a in per_k]
+def accuracy_vs_k_figure(arms: dict[str, dict], T: int, chance: float = 0.1, height: int = 360) -> go.Figure:
+    """Test accuracy against truncation length k, one line per arm; arms[label][k] holds one accuracy per seed
+    (k = None: full BPTT, drawn at k = T). Each seed's point faint; the mean with a ±1 SD bar."""
     fig = go.Figure()
-    if several:
-        xs = [k for k, a in zip(ks, per_k) for _ in a]
+    kinds = list(dict.fromkeys(label.split(",")[0] for label in arms))
+    dashes = {"TBPTT(k, k)": "solid", "TBPTT(1, k)": "dash", "ARTBP": "dot"}
+    all_ks = set()
+    for label, by_k in arms.items():
+        kind = label.split(",")[0]
+        color = PALETTE[kinds.index(kind) % len(PALETTE)]
+        ks = sorted(by_k, key=lambda k: T if k is None else k)
+        xs = [T if k is None else k for k in ks]
+        all_ks |= set(xs)
+        per_k = [100 * np.asarray(by_k[k], float) for k in ks]
+        several = any(len(a) > 1 for a in per_k)
+        if several:
+            fig.add_trace(
+                go.Scatter(
+                    x=[x for x, a in zip(xs, per_k) for _ in a],
+                    y=np.concatenate(per_k),
+                    mode="markers",
+                    marker=dict(color=color, opacity=0.3, size=6),
+                    showlegend=False,
+                    hoverinfo="skip",
+                    legendgroup=label,
+                )
+            )
+        frozen = "frozen" in label
+        dash = next((d for name, d in dashes.items() if name in label), "solid")
         fig.add_trace(
             go.Scatter(
                 x=xs,
-                y=np.concatenate(per_k),
-                mode="markers",
-                name="one seed",
-                marker=dict(color=PALETTE[0], opacity=0.35, size=7),
-                hovertemplate="k = %{x}, one seed: %{y:.1f}%<extra></extra>",
+                y=[float(a.mean()) for a in per_k],
+                name=label,
+                legendgroup=label,
+                mode="markers" if frozen else "lines+markers",
+                marker=dict(color=color, size=11 if frozen else 7, symbol="x" if frozen else "circle"),
+                line=dict(color=color, dash=dash),
+                error_y=dict(
+                    type="data",
+                    array=[float(a.std(ddof=1)) if len(a) > 1 else 0.0 for a in per_k],
+                    visible=several,
+                    color=color,
+                    thickness=1.2,
+                    width=3,
+                ),
+                hovertemplate=f"{label}<br>k = %{{x}}: %{{y:.1f}}%<extra></extra>",
             )
         )
-    fig.add_trace(
-        go.Scatter(
-            x=ks,
-            y=mean,
-            mode="lines+markers+text",
-            name="mean over seeds" if several else "test accuracy",
-            text=[f"{m:.1f}%" for m in mean],
-            textposition="top center",
-            line=dict(color=PALETTE[0]),
-            error_y=dict(type="data", array=spread, visible=several, color=PALETTE[0], thickness=1.5, width=4),
-            hovertemplate="k = %{x}: %{y:.1f}%" + (" (mean)" if several else "") + "<extra></extra>",
-        )
-    )
     fig.add_hline(
         y=100 * chance,
         line=dict(color="gray", dash="dot"),
         annotation_text="chance",
         annotation_position="bottom right",
     )
-    fig.update_xaxes(type="log", tickvals=ks, title="truncation length k (rows of BPTT)")
+    ticks = sorted(all_ks)
+    fig.update_xaxes(
+        type="log",
+        tickvals=ticks,
+        ticktext=[f"{k}" if k < T else f"{T} (full)" for k in ticks],
+        title="truncation length k (rows of BPTT)",
+    )
     fig.update_yaxes(title="test accuracy (%)", range=[0, 105])
     fig.update_layout(
-        height=height,
-        margin=dict(l=10, r=10, t=30, b=10),
-        showlegend=several,
-        legend=dict(orientation="h", yanchor="bottom", y=0.02, x=0.98, xanchor="right"),
+        height=height, margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", yanchor="top", y=-0.25, x=0)
     )
     return fig
 
 
-def learning_curves_figure(curves: dict[tuple[int, int], dict], height: int = 340) -> go.Figure:
-    """Test accuracy and mean training loss per epoch of every run; curves[(k, seed)] is a History dict.
+def learning_curves_figure(
+    curves: dict[tuple[int, int], dict], height: int = 340, full_at: int | None = None
+) -> go.Figure:
+    """Test accuracy and mean training loss per epoch of every run; curves[(k, seed)] is a History dict, with
+    full BPTT at k = full_at (named so).
 
     One colour per k; the seeds of a k share it and its legend entry.
     """
@@ -221,13 +252,14 @@ def learning_curves_figure(curves: dict[tuple[int, int], dict], height: int = 34
     colors = dict(zip(ks, plotly.colors.sample_colorscale("Viridis", np.linspace(0, 0.9, max(len(ks), 2)))))
     shown = set()
     for (k, seed), h in sorted(curves.items()):
-        common = dict(legendgroup=str(k), line=dict(color=colors[k], width=1.5), name=f"k = {k}")
+        name = "full BPTT" if k == full_at else f"k = {k}"
+        common = dict(legendgroup=str(k), line=dict(color=colors[k], width=1.5), name=name)
         fig.add_trace(
             go.Scatter(
                 x=h["epoch"],
                 y=[100 * a for a in h["test_accuracy"]],
                 showlegend=k not in shown,
-                hovertemplate=f"k = {k}, seed {seed}<br>epoch %{{x}}: %{{y:.1f}}%<extra></extra>",
+                hovertemplate=f"{name}, seed {seed}<br>epoch %{{x}}: %{{y:.1f}}%<extra></extra>",
                 **common,
             ),
             row=1,
@@ -238,7 +270,7 @@ def learning_curves_figure(curves: dict[tuple[int, int], dict], height: int = 34
                 x=h["epoch"],
                 y=h["loss"],
                 showlegend=False,
-                hovertemplate=f"k = {k}, seed {seed}<br>epoch %{{x}}: %{{y:.3f}}<extra></extra>",
+                hovertemplate=f"{name}, seed {seed}<br>epoch %{{x}}: %{{y:.3f}}<extra></extra>",
                 **common,
             ),
             row=1,
@@ -258,8 +290,8 @@ def relative_log10(values: np.ndarray) -> np.ndarray:
     return np.where(positive, np.log10(np.where(positive, values, 1.0) / np.where(top > 0, top, 1.0)), np.nan)
 
 
-def rows_by_k_figure(ks: list[int], values: np.ndarray, title: str, height: int = 300) -> go.Figure:
-    """Heatmap of a per-row quantity (K, T), one line per k, coloured by log10 relative to that k's largest row.
+def rows_by_k_figure(labels: list, values: np.ndarray, title: str, height: int = 300) -> go.Figure:
+    """Heatmap of a per-row quantity (K, T), one line per label, coloured by log10 relative to that line's largest row.
 
     Exact zeros are left blank (grey, marked 0); hovering shows the raw values.
     """
@@ -270,7 +302,7 @@ def rows_by_k_figure(ks: list[int], values: np.ndarray, title: str, height: int 
         go.Heatmap(
             z=z,
             x=np.arange(1, values.shape[1] + 1),
-            y=[f"k = {k}" for k in ks],
+            y=[str(label) for label in labels],
             colorscale="Viridis",
             customdata=values,
             text=text,
@@ -282,12 +314,69 @@ def rows_by_k_figure(ks: list[int], values: np.ndarray, title: str, height: int 
             hovertemplate="%{y}, row %{x}: %{customdata:.3g}<extra></extra>",
         )
     )
-    fig.update_xaxes(**ROW_AXIS)
+    fig.update_xaxes(**row_axis(values.shape[1]))
     fig.update_yaxes(autorange="reversed")
     fig.update_layout(
         title=dict(text=title, font=dict(size=14)),
         height=height,
         margin=dict(l=10, r=10, t=40, b=10),
         plot_bgcolor="#e8e8e8",
+    )
+    return fig
+
+
+def bias_figure(rows: list, T: int, height: int = 330) -> go.Figure:
+    """The gradient-bias meter: per family, the truncated gradient's cosine with the full one and its relative error,
+    against k; for ARTBP also its mean over draws (rows: explorer.bias.Bias)."""
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        horizontal_spacing=0.1,
+        subplot_titles=["cosine with the full-BPTT gradient", "relative error ‖g_k − g‖ / ‖g‖"],
+    )
+    names = {"chunks": "TBPTT(k, k)", "window": "TBPTT(1, k)", "artbp": "ARTBP, one draw"}
+    families = list(dict.fromkeys(r.family for r in rows))
+    for i, family in enumerate(families):
+        mine = [r for r in rows if r.family == family]
+        color = PALETTE[i % len(PALETTE)]
+        ks = [r.k for r in mine]
+        for col, values in ((1, [r.cosine for r in mine]), (2, [r.relative_error for r in mine])):
+            fig.add_trace(
+                go.Scatter(
+                    x=ks,
+                    y=values,
+                    name=names[family],
+                    legendgroup=family,
+                    showlegend=col == 1,
+                    mode="lines+markers",
+                    line=dict(color=color),
+                    hovertemplate=f"{names[family]}<br>k = %{{x}}: %{{y:.3g}}<extra></extra>",
+                ),
+                row=1,
+                col=col,
+            )
+        if family == "artbp":
+            draws = mine[0].draws
+            for col, values in ((1, [r.cosine_of_mean for r in mine]), (2, [r.error_of_mean for r in mine])):
+                fig.add_trace(
+                    go.Scatter(
+                        x=ks,
+                        y=values,
+                        name=f"ARTBP, mean of {draws} draws",
+                        legendgroup="mean",
+                        showlegend=col == 1,
+                        mode="lines+markers",
+                        line=dict(color=color, dash="dot"),
+                        hovertemplate=f"mean of {draws} draws<br>k = %{{x}}: %{{y:.3g}}<extra></extra>",
+                    ),
+                    row=1,
+                    col=col,
+                )
+    ks = sorted({r.k for r in rows})
+    fig.update_xaxes(type="log", title="k (rows)", tickvals=ks, ticktext=[str(k) for k in ks])
+    fig.update_yaxes(range=[-0.05, 1.05], row=1, col=1)
+    fig.update_yaxes(type="log", exponentformat="power", dtick=1, row=1, col=2)  # decades only
+    fig.update_layout(
+        height=height, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", yanchor="top", y=-0.25, x=0)
     )
     return fig

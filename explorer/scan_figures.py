@@ -9,11 +9,22 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .data import T
 from .style import ACCENT, BACKWARD, FONT, FORWARD, MUTED
 from .unroll import DIRECTIONS, Trace, state_names
 
-ROWS = np.arange(1, T + 1)  # image rows 1..28 (1 = top), the x axis of every units-by-time heatmap
+COLUMNS = np.arange(1, 29)  # the 28 pixels of a row
+
+
+def rows(T: int) -> np.ndarray:
+    """Rows 1..T of a sequence (1 = first; for plain row-MNIST, image row 1 = top): every heatmap's x axis."""
+    return np.arange(1, T + 1)
+
+
+def row_ticks(T: int) -> list[int]:
+    step = 7 if T <= 35 else 8 if T <= 64 else 16
+    return sorted({1, *range(step, T, step), T})
+
+
 CLASSES = [str(c) for c in range(10)]
 NAMES = {
     "i": "input gate",
@@ -74,11 +85,13 @@ def _axis(fig: go.Figure, ref: str):
 
 
 def _digit_panel(fig: go.Figure, image: np.ndarray, row: int, col: int) -> None:
+    """The sequence as an image, (T, 28): the digit's rows, and any delay rows."""
+    T = image.shape[0]
     fig.add_trace(
         go.Heatmap(
             z=np.asarray(image, np.float32),
-            x=ROWS,
-            y=ROWS,
+            x=COLUMNS,
+            y=rows(T),
             colorscale="gray",
             zmin=0,
             zmax=1,
@@ -92,26 +105,25 @@ def _digit_panel(fig: go.Figure, image: np.ndarray, row: int, col: int) -> None:
     _axis(fig, yref).update(
         range=[T + 0.5, 0.5],
         scaleanchor=xref,
-        title_text="image row",
+        title_text="image row" if T == 28 else "row",
         showgrid=False,
-        tickvals=[1, 7, 14, 21, 28],
+        tickvals=row_ticks(T),
         zeroline=False,
     )
-    _axis(fig, xref).update(
-        range=[0.5, T + 0.5], showticklabels=False, showgrid=False, constrain="domain", zeroline=False
-    )
+    _axis(fig, xref).update(range=[0.5, 28.5], showticklabels=False, showgrid=False, constrain="domain", zeroline=False)
 
 
 def _state_panel(
     fig: go.Figure, values: np.ndarray, order: np.ndarray, name: str, row: int, col: int, label: str, coloraxis: str
 ) -> None:
     """One units-by-rows heatmap; values is (T, H) in image-row order, shown with units in `order`."""
+    T = values.shape[0]
     z = np.ascontiguousarray(values[:, order].T, dtype=np.float32)  # (H, T)
     units = np.repeat(order[:, None], T, axis=1).astype(np.int16)
     fig.add_trace(
         go.Heatmap(
             z=z,
-            x=ROWS,
+            x=rows(T),
             y=np.arange(len(order)),
             customdata=units,
             coloraxis=coloraxis,
@@ -128,7 +140,7 @@ def _state_panel(
     _axis(fig, yref).update(
         range=[len(order) - 0.5 + pad, -0.5 - pad], showticklabels=False, showgrid=False, zeroline=False
     )
-    _axis(fig, xref).update(range=[0.4, T + 0.6], tickvals=[1, 7, 14, 21, 28], showgrid=False, zeroline=False)
+    _axis(fig, xref).update(range=[0.4, T + 0.6], tickvals=row_ticks(T), showgrid=False, zeroline=False)
 
 
 def _prob_panel(fig: go.Figure, probs: np.ndarray, row: int, col: int, name: str):
@@ -189,10 +201,10 @@ def _digit_title(bidirectional: bool) -> str:
     )
 
 
-def _scan_part(fig: go.Figure, bidirectional: bool, at_cell: tuple[int, int] = (1, 1)):
+def _scan_part(fig: go.Figure, bidirectional: bool, T: int, at_cell: tuple[int, int] = (1, 1)):
     """The digit's moving parts: a veil over unread rows (unidirectional) and the scan line of each direction."""
     xref, yref = _ref(fig, *at_cell)
-    box = dict(type="rect", xref=xref, yref=yref, x0=0.5, x1=T + 0.5, layer="above")
+    box = dict(type="rect", xref=xref, yref=yref, x0=0.5, x1=28.5, layer="above")
 
     def at(t):
         shapes = (
@@ -226,7 +238,7 @@ def _scan_part(fig: go.Figure, bidirectional: bool, at_cell: tuple[int, int] = (
     return at
 
 
-def _curtain(fig: go.Figure, row: int, col: int, units: int, direction: int, name: str):
+def _curtain(fig: go.Figure, row: int, col: int, units: int, direction: int, name: str, T: int):
     """A white curtain (shape named 'curtain <name>') over the heatmap columns not reached after t steps."""
     xref, yref = _ref(fig, row, col)
 
@@ -251,8 +263,8 @@ def _curtain(fig: go.Figure, row: int, col: int, units: int, direction: int, nam
     return at
 
 
-def _animate(fig: AnimatedFigure, parts: list, frame_ms: int) -> AnimatedFigure:
-    """Frames t = 1..28, a slider and Play/Pause/Resume; the figure itself shows t = 28, the whole digit read.
+def _animate(fig: AnimatedFigure, parts: list, frame_ms: int, T: int) -> AnimatedFigure:
+    """Frames t = 1..T, a slider and Play/Pause/Resume; the figure itself shows t = T, the whole sequence read.
 
     Each part maps t to (shapes, annotations). Frames change layout only and play with redraw=False: a
     frame that touches a trace makes plotly.js re-plot, and heatmaps then blink or vanish mid-animation.
@@ -305,11 +317,11 @@ def _animate(fig: AnimatedFigure, parts: list, frame_ms: int) -> AnimatedFigure:
                 font=dict(size=11),
                 tickcolor="#94a3b8",
                 transition=dict(duration=0),  # the grip jumps with the frame instead of trailing it
-                steps=[dict(label=str(t), method="animate", args=[[str(t)], still]) for t in ROWS],
+                steps=[dict(label=str(t), method="animate", args=[[str(t)], still]) for t in rows(T)],
             )
         ],
     )
-    fig.plain_frames = [dict(name=str(t), layout=layout_at(t)) for t in ROWS]
+    fig.plain_frames = [dict(name=str(t), layout=layout_at(t)) for t in rows(T)]
     return fig
 
 
@@ -392,6 +404,7 @@ def scan_figure(
 ) -> AnimatedFigure:
     """The animated scan of one digit: the digit, every gate/c/h as units x rows heatmaps, and P(class) after t rows."""
     names = state_names(tr.config.kind)
+    T = tr.logits.shape[1]
     states = {n: tr.get(layer, direction, n)[0] for n in names}  # (T, H) each
     H = states["h"].shape[1]
     order = np.arange(H) if order is None else np.asarray(order)
@@ -404,16 +417,16 @@ def scan_figure(
     specs, pos = _scan_grid(len(names), narrow)
     titles = {pos["digit"]: _digit_title(tr.config.bidirectional), pos["P"]: "P(class) after t rows"}
     titles |= {pos[k]: labels[k] for k in range(len(names))}
-    rows, cols = len(specs), len(specs[0])
+    n_rows, cols = len(specs), len(specs[0])
     wide_cols = [0.24] + [0.76 / (cols - 1)] * (cols - 1)
     fig = make_subplots(
-        rows=rows,
+        rows=n_rows,
         cols=cols,
         specs=specs,
         figure=AnimatedFigure(),
         column_widths=None if narrow else wide_cols,
         horizontal_spacing=0.1 if narrow else 0.045,
-        vertical_spacing=0.28 / rows,
+        vertical_spacing=0.28 / n_rows,
         subplot_titles=[titles[rc] for rc in sorted(titles)],
     )
     axes = _coloraxes(fig, names, cell_colour_range(states["c"]) if "c" in states else 1.0)
@@ -423,15 +436,15 @@ def scan_figure(
     for k, n in enumerate(names):
         r, c = pos[k]
         _state_panel(fig, states[n], order, n, r, c, labels[k] + where, axes[SCALE_OF[n]])
-        parts.append(_curtain(fig, r, c, H, direction, n))
+        parts.append(_curtain(fig, r, c, H, direction, n, T))
         xref, yref = _ref(fig, r, c)
         if c == first_col:
             _axis(fig, yref).update(title_text=f"{H} units")
         if r == last_row:
             _axis(fig, xref).update(title_text="image row")
     parts.append(_prob_panel(fig, tr.probs[0], *pos["P"], "P"))
-    _finish(fig, title + where, 300 + 270 * (rows - 1) + 250 if narrow else 820)
-    return _animate(fig, [_scan_part(fig, tr.config.bidirectional, pos["digit"])] + parts, frame_ms)
+    _finish(fig, title + where, 300 + 270 * (n_rows - 1) + 250 if narrow else 820)
+    return _animate(fig, [_scan_part(fig, tr.config.bidirectional, T, pos["digit"])] + parts, frame_ms, T)
 
 
 def compare_figure(
@@ -439,6 +452,9 @@ def compare_figure(
 ) -> AnimatedFigure:
     """Two or more models reading the same digit in sync: each one's last-layer forward h and P(class) after t rows."""
     n = len(traces)
+    T = traces[0][1].logits.shape[1]
+    if any(tr.logits.shape[1] != T for _, tr in traces):
+        raise ValueError("models compared side by side must read sequences of the same length")
     specs = [[{"rowspan": n} if r == 0 else None, {}, {}] for r in range(n)]
     labels = [
         f"<b>{name}</b> · h, last layer" + (", forward" if tr.config.bidirectional else "") for name, tr in traces
@@ -460,11 +476,11 @@ def compare_figure(
     for r, (name, tr) in enumerate(traces, start=1):
         h = tr.get(tr.config.num_layers - 1, 0, "h")[0]
         _state_panel(fig, h, np.arange(h.shape[1]), "h", r, 2, labels[r - 1], axes["signed"])
-        parts += [_curtain(fig, r, 2, h.shape[1], 0, name), _prob_panel(fig, tr.probs[0], r, 3, name)]
+        parts += [_curtain(fig, r, 2, h.shape[1], 0, name, T), _prob_panel(fig, tr.probs[0], r, 3, name)]
         _axis(fig, _ref(fig, r, 2)[1]).update(title_text=f"{h.shape[1]} units")
     _axis(fig, _ref(fig, n, 2)[0]).update(title_text="image row")
     _finish(fig, title, 320 * n + 180)
-    return _animate(fig, [_scan_part(fig, any(tr.config.bidirectional for _, tr in traces))] + parts, frame_ms)
+    return _animate(fig, [_scan_part(fig, any(tr.config.bidirectional for _, tr in traces), T)] + parts, frame_ms, T)
 
 
 def unit_figure(tr: Trace, layer: int, direction: int, unit: int) -> go.Figure:
@@ -472,9 +488,10 @@ def unit_figure(tr: Trace, layer: int, direction: int, unit: int) -> go.Figure:
     names = state_names(tr.config.kind)
     gates = [n for n in names if SCALE_OF[n] == "gate"]
     others = [n for n in names if SCALE_OF[n] != "gate"]
-    rows = 2 if gates else 1
+    panels = 2 if gates else 1
+    T = tr.logits.shape[1]
     fig = make_subplots(
-        rows=rows,
+        rows=panels,
         cols=1,
         shared_xaxes=True,
         vertical_spacing=0.12,
@@ -495,7 +512,7 @@ def unit_figure(tr: Trace, layer: int, direction: int, unit: int) -> go.Figure:
         for n in group:
             fig.add_trace(
                 go.Scatter(
-                    x=ROWS,
+                    x=rows(T),
                     y=tr.get(layer, direction, n)[0, :, unit].astype(np.float32),
                     mode="lines+markers",
                     name=f"{n} · {NAMES[n]}",
@@ -508,7 +525,7 @@ def unit_figure(tr: Trace, layer: int, direction: int, unit: int) -> go.Figure:
             )
     if gates:
         fig.update_yaxes(range=[-0.03, 1.03], row=1, col=1)
-    fig.update_xaxes(title_text="image row", tickvals=[1, 7, 14, 21, 28], row=rows, col=1)
+    fig.update_xaxes(title_text="image row" if T == 28 else "row", tickvals=row_ticks(T), row=panels, col=1)
     return _finish(fig, f"unit {unit}", 460).update_layout(margin=dict(b=50), legend=dict(orientation="v"))
 
 
@@ -585,7 +602,7 @@ def prediction_figure(probs: np.ndarray, label: int | None = None, title: str = 
         )
         fig.add_trace(
             go.Scatter(
-                x=ROWS,
+                x=rows(len(probs)),
                 y=probs[:, c].astype(np.float32),
                 mode="lines",
                 name=f"{c}: {role}" if role else f"{c}",
@@ -594,7 +611,7 @@ def prediction_figure(probs: np.ndarray, label: int | None = None, title: str = 
                 hovertemplate=f"class {c} after %{{x}} rows: %{{y:.1%}}<extra></extra>",
             )
         )
-    fig.update_xaxes(title_text="rows read", tickvals=[1, 7, 14, 21, 28], range=[0.5, 28.5])
+    fig.update_xaxes(title_text="rows read", tickvals=row_ticks(len(probs)), range=[0.5, len(probs) + 0.5])
     fig.update_yaxes(title_text="P(class)", tickformat=".0%", range=[-0.02, 1.02])
     legend = dict(orientation="h", y=1.02, yanchor="bottom", x=1, xanchor="right")
     return _finish(fig, title, 320).update_layout(margin=dict(t=50 if title else 20, b=50, r=30), legend=legend)

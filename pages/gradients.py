@@ -54,6 +54,7 @@ models = {n: (loaded[0].model, loaded[1]) for n in names if (loaded := ui.loaded
 if fresh:
     knobs = tuple(None if v == "default" else v for v in (forget_bias, scale))
     models |= {n + UNTRAINED: ui.untrained_copy(infos[n].config, *knobs) for n in names}
+tasks = {lb: ui.recorded_meta(infos[lb.removesuffix(UNTRAINED)]).task for lb in models}  # what each model reads
 if not models:
     st.info("Choose at least one model.")
     st.stop()
@@ -64,9 +65,9 @@ if not batch:
     st.error("These models are too large to backpropagate through here within a few seconds.")
     st.stop()
 try:
-    profiles = {lb: ui.gradient_profile(m, key, batch, seed, loss_at) for lb, (m, key) in models.items()}
+    profiles = {lb: ui.gradient_profile(m, key, batch, seed, loss_at, tasks[lb]) for lb, (m, key) in models.items()}
     jacobians = {
-        lb: ui.final_state_jacobian(m, key, batch, seed, jac_digits[lb])
+        lb: ui.final_state_jacobian(m, key, batch, seed, jac_digits[lb], tasks[lb])
         for lb, (m, key) in models.items()
         if jac_digits[lb]
     }
@@ -90,7 +91,8 @@ if broken:
     if not profiles:
         st.stop()
 
-T = next(iter(profiles.values())).dx.shape[1]
+lengths = {p.dx.shape[1] for p in profiles.values()}
+T = lengths.pop() if len(lengths) == 1 else "T"  # models of different tasks: each has its own last row T
 every = loss_at == "every"
 panels = {"‖∂L/∂h_t‖" + (" (every row's loss)" if every else ""): {lb: p.dh[-1, 0] for lb, p in profiles.items()}}
 if every:
@@ -109,8 +111,8 @@ pick.caption(
     "‖∂L/∂x_t‖ of this digit's own loss: bright rows move the loss most (to first order). Colours are relative to each "
     "model's most salient row, on one log scale."
 )
-image = ui.batch_of_test_digits(batch, seed)[0][b].numpy()
-chart.plotly_chart(saliency_digit_figure(image, {lb: p.dx[b] for lb, p in profiles.items()}), key="saliency")
+images = {lb: ui.batch_of_test_digits(batch, seed, tasks[lb])[0][b].numpy() for lb in profiles}
+chart.plotly_chart(saliency_digit_figure(images, {lb: p.dx[b] for lb, p in profiles.items()}), key="saliency")
 
 left, right = st.columns(2)
 with left:
@@ -178,7 +180,9 @@ with st.expander("Gradient check: is this BPTT right?"):
     if not check_digits:
         st.info("This model is too large for the check to finish within a few seconds here.")
     elif st.toggle(f"Run the check ({check_digits} digits, float64)"):
-        result = ui.gradient_check_result(*models[target], batch, seed, loss_at, layer, direction, check_digits)
+        result = ui.gradient_check_result(
+            *models[target], batch, seed, loss_at, layer, direction, check_digits, tasks[target]
+        )
         rows = [
             {
                 "quantity": c.quantity,

@@ -25,6 +25,7 @@ from explorer.limits import confirm_job_minutes, max_job_minutes
 from explorer.metadata import recorded
 from explorer.models import KINDS, ModelConfig
 from explorer.readings import accuracy_text, created_text, data_text, how_it_ended
+from explorer.sequences import TASKS, SequenceTask
 from explorer.tasks import EpochEnd
 from explorer.train import command_line
 from explorer.training import OPTIMIZERS, SCHEDULES, Step, TrainConfig
@@ -32,6 +33,7 @@ from explorer.training_figures import training_curves_figure
 
 M, D = ModelConfig(), TrainConfig()  # the defaults: the shipped LSTM-128 and how it was trained
 SIZES = [16, 32, 64, 128, 256, 512]
+TASK_NAMES = {"rows": "row-MNIST: the 28 rows", "blank": "+ D blank rows", "noise": "+ D noise rows"}
 DATA_NAMES = {
     "sample": "Bundled sample (4,000 train / 1,000 test digits, offline)",
     "mnist": "Full MNIST (60,000 / 10,000 digits, an 11 MB download)",
@@ -137,30 +139,40 @@ def optimisation_ui() -> dict:
         max_value=100.0,
         step=0.5,
     )
-    return dict(optimizer=optimizer, lr=lr, schedule=schedule, epochs=epochs, batch_size=batch_size, clip=clip or None)
-
-
-def bptt_ui() -> dict:
-    st.markdown("**Backpropagation through time**")
-    k = ui.kept(
-        st.slider,
-        "Truncation k (rows)",
-        "t_k",
-        D.k,
-        min_value=1,
-        max_value=28,
-        help=(
-            "Gradients flow back through the last k rows only. 28 = full BPTT with the fused module (fast); "
-            "k < 28 unrolls the rows in a Python loop, several times slower."
-        ),
-    )
-    loss_at = ui.loss_at_picker("t_loss_at", D.loss_at)
     augment = ui.kept(
         st.toggle,
         "Augment digits",
         "t_augment",
         D.augment,
         help="Random shift (±3 px), rotation (±15°) and scale (±15%) of every training batch.",
+    )
+    return dict(
+        optimizer=optimizer,
+        lr=lr,
+        schedule=schedule,
+        epochs=epochs,
+        batch_size=batch_size,
+        clip=clip or None,
+        augment=augment,
+    )
+
+
+def init_ui() -> dict:
+    st.markdown("**Initialisation**")
+    forget = ui.kept(
+        st.select_slider,
+        "LSTM forget-gate bias at init",
+        "t_forget",
+        "default",
+        options=["default", 1.0, 2.0, 3.0],
+        help="The source tutorials use forget_bias=1.0.",
+    )
+    frozen = ui.kept(
+        st.toggle,
+        "Freeze the input weights W_ih",
+        "t_frozen",
+        D.freeze_input,
+        help="A control: the recurrence learns, the input features stay random.",
     )
     seed = ui.kept(
         st.number_input,
@@ -174,7 +186,102 @@ def bptt_ui() -> dict:
             "cores, whose float sums come in another order)."
         ),
     )
-    return dict(k=k, loss_at=loss_at, augment=augment, seed=seed)
+    return dict(forget_bias=None if forget == "default" else forget, freeze_input=frozen, seed=seed)
+
+
+def task_ui() -> dict:
+    st.markdown("**Sequence**")
+    task = ui.kept(
+        st.selectbox,
+        "Task",
+        "t_task",
+        D.task,
+        options=TASKS,
+        format_func=TASK_NAMES.get,
+        help="Row-MNIST reads the digit's 28 rows; a delay adds D blank (zero) or noise rows, which the "
+        "state must carry the digit across.",
+    )
+    delay = ui.kept(
+        st.number_input, "Delay D (rows)", "t_delay", 20, min_value=1, max_value=100, disabled=task == "rows"
+    )
+    at = ui.kept(
+        st.radio,
+        "The delay goes",
+        "t_delay_at",
+        D.delay_at,
+        options=("after", "before"),
+        horizontal=True,
+        disabled=task == "rows",
+    )
+    return dict(task=task, delay=0 if task == "rows" else delay, delay_at=at)
+
+
+def bptt_ui(T: int) -> dict:
+    st.markdown("**Backpropagation through time**")
+    k = ui.kept(
+        st.slider,
+        "Truncation k (rows; 0 = full BPTT)",
+        "t_k",
+        0,
+        min_value=0,
+        max_value=T,
+        help=(
+            "Gradients flow back k rows at most. TBPTT(k, k) cuts the sequence into chunks of k rows and runs them on "
+            "the fused module, about as fast as full BPTT."
+        ),
+    )
+    c1, c2 = st.columns(2)
+    with c1:
+        scheme = ui.kept(
+            st.selectbox,
+            "Scheme",
+            "t_scheme",
+            D.scheme,
+            options=("tbptt", "artbp"),
+            disabled=not k,
+            format_func={"tbptt": "TBPTT(k1, k)", "artbp": "ARTBP (mean k)"}.get,
+            help="ARTBP: random truncation lengths with compensation factors, unbiased (Tallec & Ollivier 2017).",
+        )
+    with c2:
+        k1 = ui.kept(
+            st.number_input,
+            "k1: rows between updates (0 = k)",
+            "t_k1",
+            0,
+            min_value=0,
+            max_value=max(k, 1),
+            disabled=not k or scheme == "artbp",
+            help="1 = a sliding window: every loss term reaches back exactly k rows (the tutorial's NumPy bptt).",
+        )
+    align = ui.kept(
+        st.radio,
+        "Chunks counted from",
+        "t_align",
+        D.align,
+        options=("end", "start"),
+        horizontal=True,
+        format_func={"end": "the last row", "start": "row 1"}.get,
+        disabled=not k or scheme == "artbp",
+    )
+    update = ui.kept(
+        st.radio,
+        "Optimizer steps",
+        "t_update",
+        D.update,
+        options=("sequence", "chunk"),
+        horizontal=True,
+        format_func={"sequence": "one per batch", "chunk": "one per chunk"}.get,
+        disabled=not k or scheme == "artbp" or k1 not in (0, k),
+    )
+    loss_at = ui.loss_at_picker("t_loss_at", D.loss_at)
+    return dict(
+        k=k or None,
+        k1=(k1 or None) if k and scheme == "tbptt" else None,
+        align=align,
+        scheme=scheme,
+        update=update if k and scheme == "tbptt" and k1 in (0, k) else "sequence",
+        loss_at=loss_at,
+    )
 
 
 def start(description: str, work, kind: str) -> None:
@@ -211,7 +318,12 @@ def cost_ui(model_cfg: ModelConfig, cfg: TrainConfig, source: str, start_job) ->
         st.error(
             f"This run would take about {duration(est.seconds)} on this server (one step {est.step_seconds:.2f} s "
             f"× {est.steps:,} steps), over its limit of {duration(60 * limit)} per job. Train for fewer epochs, "
-            "a smaller model or a larger batch, or with full BPTT (k = 28, several times faster)."
+            "a smaller model or a larger batch"
+            + (
+                f", or with k1 nearer k: TBPTT(k1, k) re-runs {cfg.k} rows for every {cfg.k1} rows it updates on."
+                if cfg.k and cfg.k1 and cfg.k1 < cfg.k and cfg.scheme == "tbptt"
+                else "."
+            )
         )
     elif est.minutes > ask:
         st.warning(
@@ -482,10 +594,17 @@ with st.container(border=True):
     left, middle, right = st.columns(3, gap="large")
     with left:
         model_cfg = model_ui()
+        init = init_ui()
     with middle:
         optimisation = optimisation_ui()
     with right:
-        cfg = TrainConfig(**optimisation, **bptt_ui())
+        sequence = task_ui()
+        bptt = bptt_ui(SequenceTask(sequence["task"], sequence["delay"], sequence["delay_at"]).T)
+    try:
+        cfg = TrainConfig(**optimisation, **init, **sequence, **bptt)
+    except ValueError as e:
+        st.error(ui.plain(e))
+        st.stop()
     launch_ui(model_cfg, cfg, busy=job is not None and job.active)
 job = ui.job_manager().latest(ui.owner_id(), "train", "download")  # Start may have just made one
 if job is not None:

@@ -1,24 +1,41 @@
-"""Truncation lab: one model per truncated-BPTT length k; accuracy, learning curves and gradients per k."""
+"""Truncation lab: experiments over truncation schemes, lengths, cells and delays; the gradient-bias meter."""
 
 from pathlib import Path
 
 import streamlit as st
 
 from explorer import ui
-from explorer.bptt_figures import accuracy_vs_k_figure, learning_curves_figure, rows_by_k_figure
+from explorer.bptt_figures import accuracy_vs_k_figure, bias_figure, learning_curves_figure, rows_by_k_figure
 from explorer.checkpoints import CheckpointError
 from explorer.cost import sweep_estimate
 from explorer.jobs import JobBusy
 from explorer.limits import confirm_job_minutes, max_job_minutes
 from explorer.models import KINDS
-from explorer.readings import sweep_reading, sweep_table
-from explorer.sweep import SUMMARY, SweepConfig, SweepError, list_sweeps, load_sweep, shipped_sweep_dir, sweep_owner
+from explorer.readings import sweep_findings, sweep_table
+from explorer.sequences import TASKS
+from explorer.sweep import (
+    FAMILIES,
+    FULL,
+    SUMMARY,
+    SweepConfig,
+    SweepError,
+    accuracy_by_k,
+    list_sweeps,
+    load_sweep,
+    shipped_sweep_dir,
+    sweep_owner,
+)
 from explorer.tasks import run_sweep_job
 
 DEFAULT = SweepConfig()
+FAMILY_NAMES = {
+    "chunks": "TBPTT(k, k): chunks",
+    "window": "TBPTT(1, k): a sliding window",
+    "artbp": "ARTBP: random lengths of mean k, unbiased",
+}
 
 
-@st.cache_resource(max_entries=8, show_spinner="Loading the sweep…")
+@st.cache_resource(max_entries=8, show_spinner="Loading the experiment…")
 def cached_sweep(path: str, mtime_ns: int):
     return load_sweep(path)
 
@@ -27,38 +44,72 @@ def sweep_form() -> SweepConfig | None:
     """The settings of a new sweep; a config when Run was pressed."""
     with st.form("sweep_form", border=False):
         c1, c2, c3, c4 = st.columns(4)
-        kind = c1.selectbox("Kind", KINDS, index=KINDS.index(DEFAULT.kind), format_func=str.upper)
-        hidden = c2.select_slider("Hidden units", [8, 16, 32, 64, 128], value=DEFAULT.hidden_size)
-        epochs = c3.number_input("Epochs per k", 1, 100, DEFAULT.epochs)
+        kinds = c1.multiselect("Cells", KINDS, default=list(DEFAULT.kinds), format_func=str.upper, key="sw_kinds")
+        hidden = c2.select_slider("Hidden units", [8, 16, 32, 64, 128], value=DEFAULT.hidden_size, key="sw_hidden")
+        epochs = c3.number_input("Epochs per run", 1, 100, DEFAULT.epochs, key="sw_epochs")
         with c4:
             loss_at = ui.loss_at_picker()
-        c5, c6, c7 = st.columns([3, 1, 1])
-        ks = c5.multiselect("Truncation lengths k", list(range(1, 29)), default=list(DEFAULT.ks))
-        size = c6.select_slider("Training digits", [250, 500, 1000, 2000, 4000], value=4000)
-        seeds = c7.number_input(
-            "Seeds per k",
+        t1, t2, t3, t4 = st.columns(4)
+        task = t1.selectbox(
+            "Task",
+            TASKS,
+            format_func={"rows": "the digit's rows", "blank": "+ blank rows", "noise": "+ noise rows"}.get,
+            key="sw_task",
+        )
+        delay = t2.number_input(
+            "Delay D (rows)", 0, 60, 0, help="Rows added after (or before) the digit.", key="sw_delay"
+        )
+        at = t3.radio("Delay goes", ("after", "before"), horizontal=True, key="sw_at")
+        bias = t4.select_slider(
+            "LSTM forget-gate bias",
+            ["default", 1.0, 2.0, 3.0],
+            help="At init; the source tutorials use 1.0.",
+            key="sw_bias",
+        )
+        s1, s2, s3, s4 = st.columns([2, 2, 1, 1])
+        schemes = s1.multiselect(
+            "Schemes", FAMILIES, default=list(DEFAULT.schemes), format_func=FAMILY_NAMES.get, key="sw_schemes"
+        )
+        ks = s2.multiselect(
+            "Truncation lengths k",
+            list(range(1, 100)),
+            default=list(DEFAULT.ks),
+            help="Each below the sequence's length; full BPTT is always trained too.",
+            key="sw_ks",
+        )
+        size = s3.select_slider("Training digits", [250, 500, 1000, 2000, 4000], value=4000, key="sw_size")
+        seeds = s4.number_input(
+            "Seeds",
             1,
             5,
             len(DEFAULT.seeds),
             help=(
-                "One model per k and seed. With one seed, ks are compared on the same test digits (McNemar's test); "
-                "with several, across seeds (paired t-test), which also shows how much a seed moves the result."
+                "One model per run and seed. With one seed, runs are compared on the same test digits (McNemar's "
+                "test); with several, across seeds (paired t-test), which also shows how much a seed moves a result."
             ),
+            key="sw_seeds",
         )
+        control = st.toggle("Add the control: full BPTT with the input weights W_ih frozen at init", key="sw_control")
         if not st.form_submit_button("Run sweep", type="primary"):
             return None
     try:
         return SweepConfig(
-            kind=kind,
+            kinds=tuple(kinds),
             hidden_size=hidden,
-            ks=tuple(ks),
             epochs=epochs,
             loss_at=loss_at,
+            task=task,
+            delay=delay if task != "rows" else 0,
+            delay_at=at,
+            schemes=tuple(schemes),
+            forget_bias=None if bias == "default" else bias,
+            ks=tuple(ks),
             train_size=size,
             seeds=tuple(range(seeds)),
+            control=control,
         )
     except ValueError as e:
-        st.error(f"Cannot run this sweep: {e}")
+        st.error(f"Cannot run this sweep: {ui.plain(e)}")
         return None
 
 
@@ -88,13 +139,15 @@ def cost_ui(cfg: SweepConfig) -> None:
     """Refuse a sweep over the server's limit, ask before a long one, else start it."""
     est = estimate(cfg)
     minutes = f"{est.minutes:.0f} min" if est.minutes >= 1.5 else f"{est.seconds:.0f} s"
+    runs = len(cfg.plan())
     if est.minutes > max_job_minutes():
         st.error(
-            f"This sweep would take about {minutes} on this server ({len(cfg.ks) * len(cfg.seeds)} runs), over "
-            f"its limit of {max_job_minutes():.0f} min per job: fewer ks, seeds or epochs, or fewer digits."
+            f"This sweep would take about {minutes} on this server ({runs} runs), over its limit of "
+            f"{max_job_minutes():.0f} min per job: fewer ks, schemes, cells, seeds or epochs, or fewer digits. "
+            "From the command line, `python -m explorer.sweep --backend process` uses every core."
         )
     elif est.minutes > confirm_job_minutes():
-        st.warning(f"This sweep will take about {minutes} on this server.")
+        st.warning(f"This sweep will take about {minutes} on this server ({runs} runs).")
         if st.button(f"Run anyway (about {minutes})"):
             start(cfg)
             st.rerun()
@@ -104,9 +157,10 @@ def cost_ui(cfg: SweepConfig) -> None:
 
 st.title("Truncation lab")
 st.caption(
-    "Truncated BPTT with length k backpropagates only k rows: with the loss on the last row, rows before "
-    "28 − k + 1 get no gradient at all. A sweep trains one model per k, all else equal, on the bundled "
-    "sample (4,000 training, 1,000 test digits)."
+    "Truncated BPTT backpropagates only part of the sequence: with the loss on the last row and a delay of "
+    "D rows after the digit, a truncation of k ≤ D rows never reaches the ink. An experiment trains one model "
+    "per cell, scheme, k and seed, all else equal, on the bundled sample (4,000 training, 1,000 test "
+    "digits), and compares each with its cell's full BPTT, seed by seed."
 )
 
 with st.expander("Run your own sweep (in the background; the page stays usable)", expanded=False):
@@ -131,8 +185,7 @@ def progress():
         p = events[-1] if events else None
         st.progress(
             p.fraction if p else 0.0,
-            text=f"Training k = {p.k}, seed {p.seed} (run {p.index + 1} of "
-            f"{p.count}), epoch {p.epoch}/{p.epochs}, loss {p.loss:.3f}"
+            text=f"Training {p.label} (run {p.index + 1} of {p.count}), epoch {p.epoch}/{p.epochs}, loss {p.loss:.3f}"
             if p
             else "Starting the sweep…",
         )
@@ -144,7 +197,7 @@ def progress():
     elif st.session_state.get("sweep_seen") != job.id:  # just finished: show its results on the whole page
         st.session_state["sweep_seen"] = job.id
         if job.result:
-            st.session_state["sweep_choice"] = job.result
+            st.session_state["sweep_results"] = job.result
         st.rerun()
     elif job.status == "failed":
         st.error(f"The sweep failed: {ui.plain(job.error)}")
@@ -157,7 +210,7 @@ def progress():
 progress()
 paths = [str(p) for p in list_sweeps()]
 if not paths:
-    st.info("No sweep yet: run one above. (The shipped sweep in `checkpoints/sweep` is missing.)")
+    st.info("No experiment yet: run one above. (The shipped one in `checkpoints/sweep` is missing.)")
     st.stop()
 shipped, me = str(shipped_sweep_dir()), ui.owner_id()
 
@@ -165,40 +218,93 @@ shipped, me = str(shipped_sweep_dir()), ui.owner_id()
 def sweep_label(p: str) -> str:
     owner = sweep_owner(Path(p))
     if owner is None:
-        return "Shipped sweep (checkpoints/sweep)"
+        return "Shipped experiment (checkpoints/sweep)"
     return f"{'Yours' if owner == me else ui.owner_tag(owner).capitalize() + chr(39) + 's'}: {Path(p).name}"
 
 
 # Your newest sweep replaces the shipped one in your view (the shipped one stays one click away).
-choice = st.session_state.get("sweep_choice") or next((p for p in paths if sweep_owner(Path(p)) == me), shipped)
-path = st.selectbox("Results", paths, index=paths.index(choice) if choice in paths else 0, format_func=sweep_label)
+if st.session_state.get("sweep_results") not in paths:
+    st.session_state["sweep_results"] = next((p for p in paths if sweep_owner(Path(p)) == me), shipped)
+path = st.selectbox("Results", paths, format_func=sweep_label, key="sweep_results")
 try:
     sweep = cached_sweep(path, (Path(path) / SUMMARY).stat().st_mtime_ns)
 except (SweepError, CheckpointError, OSError) as e:
-    st.error(f"Could not load this sweep: {ui.plain(e)}")
+    st.error(f"Could not load this experiment: {ui.plain(e)}")
     st.stop()
 
-cfg = sweep.config
-epochs = f"{cfg.epochs} epoch{'s' if cfg.epochs != 1 else ''}"
+cfg, T = sweep.config, sweep.config.T
 seeds = len(sweep.seeds)
 st.markdown(
-    f"**{cfg.label}**, {epochs} per run, {len(sweep.runs)} models ({len(sweep.ks)} ks × {seeds} "
-    f"seed{'s' if seeds > 1 else ''}), trained in {sweep.seconds:.0f} s. **Reading:** {sweep_reading(sweep)}"
+    f"**{cfg.label}**, {cfg.epochs} epochs per run, {len(sweep.runs)} models ({seeds} "
+    f"seed{'s' if seeds > 1 else ''}), trained in {sweep.seconds / 60:.1f} min. **What it shows:**"
 )
-left, right = st.columns(2)
-left.plotly_chart(
-    accuracy_vs_k_figure(sweep.ks, [[r.accuracy for r in sweep.runs_of(k)] for k in sweep.ks]), key="accuracy"
-)
-right.plotly_chart(learning_curves_figure({(r.k, r.seed): r.history.to_dict() for r in sweep.runs}), key="curves")
+st.markdown("\n".join(f"- {finding}" for finding in sweep_findings(sweep)))
+st.plotly_chart(accuracy_vs_k_figure(accuracy_by_k(sweep), T), key="accuracy")
 st.dataframe(sweep_table(sweep), hide_index=True, key="comparisons")
-left, right = st.columns(2)
-first = [sweep.runs_of(k)[0] for k in sweep.ks]  # heatmaps: the first seed's model of each k
-title = "Training gradient ‖∂L/∂h_t‖ under truncation k (0 = exactly zero)"
-left.plotly_chart(rows_by_k_figure(sweep.ks, [r.dh for r in first], title), key="profile")
-title = "Row saliency ‖∂L/∂x_t‖ of each trained model (full BPTT)"
-right.plotly_chart(rows_by_k_figure(sweep.ks, [r.dx for r in first], title), key="saliency")
+
+options = [(k, s) for k, s, f in sweep.arms() if s != FULL]
+if options:
+    kind, scheme = st.selectbox(
+        "Look inside", options, format_func=lambda o: f"{o[0].upper()}, {FAMILY_NAMES[o[1]]}", key="look_inside"
+    )
+    runs = [sweep.runs_of(kind, scheme, k)[0] for k in sweep.ks_of(kind, scheme)] + sweep.runs_of(kind, FULL, None)[:1]
+    labels = [f"k = {r.spec.k}" if r.spec.k is not None else "full" for r in runs]
+    left, right = st.columns(2)
+    left.plotly_chart(
+        rows_by_k_figure(labels, [r.trained for r in runs], "Training gradient ‖∂L/∂x_t‖ under each one's truncation"),
+        key="profile",
+    )
+    right.plotly_chart(
+        rows_by_k_figure(labels, [r.saliency for r in runs], "Row saliency of the trained model (full BPTT)"),
+        key="saliency",
+    )
+    st.caption(
+        f"Both heatmaps: batch medians over {cfg.profile_size} test sequences, the models of seed "
+        f"{runs[0].spec.seed}; colour is log₁₀ relative to each model's largest row (grey 0: exactly zero)."
+    )
+    st.plotly_chart(
+        learning_curves_figure(
+            {
+                (r.spec.k, r.spec.seed): r.history.to_dict()
+                for k in sweep.ks_of(kind, scheme)
+                for r in sweep.runs_of(kind, scheme, k)
+            }
+            | {(T, r.spec.seed): r.history.to_dict() for r in sweep.runs_of(kind, FULL, None)},
+            full_at=T,
+        ),
+        key="curves",
+    )
+
+st.subheader("Gradient-bias meter")
 st.caption(
-    f"Both heatmaps: batch medians over {cfg.profile_size} test digits, the model of seed {first[0].seed} for "
-    "each k; the colour is log₁₀ relative to each model's largest row, hover for the values. Left: the "
-    "gradient each model was trained with (its own k). Right: which rows the trained model's loss depends on."
+    "How far each scheme's gradient is from the full-BPTT gradient, for one model on one batch, before any "
+    "training step: the cosine of the two (1 = same direction) and the relative error. ARTBP's single draws "
+    "are noisy; the mean of many draws approaches the full gradient, because ARTBP is unbiased."
 )
+m1, m2, m3, m4 = st.columns([3, 2, 2, 2])
+with m1:
+    info = ui.model_picker("Model", key="bias_model", default="rnn-128")
+loaded = ui.loaded_model(info) if info else None
+meter_task = ui.recorded_meta(info).task if info else None
+ks = m2.multiselect("ks", [1, 2, 4, 8, 12, 16, 24, 32, 40], default=[2, 4, 8, 16, 24], key="bias_ks")
+batch = m3.select_slider("Test sequences", [16, 32, 64, 128], value=64, key="bias_batch")
+draws = m4.select_slider(
+    "ARTBP draws",
+    [4, 8, 16, 32, 64],
+    value=8,
+    key="bias_draws",
+    help="Random truncations averaged per k; each costs one more step-by-step BPTT pass.",
+)
+if loaded is not None and ks:
+    rows = ui.bias_rows(*loaded, meter_task, tuple(sorted(ks)), batch, cfg.loss_at, draws)
+    st.plotly_chart(bias_figure(rows, meter_task.T), key="bias")
+    st.caption(
+        f"{info.label} on {meter_task.name}, loss at {'the last row' if cfg.loss_at == 'last' else 'every row'}"
+        f"; ks at or above T = {meter_task.T} are left out (they are full BPTT)."
+        + (
+            " With the loss on the last row, TBPTT(k, k) and TBPTT(1, k) backpropagate the same last k rows: their "
+            "lines coincide."
+            if cfg.loss_at == "last"
+            else ""
+        )
+    )

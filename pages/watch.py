@@ -6,6 +6,7 @@ from explorer import scan_figures, ui
 from explorer.budget import digits_for
 from explorer.predictions import settled_after
 from explorer.readings import gate_reading, saturation_caption, scan_reading, unit_caption
+from explorer.sequences import digit_sequence
 from explorer.units import ORDERINGS, SIGMOID_GATES, order_units
 from explorer.unroll import DIRECTIONS
 
@@ -26,7 +27,7 @@ with st.sidebar:
 if loaded is None:
     st.stop()
 checkpoint, key = loaded
-cfg = checkpoint.config
+cfg, task = checkpoint.config, ui.recorded_meta(info).task
 with st.sidebar:
     layer = ui.choice("Layer", range(cfg.num_layers), "layer", lambda n: f"layer {n + 1}") if cfg.num_layers > 1 else 0
     direction = (
@@ -54,10 +55,11 @@ with st.sidebar:
 
 picker, summary = st.columns([5, 4], gap="large")
 with picker:
-    digit = ui.digit_picker(checkpoint, key)
+    digit = ui.digit_picker(checkpoint, key, task=task)
 if digit is None:
     st.stop()
-tr = ui.trace_digit(checkpoint, key, digit.image)
+sequence = digit_sequence(task, digit.image, -1 if digit.index is None else digit.index)  # (T, 28)
+tr = ui.trace_digit(checkpoint, key, sequence)
 if not tr.finite:
     st.error(
         f"{ui.plain(info.stem)} computes numbers that are not finite (infinity or NaN) on this digit: its "
@@ -69,7 +71,7 @@ probs = tr.probs[0]  # (T, 10): after each row
 guess = int(probs[-1].argmax())
 with summary:
     row1, row2 = st.columns(2), st.columns(2)
-    row1[0].metric("Prediction", guess, help="The most likely class after all 28 rows.")
+    row1[0].metric("Prediction", guess, help=f"The most likely class after all {task.T} rows.")
     row1[1].metric("Confidence", f"{probs[-1, guess]:.1%}")
     row2[0].metric(
         "Label",
@@ -85,13 +87,21 @@ with summary:
 order = order_units(tr.get(layer, direction, "h")[0], order_by)
 other = ui.loaded_model(other_info) if other_info else None
 if other is not None:
-    other_tr = ui.trace_digit(*other, digit.image)
+    other_task = ui.recorded_meta(other_info).task
+    if other_task != task:
+        st.warning(
+            f"{ui.plain(other_info.stem)} was trained on {other_task.name}, not {task.name}: compare models "
+            "of the same task."
+        )
+        other = None
+if other is not None:
+    other_tr = ui.trace_digit(*other, sequence)
     if not other_tr.finite:
         st.warning(f"{ui.plain(other_info.stem)} computes numbers that are not finite on this digit; it is left out.")
         other = None
 if other is not None:
     fig = scan_figures.compare_figure(
-        digit.image,
+        sequence,
         [(info.label, tr), (other_info.label, other_tr)],
         f"{info.label} and {other_info.label} reading {digit.caption}",
         SPEEDS[speed],
@@ -99,18 +109,18 @@ if other is not None:
 else:
     fig = scan_figures.scan_figure(
         tr,
-        digit.image,
+        sequence,
         layer,
         direction,
         order,
-        f"{info.label} reading {digit.caption}",
+        f"{info.label} reading {digit.caption}" + ("" if task.kind == "rows" else f", {task.name}"),
         SPEEDS[speed],
         narrow=layout == "narrow",
     )
 st.plotly_chart(fig, theme=None, config={"displaylogo": False})
 with st.expander("What am I looking at?", icon=":material/help:"):
     st.markdown(
-        scan_reading(digit.image, probs)
+        scan_reading(sequence, probs)
         + "\n\n"
         + gate_reading(cfg.kind, cfg.bidirectional, tr.get(layer, direction, "h")[0])
     )
@@ -137,7 +147,7 @@ if saturation.open:
         else:
             digits = digits_for("saturation", cfg, len(ui.sample()[1]))
             st.caption(saturation_caption(digits))
-            stats = ui.saturation(checkpoint, key, digits)[layer, direction]
+            stats = ui.saturation(checkpoint, key, digits, task)[layer, direction]
             st.plotly_chart(
                 scan_figures.saturation_figure(stats, int(st.session_state.get("unit", order[0]))), theme=None
             )
@@ -157,7 +167,7 @@ if export.open:
         )
         st.download_button(
             "Trace as .npz (gates, c, h, probabilities, image)",
-            lambda: ui.npz_bytes(tr.to_arrays() | {"image": digit.image}),
+            lambda: ui.npz_bytes(tr.to_arrays() | {"image": digit.image, "sequence": sequence}),
             f"{name}.npz",
             "application/octet-stream",
             icon=":material/download:",

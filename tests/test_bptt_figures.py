@@ -238,7 +238,7 @@ def test_rows_by_k_figure_leaves_exact_zeros_blank():
     values = np.array([[0.0] * 27 + [2.0], [0.0] * 24 + [1e-3, 1e-2, 1e-1, 1.0]])
     assert np.isnan(relative_log10(values)[0, :27]).all()
     np.testing.assert_allclose(relative_log10(values)[1, 24:], [-3, -2, -1, 0])
-    trace = spec(rows_by_k_figure([1, 4], values, "t"))["data"][0]
+    trace = spec(rows_by_k_figure(["k = 1", "k = 4"], values, "t"))["data"][0]
     z = arr(trace["z"])
     assert np.isnan(z[0, :27]).all() and z[0, 27] == 0.0 and np.isnan(z[1, :24]).all()
     np.testing.assert_allclose(z[1, 24:], [-3, -2, -1, 0])
@@ -248,27 +248,33 @@ def test_rows_by_k_figure_leaves_exact_zeros_blank():
 
 
 def test_accuracy_and_learning_curve_figures():
-    fig = spec(accuracy_vs_k_figure([1, 7, 28], [[0.5], [0.8], [0.95]]))
-    assert len(fig["data"]) == 1 and not fig["layout"]["showlegend"]
+    fig = spec(accuracy_vs_k_figure({"LSTM, TBPTT(k, k)": {1: [0.5], 7: [0.8], None: [0.95]}}, T=28))
+    assert len(fig["data"]) == 1 and fig["data"][0]["name"] == "LSTM, TBPTT(k, k)"
     np.testing.assert_allclose(arr(fig["data"][0]["y"]), [50, 80, 95])
-    np.testing.assert_array_equal(arr(fig["data"][0]["x"]), [1, 7, 28])
-    assert fig["layout"]["xaxis"]["type"] == "log"
+    np.testing.assert_array_equal(arr(fig["data"][0]["x"]), [1, 7, 28])  # full BPTT drawn at k = T
+    assert fig["layout"]["xaxis"]["type"] == "log" and fig["layout"]["xaxis"]["ticktext"][-1] == "28 (full)"
+    assert not fig["data"][0]["error_y"]["visible"]
     hist = {"epoch": [1, 2], "test_accuracy": [0.4, 0.6], "loss": [2.0, 1.5]}
-    fig = spec(learning_curves_figure({(1, 0): hist, (28, 0): hist | {"test_accuracy": [0.7, 0.9]}}))
-    assert [t["name"] for t in fig["data"]] == ["k = 1", "k = 1", "k = 28", "k = 28"]
+    fig = spec(learning_curves_figure({(1, 0): hist, (28, 0): hist | {"test_accuracy": [0.7, 0.9]}}, full_at=28))
+    assert [t["name"] for t in fig["data"]] == ["k = 1", "k = 1", "full BPTT", "full BPTT"]
     np.testing.assert_allclose(arr(fig["data"][2]["y"]), [70, 90])
     np.testing.assert_allclose(arr(fig["data"][3]["y"]), [2.0, 1.5])
 
 
 def test_several_seeds_show_each_point_and_the_mean_with_its_spread():
-    per_k = [[0.5, 0.6, 0.55], [0.9, 0.92, 0.91]]
-    seeds, mean = spec(accuracy_vs_k_figure([1, 28], per_k))["data"]
+    arms = {
+        "GRU, TBPTT(k, k)": {1: [0.5, 0.6, 0.55], None: [0.9, 0.92, 0.91]},
+        "GRU, full BPTT, W_ih frozen": {None: [0.8, 0.7, 0.75]},
+    }
+    seeds, mean, _, frozen = spec(accuracy_vs_k_figure(arms, T=48))["data"]
     np.testing.assert_allclose(arr(seeds["y"]), [50, 60, 55, 90, 92, 91])
-    np.testing.assert_array_equal(arr(seeds["x"]), [1, 1, 1, 28, 28, 28])
+    np.testing.assert_array_equal(arr(seeds["x"]), [1, 1, 1, 48, 48, 48])
     np.testing.assert_allclose(arr(mean["y"]), [55, 91])
     np.testing.assert_allclose(
         arr(mean["error_y"]["array"]), [np.std([50, 60, 55], ddof=1), np.std([90, 92, 91], ddof=1)]
     )
+    assert mean["mode"] == "lines+markers" and frozen["mode"] == "markers" and frozen["marker"]["symbol"] == "x"
+    assert mean["line"]["color"] == frozen["marker"]["color"]  # one colour per cell
     hist = {"epoch": [1], "test_accuracy": [0.4], "loss": [2.0]}
     fig = spec(learning_curves_figure({(1, 0): hist, (1, 1): hist, (28, 0): hist}))
     assert [t["showlegend"] for t in fig["data"][::2]] == [True, False, True]

@@ -19,12 +19,16 @@ def assert_clean(page) -> None:
 
 
 @pytest.mark.parametrize(
-    "url_path,reading", [("gradients", "this fraction reaches row 1"), ("truncation", "Test accuracy goes from")]
+    "url_path,reading,charts",
+    [
+        ("gradients", "this fraction reaches row 1", 4),
+        ("truncation", "never backpropagates into a row of the digit", 5),
+    ],
 )
-def test_page_in_chromium(page, app_url, url_path, reading):
+def test_page_in_chromium(page, app_url, url_path, reading, charts):
     open_page(page, app_url, url_path)
     assert_clean(page)
-    assert page.locator(".js-plotly-plot").count() == 4
+    assert page.locator(".js-plotly-plot").count() == charts
     assert reading in page.inner_text('[data-testid="stMain"]')
     screenshot(page, url_path, whole=True)
 
@@ -37,7 +41,7 @@ def test_sweep_progress_and_stop_in_chromium(page, app_url):
     wait_until_idle(page)
     run.click()
     try:
-        page.get_by_text("Training k = 1, seed 0 (run 1 of 6)").wait_for(timeout=90_000)
+        page.get_by_text("Training LSTM, full BPTT, seed 0 (run 1 of 6)").wait_for(timeout=90_000)
     except Exception:
         screenshot(page, "truncation-sweep-did-not-start", whole=True)  # what the page showed instead
         raise
@@ -46,7 +50,7 @@ def test_sweep_progress_and_stop_in_chromium(page, app_url):
     page.get_by_text("The sweep was stopped before any model finished").wait_for(timeout=90_000)
     wait_until_idle(page)
     assert_clean(page)
-    assert page.locator(".js-plotly-plot").count() == 4  # the shipped results are still shown
+    assert page.locator(".js-plotly-plot").count() == 5  # the shipped results are still shown
 
 
 def test_every_row_loss_and_the_gradient_check_in_chromium(page, app_url):

@@ -8,14 +8,16 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from explorer import ui
+from explorer.bias import gradient_bias
 from explorer.budget import digits_for
 from explorer.checkpoints import read_checkpoint, shipped_dir
 from explorer.data import load_sample
 from explorer.gradcheck import gradient_check
 from explorer.gradients import bptt_profile, clip_scale, digit_batch, first_to_last_ratio, state_jacobian
 from explorer.models import untrained_model
-from explorer.readings import decay_reading, decay_verdict
-from explorer.sweep import SUMMARY, load_sweep, shipped_sweep_dir
+from explorer.readings import decay_reading, decay_verdict, sweep_findings, sweep_table
+from explorer.runner import saliency_rows
+from explorer.sweep import FULL, SUMMARY, accuracy_by_k, load_sweep, profile_batch, shipped_sweep_dir
 
 T = 28
 MANAGER = ui.job_manager()
@@ -198,28 +200,69 @@ def test_gradient_check_expander_on_a_bilstms_backward_direction(test_digits):
 def test_truncation_page_opens_on_the_shipped_sweep_with_exact_zeros(test_digits):
     at = open_page("truncation")
     sweep = load_sweep(shipped_sweep_dir())
+    cfg, T_sweep = sweep.config, sweep.config.T
     specs = charts(at)
-    np.testing.assert_allclose(arr(specs["accuracy"]["data"][0]["y"]), [100 * a for a in sweep.accuracies])
+    means = {t["name"]: arr(t["y"]) for t in specs["accuracy"]["data"] if t.get("name")}
+    for label, by_k in accuracy_by_k(sweep).items():  # every arm's mean over seeds, full BPTT at k = T
+        ks = sorted(by_k, key=lambda k: T_sweep if k is None else k)
+        np.testing.assert_allclose(means[label], [100 * np.mean(by_k[k]) for k in ks])
+    kind, scheme = at.selectbox(key="look_inside").value
+    runs = [sweep.runs_of(kind, scheme, k)[0] for k in sweep.ks_of(kind, scheme)]
     profile = specs["profile"]["data"][0]
     z, raw = arr(profile["z"]), arr(profile["customdata"])
-    assert profile["y"] == [f"k = {k}" for k in sweep.ks]
-    x, y = digit_batch(test_digits, sweep.config.profile_size)
-    for i, run in enumerate(sweep.runs):
-        assert np.all(raw[i, : T - run.k] == 0.0) and np.isnan(z[i, : T - run.k]).all()
-        assert np.all(raw[i, T - run.k :] > 0) and np.isfinite(z[i, T - run.k :]).all()
-        if run.k in (7, 28):  # the shipped numbers are the engine's for the shipped model and batch
-            prof = bptt_profile(run.model, x, y, "last", run.k)
-            np.testing.assert_allclose(raw[i], np.median(prof.dh[-1, 0], axis=0), rtol=1e-4, atol=1e-12)
-    assert len(specs["curves"]["data"]) == 2 * len(sweep.ks)
-    assert any("Test accuracy goes from" in m.value for m in at.markdown)
+    assert profile["y"] == [f"k = {r.spec.k}" for r in runs] + ["full"]
+    x, y = profile_batch(cfg, test_digits)
+    for i, run in enumerate(runs):  # loss on the last row, chunks: the gradient reaches the last k rows only
+        start = T_sweep - run.spec.k
+        assert np.all(raw[i, :start] == 0.0) and np.isnan(z[i, :start]).all()
+        assert np.all(raw[i, start:] > 0) and np.isfinite(z[i, start:]).all()
+        if run.model is not None:  # the shipped numbers are the engine's for the shipped model and batch
+            trunc = cfg.train_config(run.spec).truncation
+            np.testing.assert_allclose(
+                raw[i], saliency_rows(run.model, x, y, cfg.loss_at, trunc), rtol=1e-4, atol=1e-12
+            )
+    assert all(r.model is not None for r in runs)  # the first seed's models are kept, so all were checked
+    assert np.all(raw[-1] > 0)  # full BPTT reaches every row
+    curves = specs["curves"]["data"]
+    assert len(curves) == 2 * len(sweep.seeds) * (len(runs) + 1)  # every seed of every k, and of full BPTT
+    assert [t["name"] for t in curves if t["showlegend"]] == [f"k = {r.spec.k}" for r in runs] + ["full BPTT"]
+    findings = next(m.value for m in at.markdown if m.value.startswith("- On row-MNIST"))
+    assert findings == "\n".join(f"- {f}" for f in sweep_findings(sweep))
+    assert "never backpropagates into a row of the digit" in findings
+    table = at.dataframe[0].value
+    assert list(table["runs"]) == [r["runs"] for r in sweep_table(sweep)]
 
 
-def run_sweep_from_page(at, epochs: int, ks: list, size: int):
-    at.select_slider[0].set_value(8)  # hidden units
-    at.number_input[0].set_value(epochs)
-    at.multiselect[0].set_value(ks)
-    at.select_slider[1].set_value(size)  # training digits
-    at.button[0].click()
+def test_the_bias_meter_draws_the_engines_cosines_and_errors(test_digits):
+    at = open_page("truncation")
+    at.select_slider(key="bias_batch").set_value(16)
+    at.select_slider(key="bias_draws").set_value(4)
+    at.multiselect(key="bias_ks").set_value([2, 8, 40])  # 40 >= T = 28: left out, it would be full BPTT
+    at.run()
+    assert not at.exception
+    images, labels = test_digits.tensors()  # the first 16 test digits, as row-MNIST sequences
+    x, y = images[:16], labels[:16]
+    rows = gradient_bias(shipped("rnn-128"), x, y, "last", [2, 8], draws=4)
+    traces = {(t["name"], t["xaxis"]): t for t in charts(at)["bias"]["data"]}
+    for family, name in (("chunks", "TBPTT(k, k)"), ("window", "TBPTT(1, k)"), ("artbp", "ARTBP, one draw")):
+        mine = [r for r in rows if r.family == family]
+        np.testing.assert_array_equal(arr(traces[name, "x"]["x"]), [2, 8])
+        np.testing.assert_allclose(arr(traces[name, "x"]["y"]), [r.cosine for r in mine], rtol=1e-6)
+        np.testing.assert_allclose(arr(traces[name, "x2"]["y"]), [r.relative_error for r in mine], rtol=1e-6)
+    mean = [r.cosine_of_mean for r in rows if r.family == "artbp"]
+    np.testing.assert_allclose(arr(traces["ARTBP, mean of 4 draws", "x"]["y"]), mean, rtol=1e-6)
+    assert any("ks at or above T = 28 are left out" in c.value for c in at.caption)
+
+
+def run_sweep_from_page(at, epochs: int, ks: list, size: int, **settings):
+    at.select_slider(key="sw_hidden").set_value(8)
+    at.number_input(key="sw_epochs").set_value(epochs)
+    at.multiselect(key="sw_ks").set_value(ks)
+    at.select_slider(key="sw_size").set_value(size)
+    for key, value in settings.items():
+        widget = next(w for w in at.main if getattr(w, "key", None) == key)
+        widget.set_value(value)
+    next(b for b in at.button if b.label == "Run sweep").click()
     at.run()
     assert not at.exception and not at.warning, [w.value for w in at.warning]
     job = MANAGER.latest(at.session_state["_owner"])
@@ -231,23 +274,35 @@ def run_sweep_from_page(at, epochs: int, ks: list, size: int):
 def test_a_tiny_sweep_completes_and_replaces_only_the_users_results(user_home):
     shipped_mtime = (shipped_sweep_dir() / SUMMARY).stat().st_mtime_ns
     at = open_page("truncation")
-    job = MANAGER.wait(run_sweep_from_page(at, 1, [1, 28], 250), timeout=60)
+    job = MANAGER.wait(run_sweep_from_page(at, 1, [2, 4], 250, sw_task="blank", sw_delay=3), timeout=120)
     assert job.status == "done", job.error
     at.run()  # the progress fragment notices the end and reruns the page on the new sweep
     at.run()
     assert not at.exception and not at.error
     mine = load_sweep(job.result)
-    assert mine.ks == [1, 28] and str(user_home) in job.result
-    assert at.selectbox[1].value == job.result
-    np.testing.assert_allclose(arr(charts(at)["accuracy"]["data"][0]["y"]), [100 * a for a in mine.accuracies])
+    assert mine.config.ks == (2, 4) and mine.config.T == 31 and str(user_home) in job.result
+    assert at.selectbox(key="sweep_results").value == job.result
+    curve = next(t for t in charts(at)["accuracy"]["data"] if t.get("name") == "LSTM, TBPTT(k, k)")
+    np.testing.assert_allclose(
+        arr(curve["y"]),
+        [
+            100 * sweep_run.accuracy
+            for sweep_run in mine.runs_of("lstm", "chunks", 2)
+            + mine.runs_of("lstm", "chunks", 4)
+            + mine.runs_of("lstm", FULL, None)
+        ],
+    )
     assert any("is saved and selected below" in s.value for s in at.success)
     assert (shipped_sweep_dir() / SUMMARY).stat().st_mtime_ns == shipped_mtime
-    at.selectbox[1].set_value(str(shipped_sweep_dir()))
+    at.selectbox(key="sweep_results").set_value(str(shipped_sweep_dir()))
     at.run()
-    assert not at.exception and any("LSTM-64" in m.value for m in at.markdown)
+    assert not at.exception and any("GRU/LSTM/RNN-64" in m.value for m in at.markdown)
     other = open_page("truncation")  # another visitor opens on the shipped sweep and sees whose this one is
-    assert other.selectbox[1].value == str(shipped_sweep_dir())
-    assert any(o.startswith(f"Visitor {at.session_state['_owner'][:4]}'s: ") for o in other.selectbox[1].options)
+    assert other.selectbox(key="sweep_results").value == str(shipped_sweep_dir())
+    assert any(
+        o.startswith(f"Visitor {at.session_state['_owner'][:4]}'s: ")
+        for o in other.selectbox(key="sweep_results").options
+    )
 
 
 @pytest.mark.slow
@@ -263,7 +318,7 @@ def test_stop_leaves_the_page_working():
     at.run()
     assert not at.exception and not at.error
     assert any("stopped before any model finished" in i.value for i in at.info)
-    assert len(at.get("plotly_chart")) == 4  # the shipped results are still there
+    assert {"accuracy", "profile", "saliency", "curves"} <= set(charts(at))  # the shipped results are still there
 
 
 def test_forget_bias_knob_rescues_an_untrained_lstms_gradient(test_digits):

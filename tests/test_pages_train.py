@@ -4,6 +4,7 @@ import functools
 import gzip
 import hashlib
 import http.server
+import json
 import struct
 import threading
 import time
@@ -17,6 +18,7 @@ from streamlit.testing.v1 import AppTest
 import explorer.data
 from explorer import ui
 from explorer.checkpoints import MAX_BYTES, owner_dir, read_checkpoint, save_checkpoint, shipped_dir, user_dir
+from explorer.metadata import recorded_train_config
 from explorer.models import ModelConfig, SequenceClassifier
 from explorer.tasks import EpochEnd
 from explorer.train import configs, parse_args
@@ -101,7 +103,7 @@ def test_defaults_are_the_shipped_lstm_and_settings_survive_a_page_switch():
     assert at.code[0].value.startswith("python -m explorer.train --kind lstm --hidden 128 --out ")
     model_cfg, cfg = configs(parse_args(["--kind", "lstm"]))
     shipped = read_checkpoint(shipped_dir() / "lstm-128.safetensors").meta["train_config"]
-    assert cfg.to_dict() == shipped and model_cfg == ModelConfig()
+    assert recorded_train_config(shipped) == cfg and model_cfg == ModelConfig()
     assert not next(b for b in at.button if b.label == "Start training").disabled
     settle(at, t_hidden=32, t_lr=0.01)
     at.switch_page("../pages/home.py")
@@ -132,6 +134,47 @@ def test_tiny_training_saves_a_checkpoint_that_watch_it_read_can_pick():
     click(at, "Open in Watch it read")
     picker = at.selectbox(key="_widget_model")
     assert picker.value == f"{owner(at)[:8]}/tiny" and any(option.endswith("tiny (yours)") for option in picker.options)
+
+
+def test_a_delayed_truncated_run_records_its_task_and_scheme_and_watch_reads_its_sequence():
+    at = train_page()
+    settle(at, t_task="blank")
+    settle(at, t_delay=5, t_k=8)
+    settle(at, t_k1=2, t_align="start", t_forget=2.0, t_name="delayed", **TINY)
+    assert at.get_by_key("t_update").disabled  # one step per chunk needs k1 = k
+    shown = at.code[0].value.split()
+    _, cfg = configs(parse_args(shown[3:]))
+    assert (cfg.task, cfg.delay, cfg.k, cfg.k1, cfg.align, cfg.scheme) == ("blank", 5, 8, 2, "start", "tbptt")
+    assert cfg.forget_bias == 2.0 and "--forget-bias 2" in at.code[0].value
+    click(at, "Start training")
+    job = MANAGER.latest(owner(at))
+    finish(at, job)
+    assert job.status == "done", job.error
+    saved = read_checkpoint(owner_dir(owner(at)) / "delayed.safetensors")
+    assert recorded_train_config(saved.meta["train_config"]) == cfg
+    assert saved.meta["command"].split()[3:] == shown[3:]
+    click(at, "Open in Watch it read")
+    assert not at.exception and at.selectbox(key="_widget_model").value.endswith("/delayed")
+    scan = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert "row-MNIST + 5 blank rows after (T = 33)" in json.dumps(scan["layout"]["title"])
+    assert len(scan["frames"]) == 33  # one frame per row the model reads, the 5 blank ones too
+
+
+def test_truncation_settings_follow_a_shorter_task():
+    at = train_page()
+    settle(at, t_task="blank")
+    settle(at, t_delay=20)
+    settle(at, t_k=40)
+    settle(at, t_k1=40)
+    settle(at, t_task="rows")  # T goes from 48 to 28: k and k1 come down with it, nothing raises
+    assert at.get_by_key("t_k").value == 28 and at.get_by_key("t_k1").value == 28
+    _, cfg = configs(parse_args(at.code[0].value.split()[3:]))
+    assert cfg.k == 28 and cfg.sequence_task.T == 28
+    at.switch_page("../pages/home.py")
+    at.run()
+    at.switch_page("../pages/train.py")
+    at.run()
+    assert at.get_by_key("t_k").value == 28 and at.get_by_key("t_scheme").value == "tbptt"
 
 
 @pytest.mark.slow

@@ -9,14 +9,16 @@ import numpy as np
 import streamlit as st
 import torch
 
+from ..bias import gradient_bias
 from ..checkpoints import SUFFIX, Checkpoint, CheckpointInfo, list_checkpoints, read_checkpoint, shipped_dir, user_dir
 from ..data import Digits, load_sample
 from ..gradcheck import GradCheck, gradient_check
-from ..gradients import Profile, StateJacobian, bptt_profile, digit_batch, state_jacobian
+from ..gradients import Profile, StateJacobian, batch_indices, bptt_profile, state_jacobian
 from ..jobs import JobManager
 from ..metadata import Recorded, recorded
 from ..models import ModelConfig, SequenceClassifier, count_parameters, untrained_model
 from ..predictions import predict
+from ..sequences import ROW_MNIST, SequenceTask
 from ..units import gate_saturation
 from ..unroll import Trace, trace
 
@@ -77,9 +79,9 @@ def load_model(info: CheckpointInfo) -> tuple[Checkpoint, str]:
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
-def trace_digit(_checkpoint: Checkpoint, model_key: str, image: np.ndarray) -> Trace:
-    """Trace of one digit (28, 28) in [0, 1]; cached by model key and the pixels."""
-    return trace(_checkpoint.model, torch.from_numpy(np.asarray(image, np.float32))[None])
+def trace_digit(_checkpoint: Checkpoint, model_key: str, sequence: np.ndarray) -> Trace:
+    """Trace of one sequence (T, 28) in [0, 1] (sequences.digit_sequence); cached by model key and the pixels."""
+    return trace(_checkpoint.model, torch.from_numpy(np.asarray(sequence, np.float32))[None])
 
 
 def model_key(info: CheckpointInfo) -> str:
@@ -111,16 +113,16 @@ def parameter_count(config: dict) -> int:
 
 
 @st.cache_data(show_spinner="Classifying the test digits…", max_entries=16)
-def predicted_classes(_checkpoint: Checkpoint, model_key: str) -> np.ndarray:
-    """The model's predicted class for each bundled test digit."""
-    return predict(_checkpoint.model, sample()[1])
+def predicted_classes(_checkpoint: Checkpoint, model_key: str, task: SequenceTask) -> np.ndarray:
+    """The model's predicted class for each bundled test digit, read as a sequence of its task."""
+    return predict(_checkpoint.model, sample()[1], task=task)
 
 
 @st.cache_data(show_spinner="Measuring gate saturation over the test digits…", max_entries=16)
-def saturation(_checkpoint: Checkpoint, model_key: str, digits: int) -> dict:
+def saturation(_checkpoint: Checkpoint, model_key: str, digits: int, task: SequenceTask) -> dict:
     """Gate saturation of every layer/direction over the first `digits` bundled test digits (see explorer.units)."""
     images, _ = sample()[1].tensors()
-    return gate_saturation(_checkpoint.model, images[:digits])
+    return gate_saturation(_checkpoint.model, task.apply(images[:digits], indices=torch.arange(digits)))
 
 
 def npz_bytes(arrays: dict) -> bytes:
@@ -147,23 +149,28 @@ def untrained_copy(
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
-def batch_of_test_digits(size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """`size` bundled test digits drawn with this seed (gradients.digit_batch): shared, never modified."""
-    return digit_batch(sample()[1], size, seed)
+def batch_of_test_digits(size: int, seed: int, task: SequenceTask = ROW_MNIST) -> tuple[torch.Tensor, torch.Tensor]:
+    """`size` bundled test digits drawn with this seed, as sequences of `task`, and their labels: shared, never
+    modified."""
+    idx = batch_indices(len(sample()[1]), size, seed)
+    images, labels = sample()[1].tensors()
+    return task.apply(images[idx], indices=torch.from_numpy(idx)), labels[idx]
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def gradient_profile(_model: SequenceClassifier, model_key: str, size: int, seed: int, loss_at: str) -> Profile:
-    """BPTT profile of the model on batch_of_test_digits(size, seed)."""
-    return bptt_profile(_model, *batch_of_test_digits(size, seed), loss_at)
+def gradient_profile(
+    _model: SequenceClassifier, model_key: str, size: int, seed: int, loss_at: str, task: SequenceTask = ROW_MNIST
+) -> Profile:
+    """BPTT profile of the model on batch_of_test_digits(size, seed, task)."""
+    return bptt_profile(_model, *batch_of_test_digits(size, seed, task), loss_at)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def final_state_jacobian(
-    _model: SequenceClassifier, model_key: str, size: int, seed: int, digits: int
+    _model: SequenceClassifier, model_key: str, size: int, seed: int, digits: int, task: SequenceTask = ROW_MNIST
 ) -> StateJacobian:
-    """||dh_T/ds_t|| on the first `digits` digits of batch_of_test_digits(size, seed)."""
-    return state_jacobian(_model, batch_of_test_digits(size, seed)[0][:digits])
+    """||dh_T/ds_t|| on the first `digits` digits of batch_of_test_digits(size, seed, task)."""
+    return state_jacobian(_model, batch_of_test_digits(size, seed, task)[0][:digits])
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -176,7 +183,18 @@ def gradient_check_result(
     layer: int,
     direction: int,
     digits: int = 4,
+    task: SequenceTask = ROW_MNIST,
 ) -> GradCheck:
     """explorer.gradcheck on the batch's first `digits` digits, for one layer and direction."""
-    x, y = batch_of_test_digits(size, seed)
+    x, y = batch_of_test_digits(size, seed, task)
     return gradient_check(_model, x[:digits], y[:digits], loss_at, layer=layer, direction=direction)
+
+
+@st.cache_data(max_entries=32, show_spinner="Measuring each scheme's gradient against full BPTT…")
+def bias_rows(
+    _checkpoint: Checkpoint, model_key: str, task: SequenceTask, ks: tuple, size: int, loss_at: str, draws: int
+) -> list:
+    """explorer.bias.gradient_bias of the model on the first `size` test digits, read as sequences of `task`."""
+    images, labels = sample()[1].tensors()
+    x = task.apply(images[:size], indices=torch.arange(size))
+    return gradient_bias(_checkpoint.model, x, labels[:size], loss_at, [k for k in ks if k < task.T], draws=draws)

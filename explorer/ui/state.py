@@ -88,8 +88,13 @@ def kept(widget, label: str, key: str, default, **kwargs):
     `default` the first time: the one way the pages remember a setting that is not worth a link."""
     store, widget_key = f"_kept_{key}", key
     st.session_state.setdefault(store, default)
-    if widget_key not in st.session_state:  # widget state is dropped when its page is left
-        st.session_state[widget_key] = st.session_state[store]
+    # Widget state is dropped when its page is left, and reset when a parameter such as max_value changes (a new
+    # widget to Streamlit); the store, updated on every change, puts the value back before the widget is built.
+    st.session_state[widget_key] = st.session_state[store]
+    low, high = kwargs.get("min_value"), kwargs.get("max_value")  # a range that moved with another setting
+    for bound, beyond in ((high, lambda v: v > high), (low, lambda v: v < low)):
+        if bound is not None and beyond(st.session_state[widget_key]):
+            st.session_state[widget_key] = st.session_state[store] = bound
 
     def keep() -> None:
         st.session_state[store] = st.session_state[widget_key]

@@ -10,6 +10,7 @@ from ..checkpoints import LOCAL, Checkpoint, CheckpointError, CheckpointInfo
 from ..data import Digits, EmptyDrawingError, TooSmallDrawingError, drawing_to_digit
 from ..losses import LOSS_AT
 from ..predictions import misclassified
+from ..sequences import ROW_MNIST
 from .loaders import available_models, load_model, predicted_classes, sample
 from .state import kept, owner_id, owner_tag, plain, remember, remembered, synced
 
@@ -150,14 +151,14 @@ def _set_digit(key: str, index: int) -> None:
     remember(key, int(index))
 
 
-def _source_changed(key: str, checkpoint: Checkpoint, model_key: str) -> None:
+def _source_changed(key: str, checkpoint: Checkpoint, model_key: str, task) -> None:
     source = st.session_state[f"_widget_{key}_source"]
     remember(f"{key}_source", source)
     test = sample()[1]
     if source == "random":
         _set_digit(key, np.random.default_rng().integers(len(test)))
     elif source == "wrong":
-        wrong = misclassified(test, predicted_classes(checkpoint, model_key))
+        wrong = misclassified(test, predicted_classes(checkpoint, model_key, task))
         if len(wrong) and int(remembered(key, 0)) not in wrong:
             _set_digit(key, wrong[0])
 
@@ -256,7 +257,7 @@ def _draw_ui(key: str) -> np.ndarray | None:
     return image
 
 
-def digit_picker(checkpoint: Checkpoint, model_key: str, key: str = "digit") -> Digit | None:
+def digit_picker(checkpoint: Checkpoint, model_key: str, key: str = "digit", task=ROW_MNIST) -> Digit | None:
     """Pick a test digit (by number, class, at random, among the model's mistakes) or draw one; None if none yet.
 
     The test digit's number is remembered across pages and in the URL; a drawing lives in
@@ -272,7 +273,7 @@ def digit_picker(checkpoint: Checkpoint, model_key: str, key: str = "digit") -> 
         key=sk,
         format_func=SOURCES.get,
         required=True,
-        on_change=lambda: _source_changed(key, checkpoint, model_key),
+        on_change=lambda: _source_changed(key, checkpoint, model_key, task),
     )
     if source == "draw":
         image = _draw_ui(key)
@@ -293,7 +294,7 @@ def digit_picker(checkpoint: Checkpoint, model_key: str, key: str = "digit") -> 
             on_click=lambda: _set_digit(key, np.random.default_rng().integers(len(test))),
         )
     else:
-        index = _wrong_ui(key, index, test, predicted_classes(checkpoint, model_key))
+        index = _wrong_ui(key, index, test, predicted_classes(checkpoint, model_key, task))
         if index is None:
             return None
     if str(st.session_state.get(key)) != str(index) or st.query_params.get(key) != str(index):
