@@ -17,11 +17,16 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from explorer.bias import gradient_bias
+from explorer.chain import bptt_chain
+from explorer.checkpoints import read_checkpoint, shipped_dir
 from explorer.cost import training_estimate
 from explorer.data import Digits, load_sample
+from explorer.explain import explain, top_terms
+from explorer.formulas import step_lines
 from explorer.gradients import bptt_profile
 from explorer.models import ModelConfig, SequenceClassifier
 from explorer.runner import run_sweep
+from explorer.scan_figures import contributions_figure
 from explorer.sequences import SequenceTask
 from explorer.sweep import SweepConfig
 from explorer.training import TrainConfig, train
@@ -157,19 +162,49 @@ def truncation_figures(train_set: Digits, test_set: Digits, repeat: int) -> None
     )
 
 
+def math_figures(test_set: Digits, repeat: int) -> None:
+    """Explain-a-number and the BPTT chain, at one thread as in the app, on the shipped models."""
+    images, labels = test_set.tensors()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for name, layer in (("lstm-2x128", 1), ("gru-128", 0)):
+            model = read_checkpoint(shipped_dir() / f"{name}.safetensors").model
+            digit = images[0].numpy()
+            tr = trace(model, images[:1])
+
+            def explained(model=model, tr=tr, digit=digit, layer=layer):
+                e = explain(model, tr, digit, layer, 0, 17, 20)
+                step_lines(e)
+                term = e.terms[next(iter(e.terms))]
+                contributions_figure([("in", top_terms(term.input_terms)), ("rec", top_terms(term.recurrent_terms))])
+
+            ms = timed(explained, repeat)
+            print(f"explain a number, {name} layer {layer + 1} (equations + bars): {ms:8.2f} ms   (target < 300 ms)")
+        for name in ("rnn-128", "lstm-128", "bilstm-128", "lstm-2x128"):
+            model = read_checkpoint(shipped_dir() / f"{name}.safetensors").model
+            ms = timed(lambda model=model: bptt_chain(model, images[0], int(labels[0])), max(repeat // 4, 3))
+            print(f"BPTT chain of one digit, {name}:          {ms / 1000:8.2f} s")
+    finally:
+        torch.set_num_threads(threads)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--hidden", type=int, default=128, help="LSTM hidden size (default: %(default)s)")
     p.add_argument("--batch-size", type=int, default=64, help="training batch size (default: %(default)s)")
     p.add_argument("--epochs", type=int, default=2, help="epochs per throughput measurement (default: %(default)s)")
     p.add_argument("--repeat", type=int, default=20, help="timed repetitions per latency figure (default: %(default)s)")
-    p.add_argument("--only", choices=("truncation",), help="run only one group of figures")
+    p.add_argument("--only", choices=("truncation", "math"), help="run only one group of figures")
     args = p.parse_args()
 
     torch.manual_seed(0)
     train_set, test_set = load_sample()
     if args.only == "truncation":
         truncation_figures(train_set, test_set, args.repeat)
+        return
+    if args.only == "math":
+        math_figures(test_set, args.repeat)
         return
     x, y = test_set.tensors()
     model = SequenceClassifier(ModelConfig(kind="lstm", hidden_size=args.hidden)).eval()
@@ -204,6 +239,7 @@ def main() -> None:
         "target < 5 s)"
     )
     truncation_figures(train_set, test_set, args.repeat)
+    math_figures(test_set, args.repeat)
 
 
 if __name__ == "__main__":

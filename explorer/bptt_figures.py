@@ -6,6 +6,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from .gradients import batch_quantiles
+from .style import ACCENT
 
 UNTRAINED = " (untrained)"  # label suffix of an untrained copy: same colour as its model, dotted
 PALETTE = plotly.colors.qualitative.D3
@@ -379,4 +380,156 @@ def bias_figure(rows: list, T: int, height: int = 330) -> go.Figure:
     fig.update_layout(
         height=height, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", yanchor="top", y=-0.25, x=0)
     )
+    return fig
+
+
+def chain_figure(chain, height: int = 360) -> go.Figure:
+    """The BPTT chain of one digit (explorer.chain.Chain), three panels by image row: the one-step Jacobians'
+    largest singular values (with Pascanu's line for a tanh RNN), the product's norm against its bound, and
+    ‖δ_t‖ as autograd measures it against what the recursion gives."""
+    T = len(chain.delta)
+    x = np.arange(1, T + 1)
+    fig = make_subplots(
+        rows=1,
+        cols=3,
+        horizontal_spacing=0.07,
+        subplot_titles=[
+            "σ₁ ≥ σ₂ ≥ … of ∂s_t/∂s_{t−1}",
+            "‖∂s_last/∂s_t‖₂ and its bound ∏‖J‖₂",
+            "‖δ_t‖: autograd and the recursion",
+        ],
+    )
+    top = chain.singular.shape[1]
+    for k in range(top - 1, -1, -1):  # the smaller ones first, so the band fills up to the largest
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=chain.singular[:, k],
+                name="σ₁ (the norm ‖J_t‖₂)" if k == 0 else f"σ_{k + 1}",
+                mode="lines",
+                line=dict(color=ACCENT if k == 0 else "rgba(37,99,235,0.35)", width=2.5 if k == 0 else 1),
+                fill=None if k == top - 1 else "tonexty",
+                fillcolor="rgba(37,99,235,0.10)",
+                showlegend=k in (0, top - 1),
+                legendgroup="sv",
+                hovertemplate=f"row %{{x}}: σ_{k + 1} = %{{y:.3g}}<extra></extra>",
+            ),
+            row=1,
+            col=1,
+        )
+    if chain.gamma is not None:
+        fig.add_hline(
+            y=chain.recurrent_norm,
+            line=dict(color=PALETTE[1], dash="dash"),
+            annotation_text=f"σ_max(W_hh) = {chain.recurrent_norm:.3g}",
+            annotation_position="top left",
+            row=1,
+            col=1,
+        )
+        fig.add_hline(
+            y=1 / chain.gamma,
+            line=dict(color="gray", dash="dot"),
+            annotation_text="1/γ",
+            annotation_position="bottom left",
+            row=1,
+            col=1,
+        )
+    fig.add_trace(
+        go.Scatter(
+            x=x,
+            y=chain.product_norm,
+            name="‖J_last ⋯ J_{t+1}‖₂",
+            mode="lines+markers",
+            marker=dict(size=4),
+            line=dict(color=ACCENT),
+            hovertemplate="row %{x}: %{y:.3g}<extra></extra>",
+        ),
+        row=1,
+        col=2,
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=x,
+            y=chain.bound,
+            name="∏ ‖J_u‖₂ (bound)",
+            mode="lines",
+            line=dict(color=PALETTE[1], dash="dash"),
+            hovertemplate="row %{x}: %{y:.3g}<extra></extra>",
+        ),
+        row=1,
+        col=2,
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=x,
+            y=chain.delta_product,
+            name="‖(J_last ⋯ J_{t+1})ᵀ δ_last‖",
+            mode="lines",
+            line=dict(color=ACCENT, width=5),
+            opacity=0.35,
+            hovertemplate="row %{x}: %{y:.4g}<extra></extra>",
+        ),
+        row=1,
+        col=3,
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=x,
+            y=chain.delta,
+            name="‖δ_t‖ by autograd",
+            mode="markers",
+            marker=dict(color="#111827", size=5),
+            hovertemplate="row %{x}: %{y:.4g}<extra></extra>",
+        ),
+        row=1,
+        col=3,
+    )
+    if len(chain.delta_layers) > 1:  # a stack: each layer's part of δ_t
+        for layer, values in enumerate(chain.delta_layers):
+            fig.add_trace(
+                go.Scatter(
+                    x=x,
+                    y=values,
+                    name=f"‖δ_t‖ of layer {layer + 1}",
+                    mode="lines",
+                    line=dict(color=PALETTE[2 + layer], dash="dot"),
+                    hovertemplate=f"layer {layer + 1}, row %{{x}}: %{{y:.4g}}<extra></extra>",
+                ),
+                row=1,
+                col=3,
+            )
+    fig.update_xaxes(**row_axis(T))
+    fig.update_yaxes(type="log", exponentformat="power")
+    fig.update_layout(
+        height=height, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", yanchor="top", y=-0.2, x=0)
+    )
+    return fig
+
+
+def forget_product_figure(product: np.ndarray, layers: int = 1, height: int = 320) -> go.Figure:
+    """Heatmap of an LSTM's forget-gate products (layers*H, T): per unit, ∏ of f over the steps after row t,
+    log10; the layers' units stacked, layer 1 first."""
+    rows, T = product.shape
+    H = rows // layers
+    z = np.log10(np.maximum(product, 1e-12))
+    names = [f"layer {i // H + 1}, unit {i % H}" if layers > 1 else f"unit {i}" for i in range(rows)]
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=np.arange(1, T + 1),
+            y=np.arange(rows),
+            text=np.array(names)[:, None].repeat(T, 1),
+            customdata=product,
+            colorscale="Viridis",
+            zmin=max(float(z.min()), -6.0),
+            zmax=0.0,
+            colorbar=dict(title="log₁₀ ∏ f"),
+            hovertemplate="%{text}, row %{x}: ∏ f = %{customdata:.3g}<extra></extra>",
+        )
+    )
+    for boundary in range(1, layers):
+        fig.add_hline(y=boundary * H - 0.5, line=dict(color="white", width=2))
+    fig.update_xaxes(**row_axis(T))
+    fig.update_yaxes(title="unit" if layers == 1 else "unit (layer 1 above, then layer 2, …)", autorange="reversed")
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10))
     return fig

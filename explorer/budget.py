@@ -9,8 +9,9 @@ from .models import ModelConfig, SequenceClassifier, count_parameters
 
 # Seconds per unit of work on one core of the reference machine (2-core x86, torch 2.13 CPU), measured on
 # LSTM/RNN/BiLSTM models of 20 K to 2 M parameters (the largest per-unit cost seen, so small models too).
-# A unit is one parameter x one digit x one step; for the state Jacobian also x one output unit.
-COST = {"profile": 4e-10, "jacobian": 2.2e-10, "saturation": 6.5e-11, "check": 1.4e-7}
+# A unit is one parameter x one digit x one step; for the state Jacobian also x one output unit; for the BPTT
+# chain (dense S x S Jacobians, their products and singular values, S the state size) S^3 x one step.
+COST = {"profile": 4e-10, "jacobian": 2.2e-10, "saturation": 6.5e-11, "check": 1.4e-7, "chain": 1.2e-9}
 TOO_SLOW = 5.0  # a chart that would need longer than this for a single digit is not drawn at all
 
 
@@ -21,6 +22,9 @@ def parameters(config: ModelConfig) -> int:
 
 def units(work: str, config: ModelConfig, steps: int) -> float:
     """Work of one digit."""
+    if work == "chain":
+        state = config.num_layers * config.hidden_size * (2 if config.kind == "lstm" else 1)  # every layer
+        return state**3 * steps
     per = parameters(config) * steps
     return per * config.hidden_size if work == "jacobian" else per
 

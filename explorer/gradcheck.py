@@ -15,13 +15,16 @@ and both along a random direction: a gradient that is missing (zero) or wrong in
 import copy
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.func as tf
 import torch.nn.functional as F
 
+from . import numpy_bptt
 from .gradients import bptt_gradients, hh_contributions
 from .losses import LossAt, per_sample_loss
 from .models import MODULES, SequenceClassifier
+from .truncation import FULL, Truncation, truncated_loss
 
 THRESHOLD = 1e-6  # largest relative error that passes (float64; forward mode is exact up to round-off)
 
@@ -227,3 +230,44 @@ def gradient_check(
         on_row[:, row - 1] = 1.0
         checks.append(_row_check("‖∂L/∂x_t‖", f"row {row}", g.x * on_row, ref.input_derivative, gen, on_row))
     return GradCheck(checks)
+
+
+@dataclass(frozen=True)
+class FirstPrinciples:
+    """explorer.numpy_bptt against autograd on one sequence: per parameter, the largest relative error."""
+
+    loss_numpy: float
+    loss_autograd: float
+    errors: dict  # parameter name (numpy_bptt's) -> max |g_numpy - g_autograd| / max |g_autograd|
+
+    @property
+    def max_error(self) -> float:
+        return max(self.errors.values())
+
+
+def first_principles(
+    model: SequenceClassifier, sequence: torch.Tensor, label: int, loss_at: str = "last", k: int | None = None
+) -> FirstPrinciples:
+    """Run numpy_bptt.bptt on a one-layer tanh RNN's own weights and compare every gradient with autograd through
+    the fused module (TBPTT(1, k) when k < T), in float64."""
+    cfg = model.config
+    if cfg.kind != "rnn" or cfg.num_layers != 1 or cfg.bidirectional:
+        raise ValueError("the NumPy BPTT is written for a one-layer, one-direction tanh RNN")
+    model = copy.deepcopy(model).double().eval()
+    x = sequence.to(torch.float64)
+    T = x.shape[0]
+    r, head = model.rnn, model.head
+    weights = [w.detach().numpy() for w in (r.weight_ih_l0, r.bias_ih_l0, r.weight_hh_l0, r.bias_hh_l0)]
+    loss_np, g = numpy_bptt.bptt(
+        x.numpy(), label, *weights, head.weight.detach().numpy(), head.bias.detach().numpy(), loss_at, k
+    )
+    trunc = FULL if k is None or k >= T else Truncation(k, every=1)
+    loss = truncated_loss(model, x[None], torch.tensor([label]), loss_at, trunc).sum()
+    params = [r.weight_ih_l0, r.weight_hh_l0, r.bias_ih_l0, r.bias_hh_l0, head.weight, head.bias]
+    grads = dict(zip(["W_ih", "W_hh", "b_ih", "b_hh", "V", "c"], torch.autograd.grad(loss, params)))
+    ours = {"W_ih": g["W_ih"], "W_hh": g["W_hh"], "b_ih": g["b"], "b_hh": g["b"], "V": g["V"], "c": g["c"]}
+    errors = {
+        name: float(np.abs(ours[name] - ref.numpy()).max() / max(np.abs(ref.numpy()).max(), 1e-300))
+        for name, ref in grads.items()
+    }
+    return FirstPrinciples(float(loss_np), float(loss.detach()), errors)

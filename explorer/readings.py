@@ -4,6 +4,8 @@ No Streamlit: pages place these strings; tests check each against the numbers (a
 page offers: both loss placements, every cell kind, bidirectional and multi-layer models, untrained models).
 """
 
+import math
+
 import numpy as np
 
 from .metadata import Recorded
@@ -410,3 +412,78 @@ def _ink_reading(sweep: Sweep, comparisons: list[Comparison]) -> list[str]:
             "gradient across the delay either."
         )
     return out
+
+
+def explain_caption(e) -> str:
+    """What the equations of explain.Explanation show, and where their numbers come from."""
+    where = f"layer {e.layer + 1}" + (", backward direction" if e.direction == 1 else "")
+    reads = "the row's 28 pixels" if e.layer == 0 else f"layer {e.layer}'s hidden state at this row"
+    text = (
+        f"Unit {e.unit} at row {e.row + 1} ({where}): each line is the gate's equation, then the same with this "
+        f"unit's numbers, recomputed in float64 from the weights; its last number is what the heatmap shows. "
+        f"x_t is what the layer reads: {reads}."
+    )
+    if e.first_step:
+        text += (
+            " This is the direction's first step: the state it reads is the zero initial state, so every "
+            "recurrent part is 0 and only the biases remain."
+        )
+    return text
+
+
+def _decade(value: float) -> str:
+    """10 to the nearest power, with superscripts: 10⁻³."""
+    if not value > 0:
+        return "0"
+    return "10" + str(round(math.log10(value))).translate(SUPERSCRIPT)
+
+
+def chain_reading(chain) -> str:
+    """What the BPTT chain of one digit shows (explorer.chain.Chain), and that the recursion is the measured
+    gradient."""
+    T = len(chain.delta)
+    first, last = (T - 1, 0) if chain.direction else (0, T - 1)
+    row_first = first + 1
+    text = (
+        f"Going back from row {last + 1} to row {row_first}, the product of one-step Jacobians has norm "
+        f"{chain.product_norm[first]:.3g} (about {_decade(chain.product_norm[first])}), against a bound of "
+        f"{chain.bound[first]:.3g} from multiplying their norms. The recursion δ_t = J_{{t+1}}ᵀ δ_{{t+1}} started "
+        f"from autograd's δ at the last step gives every row's ‖δ_t‖ to a relative "
+        f"{max(chain.recursion_error, 1e-16):.0e} of autograd through the whole unroll."
+    )
+    if chain.gamma is not None:
+        if chain.recurrent_norm < 1 / chain.gamma:
+            text += (
+                f" σ_max(W_hh) = {chain.recurrent_norm:.3g} is below 1/γ = {1 / chain.gamma:g}: every ‖J_t‖₂ is below "
+                "1, so the gradient must vanish (Pascanu et al. 2013)."
+            )
+        else:
+            below = int(np.sum(chain.step_norm[~np.isnan(chain.step_norm)] < 1))
+            text += (
+                f" σ_max(W_hh) = {chain.recurrent_norm:.3g} is not below 1/γ = {1 / chain.gamma:g}, so Pascanu et "
+                f"al.'s sufficient condition for vanishing does not hold; what decides is tanh′ = 1 − h², which "
+                f"brings ‖J_t‖₂ below 1 at {below} of {T - 1} steps here."
+            )
+    return text
+
+
+def forget_reading(product: np.ndarray, row: int) -> str:
+    """The forget-gate products of an LSTM at one row (0-based): how many units keep their cell."""
+    column = product[:, row]
+    H = len(column)
+    kept = int(np.sum(column > 0.5))
+    return (
+        f"From row {row + 1} to the end, the forget gates alone keep a median {np.median(column):.2g} of what each "
+        f"unit's cell held ({_decade(float(np.median(column)))}); {kept} of {H} units keep more than half. Where "
+        "∏ f stays near 1, the cell path carries the gradient back without shrinking: the LSTM's gradient highway."
+    )
+
+
+def first_principles_summary(result) -> str:
+    """The verdict of the NumPy BPTT against autograd (explorer.gradcheck.FirstPrinciples)."""
+    verdict = "PASS" if result.max_error < 1e-8 else "FAIL"
+    return (
+        f"{verdict}: the hand-written BPTT's gradients agree with autograd's to a relative {result.max_error:.1e} "
+        f"at worst (float64; 1e-8 or better passes); the loss, {result.loss_numpy:.6f}, to "
+        f"{abs(result.loss_numpy - result.loss_autograd):.0e}."
+    )

@@ -620,3 +620,28 @@ def prediction_figure(probs: np.ndarray, label: int | None = None, title: str = 
 def figure_html(fig: go.Figure) -> str:
     """A standalone HTML page of the figure (plotly.js inlined, works offline), for slides."""
     return fig.to_html(include_plotlyjs=True, full_html=True, auto_play=False, config={"displaylogo": False})
+
+
+def contributions_figure(panels: list[tuple[str, list[tuple[str, float]]]], height: int = 260) -> go.Figure:
+    """Side-by-side horizontal bars: per panel (title, [(label, value), ...]) the largest terms of a sum, largest
+    first at the top; positive terms push the pre-activation up (accent), negative ones down (orange)."""
+    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[t for t, _ in panels], horizontal_spacing=0.18)
+    for col, (_, terms) in enumerate(panels, start=1):
+        labels, values = [t[0] for t in terms], [t[1] for t in terms]
+        fig.add_trace(
+            go.Bar(
+                x=values,
+                y=labels,
+                orientation="h",
+                marker_color=[ACCENT if v >= 0 else FORWARD for v in values],
+                hovertemplate="%{y}: %{x:.4g}<extra></extra>",
+                showlegend=False,
+            ),
+            row=1,
+            col=col,
+        )
+        fig.update_yaxes(autorange="reversed", type="category", row=1, col=col)
+    fig.update_xaxes(zeroline=True, zerolinecolor="#94a3b8")
+    fig.update_yaxes(automargin=True)
+    fig.update_layout(height=height, margin=dict(l=90, r=10, t=40, b=10), font=FONT, plot_bgcolor="white")
+    return fig

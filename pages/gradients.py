@@ -3,11 +3,12 @@
 import streamlit as st
 
 from explorer import ui
-from explorer.bptt_figures import UNTRAINED, norms_figure, saliency_digit_figure
+from explorer.bptt_figures import UNTRAINED, chain_figure, forget_product_figure, norms_figure, saliency_digit_figure
 from explorer.budget import digits_for
+from explorer.formulas import bptt_equations
 from explorer.gradcheck import THRESHOLD
 from explorer.gradients import clipping_rows, first_to_last_ratio
-from explorer.readings import decay_reading, gradient_check_summary, jacobian_caption
+from explorer.readings import chain_reading, decay_reading, forget_reading, gradient_check_summary, jacobian_caption
 
 SCALES = ["default", 0.5, 0.8, 1.0, 1.2, 1.5, 2.0, 3.0]
 NUMBER = st.column_config.NumberColumn
@@ -106,7 +107,7 @@ st.markdown("**Reading:** " + decay_reading(ratios, T, loss_at))
 
 st.subheader("Row saliency on the digit")
 pick, chart = st.columns([1, 5])
-b = pick.number_input("Digit in the batch", 0, batch - 1, 0)
+b = pick.number_input("Digit in the batch", 0, batch - 1, 0, key="batch_digit")
 pick.caption(
     "‖∂L/∂x_t‖ of this digit's own loss: bright rows move the loss most (to first order). Colours are relative to each "
     "model's most salient row, on one log scale."
@@ -145,6 +146,37 @@ with right:
         "initial state, so it adds nothing to ∂L/∂W_hh (no point drawn)."
     )
 
+st.subheader("The BPTT chain, step by step")
+st.caption(
+    "For the digit chosen above and the loss on its last row: s_t is the whole state after row t (every layer's "
+    "h_t, and c_t for an LSTM), J_t = ∂s_t/∂s_{t−1} one step's Jacobian, δ_t = ∂ℓ/∂s_t. Backpropagation through "
+    "time is this recursion; vanishing and exploding gradients are the norm of its product."
+)
+for line in bptt_equations()[:3]:
+    st.latex(line)
+q1, q2 = st.columns([3, 1])
+chain_model = q1.selectbox("Model", list(models), key="chain_model")
+chain_cfg = models[chain_model][0].config
+chain_direction = q2.selectbox(
+    "Direction",
+    range(chain_cfg.num_directions),
+    key=f"chain_direction_{chain_model}",
+    format_func=("forward", "backward").__getitem__,
+    disabled=not chain_cfg.bidirectional,
+)
+if chain_cfg.bidirectional and chain_cfg.num_layers > 1:
+    st.info("A stacked bidirectional model's upper layers read both directions at every row: no one-way chain.")
+elif not digits_for("chain", chain_cfg, 1):
+    st.info("This model's state is too large for its Jacobians to be multiplied out within a few seconds here.")
+else:
+    chain = ui.digit_chain(*models[chain_model], batch, seed, b, chain_direction, tasks[chain_model])
+    st.plotly_chart(chain_figure(chain), key="chain")
+    st.markdown("**Reading:** " + chain_reading(chain))
+    if chain.forget_product is not None:
+        st.markdown("**The forget-gate product** ∏ f_s over the rows after t, per unit: the LSTM's cell path.")
+        st.plotly_chart(forget_product_figure(chain.forget_product, chain_cfg.num_layers), key="forget_product")
+        st.caption(forget_reading(chain.forget_product, len(chain.delta) - 1 if chain_direction else 0))
+
 st.subheader("Gradient clipping")
 st.dataframe(
     clipping_rows(profiles, clip or None),
@@ -158,7 +190,7 @@ st.caption(
 )
 
 with st.expander("Gradient check: is this BPTT right?"):
-    target = st.selectbox("Model to check", list(models))
+    target = st.selectbox("Model to check", list(models), key="check_model")
     cfg = models[target][0].config
     l1, l2 = st.columns(2)
     layer = l1.selectbox(

@@ -25,7 +25,7 @@ st.markdown(
 if st.button("Watch it read", type="primary", icon=":material/play_circle:"):
     watch()
 
-tour = st.columns(3)
+tour = st.columns(4)
 for col, (page, title, icon, text) in zip(
     tour,
     [
@@ -40,6 +40,12 @@ for col, (page, title, icon, text) in zip(
             "Truncation lab",
             ":material/content_cut:",
             "Cut backpropagation through time to k rows and watch accuracy.",
+        ),
+        (
+            "../pages/math.py",
+            "The math",
+            ":material/function:",
+            "Every equation, with a NumPy BPTT checked against autograd.",
         ),
         (
             "../pages/train.py",

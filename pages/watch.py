@@ -4,8 +4,10 @@ import streamlit as st
 
 from explorer import scan_figures, ui
 from explorer.budget import digits_for
+from explorer.explain import explain, input_labels, top_terms
+from explorer.formulas import GATE_NAMES, equations, step_lines
 from explorer.predictions import settled_after
-from explorer.readings import gate_reading, saturation_caption, scan_reading, unit_caption
+from explorer.readings import explain_caption, gate_reading, saturation_caption, scan_reading, unit_caption
 from explorer.sequences import digit_sequence
 from explorer.units import ORDERINGS, SIGMOID_GATES, order_units
 from explorer.unroll import DIRECTIONS
@@ -125,8 +127,10 @@ with st.expander("What am I looking at?", icon=":material/help:"):
         + gate_reading(cfg.kind, cfg.bidirectional, tr.get(layer, direction, "h")[0])
     )
 
-inspector, saturation, settling, export = st.tabs(
-    ["Unit inspector", "Gate saturation", "How the prediction settles", "Export"], key="watch_tab", on_change="rerun"
+inspector, explain_tab, saturation, settling, export = st.tabs(
+    ["Unit inspector", "Explain a number", "Gate saturation", "How the prediction settles", "Export"],
+    key="watch_tab",
+    on_change="rerun",
 )
 if inspector.open:
     pick, plot = inspector.columns([1, 3])
@@ -140,6 +144,50 @@ if inspector.open:
         )
         st.caption(unit_caption(cfg.kind))
     plot.plotly_chart(scan_figures.unit_figure(tr, layer, direction, unit), theme=None)
+if explain_tab.open:
+    with explain_tab:
+        c1, c2, c3 = st.columns(3)
+        units = order.tolist()
+        start = int(st.session_state.get("unit", units[0]))
+        unit = c1.selectbox(
+            "Unit",
+            units,
+            index=units.index(start) if start in units else 0,
+            key="explain_unit",
+            format_func=lambda u: f"unit {u}",
+            help="In the order of the heatmap rows (top first).",
+        )
+        row = c2.slider("Row", 1, task.T, task.T, key="explain_row", help="The image row t (1 = top).")
+        e = explain(checkpoint.model, tr, sequence, layer, direction, unit, row - 1)
+        gate = c3.selectbox(
+            "What pushes it",
+            list(e.terms),
+            key="explain_gate",
+            format_func=lambda g: f"{g}: {GATE_NAMES[g]}",
+            help="The bars show the largest terms of this gate's two sums.",
+        )
+        st.caption(explain_caption(e))
+        for line in step_lines(e):
+            st.latex(line)
+        term = e.terms[gate]
+        labels = input_labels(layer, cfg.bidirectional, cfg.hidden_size)
+        prev = "t-1" if direction == 0 else "t+1"
+        st.plotly_chart(
+            scan_figures.contributions_figure(
+                [
+                    (f"W_ih · x_t: the inputs at row {row}", [(labels[m], v) for m, v in top_terms(term.input_terms)]),
+                    (
+                        f"W_hh · h_{prev}: the state read before row {row}",
+                        [(f"h[{m}]", v) for m, v in top_terms(term.recurrent_terms)],
+                    ),
+                ]
+            ),
+            theme=None,
+            key="contributions",
+        )
+        with st.expander(f"The {cfg.kind.upper()} equations, as PyTorch computes them"):
+            for line in equations(cfg.kind):
+                st.latex(line)
 if saturation.open:
     with saturation:
         if not SIGMOID_GATES[cfg.kind]:

@@ -12,6 +12,8 @@ import torch
 from explorer.bptt_figures import (
     UNTRAINED,
     accuracy_vs_k_figure,
+    chain_figure,
+    forget_product_figure,
     learning_curves_figure,
     norms_figure,
     relative_log10,
@@ -286,3 +288,36 @@ def test_norms_figure_leaves_exact_zeros_as_gaps_on_the_log_axis():
     line = next(t for t in spec(norms_figure({"h": {"m": dh}}))["data"] if t["name"] == "m")
     y = arr(line["y"])
     assert np.isnan(y[:20]).all() and np.all(y[20:] == 1.0)
+
+
+def test_chain_and_forget_product_figures():
+    from explorer.chain import Chain
+
+    T = 5
+    nan_row = np.full((1, 2), np.nan)
+    singular = np.vstack([nan_row, np.array([[2.0, 1.0]] * (T - 1))])
+    chain = Chain(
+        "rnn",
+        0,
+        singular,
+        singular[:, 0],
+        np.linspace(0.1, 1, T),
+        2.0 ** np.arange(T)[::-1],
+        np.arange(1.0, T + 1),
+        np.arange(1.0, T + 1),
+        None,
+        3.0,
+        1.0,
+        np.vstack([np.ones(T), np.arange(1.0, T + 1)]),
+    )
+    fig = spec(chain_figure(chain))
+    names = [t["name"] for t in fig["data"]]
+    assert names[:2] == ["σ_2", "σ₁ (the norm ‖J_t‖₂)"] and "‖δ_t‖ of layer 2" in names
+    np.testing.assert_allclose(arr(fig["data"][1]["y"])[1:], 2.0)
+    lines = [s["y0"] for s in fig["layout"]["shapes"]]
+    assert 3.0 in lines and 1.0 in lines  # σ_max(W_hh) and Pascanu's 1/γ
+    product = np.array([[0.5, 1.0], [1e-3, 1.0], [0.9, 1.0], [0.0, 1.0]])
+    heat = spec(forget_product_figure(product, layers=2))
+    np.testing.assert_allclose(arr(heat["data"][0]["z"])[:3, 0], np.log10([0.5, 1e-3, 0.9]))
+    assert arr(heat["data"][0]["z"])[3, 0] == -12  # an exact 0 is clipped, not -inf
+    assert heat["data"][0]["text"][2][0] == "layer 2, unit 0" and len(heat["layout"]["shapes"]) == 1

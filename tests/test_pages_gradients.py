@@ -10,12 +10,14 @@ from streamlit.testing.v1 import AppTest
 from explorer import ui
 from explorer.bias import gradient_bias
 from explorer.budget import digits_for
+from explorer.chain import bptt_chain
 from explorer.checkpoints import read_checkpoint, shipped_dir
 from explorer.data import load_sample
+from explorer.formulas import bptt_equations
 from explorer.gradcheck import gradient_check
 from explorer.gradients import bptt_profile, clip_scale, digit_batch, first_to_last_ratio, state_jacobian
 from explorer.models import untrained_model
-from explorer.readings import decay_reading, decay_verdict, sweep_findings, sweep_table
+from explorer.readings import chain_reading, decay_reading, decay_verdict, forget_reading, sweep_findings, sweep_table
 from explorer.runner import saliency_rows
 from explorer.sweep import FULL, SUMMARY, accuracy_by_k, load_sweep, profile_batch, shipped_sweep_dir
 
@@ -175,9 +177,9 @@ def test_gradient_check_expander(test_digits):
     np.testing.assert_allclose(table["analytic (BPTT)"], [c.analytic for c in expected.checks])
     assert len(table) == len(expected.checks) and table["relative error"].max() < 1e-6
     assert any(s.value.startswith("PASS: the largest relative error") for s in at.success)
-    at.selectbox[0].set_value("lstm-128")  # the check of another model, backward direction where there is one
+    at.selectbox(key="check_model").set_value("lstm-128")  # another model's check: no backward direction
     at.run()
-    assert not at.exception and at.selectbox[2].disabled
+    assert not at.exception and at.selectbox(key="check_direction_lstm-128").disabled
 
 
 def test_gradient_check_expander_on_a_bilstms_backward_direction(test_digits):
@@ -185,13 +187,49 @@ def test_gradient_check_expander_on_a_bilstms_backward_direction(test_digits):
     at.multiselect[0].set_value(["bilstm-128", "lstm-2x128"])
     at.select_slider[0].set_value(16)
     at.run()
-    at.selectbox[0].set_value("bilstm-128")
+    at.selectbox(key="check_model").set_value("bilstm-128")
     at.run()
-    at.selectbox[2].set_value(1)
+    at.selectbox(key="check_direction_bilstm-128").set_value(1)
     at.toggle[1].set_value(True)
     at.run()
     assert not at.exception and any(s.value.startswith("PASS") for s in at.success)
     assert all(w.endswith("backward") for w in at.dataframe[1].value["where"] if w.startswith("row") and "," in w)
+
+
+def test_the_bptt_chain_section_draws_the_engines_chain(test_digits):
+    at = open_page("gradients")
+    at.select_slider[0].set_value(16)
+    at.multiselect[0].set_value(["rnn-128", "bilstm-128", "lstm-2x128"])
+    at.run()
+    at.number_input(key="batch_digit").set_value(3)
+    at.run()
+    assert not at.exception
+    x, y = digit_batch(test_digits, 16, 0)
+    chain = bptt_chain(shipped("rnn-128"), x[3], int(y[3]))
+    spec = charts(at)["chain"]
+    by_name = {t["name"]: arr(t["y"]) for t in spec["data"]}
+    np.testing.assert_allclose(by_name["‖δ_t‖ by autograd"], chain.delta, rtol=1e-9)
+    np.testing.assert_allclose(by_name["‖(J_last ⋯ J_{t+1})ᵀ δ_last‖"], chain.delta_product, rtol=1e-9)
+    np.testing.assert_allclose(by_name["‖J_last ⋯ J_{t+1}‖₂"], chain.product_norm, rtol=1e-9)
+    assert any(m.value == "**Reading:** " + chain_reading(chain) for m in at.markdown)
+    assert "Pascanu" in chain_reading(chain) and "forget_product" not in charts(at)
+    assert [m.value.strip("$\n") for m in at.latex] == bptt_equations()[:3]
+    at.selectbox(key="chain_model").set_value("bilstm-128")
+    at.run()
+    at.selectbox(key="chain_direction_bilstm-128").set_value(1)
+    at.run()
+    assert not at.exception
+    chain = bptt_chain(shipped("bilstm-128"), x[3], int(y[3]), direction=1)
+    forget = charts(at)["forget_product"]["data"][0]
+    np.testing.assert_allclose(arr(forget["customdata"]), chain.forget_product, rtol=1e-9)
+    assert forget_reading(chain.forget_product, 27) in [c.value for c in at.caption]
+    at.selectbox(key="chain_model").set_value("lstm-2x128")  # both layers' state
+    at.run()
+    chain = bptt_chain(shipped("lstm-2x128"), x[3], int(y[3]))
+    by_name = {t["name"]: arr(t["y"]) for t in charts(at)["chain"]["data"]}
+    for layer in (0, 1):
+        np.testing.assert_allclose(by_name[f"‖δ_t‖ of layer {layer + 1}"], chain.delta_layers[layer], rtol=1e-9)
+    assert arr(charts(at)["forget_product"]["data"][0]["z"]).shape == (256, 28)
 
 
 # ---- Truncation lab -------------------------------------------------------------------------------------------

@@ -13,8 +13,11 @@ from streamlit.testing.v1 import AppTest
 from explorer import ui
 from explorer.checkpoints import list_checkpoints, read_checkpoint, save_checkpoint, shipped_dir, user_dir
 from explorer.data import drawing_to_digit, load_sample
+from explorer.explain import explain, top_terms
+from explorer.formulas import equations, step_lines
 from explorer.models import ModelConfig, SequenceClassifier
 from explorer.predictions import misclassified, predict
+from explorer.readings import explain_caption
 from explorer.units import gate_saturation
 from explorer.unroll import state_names, trace
 
@@ -268,3 +271,34 @@ def test_a_model_deleted_under_the_open_page_gives_a_message_not_a_traceback(mon
     assert "no model doomed any more" in at.warning[0].value and not at.error
     assert at.selectbox(key="_widget_model").value == "lstm-128"
     assert_scan_shows(at, "lstm-128", digit_image(0))
+
+
+@pytest.mark.parametrize(
+    "name,layer,direction", [("lstm-2x128", 1, 0), ("bilstm-128", 0, 1), ("gru-128", 0, 0), ("rnn-128", 0, 0)]
+)
+def test_explain_a_number_shows_the_engines_equations_and_contributions(name, layer, direction):
+    state = {"model": name, "watch_tab": "Explain a number"}
+    if layer:
+        state["layer"] = layer
+    if direction:
+        state["direction"] = direction
+    at = run_watch(query={"digit": "4"}, state=state)
+    at.selectbox(key="explain_unit").set_value(9)
+    at.slider(key="explain_row").set_value(12)
+    rerun(at)
+    image = digit_image(4)
+    e = explain(model(name), expected_trace(name, image), image, layer, direction, 9, 11)
+    shown = [m.value.strip("$\n") for m in at.latex]
+    assert shown[: len(step_lines(e))] == step_lines(e)
+    assert shown[len(step_lines(e)) :] == equations(model(name).config.kind)  # in the expander
+    assert explain_caption(e) in [c.value for c in at.caption]
+    bars = json.loads(at.get("plotly_chart")[1].proto.spec)["data"]
+    gate = at.selectbox(key="explain_gate").value
+    inputs, recurrent = top_terms(e.terms[gate].input_terms), top_terms(e.terms[gate].recurrent_terms)
+    np.testing.assert_allclose(array(bars[0]["x"]), [v for _, v in inputs])
+    np.testing.assert_allclose(array(bars[1]["x"]), [v for _, v in recurrent])
+    assert bars[1]["y"] == [f"h[{m}]" for m, _ in recurrent]
+    if layer:
+        assert all(label.startswith("h^1[") for label in bars[0]["y"])
+    else:
+        assert all(label.startswith("pixel ") for label in bars[0]["y"])

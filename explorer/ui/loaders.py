@@ -10,9 +10,10 @@ import streamlit as st
 import torch
 
 from ..bias import gradient_bias
+from ..chain import Chain, bptt_chain
 from ..checkpoints import SUFFIX, Checkpoint, CheckpointInfo, list_checkpoints, read_checkpoint, shipped_dir, user_dir
 from ..data import Digits, load_sample
-from ..gradcheck import GradCheck, gradient_check
+from ..gradcheck import FirstPrinciples, GradCheck, first_principles, gradient_check
 from ..gradients import Profile, StateJacobian, batch_indices, bptt_profile, state_jacobian
 from ..jobs import JobManager
 from ..metadata import Recorded, recorded
@@ -198,3 +199,22 @@ def bias_rows(
     images, labels = sample()[1].tensors()
     x = task.apply(images[:size], indices=torch.arange(size))
     return gradient_bias(_checkpoint.model, x, labels[:size], loss_at, [k for k in ks if k < task.T], draws=draws)
+
+
+@st.cache_data(max_entries=32, show_spinner="Multiplying Jacobians…")
+def digit_chain(
+    _model: SequenceClassifier, model_key: str, size: int, seed: int, index: int, direction: int, task: SequenceTask
+) -> Chain:
+    """explorer.chain.bptt_chain of digit `index` of batch_of_test_digits(size, seed, task), last layer."""
+    x, y = batch_of_test_digits(size, seed, task)
+    return bptt_chain(_model, x[index], int(y[index]), direction)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def first_principles_result(
+    _checkpoint: Checkpoint, model_key: str, index: int, loss_at: str, k: int | None, task: SequenceTask
+) -> FirstPrinciples:
+    """explorer.gradcheck.first_principles on test digit `index`, read as a sequence of `task`."""
+    images, labels = sample()[1].tensors()
+    x = task.apply(images[index : index + 1], indices=torch.tensor([index]))[0]
+    return first_principles(_checkpoint.model, x, int(labels[index]), loss_at, k)
