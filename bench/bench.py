@@ -20,6 +20,7 @@ from explorer.bias import gradient_bias
 from explorer.chain import bptt_chain
 from explorer.checkpoints import read_checkpoint, shipped_dir
 from explorer.cost import training_estimate
+from explorer.counterfactual import erase, occlusion, row_saliency
 from explorer.data import Digits, load_sample
 from explorer.explain import explain, top_terms
 from explorer.formulas import step_lines
@@ -181,6 +182,16 @@ def math_figures(test_set: Digits, repeat: int) -> None:
 
             ms = timed(explained, repeat)
             print(f"explain a number, {name} layer {layer + 1} (equations + bars): {ms:8.2f} ms   (target < 300 ms)")
+        for name in ("lstm-128", "bilstm-128"):  # what if: the occlusion map and one edited digit's trace
+            model = read_checkpoint(shipped_dir() / f"{name}.safetensors").model
+            digit, label = images[0].numpy(), int(labels[0])
+
+            def what_if(model=model, digit=digit, label=label):
+                occlusion(model, digit, label)
+                row_saliency(model, digit, label)
+                trace(model, torch.from_numpy(erase(digit, [10, 11, 12]))[None])
+
+            print(f"what if (occlusion map + saliency + edited trace), {name}: {timed(what_if, repeat):8.2f} ms")
         for name in ("rnn-128", "lstm-128", "bilstm-128", "lstm-2x128"):
             model = read_checkpoint(shipped_dir() / f"{name}.safetensors").model
             ms = timed(lambda model=model: bptt_chain(model, images[0], int(labels[0])), max(repeat // 4, 3))

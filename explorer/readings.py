@@ -487,3 +487,44 @@ def first_principles_summary(result) -> str:
         f"at worst (float64; 1e-8 or better passes); the loss, {result.loss_numpy:.6f}, to "
         f"{abs(result.loss_numpy - result.loss_autograd):.0e}."
     )
+
+
+def occlusion_reading(occ, agree) -> str:
+    """What the occlusion map says next to the gradient's row saliency (explorer.counterfactual)."""
+    worst = int(occ.needed[0])
+    if occ.change[worst] >= 0:
+        head = (
+            f"Erasing any single row does not lower P({occ.target}) = {occ.base:.1%}: the model does not need any "
+            "one row for this answer."
+        )
+    else:
+        head = (
+            f"Erasing row {worst + 1} costs class {occ.target} the most: its probability goes from {occ.base:.1%} "
+            f"to {occ.base + occ.change[worst]:.1%}."
+        )
+    rows = ", ".join(str(r + 1) for r in agree.top_occlusion)
+    grads = ", ".join(str(r + 1) for r in agree.top_saliency)
+    same = len(set(agree.top_occlusion) & set(agree.top_saliency))
+    text = (
+        f"{head} The rows whose erasure hurts most are {rows}; the gradient's largest row saliency is at {grads} "
+        f"({same} of {len(agree.top_occlusion)} in common)."
+    )
+    if not np.isnan(agree.spearman):
+        text += (
+            f" Over the {agree.rows} rows with ink, the two rankings correlate with Spearman ρ = {agree.spearman:.2f}: "
+            "the gradient says what a small change of a row would move, erasing says what the whole row was worth."
+        )
+    return text
+
+
+def edit_caption(before: np.ndarray, after: np.ndarray, target: int) -> str:
+    """What an edit did to the final answer: per-row probabilities (T, 10) before and after."""
+    old, new = int(before[-1].argmax()), int(after[-1].argmax())
+    change = after[-1, target] - before[-1, target]
+    verdict = (
+        f"the answer stays {new}" if old == new else f"the answer changes from {old} to {new} ({after[-1, new]:.1%})"
+    )
+    return (
+        f"After the edit {verdict}; P({target}) after the last row goes from {before[-1, target]:.1%} to "
+        f"{after[-1, target]:.1%} ({100 * change:+.1f} points)."
+    )

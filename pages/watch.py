@@ -4,10 +4,19 @@ import streamlit as st
 
 from explorer import scan_figures, ui
 from explorer.budget import digits_for
+from explorer.counterfactual import agreement, erase, keep_only
 from explorer.explain import explain, input_labels, top_terms
 from explorer.formulas import GATE_NAMES, equations, step_lines
 from explorer.predictions import settled_after
-from explorer.readings import explain_caption, gate_reading, saturation_caption, scan_reading, unit_caption
+from explorer.readings import (
+    edit_caption,
+    explain_caption,
+    gate_reading,
+    occlusion_reading,
+    saturation_caption,
+    scan_reading,
+    unit_caption,
+)
 from explorer.sequences import digit_sequence
 from explorer.units import ORDERINGS, SIGMOID_GATES, order_units
 from explorer.unroll import DIRECTIONS
@@ -16,6 +25,7 @@ ORDER_LABELS = {"index": "unit number", "activity": "mean activity |h|", "cluste
 DEFAULT_MODEL = "lstm-128"  # the classic: four gates and a cell state to watch
 SPEEDS = {"normal": 250, "slow": 450, "fast": 110}  # ms per row
 LAYOUTS = {"wide": "Wide: a grid beside the digit", "narrow": "Narrow: stacked, for small screens"}
+EDIT_MODES = {"erase": "erase these rows", "keep": "keep only these rows"}
 
 st.title("Watch it read")
 st.caption(
@@ -127,8 +137,8 @@ with st.expander("What am I looking at?", icon=":material/help:"):
         + gate_reading(cfg.kind, cfg.bidirectional, tr.get(layer, direction, "h")[0])
     )
 
-inspector, explain_tab, saturation, settling, export = st.tabs(
-    ["Unit inspector", "Explain a number", "Gate saturation", "How the prediction settles", "Export"],
+inspector, explain_tab, whatif, saturation, settling, export = st.tabs(
+    ["Unit inspector", "Explain a number", "What if", "Gate saturation", "How the prediction settles", "Export"],
     key="watch_tab",
     on_change="rerun",
 )
@@ -188,6 +198,38 @@ if explain_tab.open:
         with st.expander(f"The {cfg.kind.upper()} equations, as PyTorch computes them"):
             for line in equations(cfg.kind):
                 st.latex(line)
+
+
+@st.fragment
+def edit_digit(target: int) -> None:
+    """Erase or keep rows and see the answer change; a fragment: an edit reruns this part only."""
+    st.markdown("**Edit the digit yourself**")
+    e1, e2 = st.columns([3, 2])
+    edit_rows = e1.multiselect(
+        "Rows", list(range(1, task.T + 1)), key="whatif_rows", help="Pick single rows or a run of them."
+    )
+    mode = e2.radio("Do", ("erase", "keep"), horizontal=True, key="whatif_mode", format_func=EDIT_MODES.get)
+    if edit_rows:
+        chosen = [r - 1 for r in edit_rows]
+        edited = erase(sequence, chosen) if mode == "erase" else keep_only(sequence, chosen)
+        after = ui.trace_digit(checkpoint, key, edited).probs[0]
+        st.plotly_chart(scan_figures.edited_figure(edited, probs[-1], after[-1]), theme=None, key="edited")
+        st.caption(edit_caption(probs, after, target))
+        st.plotly_chart(scan_figures.prediction_figure(after, digit.label), theme=None, key="edited_curve")
+
+
+if whatif.open:
+    with whatif:
+        target = guess if digit.label is None else digit.label
+        occ, saliency = ui.occlusion_map(checkpoint, key, sequence, target)
+        st.markdown(
+            f"**Which rows does the answer need?** Each row erased in turn (its pixels set to 0), the model re-run: "
+            f"the change in P({target}) after the last row"
+            + (" (a drawing has no label: the class tracked is the model's own guess)." if digit.label is None else ".")
+        )
+        st.plotly_chart(scan_figures.occlusion_figure(sequence, occ, saliency), theme=None, key="occlusion")
+        st.caption(occlusion_reading(occ, agreement(occ, saliency)))
+        edit_digit(target)
 if saturation.open:
     with saturation:
         if not SIGMOID_GATES[cfg.kind]:

@@ -12,12 +12,13 @@ from streamlit.testing.v1 import AppTest
 
 from explorer import ui
 from explorer.checkpoints import list_checkpoints, read_checkpoint, save_checkpoint, shipped_dir, user_dir
+from explorer.counterfactual import agreement, erase, final_probabilities, keep_only, occlusion, row_saliency
 from explorer.data import drawing_to_digit, load_sample
 from explorer.explain import explain, top_terms
 from explorer.formulas import equations, step_lines
 from explorer.models import ModelConfig, SequenceClassifier
 from explorer.predictions import misclassified, predict
-from explorer.readings import explain_caption
+from explorer.readings import edit_caption, explain_caption, occlusion_reading
 from explorer.units import gate_saturation
 from explorer.unroll import state_names, trace
 
@@ -302,3 +303,38 @@ def test_explain_a_number_shows_the_engines_equations_and_contributions(name, la
         assert all(label.startswith("h^1[") for label in bars[0]["y"])
     else:
         assert all(label.startswith("pixel ") for label in bars[0]["y"])
+
+
+@pytest.mark.parametrize("name", ["rnn-128", "gru-128", "bilstm-128", "lstm-2x128"])
+def test_what_if_shows_the_re_run_of_every_edit(name):
+    at = run_watch(query={"digit": "4"}, state={"model": name, "watch_tab": "What if"})
+    image, label = digit_image(4), int(sample_test().labels[4])
+    occ = occlusion(model(name), image, label)
+    spec = json.loads(at.get("plotly_chart")[1].proto.spec)
+    np.testing.assert_allclose(array(spec["data"][1]["x"]), occ.change, atol=1e-9)
+    sal = row_saliency(model(name), image, label)
+    assert occlusion_reading(occ, agreement(occ, sal)) in [c.value for c in at.caption]
+    at.multiselect(key="whatif_rows").set_value([10, 11, 12])
+    rerun(at)
+    edited = erase(image, [9, 10, 11])
+    bars = json.loads(at.get("plotly_chart")[2].proto.spec)["data"]
+    after = final_probabilities(model(name), edited[None])[0]
+    np.testing.assert_allclose(array(bars[-1]["y"]), after, atol=1e-5)
+    before, later = expected_trace(name, image).probs[0], expected_trace(name, edited).probs[0]
+    assert edit_caption(before, later, label) in [c.value for c in at.caption]
+    at.radio(key="whatif_mode").set_value("keep")
+    rerun(at)
+    kept = keep_only(image, [9, 10, 11])
+    bars = json.loads(at.get("plotly_chart")[2].proto.spec)["data"]
+    np.testing.assert_allclose(array(bars[-1]["y"]), final_probabilities(model(name), kept[None])[0], atol=1e-5)
+
+
+def test_what_if_on_a_drawing_tracks_the_models_own_guess():
+    rgba = drawn_one()
+    at = run_watch(state={"digit_source": "draw", "digit_drawing": rgba, "watch_tab": "What if"})
+    image = drawing_to_digit(rgba)
+    guess = int(expected_trace("lstm-128", image).probs[0, -1].argmax())
+    occ = occlusion(model("lstm-128"), image, guess)
+    spec = json.loads(at.get("plotly_chart")[1].proto.spec)
+    np.testing.assert_allclose(array(spec["data"][1]["x"]), occ.change, atol=1e-9)
+    assert any("the class tracked is the model's own guess" in m.value for m in at.markdown)

@@ -12,6 +12,7 @@ import torch
 from ..bias import gradient_bias
 from ..chain import Chain, bptt_chain
 from ..checkpoints import SUFFIX, Checkpoint, CheckpointInfo, list_checkpoints, read_checkpoint, shipped_dir, user_dir
+from ..counterfactual import Occlusion, occlusion, row_saliency
 from ..data import Digits, load_sample
 from ..gradcheck import FirstPrinciples, GradCheck, first_principles, gradient_check
 from ..gradients import Profile, StateJacobian, batch_indices, bptt_profile, state_jacobian
@@ -218,3 +219,11 @@ def first_principles_result(
     images, labels = sample()[1].tensors()
     x = task.apply(images[index : index + 1], indices=torch.tensor([index]))[0]
     return first_principles(_checkpoint.model, x, int(labels[index]), loss_at, k)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def occlusion_map(
+    _checkpoint: Checkpoint, model_key: str, sequence: np.ndarray, target: int
+) -> tuple[Occlusion, np.ndarray]:
+    """explorer.counterfactual.occlusion and row_saliency of one sequence (T, 28) for class `target`."""
+    return occlusion(_checkpoint.model, sequence, target), row_saliency(_checkpoint.model, sequence, target)
