@@ -1,8 +1,8 @@
 """Benchmark: trace and BPTT-profile latency, training throughput next to a bare nn.LSTM loop, truncated BPTT
-next to full BPTT, the gradient-bias meter, and a sweep on one worker vs two.
+next to full BPTT, the gradient-bias meter, a sweep on one worker vs two, and what snapshots cost training.
 
 python bench/bench.py            # all figures in one run, on this machine
-python bench/bench.py --only truncation
+python bench/bench.py --only truncation   (or math, replay)
 """
 
 import argparse
@@ -16,6 +16,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from explorer import snapshots
 from explorer.bias import gradient_bias
 from explorer.chain import bptt_chain
 from explorer.checkpoints import read_checkpoint, shipped_dir
@@ -25,12 +26,13 @@ from explorer.data import Digits, load_sample
 from explorer.explain import explain, top_terms
 from explorer.formulas import step_lines
 from explorer.gradients import bptt_profile
+from explorer.live import LIVE_DIGITS, look_inside
 from explorer.models import ModelConfig, SequenceClassifier
 from explorer.runner import run_sweep
 from explorer.scan_figures import contributions_figure
 from explorer.sequences import SequenceTask
 from explorer.sweep import SweepConfig
-from explorer.training import TrainConfig, train
+from explorer.training import TrainConfig, accuracy, train
 from explorer.unroll import trace
 
 
@@ -200,13 +202,50 @@ def math_figures(test_set: Digits, repeat: int) -> None:
         torch.set_num_threads(threads)
 
 
+def replay_figures(train_set: Digits, test_set: Digits, repeat: int) -> None:
+    """What snapshots and the live look inside cost a training run: their parts timed one by one against a
+    plain run, and the same run with and without them, interleaved."""
+    model_cfg = ModelConfig(kind="lstm", hidden_size=128)
+    epochs = 10  # 10 snapshots in 10 epochs: denser than a default 100-epoch run's 11, so an upper bound
+    images, labels = test_set.tensors()
+    batch = images[:LIVE_DIGITS], labels[:LIVE_DIGITS]
+    plan = snapshots.plan(63, epochs)  # 4,000 digits in batches of 64
+
+    def run(extras: bool) -> tuple[float, SequenceClassifier]:
+        cfg = TrainConfig(epochs=epochs, snapshots=extras)
+        look = (lambda m, e: look_inside(m, images[0], *batch, e)) if extras else None
+        start = time.perf_counter()
+        result = train(model_cfg, cfg, train_set, test_set, on_weights=look)
+        assert len(result.snapshots) == (snapshots.count(63, epochs) if extras else 0)
+        return time.perf_counter() - start, result.model
+
+    plain, extra = [], []
+    for _ in range(max(repeat // 4, 3)):  # interleaved, so drift in the machine's speed hits both alike
+        plain.append(run(False)[0])
+        extra.append(run(True)[0])
+    _, model = run(False)
+    look = timed(lambda: look_inside(model, images[0], *batch, 1), repeat)
+    capture = timed(lambda: snapshots.capture(model, 1, 1.0, 0.1, 0.5), repeat)
+    early = timed(lambda: accuracy(model, test_set), max(repeat // 4, 3))  # an early snapshot's test pass
+    parts = epochs * look + (len(plan[0]) + len(plan[1]) + 1) * capture + (len(plan[0]) + 1) * early
+    base = statistics.median(plain)
+    print(
+        f"training LSTM-128, {epochs} epochs ({snapshots.count(63, epochs)} snapshots, a live look every epoch): "
+        f"plain {base:.2f} s (median of {len(plain)}); the parts: look inside {look:.1f} ms, capture "
+        f"{capture:.2f} ms, an early snapshot's test pass {early:.0f} ms = {parts / 1000:.2f} s "
+        f"= {100 * parts / 1000 / base:+.1f}% (target <= 5%); measured end to end "
+        f"{statistics.median(extra):.2f} s = {100 * (statistics.median(extra) / base - 1):+.1f}% "
+        f"(run-to-run spread {100 * (max(plain) - min(plain)) / base:.0f}%)"
+    )
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--hidden", type=int, default=128, help="LSTM hidden size (default: %(default)s)")
     p.add_argument("--batch-size", type=int, default=64, help="training batch size (default: %(default)s)")
     p.add_argument("--epochs", type=int, default=2, help="epochs per throughput measurement (default: %(default)s)")
     p.add_argument("--repeat", type=int, default=20, help="timed repetitions per latency figure (default: %(default)s)")
-    p.add_argument("--only", choices=("truncation", "math"), help="run only one group of figures")
+    p.add_argument("--only", choices=("truncation", "math", "replay"), help="run only one group of figures")
     args = p.parse_args()
 
     torch.manual_seed(0)
@@ -216,6 +255,9 @@ def main() -> None:
         return
     if args.only == "math":
         math_figures(test_set, args.repeat)
+        return
+    if args.only == "replay":
+        replay_figures(train_set, test_set, args.repeat)
         return
     x, y = test_set.tensors()
     model = SequenceClassifier(ModelConfig(kind="lstm", hidden_size=args.hidden)).eval()
@@ -251,6 +293,7 @@ def main() -> None:
     )
     truncation_figures(train_set, test_set, args.repeat)
     math_figures(test_set, args.repeat)
+    replay_figures(train_set, test_set, args.repeat)
 
 
 if __name__ == "__main__":

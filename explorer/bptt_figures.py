@@ -533,3 +533,29 @@ def forget_product_figure(product: np.ndarray, layers: int = 1, height: int = 32
     fig.update_yaxes(title="unit" if layers == 1 else "unit (layer 1 above, then layer 2, …)", autorange="reversed")
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10))
     return fig
+
+
+def over_training_figure(curves: dict, notes: dict | None = None, height: int = 340) -> go.Figure:
+    """Batch medians of a per-row norm (B, T) at each point of training, in order: one line per point, coloured
+    from early (dark) to late (light); notes[label] (what the model scored then) goes in the hover text."""
+    labels = list(curves)
+    colors = plotly.colors.sample_colorscale("Viridis", np.linspace(0, 0.92, max(len(labels), 2)))
+    fig = go.Figure()
+    T = 0
+    for label, color in zip(labels, colors):
+        median = np.median(np.asarray(curves[label], np.float64), axis=0)
+        T = len(median)
+        fig.add_trace(
+            go.Scatter(
+                x=np.arange(1, T + 1),
+                y=np.where(median > 0, median, np.nan),
+                name=label,
+                mode="lines",
+                line=dict(color=color, width=2),
+                hovertemplate=f"{label}<br>{(notes or {}).get(label, '')}<br>row %{{x}}: %{{y:.3g}}<extra></extra>",
+            )
+        )
+    fig.update_xaxes(**row_axis(T))
+    fig.update_yaxes(type="log", exponentformat="power", title="‖∂ℓ_T/∂h_t‖ (batch median)")
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=20, b=10), legend=dict(title_text="training"))
+    return fig

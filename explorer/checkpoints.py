@@ -1,8 +1,9 @@
 """Checkpoints: safetensors weights plus JSON metadata; save, validate, read, list, delete.
 
-A checkpoint is one `.safetensors` file. Its tensors are the model's state_dict; its
-string metadata holds one JSON value per key: "format", "config" (ModelConfig.to_dict),
-"metrics", "history", "data", "command", "versions", "created", "train_config".
+A checkpoint is one `.safetensors` file. Its tensors are the model's state_dict, and, optionally, float16
+snapshots of it taken during training ("snapshot.NN.<parameter>", explorer.snapshots); its string metadata
+holds one JSON value per key: "format", "config" (ModelConfig.to_dict), "metrics", "history", "data",
+"command", "versions", "created", "train_config", "snapshots" (step, epoch, loss, accuracy of each).
 Nothing is ever unpickled: files are framed and checked by hand before safetensors
 parses them, so a bad upload gives a CheckpointError with a message fit for the user.
 
@@ -36,6 +37,7 @@ from safetensors.torch import save as serialize_safetensors
 
 from .limits import MAX_CHECKPOINT_BYTES
 from .models import ModelConfig, SequenceClassifier, count_parameters
+from .snapshots import MAX_SNAPSHOTS, Snapshot, check_meta
 
 FORMAT = "rnn-explorer/1"
 MAX_BYTES = MAX_CHECKPOINT_BYTES
@@ -50,7 +52,9 @@ META_TYPES = {  # optional metadata fields and their JSON type; missing or null 
     "versions": dict,
     "created": str,
     "train_config": dict,
+    "snapshots": list,
 }
+SNAPSHOT_TENSOR = re.compile(r"snapshot\.(\d{2})\.(.+)")  # snapshot.NN.<parameter>, float16
 CONFIG_TYPES = {"kind": str, "hidden_size": int, "num_layers": int, "bidirectional": bool, "dropout": (int, float)}
 DTYPES = {torch.float32: "F32", torch.float64: "F64", torch.float16: "F16", torch.bfloat16: "BF16"}
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
@@ -69,10 +73,19 @@ class Checkpoint:
     config: ModelConfig
     model: SequenceClassifier
     meta: dict
+    snapshots: list = dataclasses.field(default_factory=list)  # explorer.snapshots.Snapshot, in step order
 
     @property
     def accuracy(self) -> float | None:
         return recorded_accuracy(self.meta)
+
+    def snapshot_model(self, index: int) -> SequenceClassifier:
+        """The model with snapshot `index`'s weights, upcast to float32 (eval mode, CPU)."""
+        with torch.device("meta"):
+            model = SequenceClassifier(self.config)
+        state = {k: v.to(torch.float32) for k, v in self.snapshots[index].state.items()}
+        model.load_state_dict(state, strict=True, assign=True)
+        return model.eval()
 
 
 @dataclass(frozen=True)
@@ -158,11 +171,13 @@ def user_path(name: str, owner: str) -> Path:
     return owner_dir(owner) / (name + SUFFIX)
 
 
-def checkpoint_bytes(config: ModelConfig, steps: int = 0) -> int:
-    """About how large a checkpoint of this model is, with the history of a run of `steps` optimizer steps."""
+def checkpoint_bytes(config: ModelConfig, steps: int = 0, snapshots: int = 0) -> int:
+    """About how large a checkpoint of this model is, with the history of a run of `steps` optimizer steps and
+    `snapshots` float16 snapshots."""
     with torch.device("meta"):
         params = count_parameters(SequenceClassifier(config))
-    return 4 * params + 24 * steps + 100_000  # float32 weights; per-step losses as JSON; the rest of the metadata
+    # float32 weights; float16 snapshots with their per-tensor headers; per-step losses as JSON; the rest
+    return 4 * params + snapshots * (2 * params + 1500) + 24 * steps + 100_000
 
 
 # ---- saving --------------------------------------------------------------------------
@@ -221,8 +236,9 @@ def save_checkpoint(
     data: dict | None = None,
     command: str = "",
     train_config=None,
+    snapshots: list | None = None,
 ) -> Path:
-    """Write model weights and metadata to path atomically (parent dirs created); return the path."""
+    """Write model weights, snapshots and metadata to path atomically (parent dirs created); return the path."""
     path = Path(path)
     if dataclasses.is_dataclass(train_config):
         train_config = dataclasses.asdict(train_config)
@@ -236,8 +252,11 @@ def save_checkpoint(
         "versions": library_versions(),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "train_config": train_config or {},
+        "snapshots": [snap.meta() for snap in snapshots or []],
     }
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    for i, snap in enumerate(snapshots or []):
+        tensors |= {f"snapshot.{i:02d}.{k}": v.to(torch.float16).contiguous() for k, v in snap.state.items()}
     blob = serialize_safetensors(tensors, metadata={k: _to_json(v) for k, v in fields.items()})
     if len(blob) > MAX_BYTES:  # it could never be listed or uploaded again
         raise CheckpointError(f"the checkpoint would be {size_text(len(blob))}, over the {size_text(MAX_BYTES)} limit")
@@ -368,7 +387,8 @@ def _decode_metadata(metadata: dict) -> tuple[ModelConfig, dict]:
         if value is None:
             value = kind()
         if not isinstance(value, kind):
-            raise CheckpointError(f"metadata {key!r} should be a JSON {'object' if kind is dict else 'string'}")
+            what = {dict: "object", str: "string", list: "array"}[kind]
+            raise CheckpointError(f"metadata {key!r} should be a JSON {what}")
         meta[key] = value
     return config, meta
 
@@ -377,10 +397,34 @@ def _shape_text(shape) -> str:
     return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
-def _check_tensors(entries: dict, config: ModelConfig) -> None:
-    """Compare the file's tensor names, shapes and dtypes with what SequenceClassifier(config) expects."""
+def _check_snapshot_tensors(entries: dict, expected: dict) -> int:
+    """Check the snapshot tensors (complete float16 copies of the weights, numbered from 00); return how many."""
+    sets: dict[int, dict] = {}
+    for key, entry in entries.items():
+        match = SNAPSHOT_TENSOR.fullmatch(key)
+        if match is None or match.group(2) not in expected:
+            raise CheckpointError(f"extra tensors: {key}")
+        sets.setdefault(int(match.group(1)), {})[match.group(2)] = entry
+    if len(sets) > MAX_SNAPSHOTS or sorted(sets) != list(range(len(sets))):
+        raise CheckpointError(f"snapshots must be numbered 00 to at most {MAX_SNAPSHOTS - 1:02d} without gaps")
+    for i, found in sets.items():
+        if set(found) != set(expected):
+            raise CheckpointError(f"snapshot {i:02d} lacks tensors: {', '.join(sorted(set(expected) - set(found)))}")
+        for name, entry in found.items():
+            want = expected[name]
+            start, end = entry["data_offsets"]
+            if tuple(entry["shape"]) != tuple(want.shape) or entry["dtype"] != "F16" or end - start != 2 * want.numel():
+                raise CheckpointError(f"snapshot {i:02d}: tensor {name} is not a float16 {_shape_text(want.shape)}")
+    return len(sets)
+
+
+def _check_tensors(entries: dict, config: ModelConfig) -> int:
+    """Compare the file's tensor names, shapes and dtypes with what SequenceClassifier(config) expects; check
+    the snapshots; return how many snapshots there are."""
     with torch.device("meta"):  # shapes only, no memory
         expected = SequenceClassifier(config).state_dict()
+    snapshots = _check_snapshot_tensors({k: v for k, v in entries.items() if k.startswith("snapshot.")}, expected)
+    entries = {k: v for k, v in entries.items() if not k.startswith("snapshot.")}
     missing = [k for k in expected if k not in entries]
     if missing:
         raise CheckpointError(f"missing tensors: {', '.join(missing)}")
@@ -399,6 +443,15 @@ def _check_tensors(entries: dict, config: ModelConfig) -> None:
         nbytes = want.numel() * want.element_size()
         if end - start != nbytes:
             raise CheckpointError(f"tensor {key} has {end - start} bytes of data, expected {nbytes}")
+    return snapshots
+
+
+def _snapshot_meta(meta: dict, count: int) -> None:
+    """Validate the snapshot metadata in place against the number of snapshot tensor sets."""
+    try:
+        meta["snapshots"] = check_meta(meta["snapshots"], count)
+    except ValueError as e:
+        raise CheckpointError(f"invalid snapshots: {e}") from None
 
 
 # ---- reading -------------------------------------------------------------------------
@@ -419,7 +472,7 @@ def read_checkpoint(source: str | Path | bytes) -> Checkpoint:
     blob = bytes(source) if isinstance(source, (bytes, bytearray, memoryview)) else _read_bytes(Path(source))
     entries, metadata = _read_header(len(blob), lambda offset, n: blob[offset : offset + n])
     config, meta = _decode_metadata(metadata)
-    _check_tensors(entries, config)
+    _snapshot_meta(meta, _check_tensors(entries, config))
     try:
         tensors = parse_safetensors(blob)
     except Exception as e:  # safetensors raises its own error types for malformed data
@@ -429,11 +482,18 @@ def read_checkpoint(source: str | Path | bytes) -> Checkpoint:
             raise CheckpointError(f"tensor {key} has non-finite values (NaN or inf)")
     with torch.device("meta"):  # no random init: it would draw from the global RNG, which seeded_model guards
         model = SequenceClassifier(config)
+    weights = {k: v for k, v in tensors.items() if not k.startswith("snapshot.")}
     try:
-        model.load_state_dict(tensors, strict=True, assign=True)
+        model.load_state_dict(weights, strict=True, assign=True)
     except RuntimeError as e:
         raise CheckpointError(f"weights do not fit the model: {e}") from None
-    return Checkpoint(config=config, model=model.eval(), meta=meta)
+    snapshots = [
+        Snapshot(
+            m["step"], m["epoch"], m["loss"], m["test_accuracy"], {k: tensors[f"snapshot.{i:02d}.{k}"] for k in weights}
+        )
+        for i, m in enumerate(meta["snapshots"])
+    ]
+    return Checkpoint(config=config, model=model.eval(), meta=meta, snapshots=snapshots)
 
 
 def _info(path: Path, owner: str, name: str | None = None) -> CheckpointInfo:
@@ -449,7 +509,7 @@ def _info(path: Path, owner: str, name: str | None = None) -> CheckpointInfo:
     except OSError as e:
         raise CheckpointError(f"could not read {path.name}: {e.strerror or e}") from None
     config, meta = _decode_metadata(metadata)
-    _check_tensors(entries, config)
+    _snapshot_meta(meta, _check_tensors(entries, config))
     return CheckpointInfo(name=name or path.stem, path=path, owner=owner, config=config, meta=meta)
 
 

@@ -528,3 +528,41 @@ def edit_caption(before: np.ndarray, after: np.ndarray, target: int) -> str:
         f"After the edit {verdict}; P({target}) after the last row goes from {before[-1, target]:.1%} to "
         f"{after[-1, target]:.1%} ({100 * change:+.1f} points)."
     )
+
+
+def point_note(point) -> str:
+    """What a point of training scored (explorer.snapshots.Point): its test accuracy and training loss."""
+    acc = "test accuracy unrecorded" if point.test_accuracy is None else f"test accuracy {point.test_accuracy:.1%}"
+    loss = "" if point.loss is None else f", training loss {point.loss:.3f}"
+    return f"{acc}{loss}, after {point.step:,} optimizer steps"
+
+
+def replay_caption(history: list, traces: list, label: int | None) -> str:
+    """How one digit's answer evolved over training: the class tracked, from the first point to the last."""
+    finals = [tr.probs[0, -1] for tr in traces]
+    target = int(finals[-1].argmax()) if label is None else label
+    guesses = [int(p.argmax()) for p in finals]
+    text = (
+        f"P({target}) after the last row goes from {finals[0][target]:.1%} at {history[0].label} to "
+        f"{finals[-1][target]:.1%} at {history[-1].label}"
+    )
+    settled = next((i for i in range(len(guesses)) if all(g == target for g in guesses[i:])), None)
+    if settled is None:
+        return text + f"; the model's answer is {guesses[-1]} in the end, not {target}."
+    return text + f"; the answer is {target} from {history[settled].label} on."
+
+
+def training_decay_reading(ratios: dict, T: int) -> str:
+    """How the share of the last row's gradient that reaches row 1 changed over training (label -> ratio, in
+    order), compared by power of ten as shown."""
+    labels = list(ratios)
+    first, last = ratios[labels[0]], ratios[labels[-1]]
+    a, b = _decade(first), _decade(last)
+    if a == b:
+        change = "it stays at the same power of ten over training"
+    else:
+        change = "training " + ("lengthened" if last > first else "shortened") + " how far the gradient travels back"
+    return (
+        f"Row 1 receives {a} of row {T}'s gradient at {labels[0]} and {b} at {labels[-1]} (batch medians, "
+        f"rounded to a power of ten): {change} for these digits."
+    )

@@ -134,6 +134,7 @@ class SweepConfig:
             forget_bias=self.forget_bias if spec.kind == "lstm" else None,
             freeze_input=spec.frozen,
             device="cpu",
+            snapshots=False,  # a sweep compares end points; its folder stays lean
             **family,
         )  # CPU: same seed, same weights
 

@@ -8,10 +8,13 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+
 from . import data
 from .checkpoints import save_checkpoint
 from .data import MNIST_FILES, Digits, load_digits, provenance
 from .jobs import Job
+from .live import LIVE_DIGITS, LiveView, look_inside
 from .models import ModelConfig
 from .runner import run_sweep
 from .sweep import SweepConfig, new_sweep_dir
@@ -27,6 +30,7 @@ class EpochEnd:
     train_accuracy: float
     test_accuracy: float
     seconds: float
+    view: LiveView | None = None  # inside the model after this epoch (explorer.live)
 
 
 @dataclass(frozen=True)
@@ -63,13 +67,31 @@ def run_training(
     diverges saves nothing and returns the engine's explanation as `error`.
     """
     train_set, test_set = load_digits(source)
+    images, labels = test_set.tensors()
+    task = cfg.sequence_task
+    digit = task.apply(images[:1], indices=torch.tensor([0]))[0]  # the first test digit, every epoch
+    n = min(LIVE_DIGITS, len(labels))
+    batch = task.apply(images[:n], indices=torch.arange(n)), labels[:n]
+    views = {}
+
+    def look(model, epoch: int) -> None:
+        views[epoch] = look_inside(model, digit, *batch, epoch)
 
     def epoch_end(h: History) -> None:
-        job.report(EpochEnd(h.epoch[-1], h.loss[-1], h.train_accuracy[-1], h.test_accuracy[-1], h.seconds[-1]))
+        epoch = h.epoch[-1]
+        view = views.pop(epoch, None)
+        job.report(EpochEnd(epoch, h.loss[-1], h.train_accuracy[-1], h.test_accuracy[-1], h.seconds[-1], view))
 
     try:
         result = train(
-            model_cfg, cfg, train_set, test_set, on_step=job.report, on_epoch=epoch_end, should_stop=job.should_stop
+            model_cfg,
+            cfg,
+            train_set,
+            test_set,
+            on_step=job.report,
+            on_epoch=epoch_end,
+            should_stop=job.should_stop,
+            on_weights=look,
         )
     except DivergedError as e:
         return TrainOutcome(None, {}, str(e))
@@ -81,6 +103,7 @@ def run_training(
         data=provenance(source, train_set, test_set, cfg.augment),
         command=command,
         train_config=cfg,
+        snapshots=result.snapshots,
     )
     return TrainOutcome(path, result.metrics)
 

@@ -95,6 +95,7 @@ def main(argv=None) -> int:
                 command=command_line(model_cfg, cfg, args.data, args.out),
                 train_config=cfg.to_dict(),
                 data=provenance(args.data, train_set, test_set, cfg.augment),
+                snapshots=result.snapshots,
             )
         except CheckpointError as e:
             print(f"error: {e}", file=sys.stderr)

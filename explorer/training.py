@@ -10,6 +10,7 @@ from typing import Literal, get_args
 
 import torch
 
+from . import snapshots
 from .data import Digits, augment
 from .losses import LOSS_AT, LossAt
 from .models import ModelConfig, SequenceClassifier, init_weights, seeded, seeded_model
@@ -85,6 +86,9 @@ class TrainConfig:
     freeze_input: bool = field(
         default=False,
         metadata={"help": "keep the input weights W_ih at their initial values (a control: random input features)"},
+    )
+    snapshots: bool = field(
+        default=True, metadata={"help": "keep about 10 float16 snapshots of the weights during training, for replay"}
     )
     seed: int = field(default=0, metadata={"help": "random seed; same seed, same weights on CPU (same threads)"})
     device: Device = field(default="auto", metadata={"help": "where to train; auto = cuda if there is a GPU"})
@@ -167,6 +171,7 @@ class TrainResult:
     # test_accuracy, train_accuracy, epoch, partial_epoch, epochs_run, steps, stopped, samples_per_s, train_seconds
     # (and test_evaluated when a stop in the first epoch left time to test only some digits)
     metrics: dict
+    snapshots: list = field(default_factory=list)  # explorer.snapshots.Snapshot, during training (not the end)
 
 
 def pick_device(name: str) -> torch.device:
@@ -294,6 +299,7 @@ def train(
     on_epoch: Callable[[History], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     model: SequenceClassifier | None = None,
+    on_weights: Callable[[SequenceClassifier, int], None] | None = None,
 ) -> TrainResult:
     """Train a SequenceClassifier (a new one from cfg.seed unless given); returns its weights and the history.
 
@@ -301,6 +307,7 @@ def train(
     accuracy; its test accuracy was measured then), or, during the first epoch, the weights of the moment,
     tested on as many test digits as STOP_EVALUATION_SECONDS allow. Either way the stop costs at most a few
     seconds whatever the model. A non-finite loss or gradient raises DivergedError with the last good weights.
+    on_weights(model, epoch) sees the model after each epoch (to look inside it, not to change it).
     """
     device = pick_device(cfg.device)
     if model is None:
@@ -311,6 +318,10 @@ def train(
             p.requires_grad_(not name.startswith("weight_ih"))
     run = _Run(model, cfg, train_set, device)
     hist, best = History(), BestWeights()
+    early, epoch_ends = snapshots.plan(run.steps_per_epoch, cfg.epochs) if cfg.snapshots else (set(), set())
+    taken = []  # evaluation only: no draws from the run's generator, so the weights are the same with or without
+    if cfg.snapshots:
+        taken.append(snapshots.capture(model, 0, 0.0, None, accuracy(model, test_set, task=cfg.sequence_task)))
     # Per-epoch train accuracy on a fixed slice: a full clean pass would cost a third of an epoch.
     probe = Digits(train_set.images[:TRAIN_PROBE], train_set.labels[:TRAIN_PROBE])
     partial = False
@@ -328,6 +339,9 @@ def train(
             losses.append(loss)
             norms.append(norm)
             hist.step_loss.append(loss)
+            if run.step in early:
+                acc = accuracy(model, test_set, task=cfg.sequence_task)
+                taken.append(snapshots.capture(model, run.step, run.step / run.steps_per_epoch, loss, acc))
             if on_step:
                 on_step(Step(epoch, cfg.epochs, run.step, run.total, loss, norm, run.samples_per_s()))
         if hist.stopped:
@@ -342,9 +356,17 @@ def train(
         hist.seconds.append(time.perf_counter() - run.start)
         if should_stop is not None:  # only a run that can be stopped needs a copy of its best weights
             best.offer(epoch, hist.train_accuracy[-1], hist.test_accuracy[-1], model)
+        if epoch in epoch_ends:
+            taken.append(snapshots.capture(model, run.step, float(epoch), hist.loss[-1], hist.test_accuracy[-1]))
+        if on_weights:
+            on_weights(model, epoch)
         if on_epoch:
             on_epoch(hist)
-    return _finish(model.cpu().eval(), hist, best, partial, test_set, run)
+    result = _finish(model.cpu().eval(), hist, best, partial, test_set, run)
+    # Snapshots before the weights the result holds (after a stop those are the best epoch end's, maybe earlier).
+    final_step = best.epoch * run.steps_per_epoch if hist.stopped and best.state is not None else run.step
+    result.snapshots = [snap for snap in taken if snap.step < final_step]
+    return result
 
 
 def _finish(

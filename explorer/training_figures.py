@@ -107,3 +107,63 @@ def training_curves_figure(
         legend=dict(orientation="h", yanchor="bottom", y=-0.35, x=0.5, xanchor="center"),
     )
     return fig
+
+
+def live_figure(view, height: int = 300) -> go.Figure:
+    """Inside the model after an epoch (explorer.live.LiveView): the fixed digit's hidden state h (units x rows),
+    its P(class) after each row, and the gradient profile ‖∂ℓ_T/∂h_t‖ of a small batch."""
+    h = view.states["h"]
+    T = h.shape[1]
+    fig = make_subplots(
+        rows=1,
+        cols=3,
+        column_widths=[0.4, 0.3, 0.3],
+        horizontal_spacing=0.08,
+        subplot_titles=[f"h on test digit #0, epoch {view.epoch}", "P(class) after t rows", "‖∂ℓ_T/∂h_t‖ (median)"],
+    )
+    rows = np.arange(1, T + 1)
+    fig.add_trace(
+        go.Heatmap(
+            z=h,
+            x=rows,
+            colorscale="RdBu_r",
+            zmin=-1,
+            zmax=1,
+            showscale=False,
+            hovertemplate="unit %{y}, row %{x}: %{z:.3f}<extra></extra>",
+        ),
+        row=1,
+        col=1,
+    )
+    final = int(view.probs[-1].argmax())
+    for c in range(10):
+        fig.add_trace(
+            go.Scatter(
+                x=rows,
+                y=view.probs[:, c],
+                mode="lines",
+                line=dict(color=ACCENT if c == final else MUTED, width=2.5 if c == final else 1),
+                name=str(c),
+                showlegend=False,
+                hovertemplate=f"class {c} after %{{x}} rows: %{{y:.1%}}<extra></extra>",
+            ),
+            row=1,
+            col=2,
+        )
+    fig.add_trace(
+        go.Scatter(
+            x=rows,
+            y=np.where(view.profile > 0, view.profile, np.nan),
+            mode="lines",
+            line=dict(color=ACCENT),
+            showlegend=False,
+            hovertemplate="row %{x}: %{y:.3g}<extra></extra>",
+        ),
+        row=1,
+        col=3,
+    )
+    fig.update_yaxes(autorange="reversed", title_text="unit", row=1, col=1)
+    fig.update_yaxes(tickformat=".0%", range=[-0.02, 1.02], row=1, col=2)
+    fig.update_yaxes(type="log", exponentformat="power", row=1, col=3)
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), template="plotly_white")
+    return fig

@@ -3,12 +3,28 @@
 import streamlit as st
 
 from explorer import ui
-from explorer.bptt_figures import UNTRAINED, chain_figure, forget_product_figure, norms_figure, saliency_digit_figure
+from explorer.bptt_figures import (
+    UNTRAINED,
+    chain_figure,
+    forget_product_figure,
+    norms_figure,
+    over_training_figure,
+    saliency_digit_figure,
+)
 from explorer.budget import digits_for
 from explorer.formulas import bptt_equations
 from explorer.gradcheck import THRESHOLD
 from explorer.gradients import clipping_rows, first_to_last_ratio
-from explorer.readings import chain_reading, decay_reading, forget_reading, gradient_check_summary, jacobian_caption
+from explorer.readings import (
+    chain_reading,
+    decay_reading,
+    forget_reading,
+    gradient_check_summary,
+    jacobian_caption,
+    point_note,
+    training_decay_reading,
+)
+from explorer.snapshots import points
 
 SCALES = ["default", 0.5, 0.8, 1.0, 1.2, 1.5, 2.0, 3.0]
 NUMBER = st.column_config.NumberColumn
@@ -176,6 +192,30 @@ else:
         st.markdown("**The forget-gate product** ∏ f_s over the rows after t, per unit: the LSTM's cell path.")
         st.plotly_chart(forget_product_figure(chain.forget_product, chain_cfg.num_layers), key="forget_product")
         st.caption(forget_reading(chain.forget_product, len(chain.delta) - 1 if chain_direction else 0))
+
+st.subheader("Over training")
+snapped = {n: loaded for n in names if (loaded := ui.loaded_model(infos[n])) is not None and loaded[0].snapshots}
+if not snapped:
+    st.caption(
+        "None of the chosen models has snapshots of its training: the shipped ones and models trained on the "
+        "Train page with snapshots on show here how their gradient profile changed as they learned."
+    )
+else:
+    pick = st.selectbox("Model", list(snapped), key="training_model")
+    ckpt, ckey = snapped[pick]
+    steps = points(ckpt.snapshots, ckpt.meta.get("metrics"), ckpt.meta.get("history"))
+    over = {}
+    for p in steps:
+        point, point_key = ui.at_snapshot(ckpt, ckey, p.index)
+        over[p.label] = ui.gradient_profile(point.model, point_key, batch, seed, loss_at, tasks[pick]).dh_last_row[
+            -1, 0
+        ]
+    st.plotly_chart(over_training_figure(over, {p.label: point_note(p) for p in steps}), key="over_training")
+    T_pick = next(iter(over.values())).shape[1]
+    st.markdown(
+        "**Reading:** "
+        + training_decay_reading({label: first_to_last_ratio(norms) for label, norms in over.items()}, T_pick)
+    )
 
 st.subheader("Gradient clipping")
 st.dataframe(

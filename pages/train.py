@@ -7,7 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from explorer import data, tasks, ui
+from explorer import data, snapshots, tasks, ui
 from explorer.checkpoints import (
     MAX_BYTES,
     CheckpointError,
@@ -22,6 +22,7 @@ from explorer.cost import Estimate, training_estimate
 from explorer.data import DATA_SOURCES, SOURCE_SIZES, mnist_downloaded
 from explorer.jobs import Job, JobBusy
 from explorer.limits import confirm_job_minutes, max_job_minutes
+from explorer.live import LIVE_DIGITS
 from explorer.metadata import recorded
 from explorer.models import KINDS, ModelConfig
 from explorer.readings import accuracy_text, created_text, data_text, how_it_ended
@@ -29,7 +30,7 @@ from explorer.sequences import TASKS, SequenceTask
 from explorer.tasks import EpochEnd
 from explorer.train import command_line
 from explorer.training import OPTIMIZERS, SCHEDULES, Step, TrainConfig
-from explorer.training_figures import training_curves_figure
+from explorer.training_figures import live_figure, training_curves_figure
 
 M, D = ModelConfig(), TrainConfig()  # the defaults: the shipped LSTM-128 and how it was trained
 SIZES = [16, 32, 64, 128, 256, 512]
@@ -146,7 +147,16 @@ def optimisation_ui() -> dict:
         D.augment,
         help="Random shift (±3 px), rotation (±15°) and scale (±15%) of every training batch.",
     )
+    keep = ui.kept(
+        st.toggle,
+        "Keep snapshots for replay",
+        "t_snapshots",
+        D.snapshots,
+        help="About 10 float16 copies of the weights during training (init, early steps, some epoch ends), so "
+        "Watch it read and Gradients through time can replay how the model learned.",
+    )
     return dict(
+        snapshots=keep,
         optimizer=optimizer,
         lr=lr,
         schedule=schedule,
@@ -305,7 +315,8 @@ def estimate(model_cfg: ModelConfig, cfg: TrainConfig, source: str) -> Estimate:
 def cost_ui(model_cfg: ModelConfig, cfg: TrainConfig, source: str, start_job) -> None:
     """After Start: refuse what is over the server's limits, ask before a long run, else start at once."""
     steps = math.ceil(SOURCE_SIZES[source][0] / cfg.batch_size) * cfg.epochs
-    size = checkpoint_bytes(model_cfg, steps)
+    per_epoch = math.ceil(SOURCE_SIZES[source][0] / cfg.batch_size)
+    size = checkpoint_bytes(model_cfg, steps, snapshots.count(per_epoch, cfg.epochs) if cfg.snapshots else 0)
     if size > MAX_BYTES:
         st.error(
             f"This model's checkpoint would be about {size_text(size)}, over the {size_text(MAX_BYTES)} limit "
@@ -410,6 +421,14 @@ def curves_ui(job: Job) -> None:
         ),
         key="t_curves",
     )
+    view = next((e.view for e in reversed(epochs) if e.view is not None), None)
+    if view is not None:
+        st.plotly_chart(live_figure(view), key="t_live")
+        st.caption(
+            "Inside the model after its latest epoch: the last layer's hidden state on the first test digit, its "
+            f"answer after each row, and how far the last row's gradient reaches back (median over {LIVE_DIGITS} "
+            "test digits). Updated every epoch."
+        )
 
 
 def download_progress_ui(job: Job) -> None:

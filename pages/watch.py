@@ -13,13 +13,16 @@ from explorer.readings import (
     explain_caption,
     gate_reading,
     occlusion_reading,
+    point_note,
+    replay_caption,
     saturation_caption,
     scan_reading,
     unit_caption,
 )
 from explorer.sequences import digit_sequence
+from explorer.snapshots import points
 from explorer.units import ORDERINGS, SIGMOID_GATES, order_units
-from explorer.unroll import DIRECTIONS
+from explorer.unroll import DIRECTIONS, state_names
 
 ORDER_LABELS = {"index": "unit number", "activity": "mean activity |h|", "cluster": "similarity (clusters)"}
 DEFAULT_MODEL = "lstm-128"  # the classic: four gates and a cell state to watch
@@ -40,6 +43,21 @@ if loaded is None:
     st.stop()
 checkpoint, key = loaded
 cfg, task = checkpoint.config, ui.recorded_meta(info).task
+history = points(checkpoint.snapshots, checkpoint.meta.get("metrics"), checkpoint.meta.get("history"))
+original = (checkpoint, key)  # the final weights, whatever point of training is shown
+if len(history) > 1:
+    with st.sidebar:
+        at = st.select_slider(
+            "Training progress",
+            options=list(range(len(history))),
+            value=len(history) - 1,
+            format_func=lambda i: history[i].label,
+            key=f"progress_{key}",
+            help="Replay: this model's weights as they were at a snapshot taken during training. Every view on "
+            "the page uses them.",
+        )
+        st.caption(point_note(history[at]))
+    checkpoint, key = ui.at_snapshot(checkpoint, key, history[at].index)
 with st.sidebar:
     layer = ui.choice("Layer", range(cfg.num_layers), "layer", lambda n: f"layer {n + 1}") if cfg.num_layers > 1 else 0
     direction = (
@@ -137,8 +155,16 @@ with st.expander("What am I looking at?", icon=":material/help:"):
         + gate_reading(cfg.kind, cfg.bidirectional, tr.get(layer, direction, "h")[0])
     )
 
-inspector, explain_tab, whatif, saturation, settling, export = st.tabs(
-    ["Unit inspector", "Explain a number", "What if", "Gate saturation", "How the prediction settles", "Export"],
+inspector, explain_tab, whatif, replay, saturation, settling, export = st.tabs(
+    [
+        "Unit inspector",
+        "Explain a number",
+        "What if",
+        "Replay training",
+        "Gate saturation",
+        "How the prediction settles",
+        "Export",
+    ],
     key="watch_tab",
     on_change="rerun",
 )
@@ -230,6 +256,39 @@ if whatif.open:
         st.plotly_chart(scan_figures.occlusion_figure(sequence, occ, saliency), theme=None, key="occlusion")
         st.caption(occlusion_reading(occ, agreement(occ, saliency)))
         edit_digit(target)
+if replay.open:
+    with replay:
+        if len(history) == 1:
+            st.info(
+                "This model has no snapshots of its training to replay. The shipped models have them, and so "
+                "does any model trained on the Train page with **Keep snapshots for replay** on."
+            )
+        else:
+            shown = ui.choice("State", state_names(cfg.kind), "replay_state", lambda n: f"{n}: {scan_figures.NAMES[n]}")
+            models = [ui.at_snapshot(*original, p.index) for p in history]
+            traces = [ui.trace_digit(*m, sequence) for m in models]
+            st.plotly_chart(
+                scan_figures.replay_figure(
+                    traces, [p.label for p in history], [point_note(p) for p in history], layer, direction, shown
+                ),
+                theme=None,
+                key="replay",
+            )
+            st.caption(replay_caption(history, traces, digit.label))
+            gates = SIGMOID_GATES[cfg.kind]
+            if gates:
+                gate = ui.choice(
+                    "Gate saturation over training", gates, "replay_gate", lambda g: f"{g}: {scan_figures.NAMES[g]}"
+                )
+                picks = sorted({0, len(history) // 3, 2 * len(history) // 3, len(history) - 1})
+                digits = digits_for("saturation", cfg, len(ui.sample()[1]))
+                stats = {
+                    history[i].label: ui.saturation(*models[i], digits, task)[layer, direction][gate] for i in picks
+                }
+                st.plotly_chart(
+                    scan_figures.saturation_figure(stats, titles={k: k for k in stats}), theme=None, key="replay_sat"
+                )
+                st.caption(saturation_caption(digits))
 if saturation.open:
     with saturation:
         if not SIGMOID_GATES[cfg.kind]:

@@ -21,7 +21,7 @@ def assert_clean(page) -> None:
 @pytest.mark.parametrize(
     "url_path,reading,charts",
     [
-        ("gradients", "this fraction reaches row 1", 5),
+        ("gradients", "this fraction reaches row 1", 6),  # with the profile over training
         ("truncation", "never backpropagates into a row of the digit", 5),
     ],
 )

@@ -106,3 +106,30 @@ def test_what_if_erases_rows_in_the_browser(page, app_url):
     page.keyboard.press("Escape")
     page.get_by_text("After the edit").scroll_into_view_if_needed()
     screenshot(page, "watch-what-if")
+
+
+def training_shown(page) -> str:
+    """The replay's current point, from its slider's 'training: …' label."""
+    return page.locator(".stPlotlyChart .slider-label", has_text="training:").text_content().split(": ", 1)[1]
+
+
+def test_replay_plays_training_client_side(page, app_url):
+    page.set_viewport_size({"width": 1440, "height": 1900})
+    open_watch(page, app_url, "?digit=5")
+    page.get_by_role("tab", name="Replay training").click()
+    page.locator(".updatemenu-button", has_text="Play training").wait_for(timeout=30_000)
+    wait_until_idle(page)
+    assert training_shown(page).startswith("final")
+    page.locator(".updatemenu-button", has_text="Play training").click()
+    page.wait_for_timeout(900)
+    early = training_shown(page)
+    assert not early.startswith("final")
+    assert page.locator(".stPlotlyChart .hm image").count() >= 1  # the heatmap is redrawn, never dropped
+    screenshot(page, "watch-replay-playing")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.slider-label')].some(e => e.textContent.startsWith('training: final'))",
+        timeout=20_000,
+    )
+    title = page.locator(".stPlotlyChart .gtitle", has_text="final").first.text_content()
+    assert "test accuracy 98.5%" in title
+    screenshot(page, "watch-replay")

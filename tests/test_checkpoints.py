@@ -136,6 +136,7 @@ def test_optional_metadata_defaults_to_empty():
         "versions": {},
         "created": "",
         "train_config": {},
+        "snapshots": [],
     }
     assert ckpt.accuracy is None
 

@@ -17,8 +17,18 @@ from explorer.formulas import bptt_equations
 from explorer.gradcheck import gradient_check
 from explorer.gradients import bptt_profile, clip_scale, digit_batch, first_to_last_ratio, state_jacobian
 from explorer.models import untrained_model
-from explorer.readings import chain_reading, decay_reading, decay_verdict, forget_reading, sweep_findings, sweep_table
+from explorer.readings import (
+    chain_reading,
+    decay_reading,
+    decay_verdict,
+    forget_reading,
+    point_note,
+    sweep_findings,
+    sweep_table,
+    training_decay_reading,
+)
 from explorer.runner import saliency_rows
+from explorer.snapshots import points
 from explorer.sweep import FULL, SUMMARY, accuracy_by_k, load_sweep, profile_batch, shipped_sweep_dir
 
 T = 28
@@ -230,6 +240,32 @@ def test_the_bptt_chain_section_draws_the_engines_chain(test_digits):
     for layer in (0, 1):
         np.testing.assert_allclose(by_name[f"‖δ_t‖ of layer {layer + 1}"], chain.delta_layers[layer], rtol=1e-9)
     assert arr(charts(at)["forget_product"]["data"][0]["z"]).shape == (256, 28)
+
+
+@pytest.mark.parametrize("name", ["lstm-128", "rnn-128"])
+def test_over_training_draws_the_profile_of_every_snapshot(test_digits, name):
+    at = open_page("gradients")
+    at.select_slider[0].set_value(16)
+    at.multiselect[0].set_value(["rnn-128", "lstm-128"])
+    at.run()
+    at.selectbox(key="training_model").set_value(name)
+    at.run()
+    assert not at.exception
+    ckpt = read_checkpoint(shipped_dir() / f"{name}.safetensors")
+    history = points(ckpt.snapshots, ckpt.meta["metrics"], ckpt.meta["history"])
+    x, y = digit_batch(test_digits, 16, 0)
+    spec = charts(at)["over_training"]["data"]
+    drawn = {t["name"]: arr(t["y"]) for t in spec}
+    assert list(drawn) == [p.label for p in history]
+    assert all(point_note(p) in t["hovertemplate"] for p, t in zip(history, spec))  # what it scored then
+    ratios = {}
+    for p in history:
+        net = ckpt.model if p.index is None else ckpt.snapshot_model(p.index)
+        norms = bptt_profile(net, x, y).dh_last_row[-1, 0]
+        median = np.median(norms, axis=0)
+        np.testing.assert_allclose(drawn[p.label], np.where(median > 0, median, np.nan), rtol=1e-5)
+        ratios[p.label] = first_to_last_ratio(norms)
+    assert any(m.value == "**Reading:** " + training_decay_reading(ratios, T) for m in at.markdown)
 
 
 # ---- Truncation lab -------------------------------------------------------------------------------------------

@@ -13,11 +13,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import safetensors.torch
+from plotly_spec import array
 from streamlit.testing.v1 import AppTest
 
 import explorer.data
 from explorer import ui
 from explorer.checkpoints import MAX_BYTES, owner_dir, read_checkpoint, save_checkpoint, shipped_dir, user_dir
+from explorer.data import load_sample
+from explorer.live import LIVE_DIGITS, look_inside
 from explorer.metadata import recorded_train_config
 from explorer.models import ModelConfig, SequenceClassifier
 from explorer.tasks import EpochEnd
@@ -120,9 +123,17 @@ def test_tiny_training_saves_a_checkpoint_that_watch_it_read_can_pick():
     finish(at, job)
     assert job.status == "done" and "Saved tiny (finished)" in at.success[0].value
     assert [m.label for m in at.metric][:4] == ["Epoch", "Loss (last step)", "Train accuracy", "Test accuracy"]
-    assert at.metric[0].value == "2 / 2" and len(at.get("plotly_chart")) == 1
+    assert at.metric[0].value == "2 / 2" and len(at.get("plotly_chart")) == 2
 
     saved = read_checkpoint(owner_dir(owner(at)) / "tiny.safetensors")
+    # The live look inside after the last epoch is the saved model's, on the first test digit.
+    images, labels = load_sample()[1].tensors()
+    expected = look_inside(saved.model, images[0], images[:LIVE_DIGITS], labels[:LIVE_DIGITS], 2)
+    live = json.loads(at.get_by_key("t_live").proto.spec)["data"]
+    np.testing.assert_allclose(array(live[0]["z"]), expected.states["h"], atol=1e-6)
+    np.testing.assert_allclose(np.array([array(d["y"]) for d in live[1:11]]).T, expected.probs, atol=1e-6)
+    np.testing.assert_allclose(array(live[11]["y"]), expected.profile, rtol=1e-5)
+    assert [s.label for s in saved.snapshots] == ["init", "step 5", "epoch 1"]  # 8 steps an epoch
     assert saved.config == ModelConfig(hidden_size=16)
     assert saved.meta["data"] == {"name": "sample", "train": 4000, "test": 1000, "augment": True}
     assert saved.meta["metrics"]["stopped"] is False and len(saved.meta["history"]["step_loss"]) == 16
@@ -140,7 +151,7 @@ def test_a_delayed_truncated_run_records_its_task_and_scheme_and_watch_reads_its
     at = train_page()
     settle(at, t_task="blank")
     settle(at, t_delay=5, t_k=8)
-    settle(at, t_k1=2, t_align="start", t_forget=2.0, t_name="delayed", **TINY)
+    settle(at, t_k1=2, t_align="start", t_forget=2.0, t_name="delayed", t_snapshots=False, **TINY)
     assert at.get_by_key("t_update").disabled  # one step per chunk needs k1 = k
     shown = at.code[0].value.split()
     _, cfg = configs(parse_args(shown[3:]))
@@ -152,6 +163,7 @@ def test_a_delayed_truncated_run_records_its_task_and_scheme_and_watch_reads_its
     assert job.status == "done", job.error
     saved = read_checkpoint(owner_dir(owner(at)) / "delayed.safetensors")
     assert recorded_train_config(saved.meta["train_config"]) == cfg
+    assert not cfg.snapshots and "--no-snapshots" in shown and saved.snapshots == []
     assert saved.meta["command"].split()[3:] == shown[3:]
     click(at, "Open in Watch it read")
     assert not at.exception and at.selectbox(key="_widget_model").value.endswith("/delayed")
@@ -359,8 +371,8 @@ def local_mirror(tmp_path, monkeypatch):
         np.arange(20) % 10,
     ]
     files = {}
-    for name, array in zip(explorer.data.MNIST_FILES, arrays):
-        blob = _idx_gz(array)
+    for name, values in zip(explorer.data.MNIST_FILES, arrays):
+        blob = _idx_gz(values)
         (tmp_path / name).write_bytes(blob)
         files[name] = hashlib.md5(blob).hexdigest()
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))

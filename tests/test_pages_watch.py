@@ -6,11 +6,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import safetensors.torch
 import torch
 from plotly_spec import array, bar_heights, frame, heatmaps
 from streamlit.testing.v1 import AppTest
 
 from explorer import ui
+from explorer.budget import digits_for
 from explorer.checkpoints import list_checkpoints, read_checkpoint, save_checkpoint, shipped_dir, user_dir
 from explorer.counterfactual import agreement, erase, final_probabilities, keep_only, occlusion, row_saliency
 from explorer.data import drawing_to_digit, load_sample
@@ -18,7 +20,15 @@ from explorer.explain import explain, top_terms
 from explorer.formulas import equations, step_lines
 from explorer.models import ModelConfig, SequenceClassifier
 from explorer.predictions import misclassified, predict
-from explorer.readings import edit_caption, explain_caption, occlusion_reading
+from explorer.readings import (
+    edit_caption,
+    explain_caption,
+    occlusion_reading,
+    point_note,
+    replay_caption,
+    saturation_caption,
+)
+from explorer.snapshots import points
 from explorer.units import gate_saturation
 from explorer.unroll import state_names, trace
 
@@ -338,3 +348,81 @@ def test_what_if_on_a_drawing_tracks_the_models_own_guess():
     spec = json.loads(at.get("plotly_chart")[1].proto.spec)
     np.testing.assert_allclose(array(spec["data"][1]["x"]), occ.change, atol=1e-9)
     assert any("the class tracked is the model's own guess" in m.value for m in at.markdown)
+
+
+# ---- Replay over training ----------------------------------------------------------------------------
+
+
+@cache
+def snapshot_weights(name, index):
+    """Snapshot `index` of a shipped checkpoint straight from the file's tensors, upcast to float32."""
+    tensors = safetensors.torch.load_file(shipped_dir() / f"{name}.safetensors")
+    prefix = f"snapshot.{index:02d}."
+    state = {k[len(prefix) :]: v.float() for k, v in tensors.items() if k.startswith(prefix)}
+    net = SequenceClassifier(model(name).config)
+    net.load_state_dict(state)
+    return net.eval()
+
+
+def replay_points(name):
+    ckpt = read_checkpoint(shipped_dir() / f"{name}.safetensors")
+    return points(ckpt.snapshots, ckpt.meta["metrics"], ckpt.meta["history"])
+
+
+@pytest.mark.parametrize("name", ["lstm-128", "gru-128", "rnn-128", "bilstm-128", "lstm-2x128"])
+def test_the_progress_slider_shows_the_model_as_it_was_at_a_snapshot(name):
+    history = replay_points(name)
+    assert 10 <= len(history) <= 12 and history[0].label == "init" and history[-1].index is None
+    at = run_watch(query={"digit": "3"}, state={"model": name})
+    slider = widget(at.select_slider, "Training progress")
+    assert slider.value == len(history) - 1  # the final weights unless asked
+    slider.set_value(2)
+    rerun(at)
+    image = digit_image(3)
+    spec = scan_spec(at)
+    tr = trace(snapshot_weights(name, history[2].index), torch.from_numpy(image)[None])
+    for state in state_names(tr.config.kind):
+        z = array(heatmaps(spec)[state]["z"])
+        units = array(heatmaps(spec)[state]["customdata"])[:, 0]
+        np.testing.assert_allclose(z, tr.get(0, 0, state)[0][:, units].T, atol=1e-6)
+    np.testing.assert_allclose(bar_heights(frame(spec, 28)["shapes"], "P"), tr.probs[0, -1], rtol=1e-5, atol=1e-7)
+    assert point_note(history[2]) in [c.value for c in at.sidebar.caption]
+
+
+@pytest.mark.parametrize(
+    "name,layer,direction",
+    [("lstm-128", 0, 0), ("gru-128", 0, 0), ("bilstm-128", 0, 1), ("lstm-2x128", 1, 0), ("rnn-128", 0, 0)],
+)
+def test_replay_tab_holds_every_point_of_training(name, layer, direction):
+    state = {"model": name, "watch_tab": "Replay training"}
+    state |= ({"direction": direction} if direction else {}) | ({"layer": layer} if layer else {})
+    at = run_watch(query={"digit": "5"}, state=state)
+    history = replay_points(name)
+    image = digit_image(5)
+    nets = [snapshot_weights(name, p.index) if p.index is not None else model(name) for p in history]
+    traces = [trace(net, torch.from_numpy(image)[None]) for net in nets]
+    spec = json.loads(at.get_by_key("replay").proto.spec)
+    shown = widget(at.selectbox, "State").value
+    assert [f["name"] for f in spec["frames"]] == [p.label for p in history]
+    for f, tr, p in zip(spec["frames"], traces, history):
+        np.testing.assert_allclose(array(f["data"][0]["z"]), tr.get(layer, direction, shown)[0].T, atol=1e-6)
+        for c in range(10):
+            np.testing.assert_allclose(array(f["data"][1 + c]["y"]), tr.probs[0, :, c], rtol=1e-5, atol=1e-7)
+        assert f["layout"]["title"]["text"] == f"{p.label}: {point_note(p)}"
+    label = int(sample_test().labels[5])
+    assert replay_caption(history, traces, label) in [c.value for c in at.caption]
+    if name == "rnn-128":  # no gates to saturate
+        assert not any(c.proto.id.endswith("replay_sat") for c in at.get("plotly_chart"))
+        return
+    gates = json.loads(at.get_by_key("replay_sat").proto.spec)
+    gate = widget(at.selectbox, "Gate saturation over training").value
+    picks = sorted({0, len(history) // 3, 2 * len(history) // 3, len(history) - 1})
+    dots = [d for d in gates["data"] if "customdata" in d]
+    assert len(dots) == len(picks)
+    images = sample_test().tensors()[0]
+    digits = digits_for("saturation", model(name).config, len(images))
+    assert saturation_caption(digits) in [c.value for c in at.caption]
+    for d, i in zip(dots, picks):
+        low, high = gate_saturation(nets[i], images[:digits])[layer, direction][gate]
+        np.testing.assert_allclose(array(d["x"]), high)
+        np.testing.assert_allclose(array(d["y"]), low)

@@ -13,6 +13,7 @@ import explorer.training as training
 from explorer.checkpoints import read_checkpoint, shipped_dir
 from explorer.data import DataError, Digits, load_digits, load_sample
 from explorer.jobs import Job
+from explorer.live import look_inside
 from explorer.losses import loss_logits, per_sample_loss
 from explorer.models import ModelConfig, SequenceClassifier, init_weights, seeded_model
 from explorer.tasks import EpochEnd
@@ -186,6 +187,27 @@ def test_run_training_reports_progress_and_saves_a_complete_checkpoint(digits, m
     assert saved.meta["train_config"] == cfg.to_dict() and saved.meta["command"] == "python -m ..."
     assert saved.meta["data"] == {"name": "sample", "train": 512, "test": 200, "augment": True}
     assert saved.meta["history"]["test_accuracy"] == [e.test_accuracy for e in ends]
+    assert [s.label for s in saved.snapshots] == ["init", "epoch 1"]  # 4 steps an epoch: no early step fits
+    images, labels = digits[1].tensors()  # the last epoch's look inside is the saved model's
+    expected = look_inside(saved.model, images[0], images[:32], labels[:32], 2)
+    view = ends[-1].view
+    assert view.epoch == 2 and set(view.states) == {"i", "f", "g", "o", "c", "h"}
+    np.testing.assert_allclose(view.states["h"], expected.states["h"], atol=1e-6)
+    np.testing.assert_allclose(view.probs, expected.probs, atol=1e-6)
+    np.testing.assert_allclose(view.profile, expected.profile, rtol=1e-5)
+
+
+def test_looking_inside_every_epoch_changes_nothing(digits):
+    cfg = TrainConfig(epochs=2, batch_size=64, seed=5)
+    images, labels = digits[1].tensors()
+    views = []
+    looked = train(
+        SMALL, cfg, *digits, on_weights=lambda m, e: views.append(look_inside(m, images[0], images[:8], labels[:8], e))
+    )
+    plain = train(SMALL, cfg, *digits)
+    assert [v.epoch for v in views] == [1, 2]
+    for a, b in zip(looked.model.state_dict().values(), plain.model.state_dict().values()):
+        assert torch.equal(a, b)
 
 
 def test_run_training_saves_a_stopped_run_and_not_a_diverged_one(digits, monkeypatch, tmp_path):

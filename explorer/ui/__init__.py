@@ -7,6 +7,7 @@ Pages use them as `ui.<name>`.
 
 from .loaders import (
     JACOBIAN_DIGITS,
+    at_snapshot,
     available_models,
     batch_of_test_digits,
     bias_rows,
@@ -49,6 +50,7 @@ __all__ = [
     "JACOBIAN_DIGITS",
     "NO_MODELS",
     "Digit",
+    "at_snapshot",
     "available_models",
     "batch_of_test_digits",
     "bias_rows",

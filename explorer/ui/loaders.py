@@ -86,6 +86,19 @@ def trace_digit(_checkpoint: Checkpoint, model_key: str, sequence: np.ndarray) -
     return trace(_checkpoint.model, torch.from_numpy(np.asarray(sequence, np.float32))[None])
 
 
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _snapshot(_checkpoint: Checkpoint, model_key: str, index: int) -> Checkpoint:
+    return Checkpoint(_checkpoint.config, _checkpoint.snapshot_model(index), _checkpoint.meta)
+
+
+def at_snapshot(checkpoint: Checkpoint, model_key: str, index: int | None) -> tuple[Checkpoint, str]:
+    """The checkpoint with snapshot `index`'s weights (None: its own), and a model key of its own, so that every
+    cached view of it is cached apart from the final model's."""
+    if index is None:
+        return checkpoint, model_key
+    return _snapshot(checkpoint, model_key, index), f"{model_key}#snapshot{index}"
+
+
 def model_key(info: CheckpointInfo) -> str:
     """Cache key that changes when the file changes; OSError if the file is gone."""
     return f"{info.path}:{info.path.stat().st_mtime_ns}"
