@@ -566,3 +566,13 @@ def training_decay_reading(ratios: dict, T: int) -> str:
         f"Row 1 receives {a} of row {T}'s gradient at {labels[0]} and {b} at {labels[-1]} (batch medians, "
         f"rounded to a power of ten): {change} for these digits."
     )
+
+
+PRESENT_KEYS = "Space play/pause · ←/→ one row · N next digit · M next model"
+
+
+def present_line(final: np.ndarray, label: int | None) -> str:
+    """Presentation mode's one line above the animation: the answer after the last row, and the keys."""
+    guess = int(final.argmax())
+    verdict = "" if label is None else (" — right" if guess == label else f" — wrong, it is a {label}")
+    return f"**Prediction {guess}** ({final[guess]:.0%} sure){verdict} &nbsp;·&nbsp; keys: {PRESENT_KEYS}"

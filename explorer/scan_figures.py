@@ -284,20 +284,21 @@ def _animate(fig: AnimatedFigure, parts: list, frame_ms: int, T: int) -> Animate
     play = dict(mode="immediate", frame=dict(duration=frame_ms, redraw=False), transition=dict(duration=0))
     margin = fig.layout.margin
     below = -1 / (fig.layout.height - margin.t - margin.b)  # paper units per pixel below the plot area
+    size = fig.layout.font.size  # 13, or larger on a presentation screen
     fig.update_layout(
         updatemenus=[
             dict(
                 type="buttons",
                 direction="left",
                 x=0,
-                y=62 * below,
+                y=(62 + 3 * (size - 13)) * below,
                 xanchor="left",
                 yanchor="top",
                 pad=dict(t=0, r=6),
                 showactive=False,
                 bgcolor="#f3f5f9",
                 bordercolor="#cbd5e1",
-                font=dict(size=13),
+                font=dict(size=size),
                 buttons=[
                     dict(label="▶ Play", method="animate", args=[None, play | dict(fromcurrent=False)]),
                     dict(label="❚❚ Pause", method="animate", args=[[None], still]),
@@ -310,11 +311,11 @@ def _animate(fig: AnimatedFigure, parts: list, frame_ms: int, T: int) -> Animate
                 active=T - 1,
                 x=0,
                 len=1,
-                y=100 * below,
+                y=(100 + 4 * (size - 13)) * below,
                 yanchor="top",
                 pad=dict(t=24, b=0, l=0, r=0),
-                currentvalue=dict(prefix="rows read: ", font=dict(size=14), xanchor="left"),
-                font=dict(size=11),
+                currentvalue=dict(prefix="rows read: ", font=dict(size=size + 1), xanchor="left"),
+                font=dict(size=size - 2),
                 tickcolor="#94a3b8",
                 transition=dict(duration=0),  # the grip jumps with the frame instead of trailing it
                 steps=[dict(label=str(t), method="animate", args=[[str(t)], still]) for t in rows(T)],
@@ -361,16 +362,21 @@ def cell_colour_range(c: np.ndarray) -> float:
     return max(float(np.percentile(np.abs(c), 99)), 0.1)
 
 
-def _finish(fig: go.Figure, title: str, height: int) -> go.Figure:
+PRESENT_CHROME = 140  # pixels of a presentation screen above the figure: the header line, its button, padding
+
+
+def _finish(fig: go.Figure, title: str, height: int, screen: int | None = None) -> go.Figure:
+    """Title, size, fonts and margins; for a presentation screen, the height that fits it and larger type."""
+    big = 0 if screen is None else (16 if screen < 1000 else 20)  # base font size on a 720p / 1080p screen
     fig.update_layout(
-        title=dict(text=title, x=0, xanchor="left", font=dict(size=17)),
-        height=height,
+        title=dict(text=title, x=0, xanchor="left", font=dict(size=big + 6 if big else 17)),
+        height=screen - PRESENT_CHROME if big else height,
         template="plotly_white",
-        font=FONT,
-        margin=dict(l=60, r=90, t=70, b=180),
-        hoverlabel=dict(font_size=13),
+        font=FONT | dict(size=big) if big else FONT,
+        margin=dict(l=70, r=90, t=70, b=150 + 5 * (big - 16)) if big else dict(l=60, r=90, t=70, b=180),
+        hoverlabel=dict(font_size=big or 13),
     )
-    fig.update_annotations(font_size=14)
+    fig.update_annotations(font_size=big + 3 if big else 14)
     return fig
 
 
@@ -401,8 +407,11 @@ def scan_figure(
     title: str = "",
     frame_ms: int = 250,
     narrow: bool = False,
+    screen: int | None = None,
 ) -> AnimatedFigure:
-    """The animated scan of one digit: the digit, every gate/c/h as units x rows heatmaps, and P(class) after t rows."""
+    """The animated scan of one digit: the digit, every gate/c/h as units x rows heatmaps, and P(class) after t rows.
+    screen: a projector's height in pixels (presentation mode): the figure and its controls fit in it, in
+    larger type."""
     names = state_names(tr.config.kind)
     T = tr.logits.shape[1]
     states = {n: tr.get(layer, direction, n)[0] for n in names}  # (T, H) each
@@ -443,12 +452,12 @@ def scan_figure(
         if r == last_row:
             _axis(fig, xref).update(title_text="image row")
     parts.append(_prob_panel(fig, tr.probs[0], *pos["P"], "P"))
-    _finish(fig, title + where, 300 + 270 * (n_rows - 1) + 250 if narrow else 820)
+    _finish(fig, title + where, 300 + 270 * (n_rows - 1) + 250 if narrow else 820, screen)
     return _animate(fig, [_scan_part(fig, tr.config.bidirectional, T, pos["digit"])] + parts, frame_ms, T)
 
 
 def compare_figure(
-    image: np.ndarray, traces: list[tuple[str, Trace]], title: str = "", frame_ms: int = 250
+    image: np.ndarray, traces: list[tuple[str, Trace]], title: str = "", frame_ms: int = 250, screen: int | None = None
 ) -> AnimatedFigure:
     """Two or more models reading the same digit in sync: each one's last-layer forward h and P(class) after t rows."""
     n = len(traces)
@@ -479,7 +488,7 @@ def compare_figure(
         parts += [_curtain(fig, r, 2, h.shape[1], 0, name, T), _prob_panel(fig, tr.probs[0], r, 3, name)]
         _axis(fig, _ref(fig, r, 2)[1]).update(title_text=f"{h.shape[1]} units")
     _axis(fig, _ref(fig, n, 2)[0]).update(title_text="image row")
-    _finish(fig, title, 320 * n + 180)
+    _finish(fig, title, 320 * n + 180, screen)
     return _animate(fig, [_scan_part(fig, any(tr.config.bidirectional for _, tr in traces), T)] + parts, frame_ms, T)
 
 

@@ -155,6 +155,26 @@ def prefix_logits(model: SequenceClassifier, x: torch.Tensor) -> torch.Tensor:
     return model.readout(final_hidden(model, state)).view(B, T, -1)
 
 
+def one_layer_prefix_logits(model: SequenceClassifier, x: torch.Tensor, forward_h: torch.Tensor) -> torch.Tensor:
+    """prefix_logits for a one-layer bidirectional model, from the forward direction's h after each row
+    (forward_h (B, T, H), causal, so already the prefix's final forward state) and one fused run of the backward
+    direction over every prefix: sequence t holds rows t, t-1, …, 0, then zero rows, which come after the step
+    whose output is read and so change nothing. Same numbers as prefix_logits, in one batch instead of a packed
+    re-run of both directions."""
+    B, T, F_in = x.shape
+    rows = torch.arange(T)
+    back = rows[:, None] - rows[None, :]  # sequence t, step s reads row t - s
+    seqs = (x[:, back.clamp(min=0)] * (back >= 0)[None, :, :, None]).reshape(B * T, T, F_in)
+    with torch.device("meta"):
+        reverse = type(model.rnn)(F_in, model.config.hidden_size, batch_first=True)
+    names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+    reverse.load_state_dict({f"{n}_l0": getattr(model.rnn, f"{n}_l0_reverse") for n in names}, assign=True)
+    out, _ = reverse(seqs)  # (B*T, T, H)
+    backward_h = out.view(B, T, T, -1)[:, rows, rows]  # (B, T, H): sequence t's output after its row 0
+    h_n = torch.stack([forward_h.reshape(B * T, -1), backward_h.reshape(B * T, -1)])  # (2, B*T, H)
+    return model.readout(h_n).view(B, T, -1)
+
+
 @dataclass
 class Trace:
     """Everything the model computed while reading a batch of digits, as numpy arrays.
@@ -229,8 +249,10 @@ def trace(model: SequenceClassifier, x: torch.Tensor) -> Trace:
     """Run the model on x (B, T, 28) step by step and record gates, c, h and the per-row predictions."""
     with evaluating(model):
         un = unroll(model, x)
-        if model.config.bidirectional:
-            logits = prefix_logits(model, x)  # re-run on every prefix: the slow part for big batches
+        if model.config.bidirectional and model.config.num_layers == 1:
+            logits = one_layer_prefix_logits(model, x, torch.stack(un.runs[0][0].h, dim=1))
+        elif model.config.bidirectional:
+            logits = prefix_logits(model, x)  # layer 2 reads layer 1's backward pass: re-run every prefix
         else:
             logits = model.head(un.outputs)  # (B, T, 10): head on h_t after each row
         return Trace(model.config, _states(un), logits.numpy())

@@ -14,6 +14,7 @@ from explorer.readings import (
     gate_reading,
     occlusion_reading,
     point_note,
+    present_line,
     replay_caption,
     saturation_caption,
     scan_reading,
@@ -21,6 +22,7 @@ from explorer.readings import (
 )
 from explorer.sequences import digit_sequence
 from explorer.snapshots import points
+from explorer.ui import present
 from explorer.units import ORDERINGS, SIGMOID_GATES, order_units
 from explorer.unroll import DIRECTIONS, state_names
 
@@ -30,13 +32,39 @@ SPEEDS = {"normal": 250, "slow": 450, "fast": 110}  # ms per row
 LAYOUTS = {"wide": "Wide: a grid beside the digit", "narrow": "Narrow: stacked, for small screens"}
 EDIT_MODES = {"erase": "erase these rows", "keep": "keep only these rows"}
 
-st.title("Watch it read")
-st.caption(
-    "The network reads the digit one row at a time, top to bottom, updating its gates and memory at every "
-    "row. Press **▶ Play** under the picture, or drag the slider."
-)
+
+def next_digit() -> None:
+    """Presentation key N: the next test digit by number."""
+    ui.remember("digit_source", "index")
+    ui.remember("digit", (int(ui.remembered("digit", 0)) + 1) % len(ui.sample()[1]))
+
+
+def next_model() -> None:
+    """Presentation key M: the next model in the picker's list."""
+    names = [i.name for i in ui.available_models()]
+    if names:
+        now = ui.remembered("model", DEFAULT_MODEL)
+        ui.remember("model", names[(names.index(now) + 1) % len(names)] if now in names else names[0])
+        st.session_state.pop("_widget_model", None)  # the picker then starts from the remembered model
+
+
+screen = present.presenting()
+if screen:
+    st.html(present.CSS)
+    pressed = present.keyboard()
+    if pressed == "n":
+        next_digit()
+    elif pressed == "m":
+        next_model()
+else:
+    st.title("Watch it read")
+    st.caption(
+        "The network reads the digit one row at a time, top to bottom, updating its gates and memory at every "
+        "row. Press **▶ Play** under the picture, or drag the slider."
+    )
 
 with st.sidebar:
+    screen = present.presentation_toggle()
     info = ui.model_picker(default=DEFAULT_MODEL)
     loaded = ui.loaded_model(info) if info else None
 if loaded is None:
@@ -80,10 +108,16 @@ with st.sidebar:
     )
     speed = ui.choice("Animation speed", SPEEDS, "speed", str.capitalize)
     layout = ui.choice("Figure layout", LAYOUTS, "layout", LAYOUTS.get)
-    compare = st.toggle("Compare with a second model", key="compare_on")
+    compare_key = ui.synced("_widget_compare_on", str(ui.remembered("compare_on", "0")) == "1")
+    compare = st.toggle(
+        "Compare with a second model",
+        key=compare_key,
+        on_change=lambda: ui.remember("compare_on", "1" if st.session_state[compare_key] else "0"),
+    )
     other_info = ui.model_picker("Second model", key="compare", default="rnn-128") if compare else None
 
-picker, summary = st.columns([5, 4], gap="large")
+top = st.container(key="present_hidden_picker") if screen else st.container()
+picker, summary = top.columns([5, 4], gap="large")
 with picker:
     digit = ui.digit_picker(checkpoint, key, task=task)
 if digit is None:
@@ -135,6 +169,7 @@ if other is not None:
         [(info.label, tr), (other_info.label, other_tr)],
         f"{info.label} and {other_info.label} reading {digit.caption}",
         SPEEDS[speed],
+        screen=screen,
     )
 else:
     fig = scan_figures.scan_figure(
@@ -145,9 +180,17 @@ else:
         order,
         f"{info.label} reading {digit.caption}" + ("" if task.kind == "rows" else f", {task.name}"),
         SPEEDS[speed],
-        narrow=layout == "narrow",
+        narrow=layout == "narrow" and not screen,
+        screen=screen,
     )
+if screen:
+    line, leave = st.columns([6, 1], vertical_alignment="center")
+    line.markdown(present_line(probs[-1], digit.label))
+    with leave:
+        present.leave_button()
 st.plotly_chart(fig, theme=None, config={"displaylogo": False})
+if screen:
+    st.stop()  # the rest of the page is for a closer look, not for the projector
 with st.expander("What am I looking at?", icon=":material/help:"):
     st.markdown(
         scan_reading(sequence, probs)

@@ -133,3 +133,41 @@ def test_replay_plays_training_client_side(page, app_url):
     title = page.locator(".stPlotlyChart .gtitle", has_text="final").first.text_content()
     assert "test accuracy 98.5%" in title
     screenshot(page, "watch-replay")
+
+
+@pytest.mark.parametrize("width,height,present", [(1280, 720, "1"), (1920, 1080, "1080")])
+def test_presentation_mode_fits_the_screen_and_answers_keys(page, app_url, width, height, present):
+    page.set_viewport_size({"width": width, "height": height})
+    open_watch(page, app_url, f"?present={present}&digit=8")
+    page.wait_for_timeout(1000)
+    assert page.locator('section[data-testid="stSidebar"]').is_hidden()
+    for thing in (".stPlotlyChart .hm image", ".updatemenu-button", ".slider-rail-touch-rect"):  # all on screen
+        box = page.locator(thing).first.bounding_box()
+        assert box and box["y"] >= 0 and box["y"] + box["height"] <= height, (thing, box)
+    screenshot(page, f"watch-present-{height}")
+    assert rows_read(page) == 28
+    page.keyboard.press("ArrowLeft")
+    page.keyboard.press("ArrowLeft")
+    page.wait_for_timeout(300)
+    assert rows_read(page) == 26
+    page.keyboard.press("ArrowRight")
+    page.wait_for_timeout(300)
+    assert rows_read(page) == 27
+    page.keyboard.press(" ")  # resume: plays on to row 28
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.slider-label')].some(e => e.textContent === 'rows read: 28')",
+        timeout=10_000,
+    )
+    page.keyboard.press(" ")  # at the end: play from row 1
+    page.wait_for_timeout(700)
+    page.keyboard.press(" ")  # pause
+    paused = rows_read(page)
+    page.wait_for_timeout(700)
+    assert 1 <= paused < 28 and rows_read(page) == paused
+    page.keyboard.press("n")
+    page.get_by_text("test digit #9").first.wait_for(timeout=30_000)
+    page.keyboard.press("m")
+    page.wait_for_function("() => location.search.includes('model=') && !location.search.includes('model=lstm-128')")
+    wait_until_idle(page)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert "present=" + present in page.url and "digit=9" in page.url  # the view is in the link

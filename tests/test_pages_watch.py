@@ -11,7 +11,7 @@ import torch
 from plotly_spec import array, bar_heights, frame, heatmaps
 from streamlit.testing.v1 import AppTest
 
-from explorer import ui
+from explorer import scan_figures, ui
 from explorer.budget import digits_for
 from explorer.checkpoints import list_checkpoints, read_checkpoint, save_checkpoint, shipped_dir, user_dir
 from explorer.counterfactual import agreement, erase, final_probabilities, keep_only, occlusion, row_saliency
@@ -25,6 +25,7 @@ from explorer.readings import (
     explain_caption,
     occlusion_reading,
     point_note,
+    present_line,
     replay_caption,
     saturation_caption,
 )
@@ -224,10 +225,15 @@ def test_empty_canvas_prompts_instead_of_failing(drawing):
     assert any("Draw a digit" in i.value or "canvas is empty" in i.value for i in at.info)
 
 
-def test_compare_mode_runs_the_second_model_on_the_same_digit():
-    at = run_watch(query={"digit": "9"})
-    at.toggle(key="compare_on").set_value(True)
-    rerun(at)
+@pytest.mark.parametrize("how", ["toggle", "link"])
+def test_compare_mode_runs_the_second_model_on_the_same_digit(how):
+    if how == "toggle":
+        at = run_watch(query={"digit": "9"})
+        at.toggle(key="_widget_compare_on").set_value(True)
+        rerun(at)
+        assert at.query_params["compare_on"] == "1" and at.query_params["compare"] == "rnn-128"
+    else:  # a copied link opens in compare mode
+        at = run_watch(query={"digit": "9", "compare_on": "1", "compare": "rnn-128"})
     spec = scan_spec(at)
     hs = [array(d["z"]) for d in spec["data"] if d.get("name") == "h"]
     np.testing.assert_array_equal(hs[0], expected_trace("lstm-128", digit_image(9)).get(0, 0, "h")[0].T)
@@ -426,3 +432,21 @@ def test_replay_tab_holds_every_point_of_training(name, layer, direction):
         low, high = gate_saturation(nets[i], images[:digits])[layer, direction][gate]
         np.testing.assert_allclose(array(d["x"]), high)
         np.testing.assert_allclose(array(d["y"]), low)
+
+
+# ---- Presentation mode ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("screen,present", [(720, "1"), (1080, "1080")])
+def test_presentation_mode_shows_the_animation_alone_sized_for_the_screen(screen, present):
+    at = run_watch(query={"digit": "8", "present": present})
+    assert not at.title and not at.tabs and not at.expander  # only the animation and its one line
+    assert at.toggle(key="_widget_present").value
+    spec = assert_scan_shows(at, "lstm-128", digit_image(8))
+    assert spec["layout"]["height"] == screen - scan_figures.PRESENT_CHROME
+    probs = expected_trace("lstm-128", digit_image(8)).probs[0, -1]
+    assert at.markdown[-1].value == present_line(probs, int(sample_test().labels[8]))
+    next(b for b in at.button if b.label == "Exit").click()
+    rerun(at)
+    assert at.query_params["present"] == "0" and at.title[0].value == "Watch it read" and at.tabs
+    assert "height" not in scan_spec(at)["layout"] or scan_spec(at)["layout"]["height"] == 820

@@ -30,7 +30,7 @@ from .loaders import (
     trace_digit,
     untrained_copy,
 )
-from .state import keep_owner_cookie, kept, owner_id, owner_tag, plain, remember, remembered
+from .state import keep_owner_cookie, kept, owner_id, owner_tag, plain, remember, remembered, synced
 from .widgets import (
     NO_MODELS,
     Digit,
@@ -86,6 +86,7 @@ __all__ = [
     "sample",
     "saturation",
     "skipped_checkpoints",
+    "synced",
     "trace_digit",
     "untrained_copy",
     "whose",
