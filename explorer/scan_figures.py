@@ -5,6 +5,9 @@ changes layout shapes and labels (the scan line on the digit, a curtain over the
 probability bars), so the figure stays small however many units the model has.
 """
 
+from collections.abc import Mapping
+from types import MappingProxyType
+
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -59,16 +62,21 @@ UNREAD = "rgba(15, 23, 42, 0.72)"  # veil over digit rows the model has not read
 
 
 class AnimatedFigure(go.Figure):
-    """A go.Figure whose animation frames are plain dicts, added when it is serialised.
+    """A go.Figure whose animation frames, and the parts of its layout the frames animate (shapes, labels,
+    slider, buttons, colour axes), are plain dicts, added when it is serialised.
 
-    plotly.py validates every property of every frame on assignment: for 28 frames of shapes and labels
-    that is most of the time it takes to build the figure, for pieces already validated in the layout.
+    plotly.py validates every property on assignment: for 28 frames of shapes and labels, and a slider of 28
+    steps, that was most of the time it took to build the figure (and so most of a redraw's server time).
     """
 
-    plain_frames: tuple | list = ()  # declared on the class: plotly.py refuses instance attributes it doesn't know
+    # Declared on the class: plotly.py refuses instance attributes it doesn't know. Assigned per instance.
+    plain_frames: tuple | list = ()
+    plain_layout: Mapping = MappingProxyType({})  # read-only default: each figure gets its own dict
 
     def to_dict(self) -> dict:
-        return super().to_dict() | {"frames": self.plain_frames}
+        out = super().to_dict()
+        out["layout"] = out.get("layout", {}) | self.plain_layout
+        return out | {"frames": self.plain_frames}
 
     def to_plotly_json(self) -> dict:
         return self.to_dict()
@@ -279,13 +287,13 @@ def _animate(fig: AnimatedFigure, parts: list, frame_ms: int, T: int) -> Animate
             notes += a
         return dict(shapes=shapes, annotations=titles + notes)
 
-    fig.update_layout(layout_at(T))
     still = dict(mode="immediate", frame=dict(duration=0, redraw=False), transition=dict(duration=0))
     play = dict(mode="immediate", frame=dict(duration=frame_ms, redraw=False), transition=dict(duration=0))
     margin = fig.layout.margin
     below = -1 / (fig.layout.height - margin.t - margin.b)  # paper units per pixel below the plot area
     size = fig.layout.font.size  # 13, or larger on a presentation screen
-    fig.update_layout(
+    fig.plain_layout = fig.plain_layout | layout_at(T)
+    fig.plain_layout |= dict(
         updatemenus=[
             dict(
                 type="buttons",
@@ -351,7 +359,7 @@ def _coloraxes(fig: go.Figure, names: list[str], cell_range: float = 1.0) -> dic
         if kind == "cell":  # the range is clipped at a percentile: say so at the ends
             r = f"{cell_range:.2g}"
             bar |= dict(tickvals=[-cell_range, 0, cell_range], ticktext=[f"≤ −{r}", "0", f"≥ {r}"])
-        fig.update_layout({name: scale | dict(colorbar=bar)})
+        fig.plain_layout = fig.plain_layout | {name: scale | dict(colorbar=bar)}
         axes[kind] = name
     return axes
 

@@ -172,16 +172,17 @@ if other is not None:
         screen=screen,
     )
 else:
-    fig = scan_figures.scan_figure(
+    fig = ui.scan_view(
         tr,
+        key,
         sequence,
         layer,
         direction,
-        order,
+        order_by,
         f"{info.label} reading {digit.caption}" + ("" if task.kind == "rows" else f", {task.name}"),
         SPEEDS[speed],
-        narrow=layout == "narrow" and not screen,
-        screen=screen,
+        layout == "narrow" and not screen,
+        screen,
     )
 if screen:
     line, leave = st.columns([6, 1], vertical_alignment="center")

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
 import torch
 
@@ -20,8 +21,9 @@ from ..jobs import JobManager
 from ..metadata import Recorded, recorded
 from ..models import ModelConfig, SequenceClassifier, count_parameters, untrained_model
 from ..predictions import predict
+from ..scan_figures import scan_figure
 from ..sequences import ROW_MNIST, SequenceTask
-from ..units import gate_saturation
+from ..units import gate_saturation, order_units
 from ..unroll import Trace, trace
 
 
@@ -84,6 +86,26 @@ def load_model(info: CheckpointInfo) -> tuple[Checkpoint, str]:
 def trace_digit(_checkpoint: Checkpoint, model_key: str, sequence: np.ndarray) -> Trace:
     """Trace of one sequence (T, 28) in [0, 1] (sequences.digit_sequence); cached by model key and the pixels."""
     return trace(_checkpoint.model, torch.from_numpy(np.asarray(sequence, np.float32))[None])
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def scan_view(
+    _tr: Trace,
+    model_key: str,
+    sequence: np.ndarray,
+    layer: int,
+    direction: int,
+    order_by: str,
+    title: str,
+    frame_ms: int,
+    narrow: bool,
+    screen: int | None,
+) -> go.Figure:
+    """Watch it read's animated scan, built once per model, digit and view for every visitor (building the
+    figure is most of a redraw's server time; a class opening the same link shares it). Read-only: Streamlit
+    serialises it without changing it."""
+    order = order_units(_tr.get(layer, direction, "h")[0], order_by)
+    return scan_figure(_tr, sequence, layer, direction, order, title, frame_ms, narrow=narrow, screen=screen)
 
 
 @st.cache_resource(show_spinner=False, max_entries=64)

@@ -1,0 +1,204 @@
+"""Many visitors at once: real Streamlit sessions against a local server, without a browser.
+
+Each visitor is one websocket session speaking Streamlit's own protocol (the protobuf BackMsg/ForwardMsg the
+browser sends and receives; `websockets` comes with Streamlit): it opens Watch it read, then changes the test
+digit every few seconds the way the number box does. A view's latency runs from the request to the server's
+"script finished" message, after every element has been sent — the server's share of a redraw; the browser's
+drawing (about 0.3 s for the scan figure in Chromium) comes on top. A headless browser per visitor would
+measure 30 Chromiums on 2 cores, not the server.
+
+python bench/load.py                 # first page after a cold start, fresh views, then N = 1, 10, 30
+python bench/load.py --visitors 5 --seconds 20
+"""
+
+import argparse
+import asyncio
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import websockets
+from streamlit.proto.BackMsg_pb2 import BackMsg
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+ROOT = Path(__file__).resolve().parent.parent
+DIGITS = 1000  # bundled test digits
+FINISHED = {ForwardMsg.FINISHED_SUCCESSFULLY, ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY}
+
+
+class Visitor:
+    """One browser tab's worth of session: opens a page, reruns it with new widget values."""
+
+    def __init__(self, port: int, page: str):
+        self.port, self.page = port, page
+        self.ws = None
+        self.widgets: dict[str, str] = {}  # user key fragment -> widget id, from the elements the page sent
+        self.errors = 0
+
+    async def open(self, query: str) -> float:
+        self.ws = await websockets.connect(
+            f"ws://localhost:{self.port}/_stcore/stream",
+            origin=f"http://localhost:{self.port}",
+            subprotocols=["streamlit"],
+            max_size=None,
+        )
+        return await self._run(query, [])
+
+    async def set_number(self, key: str, value: int) -> float:
+        """Rerun as the browser does when a number box with this key changes."""
+        msg = BackMsg()
+        state = msg.rerun_script.widget_states.widgets.add()
+        state.id = self.widgets[key]
+        state.int_value = value
+        return await self._run("", list(msg.rerun_script.widget_states.widgets))
+
+    async def _run(self, query: str, widgets: list) -> float:
+        msg = BackMsg()
+        msg.rerun_script.query_string = query
+        msg.rerun_script.page_name = self.page
+        msg.rerun_script.widget_states.widgets.extend(widgets)
+        start = time.perf_counter()
+        await self.ws.send(msg.SerializeToString())
+        while True:
+            reply = ForwardMsg()
+            reply.ParseFromString(await self.ws.recv())
+            kind = reply.WhichOneof("type")
+            if kind == "delta" and reply.delta.WhichOneof("type") == "new_element":
+                element = reply.delta.new_element
+                which = element.WhichOneof("type")
+                if which == "exception":
+                    self.errors += 1
+                elif which == "number_input":
+                    self.widgets[element.number_input.id.rsplit("-", 1)[-1]] = element.number_input.id
+            elif kind == "script_finished":
+                if reply.script_finished in FINISHED:
+                    return time.perf_counter() - start
+                if reply.script_finished != ForwardMsg.FINISHED_EARLY_FOR_RERUN:
+                    self.errors += 1
+                    return time.perf_counter() - start
+
+    async def close(self) -> None:
+        if self.ws is not None:
+            await self.ws.close()
+
+
+class Server:
+    """`streamlit run explorer/app.py` on a free port, with a home of its own; its CPU time and memory."""
+
+    def __init__(self, port: int):
+        self.port = port
+        self.home = tempfile.mkdtemp(prefix="rnn-explorer-load-")
+        self.started = time.perf_counter()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "explorer/app.py", "--server.headless", "true"]
+            + ["--server.port", str(port), "--browser.gatherUsageStats", "false"],
+            cwd=ROOT,
+            env=dict(os.environ, RNN_EXPLORER_HOME=self.home),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def wait_healthy(self) -> float:
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://localhost:{self.port}/_stcore/health", timeout=1) as r:
+                    if r.status == 200:
+                        return time.perf_counter() - self.started
+            except OSError:
+                time.sleep(0.05)
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime, all threads
+
+    def rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+def percentiles(seconds: list[float]) -> str:
+    s = sorted(seconds)
+    p = lambda q: s[min(len(s) - 1, round(q * (len(s) - 1)))]  # noqa: E731
+    return f"p50 {p(0.5):.2f} s, p95 {p(0.95):.2f} s, max {s[-1]:.2f} s ({len(s)} views)"
+
+
+async def fresh_views(port: int, n: int, digit: int | None = None) -> list[float]:
+    """n visitors one after another, each opening Watch it read on `digit` (None: a random one) and leaving."""
+    times = []
+    for _ in range(n):
+        v = Visitor(port, "watch")
+        times.append(await v.open(f"digit={random.randrange(DIGITS) if digit is None else digit}"))
+        await v.close()
+    return times
+
+
+async def crowd(port: int, visitors: int, seconds: float, think: tuple[float, float]) -> tuple[list, list, int]:
+    """`visitors` sessions at once: each opens Watch it read, then changes digit every think[0]..think[1] s."""
+
+    async def one(i: int) -> tuple[float, list[float], int]:
+        await asyncio.sleep(random.uniform(0, think[1]))  # they do not all arrive in the same instant
+        v = Visitor(port, "watch")
+        opened = await v.open(f"digit={random.randrange(DIGITS)}")
+        changes = []
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            await asyncio.sleep(random.uniform(*think))
+            changes.append(await v.set_number("_widget_digit_index", random.randrange(DIGITS)))
+        await v.close()
+        return opened, changes, v.errors
+
+    results = await asyncio.gather(*(one(i) for i in range(visitors)))
+    return [r[0] for r in results], [t for r in results for t in r[1]], sum(r[2] for r in results)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--visitors", type=int, nargs="+", default=[1, 10, 30], help="crowd sizes (default: 1 10 30)")
+    p.add_argument("--seconds", type=float, default=30.0, help="how long each crowd keeps changing digits")
+    p.add_argument("--fresh", type=int, default=10, help="fresh page views for the CPU-per-view figure")
+    args = p.parse_args()
+    random.seed(0)
+
+    server = Server(args.port)
+    try:
+        healthy = server.wait_healthy()
+        first = asyncio.run(fresh_views(args.port, 1, 0))[0]
+        print(
+            f"first page ready after a cold start: {healthy + first:.2f} s (server up {healthy:.2f} s, "
+            f"first Watch it read {first:.2f} s; target < 3 s)"
+        )
+        for what, digit in (("one shared link (digit 8)", 8), ("a random digit each", None)):
+            cpu = server.cpu_seconds()
+            views = asyncio.run(fresh_views(args.port, args.fresh, digit))
+            per_view = (server.cpu_seconds() - cpu) / args.fresh
+            print(
+                f"fresh page views of {what}, one after another: {percentiles(views)}; server CPU "
+                f"{per_view:.3f} s per view (target < 0.2 s)"
+            )
+        for n in args.visitors:
+            cpu, wall = server.cpu_seconds(), time.perf_counter()
+            opened, changes, errors = asyncio.run(crowd(args.port, n, args.seconds, (2.0, 4.0)))
+            load = (server.cpu_seconds() - cpu) / (time.perf_counter() - wall)
+            print(
+                f"{n:3d} visitors, a new digit every 2-4 s for {args.seconds:.0f} s: digit change "
+                f"{percentiles(changes)}; first view {percentiles(opened)}; server RSS {server.rss_mb():.0f} MB, "
+                f"CPU {load:.0%} of one core; errors {errors} (target: p95 < 2 s, RSS < 2 GB at 30)"
+            )
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()
