@@ -2,7 +2,7 @@
 next to full BPTT, the gradient-bias meter, a sweep on one worker vs two, and what snapshots cost training.
 
 python bench/bench.py            # all figures in one run, on this machine
-python bench/bench.py --only truncation   (or math, replay)
+python bench/bench.py --only truncation   (or math, replay, speed)
 """
 
 import argparse
@@ -29,11 +29,11 @@ from explorer.gradients import bptt_profile
 from explorer.live import LIVE_DIGITS, look_inside
 from explorer.models import ModelConfig, SequenceClassifier
 from explorer.runner import run_sweep
-from explorer.scan_figures import contributions_figure
+from explorer.scan_figures import contributions_figure, scan_figure
 from explorer.sequences import SequenceTask
 from explorer.sweep import SweepConfig
 from explorer.training import TrainConfig, accuracy, train
-from explorer.unroll import trace
+from explorer.unroll import one_layer_prefix_logits, prefix_logits, trace, unroll
 
 
 def timed(fn, repeat: int) -> float:
@@ -202,6 +202,34 @@ def math_figures(test_set: Digits, repeat: int) -> None:
         torch.set_num_threads(threads)
 
 
+def speed_figures(test_set: Digits, repeat: int) -> None:
+    """A redraw's engine parts, at one thread as in the app: one digit's trace (the BiLSTM's prefix predictions
+    in one batch vs the packed re-run of every prefix) and the animated scan figure."""
+    images, _ = test_set.tensors()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        x = images[:1]
+        bi = read_checkpoint(shipped_dir() / "bilstm-128.safetensors").model
+        lstm = read_checkpoint(shipped_dir() / "lstm-128.safetensors").model
+        with torch.no_grad():
+            forward_h = torch.stack(unroll(bi, x).runs[0][0].h, dim=1)
+            batched = timed(lambda: one_layer_prefix_logits(bi, x, forward_h), repeat)
+            packed = timed(lambda: prefix_logits(bi, x), repeat)
+        whole = timed(lambda: trace(bi, x), repeat)
+        print(
+            f"trace, 1 digit, BiLSTM-128: {whole:6.2f} ms (target < 3 ms); its prefix predictions {batched:.2f} ms "
+            f"in one batch vs {packed:.2f} ms re-running every prefix packed = {packed / batched:.2f}x"
+        )
+        print(f"trace, 1 digit, LSTM-128:   {timed(lambda: trace(lstm, x), repeat):6.2f} ms")
+        tr = trace(lstm, x)
+        digit = x[0].numpy()
+        ms = timed(lambda: scan_figure(tr, digit).to_dict(), max(repeat // 4, 3))
+        print(f"scan figure of one digit (LSTM-128, 28 frames), built and serialised: {ms:6.1f} ms")
+    finally:
+        torch.set_num_threads(threads)
+
+
 def replay_figures(train_set: Digits, test_set: Digits, repeat: int) -> None:
     """What snapshots and the live look inside cost a training run: their parts timed one by one against a
     plain run, and the same run with and without them, interleaved."""
@@ -245,7 +273,7 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=64, help="training batch size (default: %(default)s)")
     p.add_argument("--epochs", type=int, default=2, help="epochs per throughput measurement (default: %(default)s)")
     p.add_argument("--repeat", type=int, default=20, help="timed repetitions per latency figure (default: %(default)s)")
-    p.add_argument("--only", choices=("truncation", "math", "replay"), help="run only one group of figures")
+    p.add_argument("--only", choices=("truncation", "math", "replay", "speed"), help="run only one group of figures")
     args = p.parse_args()
 
     torch.manual_seed(0)
@@ -258,6 +286,9 @@ def main() -> None:
         return
     if args.only == "replay":
         replay_figures(train_set, test_set, args.repeat)
+        return
+    if args.only == "speed":
+        speed_figures(test_set, args.repeat)
         return
     x, y = test_set.tensors()
     model = SequenceClassifier(ModelConfig(kind="lstm", hidden_size=args.hidden)).eval()
@@ -294,6 +325,7 @@ def main() -> None:
     truncation_figures(train_set, test_set, args.repeat)
     math_figures(test_set, args.repeat)
     replay_figures(train_set, test_set, args.repeat)
+    speed_figures(test_set, args.repeat)
 
 
 if __name__ == "__main__":

@@ -168,6 +168,7 @@ def main() -> None:
     p.add_argument("--visitors", type=int, nargs="+", default=[1, 10, 30], help="crowd sizes (default: 1 10 30)")
     p.add_argument("--seconds", type=float, default=30.0, help="how long each crowd keeps changing digits")
     p.add_argument("--fresh", type=int, default=10, help="fresh page views for the CPU-per-view figure")
+    p.add_argument("--think", type=float, nargs=2, default=[2.0, 4.0], help="seconds between a visitor's digit changes")
     args = p.parse_args()
     random.seed(0)
 
@@ -189,10 +190,11 @@ def main() -> None:
             )
         for n in args.visitors:
             cpu, wall = server.cpu_seconds(), time.perf_counter()
-            opened, changes, errors = asyncio.run(crowd(args.port, n, args.seconds, (2.0, 4.0)))
+            opened, changes, errors = asyncio.run(crowd(args.port, n, args.seconds, tuple(args.think)))
             load = (server.cpu_seconds() - cpu) / (time.perf_counter() - wall)
             print(
-                f"{n:3d} visitors, a new digit every 2-4 s for {args.seconds:.0f} s: digit change "
+                f"{n:3d} visitors, a new digit every {args.think[0]:g}-{args.think[1]:g} s for {args.seconds:.0f} s: "
+                "digit change "
                 f"{percentiles(changes)}; first view {percentiles(opened)}; server RSS {server.rss_mb():.0f} MB, "
                 f"CPU {load:.0%} of one core; errors {errors} (target: p95 < 2 s, RSS < 2 GB at 30)"
             )

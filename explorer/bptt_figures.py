@@ -94,11 +94,15 @@ def norms_figure(panels: dict[str, dict[str, np.ndarray]], height: int = 380) ->
         fig.update_yaxes(type="log", exponentformat="power", row=row + 1, col=col + 1)
         T = max(np.asarray(v).shape[-1] for v in panels[title].values()) if panels[title] else 28
         fig.update_xaxes(**row_axis(T), row=row + 1, col=col + 1)
+    # The legend goes below the x axis title with room for it fixed in pixels: left to plotly's automargin, a
+    # legend of several lines (five models on a half-width chart) shrinks the plot and climbs onto the title.
+    below = 62 + 22 * -(-len(labels) // 2)  # axis title, then the legend at two models a line at worst
+    plot = height * rows - 60 * (rows - 1) - 50  # the plot area's height, as before the legend had its room
     fig.update_layout(
-        height=height * rows - 60 * (rows - 1),
-        margin=dict(l=10, r=10, t=40, b=10),
+        height=plot + 40 + below,
+        margin=dict(l=10, r=10, t=40, b=below),
         hovermode="closest",
-        legend=dict(orientation="h", yanchor="top", y=-0.22 / rows, x=0),
+        legend=dict(orientation="h", yanchor="top", y=-60 / plot, x=0),
     )
     return fig
 
@@ -117,6 +121,8 @@ def saliency_digit_figure(image, saliency: dict[str, np.ndarray], height: int = 
     zmin = min(float(r.min()) for r in rel.values()) if rel else -1.0
     zmin = min(zmin, -1.0)
     titles = [lb.replace(UNTRAINED, "<br>" + UNTRAINED.strip()) for lb in labels]
+    if len(labels) > 3:  # narrow panels: names on two lines ("lstm-<br>2x128") rather than into each other
+        titles = [t.replace("-", "-<br>", 1) for t in titles]
     fig = make_subplots(rows=1, cols=max(len(labels), 1), subplot_titles=titles, horizontal_spacing=0.03)
     ink = [[0, "rgba(255,255,255,0)"], [1, "rgba(255,255,255,1)"]]
     for col, label in enumerate(labels, start=1):

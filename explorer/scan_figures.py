@@ -5,11 +5,14 @@ changes layout shapes and labels (the scan line on the digit, a curtain over the
 probability bars), so the figure stays small however many units the model has.
 """
 
+import functools
 from collections.abc import Mapping
 from types import MappingProxyType
 
 import numpy as np
+import plotly.colors
 import plotly.graph_objects as go
+import plotly.io as pio
 from plotly.subplots import make_subplots
 
 from .style import ACCENT, BACKWARD, FONT, FORWARD, MUTED
@@ -277,7 +280,7 @@ def _animate(fig: AnimatedFigure, parts: list, frame_ms: int, T: int) -> Animate
     Each part maps t to (shapes, annotations). Frames change layout only and play with redraw=False: a
     frame that touches a trace makes plotly.js re-plot, and heatmaps then blink or vanish mid-animation.
     """
-    titles = [a.to_plotly_json() for a in fig.layout.annotations]
+    titles = list(fig.plain_layout.get("annotations") or [a.to_plotly_json() for a in fig.layout.annotations])
 
     def layout_at(t):
         shapes, notes = [], []
@@ -342,6 +345,8 @@ def _coloraxes(fig: go.Figure, names: list[str], cell_range: float = 1.0) -> dic
     for k, kind in enumerate(used):
         name = "coloraxis" if k == 0 else f"coloraxis{k + 1}"
         scale = dict(SCALES[kind])
+        if isinstance(scale.get("colorscale"), str):  # plotly.js knows no "_r" names: the explicit scale
+            scale["colorscale"] = plotly.colors.get_colorscale(scale["colorscale"])
         if kind == "cell":
             scale |= dict(cmin=-cell_range, cmax=cell_range)
         # The top tick label pokes above the bar: keep the title one line and the bar short enough to clear it.
@@ -379,13 +384,26 @@ def _finish(fig: go.Figure, title: str, height: int, screen: int | None = None) 
     fig.update_layout(
         title=dict(text=title, x=0, xanchor="left", font=dict(size=big + 6 if big else 17)),
         height=screen - PRESENT_CHROME if big else height,
-        template="plotly_white",
         font=FONT | dict(size=big) if big else FONT,
         margin=dict(l=70, r=90, t=70, b=150 + 5 * (big - 16)) if big else dict(l=60, r=90, t=70, b=180),
         hoverlabel=dict(font_size=big or 13),
     )
-    fig.update_annotations(font_size=big + 3 if big else 14)
+    size = big + 3 if big else 14
+    if isinstance(fig, AnimatedFigure):  # the same layout, without plotly.py validating it again
+        titles = [a.to_plotly_json() for a in fig.layout.annotations]
+        fig.plain_layout = fig.plain_layout | {
+            "template": _white(),
+            "annotations": [a | {"font": a.get("font", {}) | {"size": size}} for a in titles],
+        }
+    else:
+        fig.update_layout(template="plotly_white").update_annotations(font_size=size)
     return fig
+
+
+@functools.cache
+def _white() -> dict:
+    """Plotly's "plotly_white" template as the plain dict a figure's JSON holds."""
+    return pio.templates["plotly_white"].to_plotly_json()
 
 
 def _scan_grid(panels: int, narrow: bool) -> tuple[list, dict]:
@@ -456,7 +474,7 @@ def scan_figure(
         parts.append(_curtain(fig, r, c, H, direction, n, T))
         xref, yref = _ref(fig, r, c)
         if c == first_col:
-            _axis(fig, yref).update(title_text=f"{H} units")
+            _axis(fig, yref).update(title_text=f"{H} units", title_standoff=2)
         if r == last_row:
             _axis(fig, xref).update(title_text="image row")
     parts.append(_prob_panel(fig, tr.probs[0], *pos["P"], "P"))
@@ -494,7 +512,7 @@ def compare_figure(
         h = tr.get(tr.config.num_layers - 1, 0, "h")[0]
         _state_panel(fig, h, np.arange(h.shape[1]), "h", r, 2, labels[r - 1], axes["signed"])
         parts += [_curtain(fig, r, 2, h.shape[1], 0, name, T), _prob_panel(fig, tr.probs[0], r, 3, name)]
-        _axis(fig, _ref(fig, r, 2)[1]).update(title_text=f"{h.shape[1]} units")
+        _axis(fig, _ref(fig, r, 2)[1]).update(title_text=f"{h.shape[1]} units", title_standoff=2)
     _axis(fig, _ref(fig, n, 2)[0]).update(title_text="image row")
     _finish(fig, title, 320 * n + 180, screen)
     return _animate(fig, [_scan_part(fig, any(tr.config.bidirectional for _, tr in traces), T)] + parts, frame_ms, T)
@@ -512,6 +530,7 @@ def unit_figure(tr: Trace, layer: int, direction: int, unit: int) -> go.Figure:
         cols=1,
         shared_xaxes=True,
         vertical_spacing=0.12,
+        figure=AnimatedFigure(),  # not animated: only to skip re-validating its template and titles
         subplot_titles=(["gates (0 = shut, 1 = open)"] if gates else []) + [", ".join(NAMES[n] for n in others)],
     )
     palette = {

@@ -46,8 +46,8 @@ size = c2.select_slider("Test digits in the batch", [16, 32, 64, 128, 256, 512, 
 seed = c3.number_input("Batch seed", 0, 9999, 0, help="Another seed draws another batch of test digits.")
 with c4:
     loss_at = ui.loss_at_picker()
-k1, k2, k3, k4 = st.columns(4)
-fresh = k1.toggle("Add untrained copies", help="Same architecture, freshly initialised (seed 0), with the knobs.")
+k1, k2, k3, k4 = st.columns([4, 3, 3, 2])
+fresh = k1.toggle("Untrained copies", help="Same architecture, freshly initialised (seed 0), with the knobs.")
 forget_bias = k2.select_slider(
     "LSTM forget-gate bias at init",
     ["default", 0.0, 1.0, 2.0],

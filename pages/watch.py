@@ -117,7 +117,7 @@ with st.sidebar:
     other_info = ui.model_picker("Second model", key="compare", default="rnn-128") if compare else None
 
 top = st.container(key="present_hidden_picker") if screen else st.container()
-picker, summary = top.columns([5, 4], gap="large")
+picker, summary = top.columns(2, gap="large")
 with picker:
     digit = ui.digit_picker(checkpoint, key, task=task)
 if digit is None:

@@ -5,6 +5,7 @@ import json
 import re
 
 import numpy as np
+import plotly.colors
 import plotly.io as pio
 import pytest
 import torch
@@ -112,6 +113,10 @@ def test_colour_scales_sequential_for_gates_diverging_for_the_rest():
     r = scan_figures.cell_colour_range(tr.get(0, 0, "c")[0])
     assert r == pytest.approx(max(np.percentile(np.abs(tr.get(0, 0, "c")[0]), 99), 0.1))
     assert (scale["c"]["cmin"], scale["c"]["cmax"]) == (pytest.approx(-r), pytest.approx(r))
+    # plotly.js draws only scales it knows: explicit [position, colour] lists, as plotly.py's names resolve to
+    names = {"i": "Viridis", "g": "RdBu_r", "c": "PiYG_r"}
+    for name, scale_name in names.items():
+        assert scale[name]["colorscale"] == [list(p) for p in plotly.colors.get_colorscale(scale_name)]
 
 
 def test_compare_figure_runs_both_models_in_sync():

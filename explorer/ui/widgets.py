@@ -270,6 +270,7 @@ def digit_picker(checkpoint: Checkpoint, model_key: str, key: str = "digit", tas
     st.segmented_control(
         "Digit",
         list(SOURCES),
+        wrap=True,  # onto a second row in a narrow window rather than cut off
         key=sk,
         format_func=SOURCES.get,
         required=True,
