@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from scipy import stats
 
 from .models import SequenceClassifier, evaluating
 
@@ -84,6 +83,8 @@ def agreement(occ: Occlusion, saliency: np.ndarray, top: int = 3) -> Agreement:
     ink = np.flatnonzero(~occ.blank)
     cost, sal = -occ.change[ink], np.asarray(saliency, np.float64)[ink]
     testable = len(ink) >= 3 and np.ptp(cost) > 0 and np.ptp(sal) > 0
+    from scipy import stats  # imported when first needed: scipy.stats costs a fresh server about 0.5 s
+
     rho = float(stats.spearmanr(cost, sal).statistic) if testable else float("nan")
     by_cost = ink[np.argsort(-cost, kind="stable")][:top].tolist()
     by_sal = ink[np.argsort(-sal, kind="stable")][:top].tolist()

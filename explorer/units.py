@@ -2,7 +2,6 @@
 
 import numpy as np
 import torch
-from scipy.cluster import hierarchy
 
 from .unroll import record_states
 
@@ -18,6 +17,8 @@ def activity_order(h: np.ndarray) -> np.ndarray:
 
 def unit_linkage(h: np.ndarray) -> np.ndarray:
     """Average-linkage (UPGMA, Euclidean) clustering of the units of h (T, H) by their time courses (scipy)."""
+    from scipy.cluster import hierarchy  # imported when first needed, not at server start
+
     return hierarchy.linkage(h.T.astype(np.float64), method="average", metric="euclidean")
 
 
@@ -25,6 +26,8 @@ def cluster_order(h: np.ndarray) -> np.ndarray:
     """Units ordered so that units with similar h over the steps sit together (dendrogram leaf order); h is (T, H)."""
     if h.shape[1] < 2:
         return np.arange(h.shape[1])
+    from scipy.cluster import hierarchy
+
     return hierarchy.leaves_list(unit_linkage(h))
 
 
