@@ -241,17 +241,57 @@ def _states(un: Unrolled) -> list:
 def record_states(model: SequenceClassifier, x: torch.Tensor) -> list:
     """Gates, c and h of every step on x (B, T, 28), without predictions: states[layer][direction][name] (B, T, H)."""
     with evaluating(model):
+        if model.config.num_layers == 1:  # the same numbers as trace's
+            return one_layer_states(model, x)[0]
         return _states(unroll(model, x))
+
+
+def one_layer_states(model: SequenceClassifier, x: torch.Tensor) -> tuple[list, torch.Tensor]:
+    """states[0][direction][name] of a one-layer model, and its output (B, T, D*H), from one fused run: h is the
+    module's output; each step's gates are recomputed from (x_t, h_{t-1}) for every row at once; c follows its
+    recursion c_t = f_t c_{t-1} + i_t g_t. The unroll's numbers to float32 round-off, without its step loop."""
+    kind, H, (B, T, _) = model.config.kind, model.config.hidden_size, x.shape
+    out, _ = model.rnn(x)  # (B, T, D*H) by image row
+    per_dir = []
+    for d in range(model.config.num_directions):
+        w_ih, b_ih, w_hh, b_hh = layer_weights(model, 0, d)
+        xs, hs = x, out[..., d * H : (d + 1) * H]
+        if d:  # the backward direction's reading order
+            xs, hs = xs.flip(1), hs.flip(1)
+        h_prev = torch.cat([hs.new_zeros(B, 1, H), hs[:, :-1]], dim=1)
+        xp, a = F.linear(xs, w_ih, b_ih), F.linear(h_prev, w_hh, b_hh)
+        named = {}
+        if kind == "lstm":
+            i, f, g, o = (xp + a).chunk(4, dim=-1)
+            i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
+            c, cell = torch.empty_like(i), i.new_zeros(B, H)
+            for t in range(T):
+                cell = f[:, t] * cell + i[:, t] * g[:, t]
+                c[:, t] = cell
+            named = {"i": i, "f": f, "g": g, "o": o, "c": c}
+        elif kind == "gru":
+            (xr, xz, xn), (ar, az, an) = xp.chunk(3, dim=-1), a.chunk(3, dim=-1)
+            r = torch.sigmoid(xr + ar)
+            named = {"r": r, "z": torch.sigmoid(xz + az), "n": torch.tanh(xn + r * an)}
+        named["h"] = hs
+        per_dir.append({n: (v.flip(1) if d else v).numpy() for n, v in named.items()})
+    return [per_dir], out
 
 
 @torch.no_grad()
 def trace(model: SequenceClassifier, x: torch.Tensor) -> Trace:
     """Run the model on x (B, T, 28) step by step and record gates, c, h and the per-row predictions."""
     with evaluating(model):
+        if model.config.num_layers == 1:
+            states, out = one_layer_states(model, x)
+            H = model.config.hidden_size
+            if model.config.bidirectional:
+                logits = one_layer_prefix_logits(model, x, out[..., :H])
+            else:
+                logits = model.head(out)
+            return Trace(model.config, states, logits.numpy())
         un = unroll(model, x)
-        if model.config.bidirectional and model.config.num_layers == 1:
-            logits = one_layer_prefix_logits(model, x, torch.stack(un.runs[0][0].h, dim=1))
-        elif model.config.bidirectional:
+        if model.config.bidirectional:
             logits = prefix_logits(model, x)  # layer 2 reads layer 1's backward pass: re-run every prefix
         else:
             logits = model.head(un.outputs)  # (B, T, 10): head on h_t after each row
