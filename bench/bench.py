@@ -278,17 +278,14 @@ def main() -> None:
 
     torch.manual_seed(0)
     train_set, test_set = load_sample()
-    if args.only == "truncation":
-        truncation_figures(train_set, test_set, args.repeat)
-        return
-    if args.only == "math":
-        math_figures(test_set, args.repeat)
-        return
-    if args.only == "replay":
-        replay_figures(train_set, test_set, args.repeat)
-        return
-    if args.only == "speed":
-        speed_figures(test_set, args.repeat)
+    groups = {
+        "truncation": lambda: truncation_figures(train_set, test_set, args.repeat),
+        "math": lambda: math_figures(test_set, args.repeat),
+        "replay": lambda: replay_figures(train_set, test_set, args.repeat),
+        "speed": lambda: speed_figures(test_set, args.repeat),
+    }
+    if args.only:
+        groups[args.only]()
         return
     x, y = test_set.tensors()
     model = SequenceClassifier(ModelConfig(kind="lstm", hidden_size=args.hidden)).eval()
@@ -322,10 +319,8 @@ def main() -> None:
         f"stop, BiLSTM-3x512 in epoch 1:  {waited:8.2f} s from the request to the result (one step {step:.2f} s; "
         "target < 5 s)"
     )
-    truncation_figures(train_set, test_set, args.repeat)
-    math_figures(test_set, args.repeat)
-    replay_figures(train_set, test_set, args.repeat)
-    speed_figures(test_set, args.repeat)
+    for group in groups.values():
+        group()
 
 
 if __name__ == "__main__":

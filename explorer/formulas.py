@@ -9,17 +9,6 @@ import math
 
 from .explain import Explanation
 
-GATE_NAMES = {
-    "i": "input gate",
-    "f": "forget gate",
-    "g": "candidate",
-    "o": "output gate",
-    "r": "reset gate",
-    "z": "update gate",
-    "n": "candidate",
-    "h": "hidden state",
-}
-
 
 def num(value: float, digits: int = 4, paren: bool = True) -> str:
     """A number for LaTeX with `digits` significant digits: 0.1234, -1.5, 3.2\\times10^{-5}; parenthesised when

@@ -25,6 +25,7 @@ from explorer.readings import (
     training_decay_reading,
 )
 from explorer.snapshots import points
+from explorer.unroll import DIRECTIONS
 
 SCALES = ["default", 0.5, 0.8, 1.0, 1.2, 1.5, 2.0, 3.0]
 NUMBER = st.column_config.NumberColumn
@@ -177,7 +178,7 @@ chain_direction = q2.selectbox(
     "Direction",
     range(chain_cfg.num_directions),
     key=f"chain_direction_{chain_model}",
-    format_func=("forward", "backward").__getitem__,
+    format_func=DIRECTIONS.__getitem__,
     disabled=not chain_cfg.bidirectional,
 )
 if chain_cfg.bidirectional and chain_cfg.num_layers > 1:
@@ -245,7 +246,7 @@ with st.expander("Gradient check: is this BPTT right?"):
         "Direction",
         range(cfg.num_directions),
         key=f"check_direction_{target}",
-        format_func=("forward", "backward").__getitem__,
+        format_func=DIRECTIONS.__getitem__,
         disabled=not cfg.bidirectional,
     )
     check_digits = digits_for("check", cfg, 4)

@@ -425,9 +425,9 @@ def curves_ui(job: Job) -> None:
     if view is not None:
         st.plotly_chart(live_figure(view), key="t_live")
         st.caption(
-            "Inside the model after its latest epoch: the last layer's hidden state on the first test digit, its "
-            f"answer after each row, and how far the last row's gradient reaches back (median over {LIVE_DIGITS} "
-            "test digits). Updated every epoch."
+            "Inside the model after its latest epoch: the last layer's hidden state (its forward direction, for a "
+            "bidirectional model) on the first test digit, its answer after each row, and how far the last row's "
+            f"gradient reaches back (median over {LIVE_DIGITS} test digits). Updated every epoch."
         )
 
 

@@ -6,7 +6,7 @@ from explorer import scan_figures, ui
 from explorer.budget import digits_for
 from explorer.counterfactual import agreement, erase, keep_only
 from explorer.explain import explain, input_labels, top_terms
-from explorer.formulas import GATE_NAMES, equations, step_lines
+from explorer.formulas import equations, step_lines
 from explorer.predictions import settled_after
 from explorer.readings import (
     edit_caption,
@@ -108,12 +108,7 @@ with st.sidebar:
     )
     speed = ui.choice("Animation speed", SPEEDS, "speed", str.capitalize)
     layout = ui.choice("Figure layout", LAYOUTS, "layout", LAYOUTS.get)
-    compare_key = ui.synced("_widget_compare_on", str(ui.remembered("compare_on", "0")) == "1")
-    compare = st.toggle(
-        "Compare with a second model",
-        key=compare_key,
-        on_change=lambda: ui.remember("compare_on", "1" if st.session_state[compare_key] else "0"),
-    )
+    compare = ui.url_toggle("Compare with a second model", "compare_on", str(ui.remembered("compare_on", "0")) == "1")
     other_info = ui.model_picker("Second model", key="compare", default="rnn-128") if compare else None
 
 top = st.container(key="present_hidden_picker") if screen else st.container()
@@ -178,7 +173,7 @@ else:
         sequence,
         layer,
         direction,
-        order_by,
+        order,
         f"{info.label} reading {digit.caption}" + ("" if task.kind == "rows" else f", {task.name}"),
         SPEEDS[speed],
         layout == "narrow" and not screen,
@@ -243,7 +238,7 @@ if explain_tab.open:
             "What pushes it",
             list(e.terms),
             key="explain_gate",
-            format_func=lambda g: f"{g}: {GATE_NAMES[g]}",
+            format_func=lambda g: f"{g}: {scan_figures.NAMES[g]}",
             help="The bars show the largest terms of this gate's two sums.",
         )
         st.caption(explain_caption(e))

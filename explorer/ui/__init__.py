@@ -31,7 +31,7 @@ from .loaders import (
     trace_digit,
     untrained_copy,
 )
-from .state import keep_owner_cookie, kept, owner_id, owner_tag, plain, remember, remembered, synced
+from .state import keep_owner_cookie, kept, owner_id, owner_tag, plain, remember, remembered, synced, url_toggle
 from .widgets import (
     NO_MODELS,
     Digit,
@@ -91,5 +91,6 @@ __all__ = [
     "synced",
     "trace_digit",
     "untrained_copy",
+    "url_toggle",
     "whose",
 ]

@@ -23,7 +23,7 @@ from ..models import ModelConfig, SequenceClassifier, count_parameters, untraine
 from ..predictions import predict
 from ..scan_figures import scan_figure
 from ..sequences import ROW_MNIST, SequenceTask
-from ..units import gate_saturation, order_units
+from ..units import gate_saturation
 from ..unroll import Trace, trace
 
 
@@ -95,7 +95,7 @@ def scan_view(
     sequence: np.ndarray,
     layer: int,
     direction: int,
-    order_by: str,
+    order: np.ndarray,
     title: str,
     frame_ms: int,
     narrow: bool,
@@ -104,7 +104,6 @@ def scan_view(
     """Watch it read's animated scan, built once per model, digit and view for every visitor (building the
     figure is most of a redraw's server time; a class opening the same link shares it). Read-only: Streamlit
     serialises it without changing it."""
-    order = order_units(_tr.get(layer, direction, "h")[0], order_by)
     return scan_figure(_tr, sequence, layer, direction, order, title, frame_ms, narrow=narrow, screen=screen)
 
 

@@ -11,7 +11,7 @@ in the page, not in an iframe). Its script is this module's constant: nothing a 
 
 import streamlit as st
 
-from .state import remember, remembered, synced
+from .state import remember, remembered, url_toggle
 
 SCREENS = {"1": 720, "720": 720, "1080": 1080}  # ?present=… -> the screen height it fits
 
@@ -103,11 +103,10 @@ def presenting() -> int | None:
 
 def presentation_toggle() -> int | None:
     """The sidebar's switch for presentation mode (kept in the URL as ?present=…); returns presenting()."""
-    wk = synced("_widget_present", presenting() is not None)
-    st.toggle(
+    url_toggle(
         "Presentation mode",
-        key=wk,
-        on_change=lambda: remember("present", "1" if st.session_state[wk] else "0"),
+        "present",
+        presenting() is not None,
         help="For a projector: the animation and the prediction fill a 1280x720 screen (?present=1080 for "
         "1920x1080), no sidebar. Keys: Space play/pause, ←/→ a row, N next digit, M next model.",
     )

@@ -83,6 +83,13 @@ def synced(widget_key: str, value) -> str:
     return widget_key
 
 
+def url_toggle(label: str, key: str, on: bool, **kwargs) -> bool:
+    """A switch kept in the URL as key=1 / key=0 (so a shared link opens with it set); `on` is its current state
+    as the page reads it from there. Returns the state the switch shows."""
+    wk = synced(f"_widget_{key}", on)
+    return st.toggle(label, key=wk, on_change=lambda: remember(key, "1" if st.session_state[wk] else "0"), **kwargs)
+
+
 def kept(widget, label: str, key: str, default, **kwargs):
     """A widget whose value is kept across reruns and page switches (session state; not in the URL), with
     `default` the first time: the one way the pages remember a setting that is not worth a link."""
