@@ -16,24 +16,26 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from explorer import snapshots
-from explorer.bias import gradient_bias
-from explorer.chain import bptt_chain
-from explorer.checkpoints import read_checkpoint, shipped_dir
-from explorer.cost import training_estimate
-from explorer.counterfactual import erase, occlusion, row_saliency
-from explorer.data import Digits, load_sample
-from explorer.explain import explain, top_terms
-from explorer.formulas import step_lines
-from explorer.gradients import bptt_profile
-from explorer.live import LIVE_DIGITS, look_inside
-from explorer.models import ModelConfig, SequenceClassifier
-from explorer.runner import run_sweep
-from explorer.scan_figures import contributions_figure, scan_figure
-from explorer.sequences import SequenceTask
-from explorer.sweep import SweepConfig
-from explorer.training import TrainConfig, accuracy, train
-from explorer.unroll import one_layer_prefix_logits, prefix_logits, trace, unroll
+from explorer.analysis.bias import gradient_bias
+from explorer.analysis.chain import bptt_chain
+from explorer.analysis.counterfactual import erase, occlusion, row_saliency
+from explorer.analysis.explain import explain, top_terms
+from explorer.analysis.gradients import bptt_profile
+from explorer.analysis.live import LIVE_DIGITS, look_inside
+from explorer.data.digits import Digits, load_sample
+from explorer.data.sequences import SequenceTask
+from explorer.experiments.cost import training_estimate
+from explorer.experiments.runner import run_sweep
+from explorer.experiments.spec import SweepConfig
+from explorer.figures.counterfactual import contributions_figure
+from explorer.figures.scan import scan_figure
+from explorer.model import snapshots
+from explorer.model.checkpoint_file import read_checkpoint
+from explorer.model.checkpoints import shipped_dir
+from explorer.model.network import ModelConfig, SequenceClassifier
+from explorer.model.unroll import one_layer_prefix_logits, prefix_logits, trace, unroll
+from explorer.readings.formulas import step_lines
+from explorer.training.loop import TrainConfig, accuracy, train
 
 
 def timed(fn, repeat: int) -> float:
@@ -68,7 +70,7 @@ def bare_lstm_throughput(x: torch.Tensor, y: torch.Tensor, batch_size: int, epoc
 def explorer_throughput(
     train_set: Digits, test_set: Digits, batch_size: int, epochs: int, hidden: int, augment: bool
 ) -> float:
-    """Samples/s of explorer.training.train's step loop (k = T), read from its last on_step report."""
+    """Samples/s of explorer.training.loop.train's step loop (k = T), read from its last on_step report."""
     steps = []
     cfg = TrainConfig(epochs=epochs, batch_size=batch_size, augment=augment)
     # The epoch-end evaluation runs after the last step is reported, so this is the training loop proper.

@@ -11,6 +11,7 @@ import streamlit as st
 import torch
 
 from explorer import ui
+from explorer.ui.navigation import pages
 
 # Page requests and background training share a small CPU: one intra-op thread each keeps a trace at
 # milliseconds while a job trains (with two threads each they oversubscribe the cores and a trace takes
@@ -20,8 +21,9 @@ torch.set_num_threads(1)
 # An emoji icon: a Material icon for the browser tab would be fetched from the internet.
 st.set_page_config(page_title="RNN Explorer", page_icon="🔁", layout="wide")
 
+# The home page is served at / (its url_path only names it); /home is a hidden page that switches to it.
+HOME = st.Page("../pages/home.py", title="Home", icon=":material/home:", url_path="start", default=True)
 PAGES = [
-    st.Page("../pages/home.py", title="Home", icon=":material/home:", url_path="home", default=True),
     st.Page("../pages/watch.py", title="Watch it read", icon=":material/play_circle:", url_path="watch"),
     st.Page(
         "../pages/gradients.py", title="Gradients through time", icon=":material/show_chart:", url_path="gradients"
@@ -32,4 +34,4 @@ PAGES = [
 ]
 with st.sidebar:
     ui.keep_owner_cookie()
-st.navigation(PAGES).run()
+st.navigation(pages(HOME, PAGES)).run()

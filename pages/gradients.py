@@ -3,7 +3,9 @@
 import streamlit as st
 
 from explorer import ui
-from explorer.bptt_figures import (
+from explorer.analysis.gradcheck import THRESHOLD
+from explorer.analysis.gradients import clipping_rows, first_to_last_ratio
+from explorer.figures.gradients import (
     UNTRAINED,
     chain_figure,
     forget_product_figure,
@@ -11,21 +13,19 @@ from explorer.bptt_figures import (
     over_training_figure,
     saliency_digit_figure,
 )
-from explorer.budget import digits_for
-from explorer.formulas import bptt_equations
-from explorer.gradcheck import THRESHOLD
-from explorer.gradients import clipping_rows, first_to_last_ratio
-from explorer.readings import (
+from explorer.model.snapshots import points
+from explorer.model.unroll import DIRECTIONS
+from explorer.readings.formulas import bptt_equations
+from explorer.readings.gradients import (
     chain_reading,
     decay_reading,
     forget_reading,
     gradient_check_summary,
     jacobian_caption,
-    point_note,
     training_decay_reading,
 )
-from explorer.snapshots import points
-from explorer.unroll import DIRECTIONS
+from explorer.readings.models import point_note
+from explorer.serving.budget import digits_for
 
 SCALES = ["default", 0.5, 0.8, 1.0, 1.2, 1.5, 2.0, 3.0]
 NUMBER = st.column_config.NumberColumn
@@ -76,7 +76,7 @@ tasks = {lb: ui.recorded_meta(infos[lb.removesuffix(UNTRAINED)]).task for lb in 
 if not models:
     st.info("Choose at least one model.")
     st.stop()
-# Big models get fewer digits, so that every chart answers in a few seconds (explorer.budget).
+# Big models get fewer digits, so that every chart answers in a few seconds (explorer.serving.budget).
 batch = min(digits_for("profile", m.config, size) for m, _ in models.values())
 jac_digits = {lb: digits_for("jacobian", m.config, ui.JACOBIAN_DIGITS) for lb, (m, _) in models.items()}
 if not batch:

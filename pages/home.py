@@ -3,8 +3,8 @@
 import streamlit as st
 
 from explorer import ui
-from explorer.metadata import described_config
-from explorer.readings import accuracy_text, data_text
+from explorer.readings.models import accuracy_text, data_text
+from explorer.training.metadata import described_config
 
 WATCH = "../pages/watch.py"
 

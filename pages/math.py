@@ -4,9 +4,10 @@ import inspect
 
 import streamlit as st
 
-from explorer import numpy_bptt, ui
-from explorer.formulas import bptt_equations, equations
-from explorer.readings import first_principles_summary
+from explorer import ui
+from explorer.analysis import numpy_bptt
+from explorer.readings.formulas import bptt_equations, equations
+from explorer.readings.math import first_principles_summary
 
 st.title("The math")
 st.caption(

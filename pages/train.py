@@ -7,30 +7,25 @@ from pathlib import Path
 
 import streamlit as st
 
-from explorer import data, snapshots, tasks, ui
-from explorer.checkpoints import (
-    MAX_BYTES,
-    CheckpointError,
-    checkpoint_bytes,
-    delete_checkpoint,
-    import_checkpoint,
-    listed_name,
-    size_text,
-    user_path,
-)
-from explorer.cost import Estimate, training_estimate
-from explorer.data import DATA_SOURCES, SOURCE_SIZES, mnist_downloaded
-from explorer.jobs import Job, JobBusy
-from explorer.limits import confirm_job_minutes, max_job_minutes
-from explorer.live import LIVE_DIGITS
-from explorer.metadata import recorded
-from explorer.models import KINDS, ModelConfig
-from explorer.readings import accuracy_text, created_text, data_text, how_it_ended
-from explorer.sequences import TASKS, SequenceTask
-from explorer.tasks import EpochEnd
-from explorer.train import command_line
-from explorer.training import OPTIMIZERS, SCHEDULES, Step, TrainConfig
-from explorer.training_figures import live_figure, training_curves_figure
+from explorer import ui
+from explorer.analysis.live import LIVE_DIGITS
+from explorer.data import digits as data
+from explorer.data.digits import DATA_SOURCES, SOURCE_SIZES, mnist_downloaded
+from explorer.data.sequences import TASKS, SequenceTask
+from explorer.experiments.cost import Estimate, training_estimate
+from explorer.figures.training import live_figure, training_curves_figure
+from explorer.model import snapshots
+from explorer.model.checkpoint_file import MAX_BYTES, CheckpointError, checkpoint_bytes, size_text
+from explorer.model.checkpoints import delete_checkpoint, import_checkpoint, listed_name, user_path
+from explorer.model.network import KINDS, ModelConfig
+from explorer.readings.models import accuracy_text, created_text, data_text, how_it_ended
+from explorer.serving import tasks
+from explorer.serving.jobs import Job, JobBusy
+from explorer.serving.limits import confirm_job_minutes, max_job_minutes
+from explorer.serving.tasks import EpochEnd
+from explorer.training.cli import command_line
+from explorer.training.loop import OPTIMIZERS, SCHEDULES, Step, TrainConfig
+from explorer.training.metadata import recorded
 
 M, D = ModelConfig(), TrainConfig()  # the defaults: the shipped LSTM-128 and how it was trained
 SIZES = [16, 32, 64, 128, 256, 512]

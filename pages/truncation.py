@@ -5,32 +5,25 @@ from pathlib import Path
 import streamlit as st
 
 from explorer import ui
-from explorer.bptt_figures import accuracy_vs_k_figure, bias_figure, learning_curves_figure, rows_by_k_figure
-from explorer.checkpoints import CheckpointError
-from explorer.cost import sweep_estimate
-from explorer.jobs import JobBusy
-from explorer.limits import confirm_job_minutes, max_job_minutes
-from explorer.models import KINDS
-from explorer.readings import sweep_findings, sweep_table
-from explorer.sequences import TASKS
-from explorer.sweep import (
-    FAMILIES,
-    FULL,
-    SUMMARY,
-    SweepConfig,
-    SweepError,
-    accuracy_by_k,
-    list_sweeps,
-    load_sweep,
-    shipped_sweep_dir,
-    sweep_owner,
-)
-from explorer.tasks import run_sweep_job
+from explorer.data.sequences import TASKS
+from explorer.experiments.cost import sweep_estimate
+from explorer.experiments.results import accuracy_by_k
+from explorer.experiments.spec import FULL, SweepConfig, SweepError
+from explorer.experiments.storage import SUMMARY, list_sweeps, load_sweep, shipped_sweep_dir, sweep_owner
+from explorer.figures.truncation import accuracy_vs_k_figure, bias_figure, learning_curves_figure, rows_by_k_figure
+from explorer.model.checkpoint_file import CheckpointError
+from explorer.model.network import KINDS
+from explorer.readings.sweep import sweep_findings, sweep_table
+from explorer.serving.jobs import JobBusy
+from explorer.serving.limits import confirm_job_minutes, max_job_minutes
+from explorer.serving.tasks import run_sweep_job
+from explorer.training.truncation import FAMILIES
 
 DEFAULT = SweepConfig()
 FAMILY_NAMES = {
     "chunks": "TBPTT(k, k): chunks",
     "window": "TBPTT(1, k): a sliding window",
+    "tbptt": "TBPTT(k1, k): an update every k1 rows",
     "artbp": "ARTBP: random lengths of mean k, unbiased",
 }
 
@@ -66,9 +59,17 @@ def sweep_form() -> SweepConfig | None:
             help="At init; the source tutorials use 1.0.",
             key="sw_bias",
         )
-        s1, s2, s3, s4 = st.columns([2, 2, 1, 1])
+        s1, s0, s2, s3, s4 = st.columns([2, 1, 2, 1, 1])
         schemes = s1.multiselect(
             "Schemes", FAMILIES, default=list(DEFAULT.schemes), format_func=FAMILY_NAMES.get, key="sw_schemes"
+        )
+        k1 = s0.number_input(
+            "k1",
+            1,
+            99,
+            4,
+            help="For TBPTT(k1, k): rows between updates, each backpropagating k rows; at most the smallest k.",
+            key="sw_k1",
         )
         ks = s2.multiselect(
             "Truncation lengths k",
@@ -102,6 +103,7 @@ def sweep_form() -> SweepConfig | None:
             delay=delay if task != "rows" else 0,
             delay_at=at,
             schemes=tuple(schemes),
+            k1=k1 if "tbptt" in schemes else None,
             forget_bias=None if bias == "default" else bias,
             ks=tuple(ks),
             train_size=size,
@@ -144,7 +146,7 @@ def cost_ui(cfg: SweepConfig) -> None:
         st.error(
             f"This sweep would take about {minutes} on this server ({runs} runs), over its limit of "
             f"{max_job_minutes():.0f} min per job: fewer ks, schemes, cells, seeds or epochs, or fewer digits. "
-            "From the command line, `python -m explorer.sweep --backend process` uses every core."
+            "From the command line, `python -m explorer.experiments --backend process` uses every core."
         )
     elif est.minutes > confirm_job_minutes():
         st.warning(f"This sweep will take about {minutes} on this server ({runs} runs).")

@@ -2,29 +2,34 @@
 
 import streamlit as st
 
-from explorer import scan_figures, ui
-from explorer.budget import digits_for
-from explorer.counterfactual import agreement, erase, keep_only
-from explorer.explain import explain, input_labels, top_terms
-from explorer.formulas import equations, step_lines
-from explorer.predictions import settled_after
-from explorer.readings import (
+from explorer import ui
+from explorer.analysis.counterfactual import agreement, erase, keep_only
+from explorer.analysis.explain import explain, input_labels, top_terms
+from explorer.analysis.units import ORDERINGS, SIGMOID_GATES, order_units
+from explorer.data.sequences import digit_sequence
+from explorer.figures.counterfactual import contributions_figure, edited_figure, occlusion_figure
+from explorer.figures.panels import NAMES
+from explorer.figures.replay import replay_figure
+from explorer.figures.scan import compare_figure, figure_html
+from explorer.figures.units import prediction_figure, saturation_figure, unit_figure
+from explorer.model.predictions import settled_after
+from explorer.model.snapshots import points
+from explorer.model.unroll import DIRECTIONS, state_names
+from explorer.readings.formulas import equations, step_lines
+from explorer.readings.models import point_note
+from explorer.readings.watch import (
     edit_caption,
     explain_caption,
     gate_reading,
     occlusion_reading,
-    point_note,
     present_line,
     replay_caption,
     saturation_caption,
     scan_reading,
     unit_caption,
 )
-from explorer.sequences import digit_sequence
-from explorer.snapshots import points
+from explorer.serving.budget import digits_for
 from explorer.ui import present
-from explorer.units import ORDERINGS, SIGMOID_GATES, order_units
-from explorer.unroll import DIRECTIONS, state_names
 
 ORDER_LABELS = {"index": "unit number", "activity": "mean activity |h|", "cluster": "similarity (clusters)"}
 DEFAULT_MODEL = "lstm-128"  # the classic: four gates and a cell state to watch
@@ -159,7 +164,7 @@ if other is not None:
         st.warning(f"{ui.plain(other_info.stem)} computes numbers that are not finite on this digit; it is left out.")
         other = None
 if other is not None:
-    fig = scan_figures.compare_figure(
+    fig = compare_figure(
         sequence,
         [(info.label, tr), (other_info.label, other_tr)],
         f"{info.label} and {other_info.label} reading {digit.caption}",
@@ -218,7 +223,7 @@ if inspector.open:
             help="Listed in the order of the heatmap rows (top first).",
         )
         st.caption(unit_caption(cfg.kind))
-    plot.plotly_chart(scan_figures.unit_figure(tr, layer, direction, unit), theme=None)
+    plot.plotly_chart(unit_figure(tr, layer, direction, unit), theme=None)
 if explain_tab.open:
     with explain_tab:
         c1, c2, c3 = st.columns(3)
@@ -238,7 +243,7 @@ if explain_tab.open:
             "What pushes it",
             list(e.terms),
             key="explain_gate",
-            format_func=lambda g: f"{g}: {scan_figures.NAMES[g]}",
+            format_func=lambda g: f"{g}: {NAMES[g]}",
             help="The bars show the largest terms of this gate's two sums.",
         )
         st.caption(explain_caption(e))
@@ -248,7 +253,7 @@ if explain_tab.open:
         labels = input_labels(layer, cfg.bidirectional, cfg.hidden_size)
         prev = "t-1" if direction == 0 else "t+1"
         st.plotly_chart(
-            scan_figures.contributions_figure(
+            contributions_figure(
                 [
                     (f"W_ih · x_t: the inputs at row {row}", [(labels[m], v) for m, v in top_terms(term.input_terms)]),
                     (
@@ -278,9 +283,9 @@ def edit_digit(target: int) -> None:
         chosen = [r - 1 for r in edit_rows]
         edited = erase(sequence, chosen) if mode == "erase" else keep_only(sequence, chosen)
         after = ui.trace_digit(checkpoint, key, edited).probs[0]
-        st.plotly_chart(scan_figures.edited_figure(edited, probs[-1], after[-1]), theme=None, key="edited")
+        st.plotly_chart(edited_figure(edited, probs[-1], after[-1]), theme=None, key="edited")
         st.caption(edit_caption(probs, after, target))
-        st.plotly_chart(scan_figures.prediction_figure(after, digit.label), theme=None, key="edited_curve")
+        st.plotly_chart(prediction_figure(after, digit.label), theme=None, key="edited_curve")
 
 
 if whatif.open:
@@ -292,7 +297,7 @@ if whatif.open:
             f"the change in P({target}) after the last row"
             + (" (a drawing has no label: the class tracked is the model's own guess)." if digit.label is None else ".")
         )
-        st.plotly_chart(scan_figures.occlusion_figure(sequence, occ, saliency), theme=None, key="occlusion")
+        st.plotly_chart(occlusion_figure(sequence, occ, saliency), theme=None, key="occlusion")
         st.caption(occlusion_reading(occ, agreement(occ, saliency)))
         edit_digit(target)
 if replay.open:
@@ -303,11 +308,11 @@ if replay.open:
                 "does any model trained on the Train page with **Keep snapshots for replay** on."
             )
         else:
-            shown = ui.choice("State", state_names(cfg.kind), "replay_state", lambda n: f"{n}: {scan_figures.NAMES[n]}")
+            shown = ui.choice("State", state_names(cfg.kind), "replay_state", lambda n: f"{n}: {NAMES[n]}")
             models = [ui.at_snapshot(*original, p.index) for p in history]
             traces = [ui.trace_digit(*m, sequence) for m in models]
             st.plotly_chart(
-                scan_figures.replay_figure(
+                replay_figure(
                     traces, [p.label for p in history], [point_note(p) for p in history], layer, direction, shown
                 ),
                 theme=None,
@@ -316,17 +321,13 @@ if replay.open:
             st.caption(replay_caption(history, traces, digit.label))
             gates = SIGMOID_GATES[cfg.kind]
             if gates:
-                gate = ui.choice(
-                    "Gate saturation over training", gates, "replay_gate", lambda g: f"{g}: {scan_figures.NAMES[g]}"
-                )
+                gate = ui.choice("Gate saturation over training", gates, "replay_gate", lambda g: f"{g}: {NAMES[g]}")
                 picks = sorted({0, len(history) // 3, 2 * len(history) // 3, len(history) - 1})
                 digits = digits_for("saturation", cfg, len(ui.sample()[1]))
                 stats = {
                     history[i].label: ui.saturation(*models[i], digits, task)[layer, direction][gate] for i in picks
                 }
-                st.plotly_chart(
-                    scan_figures.saturation_figure(stats, titles={k: k for k in stats}), theme=None, key="replay_sat"
-                )
+                st.plotly_chart(saturation_figure(stats, titles={k: k for k in stats}), theme=None, key="replay_sat")
                 st.caption(saturation_caption(digits))
 if saturation.open:
     with saturation:
@@ -336,18 +337,16 @@ if saturation.open:
             digits = digits_for("saturation", cfg, len(ui.sample()[1]))
             st.caption(saturation_caption(digits))
             stats = ui.saturation(checkpoint, key, digits, task)[layer, direction]
-            st.plotly_chart(
-                scan_figures.saturation_figure(stats, int(st.session_state.get("unit", order[0]))), theme=None
-            )
+            st.plotly_chart(saturation_figure(stats, int(st.session_state.get("unit", order[0]))), theme=None)
 if settling.open:
     with settling:
-        st.plotly_chart(scan_figures.prediction_figure(probs, digit.label), theme=None)
+        st.plotly_chart(prediction_figure(probs, digit.label), theme=None)
 if export.open:
     with export:
         name = f"{info.name}-" + ("drawing" if digit.index is None else f"digit{digit.index}")
         st.download_button(
             "Animation as standalone HTML (for slides)",
-            lambda: scan_figures.figure_html(fig),
+            lambda: figure_html(fig),
             f"{name}.html",
             "text/html",
             icon=":material/slideshow:",

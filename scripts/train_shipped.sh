@@ -2,7 +2,7 @@
 # Retrains the shipped checkpoints on the bundled sample, with their snapshots (about 20 minutes on 2 CPU cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-train() { python -m explorer.train "$@"; }
+train() { python -m explorer train "$@"; }
 train --kind lstm --hidden 128 --out checkpoints/lstm-128.safetensors
 train --kind lstm --hidden 128 --bidirectional --out checkpoints/bilstm-128.safetensors
 train --kind lstm --hidden 128 --layers 2 --out checkpoints/lstm-2x128.safetensors

@@ -3,6 +3,8 @@
 state: choices kept across reruns, pages and reloads; the visitor's identity; escaping untrusted text.
 loaders: cached engine calls shared by every session. widgets: pickers the pages share.
 Pages use them as `ui.<name>`.
+
+Layer 8: may import every layer below (data to serving); pages and app.py import it.
 """
 
 from .loaders import (

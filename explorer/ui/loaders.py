@@ -10,21 +10,22 @@ import plotly.graph_objects as go
 import streamlit as st
 import torch
 
-from ..bias import gradient_bias
-from ..chain import Chain, bptt_chain
-from ..checkpoints import SUFFIX, Checkpoint, CheckpointInfo, list_checkpoints, read_checkpoint, shipped_dir, user_dir
-from ..counterfactual import Occlusion, occlusion, row_saliency
-from ..data import Digits, load_sample
-from ..gradcheck import FirstPrinciples, GradCheck, first_principles, gradient_check
-from ..gradients import Profile, StateJacobian, batch_indices, bptt_profile, state_jacobian
-from ..jobs import JobManager
-from ..metadata import Recorded, recorded
-from ..models import ModelConfig, SequenceClassifier, count_parameters, untrained_model
-from ..predictions import predict
-from ..scan_figures import scan_figure
-from ..sequences import ROW_MNIST, SequenceTask
-from ..units import gate_saturation
-from ..unroll import Trace, trace
+from ..analysis.bias import gradient_bias
+from ..analysis.chain import Chain, bptt_chain
+from ..analysis.counterfactual import Occlusion, occlusion, row_saliency
+from ..analysis.gradcheck import FirstPrinciples, GradCheck, first_principles, gradient_check
+from ..analysis.gradients import Profile, StateJacobian, batch_indices, bptt_profile, state_jacobian
+from ..analysis.units import gate_saturation
+from ..data.digits import Digits, load_sample
+from ..data.sequences import ROW_MNIST, SequenceTask
+from ..figures.scan import scan_figure
+from ..model.checkpoint_file import Checkpoint, read_checkpoint
+from ..model.checkpoints import SUFFIX, CheckpointInfo, list_checkpoints, shipped_dir, user_dir
+from ..model.network import ModelConfig, SequenceClassifier, count_parameters, untrained_model
+from ..model.predictions import predict
+from ..model.unroll import Trace, trace
+from ..serving.jobs import JobManager
+from ..training.metadata import Recorded, recorded
 
 
 @st.cache_resource(show_spinner=False)
@@ -156,7 +157,7 @@ def predicted_classes(_checkpoint: Checkpoint, model_key: str, task: SequenceTas
 
 @st.cache_data(show_spinner="Measuring gate saturation over the test digits…", max_entries=16)
 def saturation(_checkpoint: Checkpoint, model_key: str, digits: int, task: SequenceTask) -> dict:
-    """Gate saturation of every layer/direction over the first `digits` bundled test digits (see explorer.units)."""
+    """Gate saturation of every layer/direction over the first `digits` bundled test digits (analysis.units)."""
     images, _ = sample()[1].tensors()
     return gate_saturation(_checkpoint.model, task.apply(images[:digits], indices=torch.arange(digits)))
 
@@ -221,7 +222,7 @@ def gradient_check_result(
     digits: int = 4,
     task: SequenceTask = ROW_MNIST,
 ) -> GradCheck:
-    """explorer.gradcheck on the batch's first `digits` digits, for one layer and direction."""
+    """explorer.analysis.gradcheck on the batch's first `digits` digits, for one layer and direction."""
     x, y = batch_of_test_digits(size, seed, task)
     return gradient_check(_model, x[:digits], y[:digits], loss_at, layer=layer, direction=direction)
 
@@ -230,7 +231,7 @@ def gradient_check_result(
 def bias_rows(
     _checkpoint: Checkpoint, model_key: str, task: SequenceTask, ks: tuple, size: int, loss_at: str, draws: int
 ) -> list:
-    """explorer.bias.gradient_bias of the model on the first `size` test digits, read as sequences of `task`."""
+    """analysis.bias.gradient_bias of the model on the first `size` test digits, read as sequences of `task`."""
     images, labels = sample()[1].tensors()
     x = task.apply(images[:size], indices=torch.arange(size))
     return gradient_bias(_checkpoint.model, x, labels[:size], loss_at, [k for k in ks if k < task.T], draws=draws)
@@ -240,7 +241,7 @@ def bias_rows(
 def digit_chain(
     _model: SequenceClassifier, model_key: str, size: int, seed: int, index: int, direction: int, task: SequenceTask
 ) -> Chain:
-    """explorer.chain.bptt_chain of digit `index` of batch_of_test_digits(size, seed, task), last layer."""
+    """explorer.analysis.chain.bptt_chain of digit `index` of batch_of_test_digits(size, seed, task), last layer."""
     x, y = batch_of_test_digits(size, seed, task)
     return bptt_chain(_model, x[index], int(y[index]), direction)
 
@@ -249,7 +250,7 @@ def digit_chain(
 def first_principles_result(
     _checkpoint: Checkpoint, model_key: str, index: int, loss_at: str, k: int | None, task: SequenceTask
 ) -> FirstPrinciples:
-    """explorer.gradcheck.first_principles on test digit `index`, read as a sequence of `task`."""
+    """explorer.analysis.gradcheck.first_principles on test digit `index`, read as a sequence of `task`."""
     images, labels = sample()[1].tensors()
     x = task.apply(images[index : index + 1], indices=torch.tensor([index]))[0]
     return first_principles(_checkpoint.model, x, int(labels[index]), loss_at, k)
@@ -259,5 +260,5 @@ def first_principles_result(
 def occlusion_map(
     _checkpoint: Checkpoint, model_key: str, sequence: np.ndarray, target: int
 ) -> tuple[Occlusion, np.ndarray]:
-    """explorer.counterfactual.occlusion and row_saliency of one sequence (T, 28) for class `target`."""
+    """explorer.analysis.counterfactual.occlusion and row_saliency of one sequence (T, 28) for class `target`."""
     return occlusion(_checkpoint.model, sequence, target), row_saliency(_checkpoint.model, sequence, target)

@@ -6,11 +6,12 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
-from ..checkpoints import LOCAL, Checkpoint, CheckpointError, CheckpointInfo
-from ..data import Digits, EmptyDrawingError, TooSmallDrawingError, drawing_to_digit
-from ..losses import LOSS_AT
-from ..predictions import misclassified
-from ..sequences import ROW_MNIST
+from ..data.digits import Digits, EmptyDrawingError, TooSmallDrawingError, drawing_to_digit
+from ..data.sequences import ROW_MNIST
+from ..model.checkpoint_file import Checkpoint, CheckpointError
+from ..model.checkpoints import LOCAL, CheckpointInfo
+from ..model.predictions import misclassified
+from ..training.losses import LOSS_AT
 from .loaders import available_models, load_model, predicted_classes, sample
 from .state import kept, owner_id, owner_tag, plain, remember, remembered, synced
 

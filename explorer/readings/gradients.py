@@ -1,0 +1,144 @@
+"""Sentences of the Gradients page: how fast the gradient decays across rows, the chain of Jacobians,
+the forget-gate product, decay over training."""
+
+import math
+
+import numpy as np
+
+from .sweep import EXPLODING, VANISHING
+
+SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def decade(x: float) -> int:
+    """x > 0 rounded to the nearest power of ten in log space: 3.2e-6 -> -5."""
+    return round(float(np.log10(x)))
+
+
+def power_of_ten(x: float) -> str:
+    """x > 0 as its nearest power of ten, e.g. 3.2e-6 -> '10⁻⁵'; 0 -> '0'."""
+    return "0" if x == 0 else "10" + str(decade(x)).translate(SUPERSCRIPT)
+
+
+def decay_verdict(ratio: float) -> str:
+    """'vanishing' or 'exploding' from the same rounding power_of_ten shows, so the two always agree; else ''."""
+    if ratio == 0:
+        return "vanishing"
+    return "vanishing" if decade(ratio) <= VANISHING else "exploding" if decade(ratio) >= EXPLODING else ""
+
+
+def decay_reading(ratios: dict[str, float], T, loss_at: str) -> str:
+    """One line comparing models by how much of the last row's loss gradient reaches row 1 (batch medians).
+
+    ratios[label] is median ||dl_T/dh_1|| / median ||dl_T/dh_T|| with l_T the loss on the prediction after
+    the last row alone: with the loss at every row, row 1 also gets its own loss's gradient, which says
+    nothing about how far a signal travels, so that term is left out (like for like across placements).
+    """
+    parts = []
+    for label, r in ratios.items():
+        if np.isnan(r):
+            parts.append(f"{label}: no gradient at row {T}")
+            continue
+        verdict = decay_verdict(r)
+        parts.append(f"{label} {power_of_ten(r)}" + (f" ({verdict})" if verdict else ""))
+    if loss_at == "last":
+        lead = f"Of the gradient the loss puts on row {T}, this fraction reaches row 1 (‖∂L/∂h_1‖ / ‖∂L/∂h_{T}‖)"
+    else:
+        lead = (
+            f"With the loss at every row, row 1 also receives its own row's loss, so the first panel's row 1 "
+            f"says nothing about how far a gradient travels. Like for like, the loss after row {T} alone "
+            f"(second panel): this fraction of its gradient at row {T} reaches row 1 "
+            f"(‖∂ℓ_{T}/∂h_1‖ / ‖∂ℓ_{T}/∂h_{T}‖)"
+        )
+    return (
+        lead + ", batch medians: " + ", ".join(parts) + ". Vanishing means 10⁻² or less (rounded as shown), "
+        "exploding 10² or more."
+    )
+
+
+def jacobian_caption(kinds: set[str], digits: int) -> str:
+    """What the state-Jacobian chart shows, for the cell kinds on it."""
+    state = {
+        "lstm": "for an LSTM the whole state (h_t, c_t), both parts moved independently",
+        "gru": "for a GRU h_t",
+        "rnn": "for a plain RNN h_t",
+    }
+    which = "; ".join(state[k] for k in ("lstm", "gru", "rnn") if k in kinds)
+    return (
+        f"On the first {digits} digits of the batch: how strongly the final hidden state still depends on the "
+        f"state s_t after row t, loss aside ({which}). At the last row it is the identity: √(hidden units)."
+    )
+
+
+def _decade(value: float) -> str:
+    """10 to the nearest power, with superscripts: 10⁻³."""
+    if not value > 0:
+        return "0"
+    return "10" + str(round(math.log10(value))).translate(SUPERSCRIPT)
+
+
+def chain_reading(chain) -> str:
+    """What the BPTT chain of one digit shows (explorer.analysis.chain.Chain), and that the recursion is the measured
+    gradient."""
+    T = len(chain.delta)
+    first, last = (T - 1, 0) if chain.direction else (0, T - 1)
+    row_first = first + 1
+    text = (
+        f"Going back from row {last + 1} to row {row_first}, the product of one-step Jacobians has norm "
+        f"{chain.product_norm[first]:.3g} (about {_decade(chain.product_norm[first])}), against a bound of "
+        f"{chain.bound[first]:.3g} from multiplying their norms. The recursion δ_t = J_{{t+1}}ᵀ δ_{{t+1}} started "
+        f"from autograd's δ at the last step gives every row's ‖δ_t‖ to a relative "
+        f"{max(chain.recursion_error, 1e-16):.0e} of autograd through the whole unroll."
+    )
+    if chain.gamma is not None:
+        if chain.recurrent_norm < 1 / chain.gamma:
+            text += (
+                f" σ_max(W_hh) = {chain.recurrent_norm:.3g} is below 1/γ = {1 / chain.gamma:g}: every ‖J_t‖₂ is below "
+                "1, so the gradient must vanish (Pascanu et al. 2013)."
+            )
+        else:
+            below = int(np.sum(chain.step_norm[~np.isnan(chain.step_norm)] < 1))
+            text += (
+                f" σ_max(W_hh) = {chain.recurrent_norm:.3g} is not below 1/γ = {1 / chain.gamma:g}, so Pascanu et "
+                f"al.'s sufficient condition for vanishing does not hold; what decides is tanh′ = 1 − h², which "
+                f"brings ‖J_t‖₂ below 1 at {below} of {T - 1} steps here."
+            )
+    return text
+
+
+def forget_reading(product: np.ndarray, row: int) -> str:
+    """The forget-gate products of an LSTM at one row (0-based): how many units keep their cell."""
+    column = product[:, row]
+    H = len(column)
+    kept = int(np.sum(column > 0.5))
+    return (
+        f"From row {row + 1} to the end, the forget gates alone keep a median {np.median(column):.2g} of what each "
+        f"unit's cell held ({_decade(float(np.median(column)))}); {kept} of {H} units keep more than half. Where "
+        "∏ f stays near 1, the cell path carries the gradient back without shrinking: the LSTM's gradient highway."
+    )
+
+
+def training_decay_reading(ratios: dict, T: int) -> str:
+    """How the share of the last row's gradient that reaches row 1 changed over training (label -> ratio, in
+    order), compared by power of ten as shown."""
+    labels = list(ratios)
+    first, last = ratios[labels[0]], ratios[labels[-1]]
+    a, b = _decade(first), _decade(last)
+    if a == b:
+        change = "it stays at the same power of ten over training"
+    else:
+        change = "training " + ("lengthened" if last > first else "shortened") + " how far the gradient travels back"
+    return (
+        f"Row 1 receives {a} of row {T}'s gradient at {labels[0]} and {b} at {labels[-1]} (batch medians, "
+        f"rounded to a power of ten): {change} for these digits."
+    )
+
+
+def gradient_check_summary(max_error: float, threshold: float, passed: bool, checks: int) -> str:
+    """One line: pass or fail against the threshold, and what was compared with what."""
+    verdict = "PASS" if passed else "FAIL"
+    return (
+        f"{verdict}: the largest relative error of {checks} checks is {max_error:.1e} (threshold {threshold:.0e}). "
+        "Reverse-mode BPTT through the explicit unroll (the code behind every chart on this page) against "
+        "forward-mode derivatives of PyTorch's fused modules, in float64."
+    )

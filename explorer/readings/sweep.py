@@ -1,0 +1,206 @@
+"""Sentences of the Truncation lab: the comparison table and the findings of a sweep, with their p-values."""
+
+import numpy as np
+
+from ..analysis.stats import ALPHA
+from ..experiments.results import Comparison, Sweep, above_chance, compare, reaches_ink
+from ..experiments.spec import FULL
+from ..training.truncation import family_name
+
+VANISHING, EXPLODING = -2, 2  # decades (rounded in log space) at or beyond which a ratio gets a verdict
+
+
+def _pct(a: float) -> str:
+    return f"{100 * a:.1f}%"
+
+
+def _points(d: float) -> str:
+    return f"{100 * abs(d):.1f} points {'lower' if d < 0 else 'higher'}"
+
+
+def p_text(p: float) -> str:
+    """Two significant digits; three near the 0.05 line, so that a p just above it never reads as 0.05."""
+    if p < 0.001:
+        return "p < 0.001"
+    if p < 0.01 or 0.04 <= p < 0.06:
+        return f"p = {p:.3f}"
+    return f"p = {p:.2f}"
+
+
+def _ks(ks: list[int]) -> str:
+    words = [str(k) for k in ks]
+    return "k = " + (words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1])
+
+
+def _pm(c_mean: float, spread: float) -> str:
+    return _pct(c_mean) + ("" if np.isnan(spread) else f" ± {100 * spread:.1f}")
+
+
+def _verdict(c: Comparison) -> str:
+    if np.isnan(c.p):
+        return "not testable"
+    if c.p_holm < ALPHA:
+        return f"significantly {'lower' if c.difference < 0 else 'higher'}"
+    return "not significant"
+
+
+def sweep_table(sweep: Sweep, chance: float = 0.1) -> list[dict]:
+    """One row per comparison: accuracy (mean ± SD over seeds) against its reference, with the paired test."""
+    rows = []
+    for c in compare(sweep, chance):
+        rows.append(
+            {
+                "runs": c.label,
+                "test accuracy": _pm(c.mean, c.spread),
+                "compared with": c.versus,
+                "difference (points)": f"{100 * c.difference:+.1f}",
+                "paired test (Holm-adjusted)": "" if np.isnan(c.p) else f"{c.test}, {p_text(c.p_holm)}",
+                "verdict": _verdict(c),
+                "above chance": f"{c.above_chance} of {len(c.accuracies)}",
+            }
+        )
+    return rows
+
+
+def _kind_list(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def sweep_reading(sweep: Sweep, chance: float = 0.1) -> str:
+    """The findings of a sweep as one paragraph (for the command line)."""
+    return " ".join(sweep_findings(sweep, chance))
+
+
+def sweep_findings(sweep: Sweep, chance: float = 0.1) -> list[str]:
+    """What a sweep shows, one finding per item, from its paired tests; never reads 'not significant' as
+    'equal'."""
+    cfg = sweep.config
+    if not sweep.runs:
+        return ["The sweep was stopped before any model finished; nothing to read yet."]
+    seeds = len(sweep.seeds)
+    notes = []
+    if sweep.stopped:
+        notes.append(f"The sweep was stopped: {len(sweep.runs)} of {len(cfg.plan())} runs finished.")
+    if sweep.failed:
+        notes.append(f"{len(sweep.failed)} run(s) failed and are missing: {_kind_list(sorted(sweep.failed))}.")
+    if above_chance(sweep, chance) == 0:
+        best = max(r.accuracy for r in sweep.runs)
+        chance_text = (
+            f"Every model is at chance level (best {_pct(best)}, chance {_pct(chance)}; none of the {len(sweep.runs)} "
+            "is significantly above it): they learned nothing, so this sweep says nothing about truncation. Train "
+            "for more epochs, with more hidden units or more training digits."
+        )
+        return [chance_text, *notes]
+    comparisons = [c for c in compare(sweep, chance) if not np.isnan(c.p)]
+    how = (
+        "McNemar's exact test on the same test digits, one run each"
+        if seeds == 1
+        else f"paired t-tests over {seeds} seeds"
+    )
+    out = []
+    fulls = [(kind, sweep.runs_of(kind, FULL, None)) for kind in cfg.kinds]
+    fulls = [(kind, runs) for kind, runs in fulls if runs]
+    of = f" (mean ± SD over {seeds} seeds)" if seeds > 1 else ""
+    if fulls:
+        accs = [f"{kind.upper()} {_pm(np.mean([r.accuracy for r in runs]), _sd(runs))}" for kind, runs in fulls]
+        text = f"On {cfg.sequence_task.name}, full BPTT reaches {_kind_list(accs)}{of}."
+        for c in (c for c in comparisons if c.role == "cells"):
+            word = "significantly" if c.p_holm < ALPHA else "not significantly"
+            text += (
+                f" {c.label.split(',')[0]} is {_points(c.difference)} than {c.versus.split(',')[0]} ({word}, "
+                f"Holm-adjusted {p_text(c.p_holm)})."
+            )
+        out.append(text)
+    truncated = [c for c in comparisons if c.role == "truncation"]
+    several = len({c.spec.scheme for c in truncated}) > 1
+    worse = [c for c in truncated if c.p_holm < ALPHA and c.difference < 0]
+    better = [c for c in truncated if c.p_holm < ALPHA and c.difference > 0]
+    if worse:
+        out.append(
+            f"Significantly below their cell's full BPTT ({how}, Holm-adjusted p < 0.05): "
+            f"{_arms_at_ks(worse, several)}."
+        )
+    if better:
+        out.append(f"Significantly above their cell's full BPTT: {_arms_at_ks(better, several)}.")
+    unsure = [c for c in truncated if c.p_holm >= ALPHA]
+    if unsure:
+        who = "this single run" if seeds == 1 else "these seeds"
+        gaps = [
+            f"{c.label} {_points(c.difference)}"
+            + (f", lower in {c.lower_in} of {len(c.accuracies)} seeds" if seeds > 1 else "")
+            + f" ({p_text(c.p_holm)})"
+            for c in unsure
+        ]
+        out.append(
+            f"Not significant against their cell's full BPTT (Holm-adjusted): {'; '.join(gaps)}. For each, {who} "
+            "cannot tell whether the gap is real, which does not show that the two are the same."
+        )
+    out += _ink_reading(sweep, comparisons)
+    if seeds == 1:
+        out.append(
+            "Each run was trained once, with one seed; another seed moves each accuracy too, so run several "
+            "seeds to see how much."
+        )
+    return out + notes
+
+
+def _arms_at_ks(comparisons: list[Comparison], name_schemes: bool) -> str:
+    """e.g. 'GRU at k = 8, 16 and 24; LSTM at k = 8 and 16' (with the scheme when a sweep has several)."""
+    groups = {}
+    for c in comparisons:
+        groups.setdefault((c.spec.kind, c.spec.scheme, c.spec.k1), []).append(c.spec.k)
+    return "; ".join(
+        f"{kind.upper()}{', ' + family_name(scheme, k1) if name_schemes else ''} at {_ks(sorted(ks))}"
+        for (kind, scheme, k1), ks in groups.items()
+    )
+
+
+def _sd(runs) -> float:
+    return float(np.std([r.accuracy for r in runs], ddof=1)) if len(runs) > 1 else float("nan")
+
+
+def _ink_reading(sweep: Sweep, comparisons: list[Comparison]) -> list[str]:
+    """Which truncations never reach the digit's rows, what that means for the input weights, and what the
+    control (input weights frozen at init) separates."""
+    cfg, task = sweep.config, sweep.config.sequence_task
+    blind = sorted({r.spec.k for r in sweep.runs if r.spec.k is not None and reaches_ink(cfg, r.spec) is False})
+    out = []
+    if blind:
+        gap = task.T - task.digit_rows.stop
+        text = (
+            f"With the loss on the last row, TBPTT with {_ks(blind)} never backpropagates into a row of the digit "
+            f"({gap} {task.kind} rows follow it): these runs cannot learn what to read from the ink"
+        )
+        if task.kind == "blank":
+            text += (
+                ", and since blank rows are zero inputs, their input weights W_ih get exactly no gradient: what "
+                "they get right comes from untrained input weights whose features the forward pass carries to the end"
+            )
+        out.append(text + ".")
+    for c in comparisons:
+        if c.role != "control" or np.isnan(c.p):
+            continue
+        kind = c.label.split(",")[0]
+        head = (
+            f"Control: {kind} with its input weights W_ih frozen at init and full BPTT reaches {_pm(c.mean, c.spread)}"
+            f", {_points(c.difference)} than with them trained"
+        )
+        if c.p_holm < ALPHA and c.difference < 0:
+            out.append(
+                f"{head} (significant, Holm-adjusted {p_text(c.p_holm)}): that gap is what learning to read the "
+                "ink adds to random input features."
+            )
+        else:
+            out.append(
+                f"{head} (not significant, Holm-adjusted {p_text(c.p_holm)}): these seeds cannot tell what training "
+                "the input weights adds."
+            )
+    below = [c for c in comparisons if c.role == "blind" and c.p_holm < ALPHA and c.difference < 0]
+    if below:
+        several = len({c.spec.scheme for c in below}) > 1
+        out.append(
+            f"Also significantly below their cell's control (Holm-adjusted p < 0.05): {_arms_at_ks(below, several)}"
+            ". These runs lose more than the input weights' training: their recurrent weights never get a "
+            "gradient across the delay either."
+        )
+    return out

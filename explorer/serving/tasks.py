@@ -1,0 +1,136 @@
+"""The app's background work as jobs (explorer.serving.jobs): training, sweeps and the MNIST download.
+
+Each task runs an engine function with the job's progress reporting and stop request, and saves its result;
+the engine itself knows nothing of jobs or pages.
+"""
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from ..analysis.live import LIVE_DIGITS, LiveView, look_inside
+from ..data import digits as data
+from ..data.digits import MNIST_FILES, Digits, load_digits, provenance
+from ..experiments.runner import run_sweep
+from ..experiments.spec import SweepConfig
+from ..experiments.storage import new_sweep_dir
+from ..model.checkpoints import save_checkpoint
+from ..model.network import ModelConfig
+from ..training.loop import DivergedError, History, TrainConfig, train
+from .jobs import Job
+
+
+@dataclass(frozen=True)
+class EpochEnd:
+    """What a training job reports after each epoch, next to a Step after every step."""
+
+    epoch: int
+    loss: float
+    train_accuracy: float
+    test_accuracy: float
+    seconds: float
+    view: LiveView | None = None  # inside the model after this epoch (explorer.analysis.live)
+
+
+@dataclass(frozen=True)
+class TrainOutcome:
+    """A finished training job: the saved checkpoint, or (path None) why training diverged."""
+
+    path: Path | None
+    metrics: dict
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class DownloadProgress:
+    """What a download job reports: bytes of one file so far."""
+
+    name: str
+    done: int
+    total: int | None
+
+    @property
+    def fraction(self) -> float:
+        """Share of the four files done (a file of unknown size counts as half done)."""
+        files = list(MNIST_FILES)
+        part = self.done / self.total if self.total else 0.5
+        return (files.index(self.name) + min(part, 1.0)) / len(files) if self.name in files else 0.0
+
+
+def run_training(
+    job: Job, model_cfg: ModelConfig, cfg: TrainConfig, source: str, path: Path, command: str
+) -> TrainOutcome:
+    """Train on `source`, report Step/EpochEnd records, honour stops, save to `path`.
+
+    A stopped run is saved too (metrics["stopped"] is True, the weights are the best so far). A run that
+    diverges saves nothing and returns the engine's explanation as `error`.
+    """
+    train_set, test_set = load_digits(source)
+    images, labels = test_set.tensors()
+    task = cfg.sequence_task
+    digit = task.apply(images[:1], indices=torch.tensor([0]))[0]  # the first test digit, every epoch
+    n = min(LIVE_DIGITS, len(labels))
+    batch = task.apply(images[:n], indices=torch.arange(n)), labels[:n]
+    views = {}
+
+    def look(model, epoch: int) -> None:
+        views[epoch] = look_inside(model, digit, *batch, epoch)
+
+    def epoch_end(h: History) -> None:
+        epoch = h.epoch[-1]
+        view = views.pop(epoch, None)
+        job.report(EpochEnd(epoch, h.loss[-1], h.train_accuracy[-1], h.test_accuracy[-1], h.seconds[-1], view))
+
+    try:
+        result = train(
+            model_cfg,
+            cfg,
+            train_set,
+            test_set,
+            on_step=job.report,
+            on_epoch=epoch_end,
+            should_stop=job.should_stop,
+            on_weights=look,
+        )
+    except DivergedError as e:
+        return TrainOutcome(None, {}, str(e))
+    save_checkpoint(
+        path,
+        result.model,
+        metrics=result.metrics,
+        history=result.history.to_dict(),
+        data=provenance(source, train_set, test_set, cfg.augment),
+        command=command,
+        train_config=cfg,
+        snapshots=result.snapshots,
+    )
+    return TrainOutcome(path, result.metrics)
+
+
+def download(job: Job, **options) -> Path:
+    """download_mnist(**options), reporting a DownloadProgress for every chunk."""
+    return data.download_mnist(
+        on_progress=lambda name, done, total: job.report(DownloadProgress(name, done, total)), **options
+    )
+
+
+def run_sweep_job(job: Job, cfg: SweepConfig, train_set: Digits, test_set: Digits) -> str | None:
+    """Run the sweep as a new sweep of the job's owner, saving each run as it finishes; its folder (None if no run
+    finished). Inline: the server's two job slots already share its cores."""
+    folder = new_sweep_dir(cfg, job.owner)
+    sweep = run_sweep(
+        cfg,
+        folder,
+        "inline",
+        on_progress=job.report,
+        should_stop=job.should_stop,
+        command="Truncation lab page",
+        train_set=train_set,
+        test_set=test_set,
+    )
+    if not sweep.runs:
+        shutil.rmtree(folder, ignore_errors=True)
+        return None
+    return str(folder)

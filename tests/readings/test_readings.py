@@ -1,0 +1,129 @@
+"""The Watch page's sentences: each claim checked against the numbers (and equations against torch's modules)."""
+
+from functools import cache
+
+import numpy as np
+import pytest
+import torch
+
+from explorer.data.digits import load_sample
+from explorer.model.checkpoint_file import read_checkpoint
+from explorer.model.checkpoints import shipped_dir
+from explorer.model.network import layer_weights
+from explorer.model.unroll import trace
+from explorer.readings.gradients import jacobian_caption
+from explorer.readings.watch import gate_reading, saturation_caption, scan_reading, unit_caption
+
+SHIPPED = ("rnn-128", "lstm-128", "gru-128", "bilstm-128", "lstm-2x128")
+
+
+@cache
+def shipped(name):
+    return read_checkpoint(shipped_dir() / f"{name}.safetensors").model
+
+
+@cache
+def bundled_digit(i):
+    test = load_sample()[1]
+    return test.images[i].astype(np.float32) / 255.0, int(test.labels[i])
+
+
+def guesses_by_prefix(model, image) -> list[int]:
+    """Independent of the trace: the fused model run on rows 1..t, for every t."""
+    x = torch.from_numpy(image)[None]
+    with torch.no_grad():
+        return [int(model(x[:, :t]).argmax()) for t in range(1, 29)]
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_prediction_path_and_settling_row_match_prefix_re_runs(name):
+    image, _ = bundled_digit(8)
+    text = scan_reading(image, trace(shipped(name), torch.from_numpy(image)[None]).probs[0])
+    guesses = guesses_by_prefix(shipped(name), image)
+    path = [guesses[0]] + [g for a, g in zip(guesses, guesses[1:]) if g != a]
+    settled = 1 + max((t + 1 for t in range(28) if guesses[t] != guesses[-1]), default=0)
+    assert f"Here the guess goes {' → '.join(map(str, path))} and settles at row {settled}." in text
+    if name == "rnn-128":  # the README's example
+        assert "2 → 5 → 7 → 1 → 2 → 5 and settles at row 21" in text
+
+
+def test_blank_rows_are_counted_from_the_digit():
+    image, _ = bundled_digit(8)
+    first_ink = int(np.flatnonzero(image.max(axis=1) > 0)[0])
+    probs = np.tile(np.eye(10)[3], (28, 1))
+    text = scan_reading(image, probs)
+    assert f"Rows 1–{first_ink} carry no ink" in text and f"arrive at row {first_ink + 1}" in text
+    assert "answers 3 from row 1 on and never changes its mind" in text
+    inked = image.copy()
+    inked[0, 10] = 1.0
+    assert "carry no ink" not in scan_reading(inked, probs) and "carries no ink" not in scan_reading(inked, probs)
+    assert "has no ink" in scan_reading(np.zeros((28, 28)), probs)
+
+
+def test_the_gate_equations_stated_are_what_torch_computes():
+    """LSTM: c = f c + i g, h = o tanh(c); GRU: h = (1 - z) n + z h, n = tanh(W_in x + b_in + r (W_hn h + b_hn));
+    RNN: h = tanh(W_ih x + b_ih + W_hh h + b_hh): recomputed from the weights and compared with the fused module."""
+    image, _ = bundled_digit(3)
+    x = torch.from_numpy(image)[None]
+    for name in ("lstm-128", "gru-128", "rnn-128"):
+        model = shipped(name)
+        with torch.no_grad():
+            out, _ = model.rnn(x)  # fused: the reference h
+        h_ref = out[0].numpy()
+        w_ih, b_ih, w_hh, b_hh = (w.detach().numpy() for w in layer_weights(model, 0, 0))
+        s = trace(model, x).states[0][0]
+        h_prev = np.vstack([np.zeros((1, 128)), h_ref[:-1]])
+        if name == "lstm-128":
+            c_prev = np.vstack([np.zeros((1, 128)), s["c"][0, :-1]])
+            np.testing.assert_allclose(s["c"][0], s["f"][0] * c_prev + s["i"][0] * s["g"][0], atol=1e-5)
+            np.testing.assert_allclose(h_ref, s["o"][0] * np.tanh(s["c"][0]), atol=1e-5)
+            assert "cₜ = f ⊙ cₜ₋₁ + i ⊙ g" in gate_reading("lstm", False) and "hₜ = o ⊙ tanh(cₜ)" in gate_reading(
+                "lstm", False
+            )
+        elif name == "gru-128":
+            W_in, b_in, W_hn, b_hn = w_ih[256:], b_ih[256:], w_hh[256:], b_hh[256:]
+            n = np.tanh(image @ W_in.T + b_in + s["r"][0] * (h_prev @ W_hn.T + b_hn))
+            np.testing.assert_allclose(n, s["n"][0], atol=1e-5)
+            np.testing.assert_allclose(h_ref, (1 - s["z"][0]) * n + s["z"][0] * h_prev, atol=1e-5)
+            assert "n = tanh(W_in xₜ + b_in + r ⊙ (W_hn hₜ₋₁ + b_hn))" in gate_reading("gru", False)
+        else:
+            np.testing.assert_allclose(h_ref, np.tanh(image @ w_ih.T + b_ih + h_prev @ w_hh.T + b_hh), atol=1e-5)
+            assert "hₜ = tanh(W_ih xₜ + b_ih + W_hh hₜ₋₁ + b_hh)" in gate_reading("rnn", False)
+
+
+def test_what_each_row_and_the_classifier_read():
+    lstm = gate_reading("lstm", False)
+    assert "The next row reads both h and c" in lstm and "the classifier reads only h after the last row" in lstm
+    assert "backward h after row 1" in gate_reading("lstm", True)
+    assert "no cell state" in gate_reading("gru", False) and "forget" not in gate_reading("gru", False)
+
+
+def test_rnn_saturation_sentence_is_measured():
+    image, _ = bundled_digit(8)
+    h = trace(shipped("rnn-128"), torch.from_numpy(image)[None]).get(0, 0, "h")[0]
+    text = gate_reading("rnn", False, h)
+    assert f"On this digit {np.mean(np.abs(h) > 0.9):.0%} of the values of h are beyond ±0.9" in text
+    assert 1 - 0.9**2 < 0.19 + 1e-12  # tanh'(x) = 1 - tanh(x)^2 at |tanh| = 0.9
+
+
+@pytest.mark.parametrize("kind", ("rnn", "gru", "lstm"))
+def test_unit_inspector_caption_names_only_the_cells_own_parts(kind):
+    text = unit_caption(kind)
+    assert ("forget gate" in text) == (kind == "lstm") and ("cell c" in text) == (kind == "lstm")
+    assert ("update gate z" in text) == (kind == "gru")
+    assert ("no gates" in text) == (kind == "rnn")
+
+
+def test_captions_for_the_state_jacobian_and_saturation():
+    assert "(h_t, c_t)" in jacobian_caption({"lstm", "rnn"}, 32) and "first 32 digits" in jacobian_caption({"rnn"}, 32)
+    assert "(h_t, c_t)" not in jacobian_caption({"gru"}, 32)
+    assert "1,000 test digits" in saturation_caption(1000)
+
+
+def test_present_line_says_the_answer_and_the_keys():
+    from explorer.readings.watch import PRESENT_KEYS, present_line
+
+    final = np.array([0.01, 0.02, 0.9, 0.07] + [0.0] * 6)
+    assert present_line(final, 2).startswith("**Prediction 2** (90% sure) — right")
+    assert " — wrong, it is a 3" in present_line(final, 3)
+    assert "—" not in present_line(final, None) and present_line(final, None).endswith(PRESENT_KEYS)

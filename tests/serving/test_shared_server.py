@@ -1,0 +1,249 @@
+"""One server, many visitors (AppTest): untrusted metadata never renders as markup, owners, cost guard, limits,
+heavy and broken models, odd URLs and drawings."""
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+from untrusted import EVIL_OWNER, MARKUP, evil_checkpoint
+
+from explorer import ui
+from explorer.model import checkpoint_file, checkpoints
+from explorer.model.checkpoints import owner_dir, save_checkpoint, user_dir
+from explorer.model.network import ModelConfig, SequenceClassifier
+from explorer.serving import budget
+
+APP = str(Path(__file__).resolve().parents[2] / "explorer" / "app.py")
+MANAGER = ui.job_manager()
+
+
+@pytest.fixture(autouse=True)
+def no_jobs_left(monkeypatch):
+    monkeypatch.setenv("RNN_EXPLORER_MAX_JOB_MINUTES", "1e6")
+    monkeypatch.setenv("RNN_EXPLORER_CONFIRM_JOB_MINUTES", "1e6")
+    yield
+    for job in MANAGER.active():
+        MANAGER.stop(job)
+        MANAGER.wait(job)
+
+
+UNESCAPED = [
+    re.compile(p)
+    for p in (
+        r"(?<!\\)\[[^\]]*(?<!\\)\]\(",  # [text](link) or ![alt](src)
+        r"(?<!\\)<(?:img|b|script|a)\b",  # raw HTML
+        r"(?<!\\)\$x",  # maths
+        r"(?<![\\\u2060]):red\[",  # coloured text directive
+        r"(?<!\\)\*\*strong",  # emphasis
+        r"www\.evil",  # autolink: the word joiner must break it
+        r"a@evil",
+        r"10,000,000,000",  # absurd counts shown as given
+    )
+]
+
+
+def rendered_text(at: AppTest) -> list[str]:
+    """Everything on the page that Streamlit renders as Markdown."""
+    texts = [
+        e.value
+        for kind in (
+            "markdown",
+            "caption",
+            "success",
+            "error",
+            "warning",
+            "info",
+            "title",
+            "subheader",
+            "header",
+            "toast",
+        )
+        for e in at.get(kind)
+    ]
+    texts += [m.label for m in at.metric] + [str(m.value) for m in at.metric]
+    texts += [w.label for kind in ("checkbox", "button", "selectbox", "text_input", "toggle") for w in at.get(kind)]
+    return texts
+
+
+def assert_no_markup(at: AppTest) -> None:
+    for text in rendered_text(at):
+        for pattern in UNESCAPED:
+            assert not pattern.search(text), (pattern.pattern, text)
+    for code in at.code:  # code blocks are literal, but the command shown must be one the CLI parses
+        assert "rm -rf" not in code.value and "evil" not in code.value
+
+
+def page(name: str, query: dict | None = None, state: dict | None = None) -> AppTest:
+    """A page as a visitor opens it: `query` as the URL's parameters, `state` as choices made on other pages."""
+    at = AppTest.from_file(APP, default_timeout=60)
+    for key, value in (query or {}).items():
+        at.query_params[key] = value
+    for key, value in (state or {}).items():
+        at.session_state[key] = value
+    at.run()
+    if name != "home":
+        at.switch_page(f"../pages/{name}.py")
+        at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_plain_escapes_markup_and_breaks_autolinks():
+    text = ui.plain(MARKUP + "\nsecond line")
+    for pattern in UNESCAPED[:-1]:
+        assert not pattern.search(text)
+    assert "\n" not in text and len(ui.plain("x" * 10_000)) < 2000
+    assert ui.plain("lstm-128") == "lstm\\-128"
+
+
+def test_a_metadata_injection_checkpoint_renders_nowhere_as_markup():
+    evil_checkpoint(owner_dir(EVIL_OWNER))
+    evil_checkpoint(user_dir(), name="local-evil")
+    listed = f"{EVIL_OWNER[:8]}/evil"
+    home = page("home")
+    assert_no_markup(home)
+    assert any(m.value == "—" for m in home.metric if m.label == "Test accuracy")
+    train = page("train")
+    for name in (listed, "local-evil"):
+        train.selectbox(key="t_checkpoint").set_value(name)
+        train.run()
+        assert not train.exception
+        assert_no_markup(train)
+        line = next(m.value for m in train.markdown if m.value.startswith("**GRU-16**"))
+        assert "test accuracy — · unrecorded data · stopped early" not in line  # "stopped" was markup, not True
+        assert "created —" in line and all("evil" not in c.value for c in train.code)
+        assert any("holds no command of this app's CLI" in c.value for c in train.caption)
+    for name in ("watch", "gradients"):
+        at = page(name, state={"model": listed, "grad_models": listed})
+        assert_no_markup(at)
+        assert at.get("plotly_chart")  # the model itself is fine: it is drawn
+    assert page("watch", state={"model": listed}).selectbox(key="_widget_model").value == listed
+
+
+def test_odd_url_parameters_are_neither_echoed_in_full_nor_rendered():
+    at = page("watch", {"model": "[pwned](http://evil.example)"})
+    warning = at.warning[0].value
+    assert "There is no model" in warning and "lstm\\-128" in warning
+    assert_no_markup(at)
+    at = page("watch", {"model": "x" * 5000, "digit": "y" * 5000})
+    assert not at.warning and all(len(t) < 1000 for t in rendered_text(at))  # ignored: longer than any name
+
+
+def two_visitors():
+    a, b = page("train"), page("train")
+    assert a.session_state["_owner"] != b.session_state["_owner"]
+    return a, b
+
+
+def upload(at: AppTest, name: str, config: ModelConfig) -> None:
+    blob = save_checkpoint(user_dir().parent / "scratch.safetensors", SequenceClassifier(config)).read_bytes()
+    at.file_uploader[0].set_value((f"{name}.safetensors", blob, "application/octet-stream"))
+    at.run()
+    next(b for b in at.button if b.label == "Add checkpoint").click()
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+
+
+def test_only_the_owner_can_delete_or_replace_and_everyone_sees_whose():
+    a, b = two_visitors()
+    upload(a, "shared-name", ModelConfig("lstm", 8))
+    upload(b, "shared-name", ModelConfig("gru", 8))  # b's own copy: a's LSTM is untouched
+    mine_a, mine_b = (f"{v.session_state['_owner'][:8]}/shared-name" for v in (a, b))
+    assert checkpoints.find_checkpoint(mine_a).config == ModelConfig("lstm", 8)
+    assert checkpoints.find_checkpoint(mine_b).config == ModelConfig("gru", 8)
+    b.run()
+    b.selectbox(key="t_checkpoint").set_value(mine_a)
+    b.run()
+    tag = ui.owner_tag(a.session_state["_owner"])
+    assert "Delete" not in [x.label for x in b.button] and not b.checkbox
+    assert any(
+        f"This checkpoint is {tag}'s: you can explore and download it, but only its owner" in c.value for c in b.caption
+    )
+    assert any(o.endswith(f"shared-name ({tag}'s)") for o in b.selectbox(key="t_checkpoint").options)
+    assert any(o.endswith("shared-name (yours)") for o in b.selectbox(key="t_checkpoint").options)
+    a.run()
+    a.selectbox(key="t_checkpoint").set_value(mine_a)
+    a.run()
+    assert "Delete" in [x.label for x in a.button]
+
+
+def test_the_cost_guard_refuses_over_the_limit_and_asks_above_the_threshold(monkeypatch):
+    monkeypatch.setenv("RNN_EXPLORER_MAX_JOB_MINUTES", "0.0001")
+    at = page("train")
+    at.get_by_key("t_hidden").set_value(16)
+    at.get_by_key("t_epochs").set_value(2)
+    at.run()
+    next(x for x in at.button if x.label == "Start training").click()
+    at.run()
+    assert "over its limit" in at.error[0].value and MANAGER.latest(at.session_state["_owner"]) is None
+    monkeypatch.setenv("RNN_EXPLORER_MAX_JOB_MINUTES", "1e6")
+    monkeypatch.setenv("RNN_EXPLORER_CONFIRM_JOB_MINUTES", "0.0001")
+    at.run()
+    assert "will take about" in at.warning[0].value and MANAGER.latest(at.session_state["_owner"]) is None
+    next(x for x in at.button if x.label.startswith("Start anyway")).click()
+    at.run()
+    job = MANAGER.latest(at.session_state["_owner"])
+    assert job is not None and job.kind == "train"
+    MANAGER.wait(job)
+    assert job.status == "done"
+
+
+def test_a_model_whose_checkpoint_would_be_too_large_is_refused_before_training(monkeypatch):
+    monkeypatch.setattr(checkpoint_file, "MAX_BYTES", 200_000)
+
+    at = page("train")
+    at.get_by_key("t_hidden").set_value(128)
+    at.run()
+    next(x for x in at.button if x.label == "Start training").click()
+    at.run()
+    assert "limit for checkpoints" in at.error[0].value and MANAGER.latest(at.session_state["_owner"]) is None
+
+
+def test_a_pt_file_gets_a_clear_message():
+    at = page("train")
+    at.file_uploader[0].set_value(("model.pt", b"PK\x03\x04" + b"\0" * 100, "application/octet-stream"))
+    at.run()
+    next(x for x in at.button if x.label == "Add checkpoint").click()
+    at.run()
+    message = at.error[0].value
+    assert "(only .safetensors checkpoints can be added)" in message and "pickle" in message
+
+
+def test_heavy_models_get_a_smaller_batch_and_say_so(monkeypatch):
+    monkeypatch.setitem(budget.COST, "profile", budget.COST["profile"] * 40)  # as if the models were 40x larger
+    monkeypatch.setitem(budget.COST, "jacobian", 1.0)  # a Jacobian too slow for even one digit
+    at = page("gradients")
+    assert not at.error
+    reduced = next(i.value for i in at.info if "batch is reduced" in i.value)
+    n = budget.digits_for("profile", ModelConfig("lstm", 128), 256)
+    assert f"reduced to {n} digits (of 256 asked for)" in reduced and n < 256
+    assert any("Left out, too large for this view here" in c.value for c in at.caption)
+
+
+def test_a_model_with_overflowing_weights_says_what_is_wrong():
+    model = SequenceClassifier(ModelConfig("lstm", 8))
+    with torch.no_grad():
+        for p in model.parameters():
+            p.fill_(1e38)  # every pre-activation overflows: logits are inf, probabilities NaN
+    save_checkpoint(owner_dir(EVIL_OWNER) / "huge.safetensors", model)
+    name = f"{EVIL_OWNER[:8]}/huge"
+    watch = page("watch", state={"model": name})
+    assert "not finite" in watch.error[0].value and not watch.get("plotly_chart") and not watch.metric
+    grads = page("gradients", state={"grad_models": name})
+    assert "Not finite" in grads.error[0].value
+
+
+def test_a_dot_on_the_canvas_asks_for_a_larger_digit():
+    dot = np.zeros((224, 224, 4), np.uint8)
+    dot[100:118, 100:118] = 255
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["digit_source"] = "draw"
+    at.session_state["digit_drawing"] = dot
+    at.run()
+    at.switch_page("../pages/watch.py")
+    at.run()
+    assert not at.exception
+    assert any("draw a larger digit" in i.value for i in at.info) and not at.metric
