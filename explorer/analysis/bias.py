@@ -6,7 +6,7 @@ import torch
 
 from ..model.network import SequenceClassifier, evaluating
 from ..training.losses import LossAt
-from ..training.truncation import FULL, Truncation, truncated_loss
+from ..training.truncation import FULL, Truncation, family_truncation, truncated_loss
 
 
 @dataclass(frozen=True)
@@ -60,11 +60,10 @@ def gradient_bias(
             if family == "window" and model.config.bidirectional:
                 continue  # overlapping windows need a unidirectional model
             for k in (k for k in ks if k < T):
+                trunc = family_truncation(family, k)
                 if family == "artbp":
                     gen = torch.Generator().manual_seed(seed)
-                    gs = [
-                        gradient_vector(model, x, y, loss_at, Truncation(k, scheme="artbp"), gen) for _ in range(draws)
-                    ]
+                    gs = [gradient_vector(model, x, y, loss_at, trunc, gen) for _ in range(draws)]
                     single = [_compare(g, full) for g in gs]
                     cos_mean, err_mean = _compare(torch.stack(gs).mean(0), full)
                     out.append(
@@ -79,6 +78,5 @@ def gradient_bias(
                         )
                     )
                 else:
-                    trunc = Truncation(k, every=1 if family == "window" else None)
                     out.append(Bias(family, k, *_compare(gradient_vector(model, x, y, loss_at, trunc), full)))
     return out

@@ -6,7 +6,6 @@ independent: experiments.runner trains them inline, on a local process pool or o
 experiments.storage saves each as it finishes, so a stopped sweep resumes where it stopped.
 """
 
-import dataclasses
 from dataclasses import dataclass, field
 
 from ..data.sequences import DelayAt, SequenceTask, TaskKind
@@ -46,17 +45,13 @@ class RunSpec:
         return self.kind, self.scheme, self.frozen
 
 
-def _tuple(default: tuple, help: str, **more) -> dataclasses.Field:
-    return field(default=default, metadata={"help": help, **more})
-
-
 @dataclass(frozen=True)
 class SweepConfig:
     """What a sweep trains (see the module docstring); everything not listed is shared by all runs.
 
     Each field is a flag of `python -m explorer sweep` (training.options), with its help text here."""
 
-    kinds: tuple[Kind, ...] = _tuple(("lstm",), "cells")
+    kinds: tuple[Kind, ...] = field(default=("lstm",), metadata={"help": "cells"})
     hidden_size: int = field(default=64, metadata={"help": "hidden units", "flag": "--hidden"})
     forget_bias: float | None = field(
         default=None,
@@ -67,21 +62,26 @@ class SweepConfig:
     )
     delay: int = field(default=0, metadata={"help": "rows of delay for the blank and noise tasks"})
     delay_at: DelayAt = field(default="after", metadata={"help": "the delay rows go after or before the digit"})
-    schemes: tuple[Family, ...] = _tuple(
-        ("chunks",),
-        "chunks: TBPTT(k, k); window: TBPTT(1, k), each loss term reaches back k rows; tbptt: TBPTT(k1, k) with "
-        "--k1; artbp: random lengths of mean k, unbiased",
+    schemes: tuple[Family, ...] = field(
+        default=("chunks",),
+        metadata={
+            "help": "chunks: TBPTT(k, k); window: TBPTT(1, k), each loss term reaches back k rows; "
+            "tbptt: TBPTT(k1, k) with --k1; artbp: random lengths of mean k, unbiased"
+        },
     )
-    ks: tuple[int, ...] = _tuple(
-        (1, 2, 4, 7, 14), "truncation lengths k (k2 of TBPTT), each below T; full BPTT is always trained too"
+    ks: tuple[int, ...] = field(
+        default=(1, 2, 4, 7, 14),
+        metadata={"help": "truncation lengths k (k2 of TBPTT), each below T; full BPTT is always trained too"},
     )
     k1: int | None = field(
         default=None, metadata={"help": "rows between updates of the tbptt scheme, TBPTT(k1, k), 1..the smallest k"}
     )
-    seeds: tuple[int, ...] = _tuple(
-        (0,),
-        "one model per seed for every k; with 2 or more, comparisons are paired t-tests across seeds, with one, "
-        "McNemar's test on the same test digits",
+    seeds: tuple[int, ...] = field(
+        default=(0,),
+        metadata={
+            "help": "one model per seed for every k; with 2 or more, comparisons are paired t-tests across seeds, "
+            "with one, McNemar's test on the same test digits"
+        },
     )
     control: bool = field(
         default=False,

@@ -19,7 +19,7 @@ COMMAND = ("python", "-m", "explorer", "train")  # how README spells it; metadat
 
 def parser() -> argparse.ArgumentParser:
     """The CLI's flags, each with its help text: one per ModelConfig and TrainConfig field (training.options)."""
-    p = argparse.ArgumentParser(prog="python -m explorer train", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog=" ".join(COMMAND), description=__doc__.splitlines()[0])
     add_flags(p, ModelConfig)
     add_flags(p, TrainConfig)
     p.add_argument(

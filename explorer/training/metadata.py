@@ -13,6 +13,7 @@ import shlex
 from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 
+from ..data.digits import DATA_SOURCES
 from ..data.sequences import ROW_MNIST, SequenceTask
 from ..model.checkpoint_file import fraction_or_none, recorded_accuracy
 from ..model.network import ModelConfig
@@ -20,7 +21,6 @@ from .cli import command_line, configs, parser
 from .loop import TrainConfig
 
 MAX_DIGITS = 10_000_000  # more digits than any data set here holds: an absurd count reads as unknown
-DATA_SOURCES = ("sample", "mnist")
 SAFE_PATH = re.compile(r"[A-Za-z0-9._/~-]{1,200}")
 
 
