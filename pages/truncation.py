@@ -64,7 +64,7 @@ def sweep_form() -> SweepConfig | None:
             "Schemes", FAMILIES, default=list(DEFAULT.schemes), format_func=FAMILY_NAMES.get, key="sw_schemes"
         )
         k1 = s0.number_input(
-            "k1",
+            "k1 of TBPTT(k1, k)",
             1,
             99,
             4,

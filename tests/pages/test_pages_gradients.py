@@ -347,6 +347,22 @@ def run_sweep_from_page(at, epochs: int, ks: list, size: int, **settings):
 
 
 @pytest.mark.slow
+def test_the_form_runs_general_tbptt_with_its_k1():
+    at = open_page("truncation")
+    at.multiselect(key="sw_schemes").set_value(["tbptt"])
+    at.number_input(key="sw_k1").set_value(3)
+    at.multiselect(key="sw_ks").set_value([2, 4])
+    next(b for b in at.button if b.label == "Run sweep").click()
+    at.run()
+    assert any("needs k1 in 1..2 (the smallest k)" in e.value.replace("\\", "") for e in at.error)  # Markdown-escaped
+    job = MANAGER.wait(run_sweep_from_page(at, 1, [2, 4], 250, sw_k1=2), timeout=120)
+    assert job.status == "done", job.error
+    mine = load_sweep(job.result)
+    assert (mine.config.schemes, mine.config.k1) == (("tbptt",), 2)
+    assert sorted(r.spec.id for r in mine.runs) == ["lstm-full-s0", "lstm-tbptt02-k02-s0", "lstm-tbptt02-k04-s0"]
+
+
+@pytest.mark.slow
 def test_a_tiny_sweep_completes_and_replaces_only_the_users_results(user_home):
     shipped_mtime = (shipped_sweep_dir() / SUMMARY).stat().st_mtime_ns
     at = open_page("truncation")
