@@ -1,18 +1,18 @@
 """Watch it read: a model reads a digit row by row; gates, cell state, hidden state and prediction, animated."""
 
+import numpy as np
 import streamlit as st
 
 from explorer import ui
 from explorer.analysis.counterfactual import agreement, erase, keep_only
 from explorer.analysis.explain import explain, input_labels, top_terms
 from explorer.analysis.units import ORDERINGS, SIGMOID_GATES, order_units
+from explorer.data.digits import checked_digit
 from explorer.data.sequences import digit_sequence
 from explorer.figures.counterfactual import contributions_figure, edited_figure, occlusion_figure
 from explorer.figures.panels import NAMES
 from explorer.figures.replay import replay_figure
-from explorer.figures.scan import compare_figure, figure_html
 from explorer.figures.units import prediction_figure, saturation_figure, unit_figure
-from explorer.model.predictions import settled_after
 from explorer.model.snapshots import points
 from explorer.model.unroll import DIRECTIONS, state_names
 from explorer.readings.formulas import equations, step_lines
@@ -22,7 +22,6 @@ from explorer.readings.watch import (
     explain_caption,
     gate_reading,
     occlusion_reading,
-    present_line,
     replay_caption,
     saturation_caption,
     scan_reading,
@@ -30,18 +29,13 @@ from explorer.readings.watch import (
 )
 from explorer.serving.budget import digits_for
 from explorer.ui import present
+from explorer.ui.browser_view import EXPORT_DIGITS, offline_html, view_blob, view_options, watch_view
 
 ORDER_LABELS = {"index": "unit number", "activity": "mean activity |h|", "cluster": "similarity (clusters)"}
 DEFAULT_MODEL = "lstm-128"  # the classic: four gates and a cell state to watch
-SPEEDS = {"normal": 250, "slow": 450, "fast": 110}  # ms per row
-LAYOUTS = {"wide": "Wide: a grid beside the digit", "narrow": "Narrow: stacked, for small screens"}
+SPEEDS = ("normal", "slow", "fast")
 EDIT_MODES = {"erase": "erase these rows", "keep": "keep only these rows"}
-
-
-def next_digit() -> None:
-    """Presentation key N: the next test digit by number."""
-    ui.remember("digit_source", "index")
-    ui.remember("digit", (int(ui.remembered("digit", 0)) + 1) % len(ui.sample()[1]))
+DRAWING = "watch_drawing"  # session key: the drawing the view sent for a closer look (28x28 float32)
 
 
 def next_model() -> None:
@@ -53,19 +47,49 @@ def next_model() -> None:
         st.session_state.pop("_widget_model", None)  # the picker then starts from the remembered model
 
 
+def take_inspected(sent) -> None:
+    """Keep the digit the view sent with "Look closer below": a test digit's number, or a drawing's 28x28
+    pixels (validated: untrusted)."""
+    if not isinstance(sent, dict):
+        return
+    if "index" in sent:
+        try:
+            index = int(sent["index"])
+        except (TypeError, ValueError):
+            return
+        ui.remember("digit_source", "index")
+        ui.remember("digit", min(max(index, 0), len(ui.sample()[1]) - 1))
+    elif "drawing" in sent:
+        try:
+            st.session_state[DRAWING] = checked_digit(sent["drawing"])
+        except ValueError:
+            return
+        ui.remember("digit_source", "draw")
+
+
+def closer_digit() -> ui.Digit:
+    """The digit the tabs under the view look at: the drawing or the test digit last sent, else the URL's."""
+    if ui.remembered("digit_source", "index") == "draw" and st.session_state.get(DRAWING) is not None:
+        return ui.Digit(st.session_state[DRAWING], None, None)
+    test = ui.sample()[1]
+    try:
+        index = int(ui.remembered("digit", 0))
+    except (TypeError, ValueError):
+        index = 0
+    index = min(max(index, 0), len(test) - 1)
+    return ui.Digit(test.images[index].astype(np.float32) / 255.0, int(test.labels[index]), index)
+
+
 screen = present.presenting()
 if screen:
     st.html(present.CSS)
-    pressed = present.keyboard()
-    if pressed == "n":
-        next_digit()
-    elif pressed == "m":
-        next_model()
 else:
     st.title("Watch it read")
     st.caption(
         "The network reads the digit one row at a time, top to bottom, updating its gates and memory at every "
-        "row. Press **▶ Play** under the picture, or drag the slider."
+        "row. It runs in your browser: press **▶ Play** beside the digit, step with ← →, draw your own digit "
+        "and watch the gates change while you draw, or click any cell of a heatmap to see its equation with "
+        "the numbers."
     )
 
 with st.sidebar:
@@ -92,6 +116,7 @@ if len(history) > 1:
         st.caption(point_note(history[at]))
     checkpoint, key = ui.at_snapshot(checkpoint, key, history[at].index)
 with st.sidebar:
+    st.caption("Where the view starts and what the tabs under it show; the view has its own switches too.")
     layer = ui.choice("Layer", range(cfg.num_layers), "layer", lambda n: f"layer {n + 1}") if cfg.num_layers > 1 else 0
     direction = (
         ui.choice(
@@ -112,18 +137,46 @@ with st.sidebar:
         help="Heatmap rows: units by number, most active first, or similar units together.",
     )
     speed = ui.choice("Animation speed", SPEEDS, "speed", str.capitalize)
-    layout = ui.choice("Figure layout", LAYOUTS, "layout", LAYOUTS.get)
     compare = ui.url_toggle("Compare with a second model", "compare_on", str(ui.remembered("compare_on", "0")) == "1")
     other_info = ui.model_picker("Second model", key="compare", default="rnn-128") if compare else None
 
-top = st.container(key="present_hidden_picker") if screen else st.container()
-picker, summary = top.columns(2, gap="large")
-with picker:
-    digit = ui.digit_picker(checkpoint, key, task=task)
-if digit is None:
-    st.stop()
+blobs = [ui.model_blob(checkpoint, key, task, info.name, info.label)]
+other = ui.loaded_model(other_info) if other_info else None
+if other is not None:
+    other_task = ui.recorded_meta(other_info).task
+    if other_task != task:
+        st.warning(
+            f"{ui.plain(other_info.stem)} was trained on {other_task.name}, not {task.name}: compare models "
+            "of the same task."
+        )
+    else:
+        blobs.append(ui.model_blob(*other, other_task, other_info.name, other_info.label))
+digit = closer_digit()
+view = view_options(
+    present=screen or 0,
+    digit=digit.index or 0,
+    source="draw" if digit.index is None else "test",
+    layer=layer,
+    direction=direction,
+    order=order_by,
+    speed=speed,
+    inspect=not screen,
+)
+result = watch_view(view_blob(blobs, view), key="watch_view")
+if result is not None and result.get("key") == "m":
+    next_model()
+    st.rerun()
+if result is not None and result.get("inspect") is not None:
+    take_inspected(result.get("inspect"))
+    digit = closer_digit()
+if screen:
+    present.leave_button()
+    st.stop()  # the rest of the page is for a closer look, not for the projector
+
 sequence = digit_sequence(task, digit.image, -1 if digit.index is None else digit.index)  # (T, 28)
 tr = ui.trace_digit(checkpoint, key, sequence)
+st.subheader(f"A closer look at {digit.caption}", divider="gray")
+st.caption("Press **Look closer below ↓** in the view to bring the digit shown there to these tabs.")
 if not tr.finite:
     st.error(
         f"{ui.plain(info.stem)} computes numbers that are not finite (infinity or NaN) on this digit: its "
@@ -133,65 +186,7 @@ if not tr.finite:
     st.stop()
 probs = tr.probs[0]  # (T, 10): after each row
 guess = int(probs[-1].argmax())
-with summary:
-    row1, row2 = st.columns(2), st.columns(2)
-    row1[0].metric("Prediction", guess, help=f"The most likely class after all {task.T} rows.")
-    row1[1].metric("Confidence", f"{probs[-1, guess]:.1%}")
-    row2[0].metric(
-        "Label",
-        "—" if digit.label is None else digit.label,
-        delta=None if digit.label is None else ("correct" if guess == digit.label else "wrong"),
-        delta_color="normal" if guess == digit.label else "inverse",
-        delta_arrow="off",
-    )
-    row2[1].metric(
-        "Settled after", f"row {settled_after(probs)}", help="From this row on, the most likely class never changes."
-    )
-
 order = order_units(tr.get(layer, direction, "h")[0], order_by)
-other = ui.loaded_model(other_info) if other_info else None
-if other is not None:
-    other_task = ui.recorded_meta(other_info).task
-    if other_task != task:
-        st.warning(
-            f"{ui.plain(other_info.stem)} was trained on {other_task.name}, not {task.name}: compare models "
-            "of the same task."
-        )
-        other = None
-if other is not None:
-    other_tr = ui.trace_digit(*other, sequence)
-    if not other_tr.finite:
-        st.warning(f"{ui.plain(other_info.stem)} computes numbers that are not finite on this digit; it is left out.")
-        other = None
-if other is not None:
-    fig = compare_figure(
-        sequence,
-        [(info.label, tr), (other_info.label, other_tr)],
-        f"{info.label} and {other_info.label} reading {digit.caption}",
-        SPEEDS[speed],
-        screen=screen,
-    )
-else:
-    fig = ui.scan_view(
-        tr,
-        key,
-        sequence,
-        layer,
-        direction,
-        order,
-        f"{info.label} reading {digit.caption}" + ("" if task.kind == "rows" else f", {task.name}"),
-        SPEEDS[speed],
-        layout == "narrow" and not screen,
-        screen,
-    )
-if screen:
-    line, leave = st.columns([6, 1], vertical_alignment="center")
-    line.markdown(present_line(probs[-1], digit.label))
-    with leave:
-        present.leave_button()
-st.plotly_chart(fig, theme=None, config={"displaylogo": False})
-if screen:
-    st.stop()  # the rest of the page is for a closer look, not for the projector
 with st.expander("What am I looking at?", icon=":material/help:"):
     st.markdown(
         scan_reading(sequence, probs)
@@ -345,12 +340,20 @@ if export.open:
     with export:
         name = f"{info.name}-" + ("drawing" if digit.index is None else f"digit{digit.index}")
         st.download_button(
-            "Animation as standalone HTML (for slides)",
-            lambda: figure_html(fig),
-            f"{name}.html",
+            "Download this explorer (one HTML file that runs offline)",
+            lambda: offline_html(
+                view_blob(
+                    [ui.model_blob(checkpoint, key, task, info.name, info.label, EXPORT_DIGITS)],
+                    view_options(digit=min(digit.index or 0, EXPORT_DIGITS - 1), layer=layer, direction=direction),
+                ),
+                f"RNN Explorer: {info.label}",
+            ),
+            f"{info.name}-explorer.html",
             "text/html",
-            icon=":material/slideshow:",
+            icon=":material/offline_bolt:",
             on_click="ignore",
+            help=f"The model's weights, {EXPORT_DIGITS} test digits and the explorer's code in one file: open it "
+            "in a browser, with no server and no network, to draw, play, step and click to explain.",
         )
         st.download_button(
             "Trace as .npz (gates, c, h, probabilities, image)",

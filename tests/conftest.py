@@ -46,8 +46,8 @@ def server_home(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def app_url(server_home):
-    """`streamlit run explorer/app.py` on a free port, with its own user directory; yields the base URL."""
+def app_server(server_home):
+    """`streamlit run explorer/app.py` on a free port, with its own user directory; yields (base URL, process)."""
     port = _free_port()
     home = server_home
     # No ask-first step before a long training run: how long the cost probe estimates the default run depends on
@@ -90,11 +90,17 @@ def app_url(server_home):
                 if time.time() > deadline or proc.poll() is not None:
                     raise RuntimeError(f"streamlit did not start: {(home / 'streamlit.log').read_text()}") from None
                 time.sleep(0.5)
-        yield url
+        yield url, proc
     finally:
         proc.terminate()
         proc.wait(timeout=20)
         log.close()
+
+
+@pytest.fixture(scope="session")
+def app_url(app_server):
+    """The browser tests' server's base URL."""
+    return app_server[0]
 
 
 @pytest.fixture(scope="session")

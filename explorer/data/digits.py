@@ -356,6 +356,19 @@ def drawing_to_digit(rgba: np.ndarray) -> np.ndarray:
     return out
 
 
+def checked_digit(values) -> np.ndarray:
+    """A (28, 28) float32 digit from untrusted numbers (a drawing a browser made MNIST-like): a list of 784
+    finite numbers in [0, 1], row by row. ValueError for anything else."""
+    if not isinstance(values, list | tuple) or len(values) != 28 * 28:
+        raise ValueError("a digit is a list of 784 numbers")
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+        raise ValueError("a digit's pixels must be numbers")
+    a = np.asarray(values, dtype=np.float64)
+    if not np.isfinite(a).all() or a.min() < 0 or a.max() > 1:
+        raise ValueError("a digit's pixels must be finite numbers in [0, 1]")
+    return a.reshape(28, 28).astype(np.float32)
+
+
 def centre_of_mass(image: np.ndarray) -> tuple[float, float]:
     """(row, col) intensity-weighted centre of a 2-D image, in pixel-index coordinates."""
     mass = image.sum()

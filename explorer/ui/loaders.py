@@ -6,7 +6,6 @@ import os
 from pathlib import Path
 
 import numpy as np
-import plotly.graph_objects as go
 import streamlit as st
 import torch
 
@@ -18,10 +17,10 @@ from ..analysis.gradients import Profile, StateJacobian, batch_indices, bptt_pro
 from ..analysis.units import gate_saturation
 from ..data.digits import Digits, load_sample
 from ..data.sequences import ROW_MNIST, SequenceTask
-from ..figures.scan import scan_figure
 from ..model.checkpoint_file import Checkpoint, read_checkpoint
 from ..model.checkpoints import SUFFIX, CheckpointInfo, list_checkpoints, shipped_dir, user_dir
 from ..model.network import ModelConfig, SequenceClassifier, count_parameters, untrained_model
+from ..model.portable import MAX_DIGITS, pack
 from ..model.predictions import predict
 from ..model.unroll import Trace, trace
 from ..serving.jobs import JobManager
@@ -89,23 +88,14 @@ def trace_digit(_checkpoint: Checkpoint, model_key: str, sequence: np.ndarray) -
     return trace(_checkpoint.model, torch.from_numpy(np.asarray(sequence, np.float32))[None])
 
 
-@st.cache_resource(show_spinner=False, max_entries=64)
-def scan_view(
-    _tr: Trace,
-    model_key: str,
-    sequence: np.ndarray,
-    layer: int,
-    direction: int,
-    order: np.ndarray,
-    title: str,
-    frame_ms: int,
-    narrow: bool,
-    screen: int | None,
-) -> go.Figure:
-    """Watch it read's animated scan, built once per model, digit and view for every visitor (building the
-    figure is most of a redraw's server time; a class opening the same link shares it). Read-only: Streamlit
-    serialises it without changing it."""
-    return scan_figure(_tr, sequence, layer, direction, order, title, frame_ms, narrow=narrow, screen=screen)
+@st.cache_resource(show_spinner=False, max_entries=32)
+def model_blob(
+    _checkpoint: Checkpoint, model_key: str, task: SequenceTask, name: str, label: str, max_digits: int = MAX_DIGITS
+) -> bytes:
+    """The model as the browser runs it (model.portable: weights, config, task, test digits and the model's
+    predicted class of each), built once per model and shared by every visitor. Read-only bytes."""
+    predicted = predicted_classes(_checkpoint, model_key, task)
+    return pack(_checkpoint.model, task, sample()[1], name, label, max_digits, predicted)
 
 
 @st.cache_resource(show_spinner=False, max_entries=64)

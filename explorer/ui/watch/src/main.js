@@ -1,0 +1,44 @@
+// The component's entry point (st.components.v2): Streamlit calls it with the bytes the server sent; the
+// standalone export (explorer.ui.browser_view.offline_html) calls it the same way with the bytes inlined.
+
+import { decodeView } from "./payload.js";
+import { Explorer } from "./view.js";
+
+export { decodeView, decodeModel, digitImage, sequenceOf } from "./payload.js";
+export { trace } from "./forward.js";
+export { drawingToDigit } from "./drawing.js";
+export { explainCell, explanationLines } from "./explain.js";
+export { orderUnits } from "./units.js";
+export { Explorer };
+
+let current = null; // the explorer the keys go to: the one mounted last
+const saved = new Map(); // component key -> what its last explorer showed, restored when the server re-sends
+
+function onKey(e) {
+  const t = e.target;
+  const typing = t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName) && t.type !== "range");
+  if (e.ctrlKey || e.metaKey || e.altKey || typing || !current) return;
+  if (current.key(e)) e.preventDefault();
+}
+
+export default function mount(component) {
+  const { data, parentElement, setTriggerValue, key } = component;
+  if (!data) return undefined;
+  let root = parentElement.querySelector(".rx-root");
+  if (!root) {
+    root = document.createElement("div");
+    root.className = "rx-root";
+    parentElement.append(root);
+  }
+  const send = setTriggerValue ? (name, value) => setTriggerValue(name, value) : () => {};
+  const explorer = new Explorer(root, decodeView(data), send);
+  if (key && saved.has(key)) explorer.restore(saved.get(key));
+  current = explorer;
+  document.removeEventListener("keydown", onKey);
+  document.addEventListener("keydown", onKey);
+  return () => {
+    if (key) saved.set(key, explorer.snapshot());
+    explorer.pause();
+    if (current === explorer) current = null;
+  };
+}

@@ -1,0 +1,94 @@
+// Reading what the server sends once per view (explorer.ui.browser_view.view_blob): a small JSON of view
+// options, then one blob per model in the layout explorer.model.portable writes (magic "RNNX", header JSON,
+// float32 weights and noise rows, uint8 digits).
+
+const ROWS = 28;
+const text = new TextDecoder();
+
+function u32(bytes, at) {
+  return new DataView(bytes.buffer, bytes.byteOffset + at, 4).getUint32(0, true);
+}
+
+// A Float32Array over bytes[at, at + 4n): a copy when the offset is not 4-aligned in the underlying buffer.
+function floats(bytes, at, n) {
+  const start = bytes.byteOffset + at;
+  if (start % 4 === 0) return new Float32Array(bytes.buffer, start, n);
+  return new Float32Array(bytes.slice(at, at + 4 * n).buffer);
+}
+
+export function decodeModel(bytes) {
+  if (text.decode(bytes.subarray(0, 4)) !== "RNNX") throw new Error("not an RNN Explorer model blob");
+  const length = u32(bytes, 4);
+  const header = JSON.parse(text.decode(bytes.subarray(8, 8 + length)));
+  const start = 8 + length + ((4 - ((8 + length) % 4)) % 4);
+  const size = (shape) => shape.reduce((a, b) => a * b, 1);
+  let nFloats = header.tensors.reduce((s, t) => s + size(t.shape), 0);
+  if (header.noise) nFloats += size(header.noise.shape);
+  const all = floats(bytes, start, nFloats);
+  const byName = {};
+  for (const t of header.tensors) byName[t.name] = all.subarray(t.offset, t.offset + size(t.shape));
+  const inSize = (name) => header.tensors.find((t) => t.name === name).shape[1];
+  const { layers, directions } = header.config;
+  const weights = [];
+  for (let l = 0; l < layers; l++) {
+    const dirs = [];
+    for (let d = 0; d < directions; d++) {
+      const sfx = `_l${l}` + (d ? "_reverse" : "");
+      dirs.push({
+        wih: byName[`weight_ih${sfx}`], bih: byName[`bias_ih${sfx}`],
+        whh: byName[`weight_hh${sfx}`], bhh: byName[`bias_hh${sfx}`], inSize: inSize(`weight_ih${sfx}`),
+      });
+    }
+    weights.push(dirs);
+  }
+  const count = header.digits.count;
+  const pixels = bytes.subarray(start + 4 * nFloats, start + 4 * nFloats + count * ROWS * ROWS);
+  let noise = null;
+  if (header.noise) noise = all.subarray(header.noise.offset, header.noise.offset + size(header.noise.shape));
+  return {
+    name: header.name, label: header.label, config: header.config, task: header.task,
+    weights, head: { w: byName["head.weight"], b: byName["head.bias"] },
+    digits: { count, labels: header.digits.labels, pixels }, noise, noiseInfo: header.noise, bytes: bytes.length,
+  };
+}
+
+// The view blob: "RNXV", uint32 options length, options JSON, uint32 model count, then per model a uint32
+// length and its blob.
+export function decodeView(bytes) {
+  if (text.decode(bytes.subarray(0, 4)) !== "RNXV") throw new Error("not an RNN Explorer view");
+  const length = u32(bytes, 4);
+  const options = JSON.parse(text.decode(bytes.subarray(8, 8 + length)));
+  let at = 8 + length;
+  const n = u32(bytes, at);
+  at += 4;
+  const models = [];
+  for (let k = 0; k < n; k++) {
+    const len = u32(bytes, at);
+    models.push(decodeModel(bytes.subarray(at + 4, at + 4 + len)));
+    at += 4 + len;
+  }
+  return { options, models };
+}
+
+// A test digit's image as the engine reads it: uint8 / 255 in float32, (28*28).
+export function digitImage(model, index) {
+  const px = model.digits.pixels.subarray(index * ROWS * ROWS, (index + 1) * ROWS * ROWS);
+  const out = new Float32Array(ROWS * ROWS);
+  for (let k = 0; k < out.length; k++) out[k] = px[k] / 255;
+  return out;
+}
+
+// The sequence (T*28) the model's task makes of an image: the digit's rows, and the delay's blank or noise
+// rows after or before them (noise block `noiseIndex`: the digit's number, or the drawing's block).
+export function sequenceOf(model, image, noiseIndex) {
+  const { kind, delay, at, T } = model.task;
+  const seq = new Float32Array(T * ROWS);
+  const digitStart = at === "before" ? delay : 0;
+  seq.set(image, digitStart * ROWS);
+  if (kind === "noise") {
+    const block = delay * ROWS;
+    const k = noiseIndex < 0 || noiseIndex >= model.digits.count ? model.noiseInfo.drawing : noiseIndex;
+    seq.set(model.noise.subarray(k * block, (k + 1) * block), at === "before" ? 0 : ROWS * ROWS);
+  }
+  return seq;
+}
