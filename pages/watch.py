@@ -18,6 +18,7 @@ from explorer.model.unroll import DIRECTIONS, state_names
 from explorer.readings.formulas import equations, step_lines
 from explorer.readings.models import point_note
 from explorer.readings.watch import (
+    PRESENT_KEYS,
     edit_caption,
     explain_caption,
     gate_reading,
@@ -77,6 +78,8 @@ def closer_digit() -> ui.Digit:
     except (TypeError, ValueError):
         index = 0
     index = min(max(index, 0), len(test) - 1)
+    if str(st.session_state.get("digit")) != str(index) or st.query_params.get("digit") != str(index):
+        ui.remember("digit", index)  # the link names the digit
     return ui.Digit(test.images[index].astype(np.float32) / 255.0, int(test.labels[index]), index)
 
 
@@ -161,6 +164,7 @@ view = view_options(
     order=order_by,
     speed=speed,
     inspect=not screen,
+    keys=PRESENT_KEYS if screen else "",
 )
 result = watch_view(view_blob(blobs, view), key="watch_view")
 if result is not None and result.get("key") == "m":

@@ -170,10 +170,3 @@ def replay_caption(history: list, traces: list, label: int | None) -> str:
 
 
 PRESENT_KEYS = "Space play/pause · ←/→ one row · N next digit · M next model"
-
-
-def present_line(final: np.ndarray, label: int | None) -> str:
-    """Presentation mode's one line above the animation: the answer after the last row, and the keys."""
-    guess = int(final.argmax())
-    verdict = "" if label is None else (" — right" if guess == label else f" — wrong, it is a {label}")
-    return f"**Prediction {guess}** ({final[guess]:.0%} sure){verdict} &nbsp;·&nbsp; keys: {PRESENT_KEYS}"

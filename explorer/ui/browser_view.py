@@ -43,6 +43,23 @@ def view_blob(models: list[bytes], options: dict) -> bytes:
     return b"".join(out)
 
 
+def parse_view(blob: bytes) -> tuple[dict, list[bytes]]:
+    """(options, model blobs) of a view_blob: what the browser's decoder reads, for tests and tools."""
+    if blob[:4] != VIEW_MAGIC:
+        raise ValueError("not an RNN Explorer view")
+    (length,) = struct.unpack_from("<I", blob, 4)
+    options = json.loads(blob[8 : 8 + length])
+    at = 8 + length
+    (count,) = struct.unpack_from("<I", blob, at)
+    at += 4
+    models = []
+    for _ in range(count):
+        (size,) = struct.unpack_from("<I", blob, at)
+        models.append(blob[at + 4 : at + 4 + size])
+        at += 4 + size
+    return options, models
+
+
 def watch_view(blob: bytes, key: str, on_key=None, on_inspect=None):
     """Mount the view; its result's .key is "m" after M was pressed, .inspect the digit sent to the tabs."""
     return _watch(

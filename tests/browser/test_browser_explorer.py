@@ -187,12 +187,14 @@ def test_the_browsers_preprocessing_is_drawing_to_digit(page, tmp_path):
         assert np.abs(np.array(js).reshape(28, 28) - expected).max() <= TOL, what
 
 
-@pytest.mark.parametrize(("name", "layer", "direction"), [("lstm-2x128", 1, 0), ("bilstm-128", 0, 1), ("gru-128", 0, 0)])
+@pytest.mark.parametrize(
+    ("name", "layer", "direction"), [("lstm-2x128", 1, 0), ("bilstm-128", 0, 1), ("gru-128", 0, 0)]
+)
 def test_a_clicked_cell_is_explained_with_the_engines_numbers(page, tmp_path, name, layer, direction):
     model, task = model_and_task(name)
     root = open_explorer(page, tmp_path, model, task, digit=4, layer=layer, direction=direction)
     H, T = model.config.hidden_size, task.T
-    gates = [*(model.config.kind == "lstm" and "ifgo" or "rzn")]
+    gates = [*((model.config.kind == "lstm" and "ifgo") or "rzn")]
     for state, t, k in [(gates[1], 9, 17), ("h", 0, 3), ("h", T - 1, H - 1)]:
         canvas = page.locator(f'.rx-map[data-state="{state}"]')
         box = canvas.bounding_box()

@@ -1,73 +1,167 @@
-"""Watch it read in real Chromium: the animation plays client-side, and a drawing on the canvas gets read."""
+"""Watch it read in real Chromium, through the app: the view plays, draws and steps in the browser, even with the
+server paused; a drawing goes to the tabs below when asked."""
 
+import os
 import re
+import signal
 
+import numpy as np
 import pytest
+import torch
 from conftest import screenshot, wait_until_idle
+
+from explorer.data.digits import load_sample
+from explorer.model.checkpoint_file import read_checkpoint
+from explorer.model.checkpoints import shipped_dir
+from explorer.model.unroll import trace
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
-def rows_read(page) -> int:
-    """The animation's current step, from the slider's 'rows read: t' label."""
-    return int(page.locator(".stPlotlyChart .slider-label", has_text="rows read").text_content().split(":")[1])
-
-
-def heatmaps_drawn(page) -> int:
-    return page.locator(".stPlotlyChart .hm image").count()
-
-
-def open_watch(page, app_url: str, query: str = "", chart: bool = True) -> None:
+def open_watch(page, app_url: str, query: str = "") -> None:
     page.goto(f"{app_url}/watch{query}")
     wait_until_idle(page)
-    if chart:
-        page.wait_for_selector(".stPlotlyChart .hm image", timeout=30_000)
+    page.wait_for_function(VIEW_READY, timeout=30_000)
     assert page.locator('[data-testid="stException"]').count() == 0
 
 
-def test_play_animates_the_scan_in_the_browser(page, app_url):
-    page.set_viewport_size({"width": 1440, "height": 1900})  # Streamlit scrolls inside the page: grow it instead
+# The view lives in the component's shadow root: found through the element that holds it.
+VIEW = """() => [...document.querySelectorAll('*')].map((e) => e.shadowRoot?.querySelector('.rx-root') ||
+  (e.classList?.contains('rx-root') ? e : null)).find((r) => r)"""
+VIEW_READY = f"() => ({VIEW})()?.rnnExplorer?.traces"
+
+
+def view_state(page) -> dict:
+    return page.evaluate(f"() => ({VIEW})().rnnExplorer.state")
+
+
+def rows_read(page) -> int:
+    return view_state(page)["row"]
+
+
+def test_play_pause_and_step_run_in_the_browser(page, app_url):
     open_watch(page, app_url, "?digit=8")
-    assert rows_read(page) == 28 and heatmaps_drawn(page) == 7  # the digit + i, f, g, o, c, h
-    page.locator(".updatemenu-button", has_text="Play").click()
+    assert rows_read(page) == 28 and page.locator(".rx-map").count() == 6  # i, f, g, o, c, h
+    page.locator(".rx-play-btn").click()
     page.wait_for_timeout(1200)
     early = rows_read(page)
-    assert heatmaps_drawn(page) == 7  # frames only move shapes: no heatmap is dropped or redrawn mid-play
     screenshot(page, "watch-playing")
     page.wait_for_timeout(1200)
     later = rows_read(page)
     assert 1 <= early < later < 28
-    page.locator(".updatemenu-button", has_text="Pause").click()
+    page.locator(".rx-play-btn").click()  # pause
     paused = rows_read(page)
     page.wait_for_timeout(800)
     assert rows_read(page) == paused
-    page.locator(".updatemenu-button", has_text="Resume").click()
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('.slider-label')].some(e => e.textContent === 'rows read: 28')",
-        timeout=15_000,
-    )
-    page.wait_for_timeout(500)
+    page.get_by_role("button", name="row ▶").click()
+    assert rows_read(page) == paused + 1
+    page.locator(".rx-play-btn").click()
+    page.wait_for_function(f"() => ({VIEW})().rnnExplorer.state.row === 28", timeout=15_000)
     screenshot(page, "watch")
 
 
-def test_drawing_on_the_canvas_gets_a_prediction(page, app_url):
-    open_watch(page, app_url, "?digit_source=draw", chart=False)
-    assert page.get_by_text("Draw a digit on the canvas").count() == 1
-    canvas = page.locator("canvas.upper-canvas").first
-    canvas.wait_for(timeout=30_000)
-    box = canvas.bounding_box()
+def test_the_apps_view_computes_the_engines_numbers(page, app_url):
+    """The app's own path (the blob the server sends through Streamlit): the BiLSTM's backward direction."""
+    open_watch(page, app_url, "?model=bilstm-128&digit=6")
+    got = page.evaluate(
+        f"""() => {{ const t = ({VIEW})().rnnExplorer.traces[0].tr;
+        const back = t.runs[0][1];
+        return {{ probs: Array.from(t.probs), h: Array.from(back.h), f: Array.from(back.gates.f) }}; }}"""
+    )
+    model = read_checkpoint(shipped_dir() / "bilstm-128.safetensors").model
+    image = load_sample()[1].images[6].astype(np.float32) / 255
+    tr = trace(model, torch.from_numpy(image)[None])
+    assert np.abs(np.array(got["probs"]).reshape(28, 10) - tr.probs[0]).max() <= 1e-5
+    assert np.abs(np.array(got["h"]).reshape(28, -1) - tr.get(0, 1, "h")[0]).max() <= 1e-5
+    assert np.abs(np.array(got["f"]).reshape(28, -1) - tr.get(0, 1, "f")[0]).max() <= 1e-5
+
+
+def test_a_drawing_is_read_and_sent_for_a_closer_look(page, app_url):
+    open_watch(page, app_url, "?digit=0")
+    page.get_by_role("button", name="Draw your own").click()
+    pad = page.locator(".rx-pad")
+    box = pad.bounding_box()
     x = box["x"] + box["width"] / 2
     page.mouse.move(x, box["y"] + 0.15 * box["height"])
     page.mouse.down()
     for k in range(1, 21):  # a vertical stroke: a "1"
         page.mouse.move(x, box["y"] + (0.15 + 0.035 * k) * box["height"])
     page.mouse.up()
-    page.wait_for_selector('[data-testid="stMetricValue"]', timeout=30_000)
-    wait_until_idle(page)
-    values = page.locator('[data-testid="stMetricValue"]').all_text_contents()
-    assert values[0] == "1"  # Prediction
-    page.wait_for_selector(".stPlotlyChart .hm image", timeout=30_000)
+    page.wait_for_timeout(200)
+    assert page.locator(".rx-guess").text_content().startswith("after row 28: 1 (")
     screenshot(page, "watch-drawing")
+    page.get_by_role("button", name="Look closer below ↓").click()
+    page.get_by_text("A closer look at your drawing").wait_for(timeout=30_000)
+    wait_until_idle(page)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert view_state(page)["source"] == "draw"  # the view kept the drawing through the rerun
+    assert page.locator(".rx-guess").text_content().startswith("after row 28: 1 (")
+
+
+def test_with_the_server_paused_the_view_still_changes_digits_plays_and_draws(page, app_server):
+    """Zero server CPU per digit change: SIGSTOP the Streamlit process, then use the view."""
+    url, proc = app_server
+    page.set_viewport_size({"width": 1280, "height": 720})
+    open_watch(page, url, "?present=1&digit=3")
+    before = page.evaluate(f"() => Array.from(({VIEW})().rnnExplorer.traces[0].tr.probs)")
+    os.kill(proc.pid, signal.SIGSTOP)
+    try:
+        for k in range(4, 9):
+            page.keyboard.press("n")
+            assert view_state(page)["index"] == k
+        assert "test digit #8" in page.locator(".rx-title").text_content()
+        after = page.evaluate(f"() => Array.from(({VIEW})().rnnExplorer.traces[0].tr.probs)")
+        assert after != before
+        page.keyboard.press("ArrowLeft")
+        assert rows_read(page) == 27
+        page.keyboard.press(" ")
+        page.wait_for_function(f"() => ({VIEW})().rnnExplorer.state.row === 28", timeout=10_000)
+        page.get_by_role("button", name="Draw your own").click()
+        box = page.locator(".rx-pad").bounding_box()
+        page.mouse.move(box["x"] + 0.5 * box["width"], box["y"] + 0.1 * box["height"])
+        page.mouse.down()
+        page.mouse.move(box["x"] + 0.5 * box["width"], box["y"] + 0.9 * box["height"], steps=8)
+        page.mouse.up()
+        page.wait_for_timeout(200)
+        assert page.evaluate(f"() => ({VIEW})().rnnExplorer.image !== null")
+        screenshot(page, "watch-server-paused")
+    finally:
+        os.kill(proc.pid, signal.SIGCONT)
+    wait_until_idle(page)
+
+
+@pytest.mark.parametrize("width,height,present", [(1280, 720, "1"), (1920, 1080, "1080")])
+def test_presentation_mode_fits_the_screen_and_answers_keys(page, app_url, width, height, present):
+    page.set_viewport_size({"width": width, "height": height})
+    open_watch(page, app_url, f"?present={present}&digit=8")
+    assert page.locator('section[data-testid="stSidebar"]').is_hidden()
+    for thing in (".rx-map >> nth=-1", ".rx-play-btn", ".rx-slider", ".rx-bars", ".rx-digit-canvas"):  # on screen
+        box = page.locator(thing).first.bounding_box()
+        assert box and box["y"] >= 0 and box["y"] + box["height"] <= height, (thing, box)
+    screenshot(page, f"watch-present-{height}")
+    assert rows_read(page) == 28
+    page.keyboard.press("ArrowLeft")
+    page.keyboard.press("ArrowLeft")
+    assert rows_read(page) == 26
+    page.keyboard.press("ArrowRight")
+    assert rows_read(page) == 27
+    page.keyboard.press(" ")  # plays on to row 28
+    page.wait_for_function(f"() => ({VIEW})().rnnExplorer.state.row === 28", timeout=10_000)
+    page.keyboard.press(" ")  # at the end: play from row 1
+    page.wait_for_timeout(700)
+    page.keyboard.press(" ")  # pause
+    paused = rows_read(page)
+    page.wait_for_timeout(700)
+    assert 1 <= paused < 28 and rows_read(page) == paused
+    page.keyboard.press("n")
+    assert view_state(page)["index"] == 9
+    page.keyboard.press("m")  # the next model: the server sends its weights once
+    page.wait_for_function("() => location.search.includes('model=') && !location.search.includes('model=lstm-128')")
+    wait_until_idle(page)
+    page.wait_for_function(VIEW_READY, timeout=30_000)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert "present=" + present in page.url
+    assert view_state(page)["index"] == 9  # the view kept its digit for the new model
 
 
 def test_home_page_shows_the_model_cards(page, app_url):
@@ -79,10 +173,11 @@ def test_home_page_shows_the_model_cards(page, app_url):
     page.get_by_role("button", name="Watch it read").first.click()
     page.wait_for_url(re.compile(r"/watch"), timeout=30_000)
     wait_until_idle(page)
-    page.wait_for_selector(".stPlotlyChart .hm image", timeout=30_000)
+    page.wait_for_function(VIEW_READY, timeout=30_000)
     assert page.locator('[data-testid="stException"]').count() == 0
     assert "model=lstm-128" in page.url and "digit=0" in page.url  # the hero button: the default model and digit
-    assert page.locator("text=LSTM-128 reading test digit #0").count() >= 1  # the figure's title
+    label = load_sample()[1].labels[0]
+    assert page.locator(".rx-title").text_content() == f"LSTM-128 reading test digit #0 (a {label})"
 
 
 def test_what_if_erases_rows_in_the_browser(page, app_url):
@@ -133,41 +228,3 @@ def test_replay_plays_training_client_side(page, app_url):
     title = page.locator(".stPlotlyChart .gtitle", has_text="final").first.text_content()
     assert "test accuracy 98.5%" in title
     screenshot(page, "watch-replay")
-
-
-@pytest.mark.parametrize("width,height,present", [(1280, 720, "1"), (1920, 1080, "1080")])
-def test_presentation_mode_fits_the_screen_and_answers_keys(page, app_url, width, height, present):
-    page.set_viewport_size({"width": width, "height": height})
-    open_watch(page, app_url, f"?present={present}&digit=8")
-    page.wait_for_timeout(1000)
-    assert page.locator('section[data-testid="stSidebar"]').is_hidden()
-    for thing in (".stPlotlyChart .hm image", ".updatemenu-button", ".slider-rail-touch-rect"):  # all on screen
-        box = page.locator(thing).first.bounding_box()
-        assert box and box["y"] >= 0 and box["y"] + box["height"] <= height, (thing, box)
-    screenshot(page, f"watch-present-{height}")
-    assert rows_read(page) == 28
-    page.keyboard.press("ArrowLeft")
-    page.keyboard.press("ArrowLeft")
-    page.wait_for_timeout(300)
-    assert rows_read(page) == 26
-    page.keyboard.press("ArrowRight")
-    page.wait_for_timeout(300)
-    assert rows_read(page) == 27
-    page.keyboard.press(" ")  # resume: plays on to row 28
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('.slider-label')].some(e => e.textContent === 'rows read: 28')",
-        timeout=10_000,
-    )
-    page.keyboard.press(" ")  # at the end: play from row 1
-    page.wait_for_timeout(700)
-    page.keyboard.press(" ")  # pause
-    paused = rows_read(page)
-    page.wait_for_timeout(700)
-    assert 1 <= paused < 28 and rows_read(page) == paused
-    page.keyboard.press("n")
-    page.get_by_text("test digit #9").first.wait_for(timeout=30_000)
-    page.keyboard.press("m")
-    page.wait_for_function("() => location.search.includes('model=') && !location.search.includes('model=lstm-128')")
-    wait_until_idle(page)
-    assert page.locator('[data-testid="stException"]').count() == 0
-    assert "present=" + present in page.url and "digit=9" in page.url  # the view is in the link

@@ -23,10 +23,12 @@ from explorer.data.digits import load_sample
 from explorer.model.checkpoint_file import MAX_BYTES, read_checkpoint
 from explorer.model.checkpoints import owner_dir, save_checkpoint, shipped_dir, user_dir
 from explorer.model.network import ModelConfig, SequenceClassifier
+from explorer.model.portable import unpack
 from explorer.serving.tasks import EpochEnd
 from explorer.training.cli import configs, parse_args
 from explorer.training.loop import Step
 from explorer.training.metadata import recorded_train_config
+from explorer.ui.browser_view import parse_view
 
 MANAGER = ui.job_manager()
 
@@ -168,9 +170,9 @@ def test_a_delayed_truncated_run_records_its_task_and_scheme_and_watch_reads_its
     assert saved.meta["command"].split()[4:] == shown[4:]
     click(at, "Open in Watch it read")
     assert not at.exception and at.selectbox(key="_widget_model").value.endswith("/delayed")
-    scan = json.loads(at.get("plotly_chart")[0].proto.spec)
-    assert "row-MNIST + 5 blank rows after (T = 33)" in json.dumps(scan["layout"]["title"])
-    assert len(scan["frames"]) == 33  # one frame per row the model reads, the 5 blank ones too
+    _, (blob,) = parse_view(at.get("bidi_component")[0].proto.bytes)
+    task = unpack(blob)[0]["task"]  # the browser view reads the model's own sequences, the 5 blank rows too
+    assert (task["name"], task["T"]) == ("row-MNIST + 5 blank rows after (T = 33)", 33)
 
 
 def test_truncation_settings_follow_a_shorter_task():

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import safetensors.torch
 import torch
-from plotly_spec import array, bar_heights, frame, heatmaps
+from plotly_spec import array
 from streamlit.testing.v1 import AppTest
 
 from explorer import ui
@@ -16,24 +16,18 @@ from explorer.analysis.counterfactual import agreement, erase, final_probabiliti
 from explorer.analysis.explain import explain, top_terms
 from explorer.analysis.units import gate_saturation
 from explorer.data.digits import drawing_to_digit, load_sample
-from explorer.figures.panels import PRESENT_CHROME
 from explorer.model.checkpoint_file import read_checkpoint
 from explorer.model.checkpoints import list_checkpoints, save_checkpoint, shipped_dir, user_dir
 from explorer.model.network import ModelConfig, SequenceClassifier
+from explorer.model.portable import tensor_names, unpack
 from explorer.model.predictions import misclassified, predict
 from explorer.model.snapshots import points
-from explorer.model.unroll import state_names, trace
+from explorer.model.unroll import trace
 from explorer.readings.formulas import equations, step_lines
 from explorer.readings.models import point_note
-from explorer.readings.watch import (
-    edit_caption,
-    explain_caption,
-    occlusion_reading,
-    present_line,
-    replay_caption,
-    saturation_caption,
-)
+from explorer.readings.watch import edit_caption, explain_caption, occlusion_reading, replay_caption, saturation_caption
 from explorer.serving.budget import digits_for
+from explorer.ui.browser_view import parse_view
 
 APP = str(Path(__file__).resolve().parents[2] / "explorer" / "app.py")
 
@@ -73,8 +67,12 @@ def rerun(at) -> AppTest:
     return at
 
 
-def scan_spec(at) -> dict:
-    return json.loads(at.get("plotly_chart")[0].proto.spec)
+def view_of(at) -> tuple[dict, list]:
+    """The options and the unpacked models (header, tensors, digits, noise) the page sent the browser view."""
+    (element,) = at.get("bidi_component")
+    assert element.proto.component_name == "rnn_explorer.watch"
+    options, blobs = parse_view(element.proto.bytes)
+    return options, [unpack(b) for b in blobs]
 
 
 def widget(elements, label):
@@ -82,20 +80,29 @@ def widget(elements, label):
     return found
 
 
-def assert_scan_shows(at, name, image, layer=0, direction=0):
-    """The animated figure holds the engine's trace of this model and digit: every heatmap and every frame's bars."""
-    spec = scan_spec(at)
-    tr = expected_trace(name, image)
-    maps = heatmaps(spec)
-    np.testing.assert_array_equal(array(maps["digit"]["z"]), image)
-    for state in state_names(tr.config.kind):
-        z = array(maps[state]["z"])  # (H, T), units in display order
-        units = array(maps[state]["customdata"])[:, 0]
-        np.testing.assert_array_equal(z, tr.get(layer, direction, state)[0][:, units].T)
-    assert len(spec["frames"]) == 28
-    for t in (1, 14, 28):
-        np.testing.assert_allclose(bar_heights(frame(spec, t)["shapes"], "P"), tr.probs[0, t - 1], rtol=1e-6)
-    return spec
+def assert_weights(sent, net) -> None:
+    """A model as the view got it holds exactly this network's weights."""
+    header, tensors, digits, _ = sent
+    state = {k.removeprefix("rnn."): v.numpy() for k, v in net.state_dict().items()}
+    assert list(tensors) == tensor_names(net)
+    for name in tensors:
+        np.testing.assert_array_equal(tensors[name], state[name], err_msg=name)
+    assert header["config"]["kind"] == net.config.kind and len(digits) == header["digits"]["count"] > 0
+    np.testing.assert_array_equal(digits, sample_test().images[: len(digits)])
+
+
+def assert_view_shows(at, name, digit=0, layer=0, direction=0, net=None) -> dict:
+    """The browser view got this model's weights (the browser computes its trace from them; the Chromium tests
+    hold that to the engine) and starts at this test digit (None: the drawing), layer and direction."""
+    options, models = view_of(at)
+    assert_weights(models[0], model(name) if net is None else net)
+    assert models[0][0]["name"] == name
+    if digit is None:
+        assert options["source"] == "draw"
+    else:
+        assert (options["source"], options["digit"]) == ("test", digit)
+    assert (options["layer"], options["direction"]) == (layer, direction)
+    return options
 
 
 # ---- Home ------------------------------------------------------------------------------------------
@@ -118,52 +125,58 @@ def test_home_card_leads_into_watch_it_read_with_that_model():
     at.button(key="watch_gru-128").click()
     rerun(at)
     assert at.session_state["model"] == "gru-128" and at.query_params["model"] == "gru-128"
-    assert_scan_shows(at, "gru-128", digit_image(0))
+    assert_view_shows(at, "gru-128")
 
 
 # ---- Watch it read ---------------------------------------------------------------------------------
 
 
-def test_watch_opens_on_lstm_and_shows_its_trace():
+def test_watch_opens_on_lstm_and_sends_the_browser_its_model_once():
     at = run_watch()
     assert at.session_state["model"] == "lstm-128"
-    spec = assert_scan_shows(at, "lstm-128", digit_image(0))
-    assert set(heatmaps(spec)) == {"digit", "i", "f", "g", "o", "c", "h"}
-    tr = expected_trace("lstm-128", digit_image(0))
-    guess = int(tr.probs[0, -1].argmax())
-    metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Prediction"] == str(guess) and metrics["Confidence"] == f"{tr.probs[0, -1, guess]:.1%}"
-    assert metrics["Label"] == str(sample_test().labels[0])
+    options = assert_view_shows(at, "lstm-128")
+    assert options["present"] == 0 and options["inspect"] and options["names"]["f"] == "forget gate"
+    header = view_of(at)[1][0][0]
+    assert header["task"]["T"] == 28 and header["digits"]["count"] == len(sample_test())
+    assert header["digits"]["labels"] == sample_test().labels.tolist()
+    assert at.subheader[0].value == f"A closer look at test digit #0 (a {sample_test().labels[0]})"
 
 
-def test_switching_model_digit_and_ordering_redraws_from_the_engine():
-    at = run_watch()
-    at.number_input(key="_widget_digit_index").set_value(42)
-    rerun(at)
-    assert at.query_params["digit"] == "42"
-    assert_scan_shows(at, "lstm-128", digit_image(42))
+def test_the_view_carries_the_models_predictions_for_next_mistake():
+    at = run_watch(query={"model": "rnn-128"})
+    header = view_of(at)[1][0][0]
+    predicted = predict(model("rnn-128"), sample_test())
+    assert header["digits"]["predicted"] == predicted.tolist()
+    wrong = misclassified(sample_test(), predicted)
+    assert len(wrong) == round((1 - 0.971) * 1000)  # the accuracy recorded in the checkpoint
+
+
+def test_switching_model_digit_and_ordering_reach_the_view_and_the_tabs():
+    at = run_watch(query={"digit": "42"})
+    assert_view_shows(at, "lstm-128", 42)
     at.selectbox(key="_widget_model").set_value("gru-128")
     rerun(at)
-    spec = assert_scan_shows(at, "gru-128", digit_image(42))
-    assert set(heatmaps(spec)) == {"digit", "r", "z", "n", "h"}
+    assert_view_shows(at, "gru-128", 42)
+    assert at.query_params["digit"] == "42"
     widget(at.selectbox, "Order units by").set_value("activity")
     rerun(at)
+    assert view_of(at)[0]["order"] == "activity"
     h = expected_trace("gru-128", digit_image(42)).get(0, 0, "h")[0]
-    units = array(heatmaps(scan_spec(at))["h"]["customdata"])[:, 0]
-    assert np.all(np.diff(np.abs(h[:, units]).mean(axis=0)) <= 0)  # most active unit on top
+    units = at.selectbox(key=next(k for k in at.session_state if str(k).startswith("_widget_unit"))).options
+    order = [int(u.split()[1]) for u in units]
+    assert np.all(np.diff(np.abs(h[:, order]).mean(axis=0)) <= 0)  # the inspector lists the most active first
 
 
-def test_layer_and_direction_pick_the_heatmaps():
+def test_layer_and_direction_pick_where_the_view_starts():
     at = run_watch(query={"model": "lstm-2x128", "digit": "3"})
     widget(at.selectbox, "Layer").set_value(1)
     rerun(at)
-    assert_scan_shows(at, "lstm-2x128", digit_image(3), layer=1)
+    assert_view_shows(at, "lstm-2x128", 3, layer=1)
     at.selectbox(key="_widget_model").set_value("bilstm-128")
     rerun(at)
     widget(at.selectbox, "Direction").set_value(1)
     rerun(at)
-    spec = assert_scan_shows(at, "bilstm-128", digit_image(3), direction=1)
-    assert frame(spec, 1)["shapes"]["curtain h"]["x1"] == 27.5  # backward: only the bottom row read
+    assert_view_shows(at, "bilstm-128", 3, direction=1)
 
 
 def test_model_and_digit_survive_a_trip_to_another_page():
@@ -173,33 +186,24 @@ def test_model_and_digit_survive_a_trip_to_another_page():
     at.switch_page("../pages/watch.py")
     rerun(at)
     assert at.query_params["model"] == "gru-128" and at.query_params["digit"] == "42"
-    assert_scan_shows(at, "gru-128", digit_image(42))
+    assert_view_shows(at, "gru-128", 42)
 
 
 def test_shared_link_restores_the_view():
-    at = run_watch(
-        query={"model": "bilstm-128", "digit": "17", "direction": "1", "order": "cluster", "layout": "narrow"}
-    )
+    at = run_watch(query={"model": "bilstm-128", "digit": "17", "direction": "1", "order": "cluster"})
     assert widget(at.selectbox, "Direction").value == 1
-    spec = assert_scan_shows(at, "bilstm-128", digit_image(17), direction=1)
-    assert spec["layout"]["annotations"][1]["text"].startswith("P(class)")  # narrow: beside the digit
+    assert assert_view_shows(at, "bilstm-128", 17, direction=1)["order"] == "cluster"
 
 
-def test_digit_by_class_and_misclassified():
-    at = run_watch(state={"digit_source": "class"})
-    at.selectbox(key="_widget_digit_class").set_value(7)
-    rerun(at)
-    index = int(at.session_state["digit"])
-    assert sample_test().labels[index] == 7 and index == np.flatnonzero(sample_test().labels == 7)[0]
-    at.session_state["digit_source"] = "wrong"
-    at.selectbox(key="_widget_model").set_value("rnn-128")
-    rerun(at)
-    wrong = misclassified(sample_test(), predict(model("rnn-128"), sample_test()))
-    assert len(wrong) == round((1 - 0.971) * 1000)  # the accuracy recorded in the checkpoint
-    options = at.selectbox(key="_widget_digit_wrong").options
-    assert [int(o.split(":")[0][1:]) for o in options] == wrong.tolist()
-    assert int(at.session_state["digit"]) in wrong
-    assert_scan_shows(at, "rnn-128", digit_image(int(at.session_state["digit"])))
+def test_a_drawing_sent_for_a_closer_look_is_what_the_tabs_read():
+    image = drawing_to_digit(drawn_one())
+    at = run_watch(state={"digit_source": "draw", "watch_drawing": image, "watch_tab": "How the prediction settles"})
+    assert_view_shows(at, "lstm-128", None)
+    assert at.subheader[0].value == "A closer look at your drawing"
+    curve = json.loads(at.get("plotly_chart")[0].proto.spec)["data"]
+    probs = expected_trace("lstm-128", image).probs[0]
+    assert int(probs[-1].argmax()) == 1
+    np.testing.assert_allclose(array(curve[1]["y"]), probs[:, 1], rtol=1e-6)
 
 
 def drawn_one() -> np.ndarray:
@@ -210,25 +214,8 @@ def drawn_one() -> np.ndarray:
     return rgba
 
 
-def test_drawn_digit_is_read_and_predicted():
-    rgba = drawn_one()
-    at = run_watch(state={"digit_source": "draw", "digit_drawing": rgba})
-    image = drawing_to_digit(rgba)
-    assert_scan_shows(at, "lstm-128", image)
-    metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Prediction"] == "1" and metrics["Label"] == "—"
-    assert at.image[0] is not None  # the 28x28 preview
-
-
-@pytest.mark.parametrize("drawing", [None, np.zeros((224, 224, 4), np.uint8)], ids=["untouched", "cleared"])
-def test_empty_canvas_prompts_instead_of_failing(drawing):
-    at = run_watch(state={"digit_source": "draw", "digit_drawing": drawing})
-    assert not at.get("plotly_chart") and not at.error
-    assert any("Draw a digit" in i.value or "canvas is empty" in i.value for i in at.info)
-
-
 @pytest.mark.parametrize("how", ["toggle", "link"])
-def test_compare_mode_runs_the_second_model_on_the_same_digit(how):
+def test_compare_mode_sends_both_models(how):
     if how == "toggle":
         at = run_watch(query={"digit": "9"})
         at.toggle(key="_widget_compare_on").set_value(True)
@@ -236,17 +223,15 @@ def test_compare_mode_runs_the_second_model_on_the_same_digit(how):
         assert at.query_params["compare_on"] == "1" and at.query_params["compare"] == "rnn-128"
     else:  # a copied link opens in compare mode
         at = run_watch(query={"digit": "9", "compare_on": "1", "compare": "rnn-128"})
-    spec = scan_spec(at)
-    hs = [array(d["z"]) for d in spec["data"] if d.get("name") == "h"]
-    np.testing.assert_array_equal(hs[0], expected_trace("lstm-128", digit_image(9)).get(0, 0, "h")[0].T)
-    np.testing.assert_array_equal(hs[1], expected_trace("rnn-128", digit_image(9)).get(0, 0, "h")[0].T)
-    rnn_probs = expected_trace("rnn-128", digit_image(9)).probs[0, 4]
-    np.testing.assert_allclose(bar_heights(frame(spec, 5)["shapes"], "RNN-128"), rnn_probs, rtol=1e-6)
+    _, models = view_of(at)
+    assert len(models) == 2
+    assert_weights(models[0], model("lstm-128"))
+    assert_weights(models[1], model("rnn-128"))
 
 
 def test_tabs_inspector_saturation_and_export():
     at = run_watch(query={"digit": "4", "unit": "7"})
-    inspector = json.loads(at.get("plotly_chart")[1].proto.spec)
+    inspector = json.loads(at.get("plotly_chart")[0].proto.spec)
     tr = expected_trace("lstm-128", digit_image(4))
     forget = next(d for d in inspector["data"] if d["name"].startswith("f "))
     np.testing.assert_array_equal(array(forget["y"]), tr.get(0, 0, "f")[0, :, 7])
@@ -254,14 +239,14 @@ def test_tabs_inspector_saturation_and_export():
     at.session_state["watch_tab"] = "Gate saturation"
     rerun(at)
     stats = gate_saturation(model("lstm-128"), sample_test().tensors()[0])[0, 0]
-    dots = [d for d in json.loads(at.get("plotly_chart")[1].proto.spec)["data"] if "customdata" in d]
+    dots = [d for d in json.loads(at.get("plotly_chart")[0].proto.spec)["data"] if "customdata" in d]
     np.testing.assert_allclose(array(dots[1]["x"]), stats["f"][1])  # forget gate: fraction of steps > 0.9
     np.testing.assert_allclose(array(dots[1]["y"]), stats["f"][0])
 
     at.session_state["watch_tab"] = "Export"
     rerun(at)
     assert [b.proto.label for b in at.get("download_button")] == [
-        "Animation as standalone HTML (for slides)",
+        "Download this explorer (one HTML file that runs offline)",
         "Trace as .npz (gates, c, h, probabilities, image)",
     ]
 
@@ -279,17 +264,17 @@ def test_trace_export_round_trips():
 def test_a_model_deleted_under_the_open_page_gives_a_message_not_a_traceback(monkeypatch):
     path = save_checkpoint(user_dir() / "doomed.safetensors", SequenceClassifier(ModelConfig(hidden_size=8)))
     at = run_watch(state={"model": "doomed"})
-    assert at.selectbox(key="_widget_model").value == "doomed" and at.get("plotly_chart")
+    assert at.selectbox(key="_widget_model").value == "doomed" and at.get("bidi_component")
     listed = ui.available_models()
     path.unlink()
     with monkeypatch.context() as patch:  # deleted between the listing and the loading
         patch.setattr("explorer.ui.widgets.available_models", lambda: listed)
         rerun(at)
-    assert "doomed is gone" in at.error[0].value and not at.get("plotly_chart")
+    assert "doomed is gone" in at.error[0].value and not at.get("bidi_component")
     rerun(at)  # the next listing no longer has it: the page says so and falls back to its default model
     assert "no model doomed any more" in at.warning[0].value and not at.error
     assert at.selectbox(key="_widget_model").value == "lstm-128"
-    assert_scan_shows(at, "lstm-128", digit_image(0))
+    assert_view_shows(at, "lstm-128")
 
 
 @pytest.mark.parametrize(
@@ -311,7 +296,7 @@ def test_explain_a_number_shows_the_engines_equations_and_contributions(name, la
     assert shown[: len(step_lines(e))] == step_lines(e)
     assert shown[len(step_lines(e)) :] == equations(model(name).config.kind)  # in the expander
     assert explain_caption(e) in [c.value for c in at.caption]
-    bars = json.loads(at.get("plotly_chart")[1].proto.spec)["data"]
+    bars = json.loads(at.get("plotly_chart")[0].proto.spec)["data"]
     gate = at.selectbox(key="explain_gate").value
     inputs, recurrent = top_terms(e.terms[gate].input_terms), top_terms(e.terms[gate].recurrent_terms)
     np.testing.assert_allclose(array(bars[0]["x"]), [v for _, v in inputs])
@@ -328,14 +313,14 @@ def test_what_if_shows_the_re_run_of_every_edit(name):
     at = run_watch(query={"digit": "4"}, state={"model": name, "watch_tab": "What if"})
     image, label = digit_image(4), int(sample_test().labels[4])
     occ = occlusion(model(name), image, label)
-    spec = json.loads(at.get("plotly_chart")[1].proto.spec)
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
     np.testing.assert_allclose(array(spec["data"][1]["x"]), occ.change, atol=1e-9)
     sal = row_saliency(model(name), image, label)
     assert occlusion_reading(occ, agreement(occ, sal)) in [c.value for c in at.caption]
     at.multiselect(key="whatif_rows").set_value([10, 11, 12])
     rerun(at)
     edited = erase(image, [9, 10, 11])
-    bars = json.loads(at.get("plotly_chart")[2].proto.spec)["data"]
+    bars = json.loads(at.get("plotly_chart")[1].proto.spec)["data"]
     after = final_probabilities(model(name), edited[None])[0]
     np.testing.assert_allclose(array(bars[-1]["y"]), after, atol=1e-5)
     before, later = expected_trace(name, image).probs[0], expected_trace(name, edited).probs[0]
@@ -343,17 +328,16 @@ def test_what_if_shows_the_re_run_of_every_edit(name):
     at.radio(key="whatif_mode").set_value("keep")
     rerun(at)
     kept = keep_only(image, [9, 10, 11])
-    bars = json.loads(at.get("plotly_chart")[2].proto.spec)["data"]
+    bars = json.loads(at.get("plotly_chart")[1].proto.spec)["data"]
     np.testing.assert_allclose(array(bars[-1]["y"]), final_probabilities(model(name), kept[None])[0], atol=1e-5)
 
 
 def test_what_if_on_a_drawing_tracks_the_models_own_guess():
-    rgba = drawn_one()
-    at = run_watch(state={"digit_source": "draw", "digit_drawing": rgba, "watch_tab": "What if"})
-    image = drawing_to_digit(rgba)
+    image = drawing_to_digit(drawn_one())
+    at = run_watch(state={"digit_source": "draw", "watch_drawing": image, "watch_tab": "What if"})
     guess = int(expected_trace("lstm-128", image).probs[0, -1].argmax())
     occ = occlusion(model("lstm-128"), image, guess)
-    spec = json.loads(at.get("plotly_chart")[1].proto.spec)
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
     np.testing.assert_allclose(array(spec["data"][1]["x"]), occ.change, atol=1e-9)
     assert any("the class tracked is the model's own guess" in m.value for m in at.markdown)
 
@@ -386,14 +370,7 @@ def test_the_progress_slider_shows_the_model_as_it_was_at_a_snapshot(name):
     assert slider.value == len(history) - 1  # the final weights unless asked
     slider.set_value(2)
     rerun(at)
-    image = digit_image(3)
-    spec = scan_spec(at)
-    tr = trace(snapshot_weights(name, history[2].index), torch.from_numpy(image)[None])
-    for state in state_names(tr.config.kind):
-        z = array(heatmaps(spec)[state]["z"])
-        units = array(heatmaps(spec)[state]["customdata"])[:, 0]
-        np.testing.assert_allclose(z, tr.get(0, 0, state)[0][:, units].T, atol=1e-6)
-    np.testing.assert_allclose(bar_heights(frame(spec, 28)["shapes"], "P"), tr.probs[0, -1], rtol=1e-5, atol=1e-7)
+    assert_view_shows(at, name, 3, net=snapshot_weights(name, history[2].index))
     assert point_note(history[2]) in [c.value for c in at.sidebar.caption]
 
 
@@ -440,15 +417,13 @@ def test_replay_tab_holds_every_point_of_training(name, layer, direction):
 
 
 @pytest.mark.parametrize("screen,present", [(720, "1"), (1080, "1080")])
-def test_presentation_mode_shows_the_animation_alone_sized_for_the_screen(screen, present):
+def test_presentation_mode_shows_the_view_alone_sized_for_the_screen(screen, present):
     at = run_watch(query={"digit": "8", "present": present})
-    assert not at.title and not at.tabs and not at.expander  # only the animation and its one line
+    assert not at.title and not at.tabs and not at.expander and not at.subheader  # only the view
     assert at.toggle(key="_widget_present").value
-    spec = assert_scan_shows(at, "lstm-128", digit_image(8))
-    assert spec["layout"]["height"] == screen - PRESENT_CHROME
-    probs = expected_trace("lstm-128", digit_image(8)).probs[0, -1]
-    assert at.markdown[-1].value == present_line(probs, int(sample_test().labels[8]))
+    options = assert_view_shows(at, "lstm-128", 8)
+    assert options["present"] == screen and not options["inspect"]
     next(b for b in at.button if b.label == "Exit").click()
     rerun(at)
     assert at.query_params["present"] == "0" and at.title[0].value == "Watch it read" and at.tabs
-    assert "height" not in scan_spec(at)["layout"] or scan_spec(at)["layout"]["height"] == 820
+    assert view_of(at)[0]["present"] == 0

@@ -118,12 +118,3 @@ def test_captions_for_the_state_jacobian_and_saturation():
     assert "(h_t, c_t)" in jacobian_caption({"lstm", "rnn"}, 32) and "first 32 digits" in jacobian_caption({"rnn"}, 32)
     assert "(h_t, c_t)" not in jacobian_caption({"gru"}, 32)
     assert "1,000 test digits" in saturation_caption(1000)
-
-
-def test_present_line_says_the_answer_and_the_keys():
-    from explorer.readings.watch import PRESENT_KEYS, present_line
-
-    final = np.array([0.01, 0.02, 0.9, 0.07] + [0.0] * 6)
-    assert present_line(final, 2).startswith("**Prediction 2** (90% sure) — right")
-    assert " — wrong, it is a 3" in present_line(final, 3)
-    assert "—" not in present_line(final, None) and present_line(final, None).endswith(PRESENT_KEYS)

@@ -672,6 +672,12 @@ function select(label, options, value, onChange) {
   wrap.append(s);
   return { wrap, input: s };
 }
+function cellRange(values) {
+  const a = Float64Array.from(values, Math.abs).sort();
+  const pos = (a.length - 1) * 0.99, lo = Math.floor(pos);
+  const r = Math.max(a[lo] + (a[Math.min(lo + 1, a.length - 1)] - a[lo]) * (pos - lo), 0.1);
+  return [-r, r];
+}
 var Explorer = class {
   constructor(root, view, send) {
     this.root = root;
@@ -769,6 +775,7 @@ var Explorer = class {
       look.addEventListener("click", () => this.inspect());
       bar.append(look);
     }
+    if (this.opts.keys) bar.append(el("span", "rx-note rx-keys", `keys: ${this.opts.keys}`));
     r.append(bar);
     const main = el("div", "rx-main");
     const left = el("div", "rx-left");
@@ -904,6 +911,7 @@ var Explorer = class {
     });
   }
   readPad() {
+    this.remember(true);
     const rgba = this.padCtx.getImageData(0, 0, PAD, PAD).data;
     try {
       this.setImage(drawingToDigit(rgba, PAD, PAD), null, -1);
@@ -951,23 +959,61 @@ var Explorer = class {
     }
     return false;
   }
-  // What a re-mount of the same view restores: the choices and the drawing.
-  snapshot() {
-    return { state: { ...this.state }, pad: this.padCtx.getImageData(0, 0, PAD, PAD) };
+  // What a re-mount of the same view restores (the choices and the drawing), kept as they change.
+  remember(pad = false) {
+    if (!this.memory) return;
+    this.memory.state = { ...this.state };
+    this.memory.options = this.opts;
+    if (pad) this.memory.pad = this.padCtx.getImageData(0, 0, PAD, PAD);
+    if (this.memoryKey) {
+      try {
+        const { state, options } = this.memory;
+        sessionStorage.setItem(this.memoryKey, JSON.stringify({
+          state,
+          options,
+          pad: pad ? this.pad.toDataURL() : JSON.parse(sessionStorage.getItem(this.memoryKey) || "{}").pad
+        }));
+      } catch {
+      }
+    }
   }
+  // The digit, the drawing and the choices of the view before the server re-sent it; a choice the server's
+  // options changed since (the sidebar's layer, say) is taken from them instead.
   restore(saved2) {
-    const { source, index, layer, direction, order, speed } = saved2.state;
     const cfg = this.models[0].config;
-    Object.assign(this.state, {
-      index: Math.min(index, Math.max(this.count - 1, 0)),
-      order,
-      speed,
-      layer: Math.min(layer, cfg.layers - 1),
-      direction: Math.min(direction, cfg.directions - 1)
-    });
-    this.padCtx.putImageData(saved2.pad, 0, 0);
+    const same = (name) => saved2.options && saved2.options[name] === this.opts[name];
+    if (same("digit") && same("source")) {
+      this.state.index = Math.min(saved2.state.index, Math.max(this.count - 1, 0));
+      this.state.source = saved2.state.source;
+    }
+    for (const name of ["layer", "direction", "order", "speed"]) if (same(name)) this.state[name] = saved2.state[name];
+    this.state.layer = Math.min(this.state.layer, cfg.layers - 1);
+    this.state.direction = Math.min(this.state.direction, cfg.directions - 1);
+    if (saved2.pad) this.padCtx.putImageData(saved2.pad, 0, 0);
     for (const [name, input] of Object.entries(this.inputs)) input.value = String(this.state[name]);
-    this.setSource(source);
+    this.setSource(this.state.source);
+  }
+  // The same from the tab's session storage (a reload): checked, since anything may have been written there.
+  restoreStored(stored) {
+    const st = stored.state;
+    const int = (v) => Number.isInteger(v) && v >= 0 ? v : 0;
+    const state = {
+      index: int(st.index),
+      layer: int(st.layer),
+      direction: int(st.direction),
+      source: st.source === "draw" ? "draw" : "test",
+      order: ORDERS[st.order] ? st.order : "index",
+      speed: SPEEDS[st.speed] ? st.speed : "normal"
+    };
+    this.restore({ state, options: stored.options });
+    if (typeof stored.pad === "string" && stored.pad.startsWith("data:image/png;base64,")) {
+      const img = new Image();
+      img.onload = () => {
+        this.padCtx.drawImage(img, 0, 0, PAD, PAD);
+        if (this.state.source === "draw") this.readPad();
+      };
+      img.src = stored.pad;
+    }
   }
   // A new digit: every model traces it (the browser's forward pass), then everything is drawn at the last row.
   setImage(image, label, noiseIndex, message = "") {
@@ -1023,12 +1069,7 @@ var Explorer = class {
         let lo = -1, hi = 1;
         const scale = scaleOf(name);
         if (scale === "gate") lo = 0;
-        if (scale === "cell") {
-          let m = 1e-6;
-          for (const x of values) m = Math.max(m, Math.abs(x));
-          lo = -m;
-          hi = m;
-        }
+        if (scale === "cell") [lo, hi] = cellRange(values);
         const entry = { name, canvas, cursor, values, lo, hi, scale };
         this.hookMap(v, entry);
         v.cards.push(entry);
@@ -1100,6 +1141,7 @@ var Explorer = class {
       v.bars.dataset.probs = Array.from(p, (x) => x.toFixed(6)).join(",");
       for (const card of v.cards) this.paintMap(v, card, row);
     });
+    this.remember();
     this.exposeState();
   }
   // One pixel per (row, unit); rows not read yet (forward) are faded. The backward direction has read the
@@ -1137,10 +1179,13 @@ var Explorer = class {
   }
   play() {
     if (!this.traces) return;
-    if (this.state.row >= this.T) this.state.row = 0;
+    if (this.state.row >= this.T) this.state.row = 1;
     this.timer = setInterval(() => {
-      if (this.state.row >= this.T) this.pause();
-      else this.setRow(this.state.row + 1);
+      this.setRow(this.state.row + 1);
+      if (this.state.row >= this.T) {
+        this.pause();
+        this.render();
+      }
     }, SPEEDS[this.state.speed]);
     this.render();
   }
@@ -1237,6 +1282,14 @@ function onKey(e) {
   if (e.ctrlKey || e.metaKey || e.altKey || typing || !current) return;
   if (current.key(e)) e.preventDefault();
 }
+function fromStorage(name) {
+  try {
+    const v = JSON.parse(sessionStorage.getItem(name) || "null");
+    return v && v.state && v.options ? v : null;
+  } catch {
+    return null;
+  }
+}
 function mount(component) {
   const { data, parentElement, setTriggerValue, key } = component;
   if (!data) return void 0;
@@ -1249,12 +1302,19 @@ function mount(component) {
   const send = setTriggerValue ? (name, value) => setTriggerValue(name, value) : () => {
   };
   const explorer = new Explorer(root, decodeView(data), send);
-  if (key && saved.has(key)) explorer.restore(saved.get(key));
+  const stored = key ? fromStorage(`rnn-explorer:${location.pathname}:${key}`) : null;
+  if (key && saved.has(key) && saved.get(key).state) explorer.restore(saved.get(key));
+  else if (stored) explorer.restoreStored(stored);
+  if (key) {
+    explorer.memoryKey = `rnn-explorer:${location.pathname}:${key}`;
+    explorer.memory = saved.get(key) || {};
+    saved.set(key, explorer.memory);
+    explorer.remember(true);
+  }
   current = explorer;
   document.removeEventListener("keydown", onKey);
   document.addEventListener("keydown", onKey);
   return () => {
-    if (key) saved.set(key, explorer.snapshot());
     explorer.pause();
     if (current === explorer) current = null;
   };

@@ -21,6 +21,15 @@ function onKey(e) {
   if (current.key(e)) e.preventDefault();
 }
 
+function fromStorage(name) {
+  try {
+    const v = JSON.parse(sessionStorage.getItem(name) || "null");
+    return v && v.state && v.options ? v : null;
+  } catch {
+    return null;
+  }
+}
+
 export default function mount(component) {
   const { data, parentElement, setTriggerValue, key } = component;
   if (!data) return undefined;
@@ -32,12 +41,19 @@ export default function mount(component) {
   }
   const send = setTriggerValue ? (name, value) => setTriggerValue(name, value) : () => {};
   const explorer = new Explorer(root, decodeView(data), send);
-  if (key && saved.has(key)) explorer.restore(saved.get(key));
+  const stored = key ? fromStorage(`rnn-explorer:${location.pathname}:${key}`) : null;
+  if (key && saved.has(key) && saved.get(key).state) explorer.restore(saved.get(key));
+  else if (stored) explorer.restoreStored(stored);
+  if (key) {
+    explorer.memoryKey = `rnn-explorer:${location.pathname}:${key}`;
+    explorer.memory = saved.get(key) || {};
+    saved.set(key, explorer.memory);
+    explorer.remember(true);
+  }
   current = explorer;
   document.removeEventListener("keydown", onKey);
   document.addEventListener("keydown", onKey);
   return () => {
-    if (key) saved.set(key, explorer.snapshot());
     explorer.pause();
     if (current === explorer) current = null;
   };
