@@ -23,16 +23,16 @@ from explorer.analysis.explain import explain, top_terms
 from explorer.analysis.gradients import bptt_profile
 from explorer.analysis.live import LIVE_DIGITS, look_inside
 from explorer.data.digits import Digits, load_sample
-from explorer.data.sequences import SequenceTask
+from explorer.data.sequences import ROW_MNIST, SequenceTask
 from explorer.experiments.cost import training_estimate
 from explorer.experiments.runner import run_sweep
 from explorer.experiments.spec import SweepConfig
 from explorer.figures.counterfactual import contributions_figure
-from explorer.figures.scan import scan_figure
 from explorer.model import snapshots
 from explorer.model.checkpoint_file import read_checkpoint
 from explorer.model.checkpoints import shipped_dir
 from explorer.model.network import ModelConfig, SequenceClassifier
+from explorer.model.portable import pack
 from explorer.model.unroll import one_layer_prefix_logits, prefix_logits, trace, unroll
 from explorer.readings.formulas import step_lines
 from explorer.training.loop import TrainConfig, accuracy, train
@@ -206,7 +206,7 @@ def math_figures(test_set: Digits, repeat: int) -> None:
 
 def speed_figures(test_set: Digits, repeat: int) -> None:
     """A redraw's engine parts, at one thread as in the app: one digit's trace (the BiLSTM's prefix predictions
-    in one batch vs the packed re-run of every prefix) and the animated scan figure."""
+    in one batch vs the packed re-run of every prefix) and packing a model for the browser view."""
     images, _ = test_set.tensors()
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -224,10 +224,9 @@ def speed_figures(test_set: Digits, repeat: int) -> None:
             f"in one batch vs {packed:.2f} ms re-running every prefix packed = {packed / batched:.2f}x"
         )
         print(f"trace, 1 digit, LSTM-128:   {timed(lambda: trace(lstm, x), repeat):6.2f} ms")
-        tr = trace(lstm, x)
-        digit = x[0].numpy()
-        ms = timed(lambda: scan_figure(tr, digit).to_dict(), max(repeat // 4, 3))
-        print(f"scan figure of one digit (LSTM-128, 28 frames), built and serialised: {ms:6.1f} ms")
+        blob = pack(bi, ROW_MNIST, test_set, "bilstm-128", "BiLSTM-128")
+        ms = timed(lambda: pack(bi, ROW_MNIST, test_set, "bilstm-128", "BiLSTM-128"), repeat)
+        print(f"BiLSTM-128 packed for the browser view: {len(blob) / 1e6:.2f} MB in {ms:.2f} ms (target <= 1.5 MB)")
     finally:
         torch.set_num_threads(threads)
 

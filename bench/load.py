@@ -1,14 +1,15 @@
 """Many visitors at once: real Streamlit sessions against a local server, without a browser.
 
 Each visitor is one websocket session speaking Streamlit's own protocol (the protobuf BackMsg/ForwardMsg the
-browser sends and receives; `websockets` comes with Streamlit): it opens Watch it read, then changes the test
-digit every few seconds the way the number box does. A view's latency runs from the request to the server's
-"script finished" message, after every element has been sent — the server's share of a redraw; the browser's
-drawing (about 0.3 s for the scan figure in Chromium) comes on top. A headless browser per visitor would
-measure 30 Chromiums on 2 cores, not the server.
+browser sends and receives; `websockets` comes with Streamlit): it opens Watch it read, which sends the browser
+view its model once, and then presses N ten times. N is answered in the browser (the view runs the model
+itself), so those presses send the server nothing: a visitor here sends nothing for them either, and the
+Chromium test that pauses the server (SIGSTOP) proves the view needs nothing. A page open's latency runs from
+the request to the server's "script finished" message, after every element (the model's bytes too) has been
+sent. A headless browser per visitor would measure 100 Chromiums on 2 cores, not the server.
 
-python bench/load.py                 # first page after a cold start, fresh views, then N = 1, 10, 30
-python bench/load.py --visitors 5 --seconds 20
+python bench/load.py                 # first page after a cold start, fresh views, then 1, 30 and 100 at once
+python bench/load.py --visitors 5
 """
 
 import argparse
@@ -39,6 +40,7 @@ class Visitor:
         self.ws = None
         self.widgets: dict[str, str] = {}  # user key fragment -> widget id, from the elements the page sent
         self.errors = 0
+        self.received = 0  # bytes of every message the server sent
 
     async def open(self, query: str) -> float:
         self.ws = await websockets.connect(
@@ -65,8 +67,10 @@ class Visitor:
         start = time.perf_counter()
         await self.ws.send(msg.SerializeToString())
         while True:
+            raw = await self.ws.recv()
+            self.received += len(raw)
             reply = ForwardMsg()
-            reply.ParseFromString(await self.ws.recv())
+            reply.ParseFromString(raw)
             kind = reply.WhichOneof("type")
             if kind == "delta" and reply.delta.WhichOneof("type") == "new_element":
                 element = reply.delta.new_element
@@ -133,70 +137,72 @@ def percentiles(seconds: list[float]) -> str:
     return f"p50 {p(0.5):.2f} s, p95 {p(0.95):.2f} s, max {s[-1]:.2f} s ({len(s)} views)"
 
 
-async def fresh_views(port: int, n: int, digit: int | None = None) -> list[float]:
-    """n visitors one after another, each opening Watch it read on `digit` (None: a random one) and leaving."""
-    times = []
+async def fresh_views(port: int, n: int, digit: int | None = None) -> tuple[list[float], int]:
+    """n visitors one after another, each opening Watch it read on `digit` (None: a random one) and leaving;
+    their times and the bytes the server sent each, at most."""
+    times, most = [], 0
     for _ in range(n):
         v = Visitor(port, "watch")
         times.append(await v.open(f"digit={random.randrange(DIGITS) if digit is None else digit}"))
+        most = max(most, v.received)
         await v.close()
-    return times
+    return times, most
 
 
-async def crowd(port: int, visitors: int, seconds: float, think: tuple[float, float]) -> tuple[list, list, int]:
-    """`visitors` sessions at once: each opens Watch it read, then changes digit every think[0]..think[1] s."""
+async def crowd(port: int, visitors: int, spread: float, presses: int) -> tuple[list, int]:
+    """`visitors` sessions arriving within `spread` seconds: each opens Watch it read, then presses N `presses`
+    times (answered in the browser: nothing goes to the server) and stays until all have opened."""
 
-    async def one(i: int) -> tuple[float, list[float], int]:
-        await asyncio.sleep(random.uniform(0, think[1]))  # they do not all arrive in the same instant
+    async def one(i: int) -> tuple[float, int, Visitor]:
+        await asyncio.sleep(random.uniform(0, spread))
         v = Visitor(port, "watch")
         opened = await v.open(f"digit={random.randrange(DIGITS)}")
-        changes = []
-        end = time.perf_counter() + seconds
-        while time.perf_counter() < end:
-            await asyncio.sleep(random.uniform(*think))
-            changes.append(await v.set_number("_widget_digit_index", random.randrange(DIGITS)))
-        await v.close()
-        return opened, changes, v.errors
+        for _ in range(presses):
+            await asyncio.sleep(0.3)  # a press: the browser draws the next digit; the server hears nothing
+        return opened, v.errors, v
 
-    results = await asyncio.gather(*(one(i) for i in range(visitors)))
-    return [r[0] for r in results], [t for r in results for t in r[1]], sum(r[2] for r in results)
+    results = await asyncio.gather(*(one(i) for i in range(visitors)), return_exceptions=True)
+    failed = [r for r in results if isinstance(r, BaseException)]
+    done = [r for r in results if not isinstance(r, BaseException)]
+    for _, _, v in done:
+        await v.close()
+    return [r[0] for r in done], sum(r[1] for r in done) + len(failed)
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--port", type=int, default=8765)
-    p.add_argument("--visitors", type=int, nargs="+", default=[1, 10, 30], help="crowd sizes (default: 1 10 30)")
-    p.add_argument("--seconds", type=float, default=30.0, help="how long each crowd keeps changing digits")
+    p.add_argument("--visitors", type=int, nargs="+", default=[1, 30, 100], help="crowd sizes (default: 1 30 100)")
+    p.add_argument("--spread", type=float, nargs="+", default=[2.0, 10.0], help="seconds over which a crowd arrives")
+    p.add_argument("--presses", type=int, default=10, help="N presses per visitor (in the browser)")
     p.add_argument("--fresh", type=int, default=10, help="fresh page views for the CPU-per-view figure")
-    p.add_argument("--think", type=float, nargs=2, default=[2.0, 4.0], help="seconds between a visitor's digit changes")
     args = p.parse_args()
     random.seed(0)
 
     server = Server(args.port)
     try:
         healthy = server.wait_healthy()
-        first = asyncio.run(fresh_views(args.port, 1, 0))[0]
+        first = asyncio.run(fresh_views(args.port, 1, 0))[0][0]
         print(
             f"first page ready after a cold start: {healthy + first:.2f} s (server up {healthy:.2f} s, "
-            f"first Watch it read {first:.2f} s; target < 3 s)"
+            f"first Watch it read {first:.2f} s; target < 2.5 s for the page)"
         )
         for what, digit in (("one shared link (digit 8)", 8), ("a random digit each", None)):
             cpu = server.cpu_seconds()
-            views = asyncio.run(fresh_views(args.port, args.fresh, digit))
+            views, most = asyncio.run(fresh_views(args.port, args.fresh, digit))
             per_view = (server.cpu_seconds() - cpu) / args.fresh
             print(
                 f"fresh page views of {what}, one after another: {percentiles(views)}; server CPU "
-                f"{per_view:.3f} s per view (target < 0.2 s)"
+                f"{per_view:.3f} s per view; {most / 1e6:.2f} MB sent per view (LSTM-128; target <= 1.5 MB)"
             )
-        for n in args.visitors:
+        for n, spread in [(n, s) for s in args.spread for n in args.visitors]:
             cpu, wall = server.cpu_seconds(), time.perf_counter()
-            opened, changes, errors = asyncio.run(crowd(args.port, n, args.seconds, tuple(args.think)))
+            opened, errors = asyncio.run(crowd(args.port, n, spread, args.presses))
             load = (server.cpu_seconds() - cpu) / (time.perf_counter() - wall)
             print(
-                f"{n:3d} visitors, a new digit every {args.think[0]:g}-{args.think[1]:g} s for {args.seconds:.0f} s: "
-                "digit change "
-                f"{percentiles(changes)}; first view {percentiles(opened)}; server RSS {server.rss_mb():.0f} MB, "
-                f"CPU {load:.0%} of one core; errors {errors} (target: p95 < 2 s, RSS < 2 GB at 30)"
+                f"{n:3d} visitors arriving within {spread:g} s, {args.presses} N presses each: page open "
+                f"{percentiles(opened)}; server RSS {server.rss_mb():.0f} MB, CPU {load:.0%} of one core; "
+                f"errors {errors} (target: p95 < 1 s at 100, no errors)"
             )
     finally:
         server.stop()

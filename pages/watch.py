@@ -12,7 +12,7 @@ from explorer.data.sequences import digit_sequence
 from explorer.figures.counterfactual import contributions_figure, edited_figure, occlusion_figure
 from explorer.figures.panels import NAMES
 from explorer.figures.replay import replay_figure
-from explorer.figures.units import prediction_figure, saturation_figure, unit_figure
+from explorer.figures.units import prediction_figure, saturation_figure
 from explorer.model.snapshots import points
 from explorer.model.unroll import DIRECTIONS, state_names
 from explorer.readings.formulas import equations, step_lines
@@ -222,7 +222,7 @@ if inspector.open:
             help="Listed in the order of the heatmap rows (top first).",
         )
         st.caption(unit_caption(cfg.kind))
-    plot.plotly_chart(unit_figure(tr, layer, direction, unit), theme=None)
+    plot.plotly_chart(ui.unit_view(tr, key, sequence, layer, direction, unit), theme=None)
 if explain_tab.open:
     with explain_tab:
         c1, c2, c3 = st.columns(3)

@@ -31,6 +31,7 @@ from .loaders import (
     saturation,
     skipped_checkpoints,
     trace_digit,
+    unit_view,
     untrained_copy,
 )
 from .state import keep_owner_cookie, kept, owner_id, owner_tag, plain, remember, remembered, synced, url_toggle
@@ -92,6 +93,7 @@ __all__ = [
     "skipped_checkpoints",
     "synced",
     "trace_digit",
+    "unit_view",
     "untrained_copy",
     "url_toggle",
     "whose",

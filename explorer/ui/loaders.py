@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
 import torch
 
@@ -17,6 +18,7 @@ from ..analysis.gradients import Profile, StateJacobian, batch_indices, bptt_pro
 from ..analysis.units import gate_saturation
 from ..data.digits import Digits, load_sample
 from ..data.sequences import ROW_MNIST, SequenceTask
+from ..figures.units import unit_figure
 from ..model.checkpoint_file import Checkpoint, read_checkpoint
 from ..model.checkpoints import SUFFIX, CheckpointInfo, list_checkpoints, shipped_dir, user_dir
 from ..model.network import ModelConfig, SequenceClassifier, count_parameters, untrained_model
@@ -96,6 +98,13 @@ def model_blob(
     predicted class of each), built once per model and shared by every visitor. Read-only bytes."""
     predicted = predicted_classes(_checkpoint, model_key, task)
     return pack(_checkpoint.model, task, sample()[1], name, label, max_digits, predicted)
+
+
+@st.cache_resource(show_spinner=False, max_entries=128)
+def unit_view(_tr: Trace, model_key: str, sequence: np.ndarray, layer: int, direction: int, unit: int) -> go.Figure:
+    """The unit inspector's figure, built once per model, digit and unit for every visitor (it is most of a
+    page open's script time; a class opening the same link shares it). Read-only: Streamlit serialises it."""
+    return unit_figure(_tr, layer, direction, unit)
 
 
 @st.cache_resource(show_spinner=False, max_entries=64)

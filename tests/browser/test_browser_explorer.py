@@ -17,6 +17,7 @@ from explorer.model.checkpoint_file import read_checkpoint
 from explorer.model.checkpoints import list_checkpoints, shipped_dir
 from explorer.model.network import ModelConfig, untrained_model
 from explorer.model.portable import pack
+from explorer.model.predictions import settled_after
 from explorer.model.unroll import trace
 from explorer.ui import browser_view
 
@@ -85,6 +86,17 @@ def test_the_browser_computes_the_engines_trace(page, tmp_path, name):
         assert got["index"] == digit
         sequence = digit_sequence(task, TEST.images[digit].astype(np.float32) / 255, digit)
         assert worst_difference(model, task, got, sequence) <= TOL, (name, digit)
+        assert page.locator(".rx-guess").text_content() == verdict(model, sequence, int(TEST.labels[digit]))
+
+
+def verdict(model, sequence: np.ndarray, label: int) -> str:
+    """The view's sentence after the last row, from the engine's numbers."""
+    probs = trace(model, torch.from_numpy(sequence)[None]).probs[0]
+    guess = int(probs[-1].argmax())
+    right = " — correct" if guess == label else f" — wrong, it is a {label}"
+    return f"after row {len(probs)}: {guess} ({100 * probs[-1, guess]:.1f}%){right} · settled after row " + str(
+        settled_after(probs)
+    )
 
 
 def test_a_wrong_sign_in_one_gate_is_caught(page, tmp_path, monkeypatch):

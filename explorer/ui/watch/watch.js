@@ -474,11 +474,18 @@ function colour(scale, v, lo, hi) {
 
 // src/forward.js
 function affine(W, b, x, xOff, rows, cols, y, yOff = 0) {
+  const end = cols - cols % 4;
   for (let r = 0; r < rows; r++) {
-    let s = b[r];
     const w = r * cols;
-    for (let m = 0; m < cols; m++) s += W[w + m] * x[xOff + m];
-    y[yOff + r] = s;
+    let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    for (let m = 0; m < end; m += 4) {
+      s0 += W[w + m] * x[xOff + m];
+      s1 += W[w + m + 1] * x[xOff + m + 1];
+      s2 += W[w + m + 2] * x[xOff + m + 2];
+      s3 += W[w + m + 3] * x[xOff + m + 3];
+    }
+    for (let m = end; m < cols; m++) s0 += W[w + m] * x[xOff + m];
+    y[yOff + r] = b[r] + (s0 + s1) + (s2 + s3);
   }
 }
 function projections(w, input, T) {
@@ -487,15 +494,15 @@ function projections(w, input, T) {
   for (let t = 0; t < T; t++) affine(w.wih, w.bih, input, t * w.inSize, GH, w.inSize, xp, t * GH);
   return xp;
 }
-function runDirection(cell, w, xp, T, H, reverse, first = 0, last = T - 1) {
+function runDirection(cell, w, xp, T, H, reverse) {
   const G = Math.max(cell.gates.length, 1);
   const out = { h: new Float64Array(T * H), a: new Float64Array(T * G * H), gates: {} };
   if (cell.states.includes("c")) out.c = new Float64Array(T * H);
   for (const g of cell.gates) out.gates[g] = new Float64Array(T * H);
   let h = new Float64Array(H), c = new Float64Array(H);
   const a = new Float64Array(G * H);
-  for (let s = 0; s <= last - first; s++) {
-    const t = reverse ? last - s : first + s;
+  for (let s = 0; s < T; s++) {
+    const t = reverse ? T - 1 - s : s;
     affine(w.whh, w.bhh, h, 0, G * H, H, a);
     const step = cell.step(xp.subarray(t * G * H, (t + 1) * G * H), a, h, c, H);
     out.a.set(a, t * G * H);
@@ -506,6 +513,18 @@ function runDirection(cell, w, xp, T, H, reverse, first = 0, last = T - 1) {
     if (step.c) c = step.c;
   }
   return out;
+}
+function finalState(cell, w, xp, H, t) {
+  const G = Math.max(cell.gates.length, 1);
+  let h = new Float64Array(H), c = new Float64Array(H);
+  const a = new Float64Array(G * H);
+  for (let row = t; row >= 0; row--) {
+    affine(w.whh, w.bhh, h, 0, G * H, H, a);
+    const step = cell.step(xp.subarray(row * G * H, (row + 1) * G * H), a, h, c, H);
+    h = step.h;
+    if (step.c) c = step.c;
+  }
+  return h;
 }
 function runLayers(model, seq, T) {
   const { kind, hidden: H, layers, directions: D } = model.config;
@@ -556,9 +575,8 @@ function prefixLogits(model, seq, T, runs) {
   } else if (layers === 1) {
     const cell = CELLS[kind];
     for (let t = 0; t < T; t++) {
-      const back = runDirection(cell, model.weights[0][1], last[1].xp, T, H, true, 0, t);
       features.set(last[0].h.subarray(t * H, (t + 1) * H), 0);
-      features.set(back.h.subarray(0, H), H);
+      features.set(finalState(cell, model.weights[0][1], last[1].xp, H, t), H);
       headLogits(model, features, logits, t * 10);
     }
   } else {
@@ -872,14 +890,18 @@ var Explorer = class {
     };
     this.pad.addEventListener("pointerdown", (e) => {
       e.preventDefault();
-      this.pad.setPointerCapture(e.pointerId);
+      try {
+        this.pad.setPointerCapture(e.pointerId);
+      } catch {
+      }
       last = at(e);
       line(last, last);
       this.padChanged();
     });
     this.pad.addEventListener("pointermove", (e) => {
       if (!last) return;
-      for (const p of e.getCoalescedEvents ? e.getCoalescedEvents() : [e]) {
+      const moves = e.getCoalescedEvents ? e.getCoalescedEvents() : [];
+      for (const p of moves.length ? moves : [e]) {
         const q = at(p);
         line(last, q);
         last = q;
@@ -1039,41 +1061,55 @@ var Explorer = class {
     if ("layer" in change || "direction" in change || "order" in change) this.layoutMaps();
     this.render();
   }
-  // The heatmap cards of the chosen layer and direction, rows in the chosen unit order, one per state.
+  // The heatmap cards of the chosen layer and direction, rows in the chosen unit order, one per state. The cards
+  // are built when the layer or direction changes; a new digit only refills them.
   layoutMaps() {
     const { layer, direction, order } = this.state;
-    for (const v of this.views) {
-      v.maps.replaceChildren();
-      v.cards = [];
+    this.views.forEach((v, k) => {
       const cfg = v.model.config;
       const l = Math.min(layer, cfg.layers - 1), d = Math.min(direction, cfg.directions - 1);
       v.where = [l, d];
-      if (!this.traces) continue;
-      const tr = this.traces[this.views.indexOf(v)].tr;
+      if (!this.traces) {
+        v.maps.replaceChildren();
+        v.cards = [];
+        v.built = null;
+        return;
+      }
+      if (v.built !== `${l},${d}`) this.buildCards(v);
+      const tr = this.traces[k].tr;
       const run = tr.runs[l][d];
       v.order = orderUnits(run.h, tr.T, cfg.hidden, order);
-      for (const name of CELLS[cfg.kind].states) {
-        const card = el("div", "rx-card");
-        const label = `${name}: ${this.names[name] || name}`;
-        card.append(el("div", "rx-card-title", label));
-        const box = el("div", "rx-map-box");
-        const canvas = el("canvas", "rx-map");
-        canvas.width = tr.T;
-        canvas.height = cfg.hidden;
-        canvas.dataset.state = name;
-        const cursor = el("div", "rx-cursor");
-        box.append(canvas, cursor);
-        card.append(box);
-        v.maps.append(card);
-        const values = name === "h" ? run.h : name === "c" ? run.c : run.gates[name];
-        let lo = -1, hi = 1;
-        const scale = scaleOf(name);
-        if (scale === "gate") lo = 0;
-        if (scale === "cell") [lo, hi] = cellRange(values);
-        const entry = { name, canvas, cursor, values, lo, hi, scale };
-        this.hookMap(v, entry);
-        v.cards.push(entry);
+      for (const card of v.cards) {
+        const name = card.name;
+        card.values = name === "h" ? run.h : name === "c" ? run.c : run.gates[name];
+        [card.lo, card.hi] = card.scale === "gate" ? [0, 1] : card.scale === "cell" ? cellRange(card.values) : [-1, 1];
       }
+    });
+  }
+  buildCards(v) {
+    const cfg = v.model.config;
+    v.maps.replaceChildren();
+    v.cards = [];
+    v.built = v.where.join(",");
+    const states = CELLS[cfg.kind].states;
+    const n = states.length;
+    v.maps.style.setProperty("--map-cols", String(this.models.length > 1 ? Math.min(n, 3) : Math.ceil(n / 2)));
+    for (const name of states) {
+      const card = el("div", "rx-card");
+      card.append(el("div", "rx-card-title", `${name}: ${this.names[name] || name}`));
+      const box = el("div", "rx-map-box");
+      const canvas = el("canvas", "rx-map");
+      canvas.width = this.T;
+      canvas.height = cfg.hidden;
+      canvas.dataset.state = name;
+      const cursor = el("div", "rx-cursor");
+      box.append(canvas, cursor);
+      card.append(box);
+      v.maps.append(card);
+      const entry = { name, canvas, cursor, scale: scaleOf(name), ctx: canvas.getContext("2d") };
+      entry.image = entry.ctx.createImageData(this.T, cfg.hidden);
+      this.hookMap(v, entry);
+      v.cards.push(entry);
     }
   }
   hookMap(v, entry) {
@@ -1150,8 +1186,7 @@ var Explorer = class {
     const H = v.model.config.hidden;
     const T = this.T;
     const forward = v.where[1] === 0;
-    const ctx = card.canvas.getContext("2d");
-    const img = ctx.createImageData(T, H);
+    const img = card.image;
     for (let y = 0; y < H; y++) {
       const u = v.order[y];
       for (let t = 0; t < T; t++) {
@@ -1161,10 +1196,14 @@ var Explorer = class {
           g = 255 - (255 - g) * 0.15;
           b = 255 - (255 - b) * 0.15;
         }
-        img.data.set([r, g, b, 255], 4 * (y * T + t));
+        const p = 4 * (y * T + t);
+        img.data[p] = r;
+        img.data[p + 1] = g;
+        img.data[p + 2] = b;
+        img.data[p + 3] = 255;
       }
     }
-    ctx.putImageData(img, 0, 0);
+    card.ctx.putImageData(img, 0, 0);
     card.cursor.style.left = `${(row - 1) / T * 100}%`;
     card.cursor.style.width = `${100 / T}%`;
   }

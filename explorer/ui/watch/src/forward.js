@@ -7,13 +7,21 @@
 
 import { CELLS } from "./cells.js";
 
-// y[r] = b[r] + sum_m W[r, m] x[m] for the rows of W (rows x cols, row-major), x starting at x[xOff].
+// y[r] = b[r] + sum_m W[r, m] x[m] for the rows of W (rows x cols, row-major), x starting at x[xOff]. Four
+// running sums per row: the hot loop of every step, and twice as fast as one sum in V8.
 function affine(W, b, x, xOff, rows, cols, y, yOff = 0) {
+  const end = cols - (cols % 4);
   for (let r = 0; r < rows; r++) {
-    let s = b[r];
     const w = r * cols;
-    for (let m = 0; m < cols; m++) s += W[w + m] * x[xOff + m];
-    y[yOff + r] = s;
+    let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    for (let m = 0; m < end; m += 4) {
+      s0 += W[w + m] * x[xOff + m];
+      s1 += W[w + m + 1] * x[xOff + m + 1];
+      s2 += W[w + m + 2] * x[xOff + m + 2];
+      s3 += W[w + m + 3] * x[xOff + m + 3];
+    }
+    for (let m = end; m < cols; m++) s0 += W[w + m] * x[xOff + m];
+    y[yOff + r] = b[r] + (s0 + s1) + (s2 + s3);
   }
 }
 
@@ -26,17 +34,17 @@ export function projections(w, input, T) {
   return xp;
 }
 
-// One layer and direction over rows `first`..`last` (inclusive, image order); steps run in reading order, from
-// the zero state. Returns per-row arrays (T*H, T*G*H) holding the rows it ran.
-export function runDirection(cell, w, xp, T, H, reverse, first = 0, last = T - 1) {
+// One layer and direction over the T rows; steps run in reading order, from the zero state. Returns per-row
+// arrays (T*H, T*G*H), by image row.
+export function runDirection(cell, w, xp, T, H, reverse) {
   const G = Math.max(cell.gates.length, 1);
   const out = { h: new Float64Array(T * H), a: new Float64Array(T * G * H), gates: {} };
   if (cell.states.includes("c")) out.c = new Float64Array(T * H);
   for (const g of cell.gates) out.gates[g] = new Float64Array(T * H);
   let h = new Float64Array(H), c = new Float64Array(H);
   const a = new Float64Array(G * H);
-  for (let s = 0; s <= last - first; s++) {
-    const t = reverse ? last - s : first + s;
+  for (let s = 0; s < T; s++) {
+    const t = reverse ? T - 1 - s : s;
     affine(w.whh, w.bhh, h, 0, G * H, H, a);
     const step = cell.step(xp.subarray(t * G * H, (t + 1) * G * H), a, h, c, H);
     out.a.set(a, t * G * H);
@@ -47,6 +55,21 @@ export function runDirection(cell, w, xp, T, H, reverse, first = 0, last = T - 1
     if (step.c) c = step.c;
   }
   return out;
+}
+
+// The backward direction's h after reading rows t, t-1, ..., 0 from the zero state (nothing else kept): one
+// prefix of a bidirectional model's per-prefix predictions.
+function finalState(cell, w, xp, H, t) {
+  const G = Math.max(cell.gates.length, 1);
+  let h = new Float64Array(H), c = new Float64Array(H);
+  const a = new Float64Array(G * H);
+  for (let row = t; row >= 0; row--) {
+    affine(w.whh, w.bhh, h, 0, G * H, H, a);
+    const step = cell.step(xp.subarray(row * G * H, (row + 1) * G * H), a, h, c, H);
+    h = step.h;
+    if (step.c) c = step.c;
+  }
+  return h;
 }
 
 // Every layer and direction over the first T rows of `seq`: runs[layer][direction] = {xp, a, gates, c, h, input}.
@@ -105,9 +128,8 @@ function prefixLogits(model, seq, T, runs) {
   } else if (layers === 1) {
     const cell = CELLS[kind];
     for (let t = 0; t < T; t++) {
-      const back = runDirection(cell, model.weights[0][1], last[1].xp, T, H, true, 0, t);
       features.set(last[0].h.subarray(t * H, (t + 1) * H), 0);
-      features.set(back.h.subarray(0, H), H);
+      features.set(finalState(cell, model.weights[0][1], last[1].xp, H, t), H);
       headLogits(model, features, logits, t * 10);
     }
   } else {

@@ -249,14 +249,17 @@ export class Explorer {
     };
     this.pad.addEventListener("pointerdown", (e) => {
       e.preventDefault();
-      this.pad.setPointerCapture(e.pointerId);
+      try {
+        this.pad.setPointerCapture(e.pointerId); // the stroke goes on if the pen leaves the pad
+      } catch { /* a pointer the browser does not track (a synthetic event) */ }
       last = at(e);
       line(last, last);
       this.padChanged();
     });
     this.pad.addEventListener("pointermove", (e) => {
       if (!last) return;
-      for (const p of e.getCoalescedEvents ? e.getCoalescedEvents() : [e]) {
+      const moves = e.getCoalescedEvents ? e.getCoalescedEvents() : [];
+      for (const p of moves.length ? moves : [e]) {
         const q = at(p);
         line(last, q);
         last = q;
@@ -422,41 +425,56 @@ export class Explorer {
     this.render();
   }
 
-  // The heatmap cards of the chosen layer and direction, rows in the chosen unit order, one per state.
+  // The heatmap cards of the chosen layer and direction, rows in the chosen unit order, one per state. The cards
+  // are built when the layer or direction changes; a new digit only refills them.
   layoutMaps() {
     const { layer, direction, order } = this.state;
-    for (const v of this.views) {
-      v.maps.replaceChildren();
-      v.cards = [];
+    this.views.forEach((v, k) => {
       const cfg = v.model.config;
       const l = Math.min(layer, cfg.layers - 1), d = Math.min(direction, cfg.directions - 1);
       v.where = [l, d];
-      if (!this.traces) continue;
-      const tr = this.traces[this.views.indexOf(v)].tr;
+      if (!this.traces) {
+        v.maps.replaceChildren();
+        v.cards = [];
+        v.built = null;
+        return;
+      }
+      if (v.built !== `${l},${d}`) this.buildCards(v);
+      const tr = this.traces[k].tr;
       const run = tr.runs[l][d];
       v.order = orderUnits(run.h, tr.T, cfg.hidden, order);
-      for (const name of CELLS[cfg.kind].states) {
-        const card = el("div", "rx-card");
-        const label = `${name}: ${this.names[name] || name}`;
-        card.append(el("div", "rx-card-title", label));
-        const box = el("div", "rx-map-box");
-        const canvas = el("canvas", "rx-map");
-        canvas.width = tr.T;
-        canvas.height = cfg.hidden;
-        canvas.dataset.state = name;
-        const cursor = el("div", "rx-cursor");
-        box.append(canvas, cursor);
-        card.append(box);
-        v.maps.append(card);
-        const values = name === "h" ? run.h : name === "c" ? run.c : run.gates[name];
-        let lo = -1, hi = 1;
-        const scale = scaleOf(name);
-        if (scale === "gate") lo = 0;
-        if (scale === "cell") [lo, hi] = cellRange(values);
-        const entry = { name, canvas, cursor, values, lo, hi, scale };
-        this.hookMap(v, entry);
-        v.cards.push(entry);
+      for (const card of v.cards) {
+        const name = card.name;
+        card.values = name === "h" ? run.h : name === "c" ? run.c : run.gates[name];
+        [card.lo, card.hi] = card.scale === "gate" ? [0, 1] : card.scale === "cell" ? cellRange(card.values) : [-1, 1];
       }
+    });
+  }
+
+  buildCards(v) {
+    const cfg = v.model.config;
+    v.maps.replaceChildren();
+    v.cards = [];
+    v.built = v.where.join(",");
+    const states = CELLS[cfg.kind].states;
+    const n = states.length; // two rows of maps: 3 + 3 (LSTM), 2 + 2 (GRU); one map alone
+    v.maps.style.setProperty("--map-cols", String(this.models.length > 1 ? Math.min(n, 3) : Math.ceil(n / 2)));
+    for (const name of states) {
+      const card = el("div", "rx-card");
+      card.append(el("div", "rx-card-title", `${name}: ${this.names[name] || name}`));
+      const box = el("div", "rx-map-box");
+      const canvas = el("canvas", "rx-map");
+      canvas.width = this.T;
+      canvas.height = cfg.hidden;
+      canvas.dataset.state = name;
+      const cursor = el("div", "rx-cursor");
+      box.append(canvas, cursor);
+      card.append(box);
+      v.maps.append(card);
+      const entry = { name, canvas, cursor, scale: scaleOf(name), ctx: canvas.getContext("2d") };
+      entry.image = entry.ctx.createImageData(this.T, cfg.hidden);
+      this.hookMap(v, entry);
+      v.cards.push(entry);
     }
   }
 
@@ -541,8 +559,7 @@ export class Explorer {
     const H = v.model.config.hidden;
     const T = this.T;
     const forward = v.where[1] === 0;
-    const ctx = card.canvas.getContext("2d");
-    const img = ctx.createImageData(T, H);
+    const img = card.image;
     for (let y = 0; y < H; y++) {
       const u = v.order[y];
       for (let t = 0; t < T; t++) {
@@ -552,10 +569,14 @@ export class Explorer {
           g = 255 - (255 - g) * 0.15;
           b = 255 - (255 - b) * 0.15;
         }
-        img.data.set([r, g, b, 255], 4 * (y * T + t));
+        const p = 4 * (y * T + t);
+        img.data[p] = r;
+        img.data[p + 1] = g;
+        img.data[p + 2] = b;
+        img.data[p + 3] = 255;
       }
     }
-    ctx.putImageData(img, 0, 0);
+    card.ctx.putImageData(img, 0, 0);
     card.cursor.style.left = `${((row - 1) / T) * 100}%`;
     card.cursor.style.width = `${100 / T}%`;
   }
