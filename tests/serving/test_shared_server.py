@@ -4,7 +4,6 @@ heavy and broken models, odd URLs and drawings."""
 import re
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from streamlit.testing.v1 import AppTest
@@ -234,16 +233,3 @@ def test_a_model_with_overflowing_weights_says_what_is_wrong():
     assert "not finite" in watch.error[0].value and not watch.get("plotly_chart") and not watch.metric
     grads = page("gradients", state={"grad_models": name})
     assert "Not finite" in grads.error[0].value
-
-
-def test_a_dot_on_the_canvas_asks_for_a_larger_digit():
-    dot = np.zeros((224, 224, 4), np.uint8)
-    dot[100:118, 100:118] = 255
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.session_state["digit_source"] = "draw"
-    at.session_state["digit_drawing"] = dot
-    at.run()
-    at.switch_page("../pages/watch.py")
-    at.run()
-    assert not at.exception
-    assert any("draw a larger digit" in i.value for i in at.info) and not at.metric
