@@ -514,17 +514,66 @@ function runDirection(cell, w, xp, T, H, reverse) {
   }
   return out;
 }
-function finalState(cell, w, xp, H, t) {
-  const G = Math.max(cell.gates.length, 1);
-  let h = new Float64Array(H), c = new Float64Array(H);
-  const a = new Float64Array(G * H);
-  for (let row = t; row >= 0; row--) {
-    affine(w.whh, w.bhh, h, 0, G * H, H, a);
-    const step = cell.step(xp.subarray(row * G * H, (row + 1) * G * H), a, h, c, H);
-    h = step.h;
-    if (step.c) c = step.c;
+function affineMany(W, b, x, first, n, rows, cols, y) {
+  const pairs = rows - rows % 2;
+  let p = first;
+  for (; p + 4 <= n; p += 4) {
+    const x0 = p * cols, x1 = x0 + cols, x2 = x1 + cols, x3 = x2 + cols;
+    const y0 = p * rows, y1 = y0 + rows, y2 = y1 + rows, y3 = y2 + rows;
+    for (let r = 0; r < pairs; r += 2) {
+      const w = r * cols, v = w + cols;
+      let a0 = 0, a1 = 0, a2 = 0, a3 = 0, c0 = 0, c1 = 0, c2 = 0, c3 = 0;
+      for (let m = 0; m < cols; m++) {
+        const u = W[w + m], q = W[v + m];
+        const e0 = x[x0 + m], e1 = x[x1 + m], e2 = x[x2 + m], e3 = x[x3 + m];
+        a0 += u * e0;
+        a1 += u * e1;
+        a2 += u * e2;
+        a3 += u * e3;
+        c0 += q * e0;
+        c1 += q * e1;
+        c2 += q * e2;
+        c3 += q * e3;
+      }
+      y[y0 + r] = b[r] + a0;
+      y[y1 + r] = b[r] + a1;
+      y[y2 + r] = b[r] + a2;
+      y[y3 + r] = b[r] + a3;
+      y[y0 + r + 1] = b[r + 1] + c0;
+      y[y1 + r + 1] = b[r + 1] + c1;
+      y[y2 + r + 1] = b[r + 1] + c2;
+      y[y3 + r + 1] = b[r + 1] + c3;
+    }
+    for (let r = pairs; r < rows; r++) for (const [xo, yo] of [[x0, y0], [x1, y1], [x2, y2], [x3, y3]]) {
+      y[yo + r] = b[r] + dot(W, r * cols, x, xo, cols);
+    }
   }
-  return h;
+  for (; p < n; p++) for (let r = 0; r < rows; r++) y[p * rows + r] = b[r] + dot(W, r * cols, x, p * cols, cols);
+}
+function dot(W, w, x, xo, cols) {
+  let s = 0;
+  for (let m = 0; m < cols; m++) s += W[w + m] * x[xo + m];
+  return s;
+}
+function prefixStates(cell, w, xp, H, T) {
+  const GH = Math.max(cell.gates.length, 1) * H;
+  const hs = new Float64Array(T * H), cs = new Float64Array(T * H), a = new Float64Array(T * GH);
+  for (let s = 0; s < T; s++) {
+    affineMany(w.whh, w.bhh, hs, s, T, GH, H, a);
+    for (let p = s; p < T; p++) {
+      const row = p - s;
+      const step = cell.step(
+        xp.subarray(row * GH, (row + 1) * GH),
+        a.subarray(p * GH, (p + 1) * GH),
+        hs.subarray(p * H, (p + 1) * H),
+        cs.subarray(p * H, (p + 1) * H),
+        H
+      );
+      hs.set(step.h, p * H);
+      if (step.c) cs.set(step.c, p * H);
+    }
+  }
+  return hs;
 }
 function runLayers(model, seq, T) {
   const { kind, hidden: H, layers, directions: D } = model.config;
@@ -573,10 +622,10 @@ function prefixLogits(model, seq, T, runs) {
       headLogits(model, features, logits, t * 10);
     }
   } else if (layers === 1) {
-    const cell = CELLS[kind];
+    const backward = prefixStates(CELLS[kind], model.weights[0][1], last[1].xp, H, T);
     for (let t = 0; t < T; t++) {
       features.set(last[0].h.subarray(t * H, (t + 1) * H), 0);
-      features.set(finalState(cell, model.weights[0][1], last[1].xp, H, t), H);
+      features.set(backward.subarray(t * H, (t + 1) * H), H);
       headLogits(model, features, logits, t * 10);
     }
   } else {
