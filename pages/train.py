@@ -20,8 +20,9 @@ from explorer.model.checkpoints import delete_checkpoint, import_checkpoint, lis
 from explorer.model.network import KINDS, ModelConfig
 from explorer.readings.models import accuracy_text, created_text, data_text, how_it_ended
 from explorer.serving import tasks
-from explorer.serving.jobs import Job, JobBusy
+from explorer.serving.jobs import Job
 from explorer.serving.limits import confirm_job_minutes, max_job_minutes
+from explorer.serving.quota import LimitReached
 from explorer.serving.tasks import EpochEnd
 from explorer.training.cli import command_line
 from explorer.training.loop import OPTIMIZERS, SCHEDULES, Step, TrainConfig
@@ -289,11 +290,12 @@ def bptt_ui(T: int) -> dict:
     )
 
 
-def start(description: str, work, kind: str) -> None:
+def start(description: str, task: str, kind: str, config: dict, adding: int = 0, new_checkpoint: bool = False) -> None:
+    """Submit the job to the server's workers, or say which limit refused it (the form keeps its values)."""
     try:
-        ui.job_manager().start(ui.owner_id(), description, work, kind=kind)
-    except JobBusy as e:
-        st.error(str(e))
+        ui.job_manager().submit(ui.owner_id(), kind, description, task, config, adding, new_checkpoint)
+    except LimitReached as e:
+        st.error(str(e), icon=":material/block:")
 
 
 def replace_note(name: str) -> None:
@@ -307,11 +309,17 @@ def estimate(model_cfg: ModelConfig, cfg: TrainConfig, source: str) -> Estimate:
     return training_estimate(model_cfg, cfg, *SOURCE_SIZES[source])
 
 
+def expected_bytes(model_cfg: ModelConfig, cfg: TrainConfig, source: str) -> int:
+    """The size of the checkpoint this run will save (its weights, history and snapshots)."""
+    per_epoch = math.ceil(SOURCE_SIZES[source][0] / cfg.batch_size)
+    return checkpoint_bytes(
+        model_cfg, per_epoch * cfg.epochs, snapshots.count(per_epoch, cfg.epochs) if cfg.snapshots else 0
+    )
+
+
 def cost_ui(model_cfg: ModelConfig, cfg: TrainConfig, source: str, start_job) -> None:
     """After Start: refuse what is over the server's limits, ask before a long run, else start at once."""
-    steps = math.ceil(SOURCE_SIZES[source][0] / cfg.batch_size) * cfg.epochs
-    per_epoch = math.ceil(SOURCE_SIZES[source][0] / cfg.batch_size)
-    size = checkpoint_bytes(model_cfg, steps, snapshots.count(per_epoch, cfg.epochs) if cfg.snapshots else 0)
+    size = expected_bytes(model_cfg, cfg, source)
     if size > MAX_BYTES:
         st.error(
             f"This model's checkpoint would be about {size_text(size)}, over the {size_text(MAX_BYTES)} limit "
@@ -334,7 +342,7 @@ def cost_ui(model_cfg: ModelConfig, cfg: TrainConfig, source: str, start_job) ->
     elif est.minutes > ask:
         st.warning(
             f"This run will take about {duration(est.seconds)} on this server, and hold one of its "
-            f"{ui.job_manager().limit} training slots for that long."
+            f"{ui.job_manager().limit} worker{'s' if ui.job_manager().limit != 1 else ''} for that long."
         )
         if st.button(f"Start anyway (about {duration(est.seconds)})", icon=":material/play_arrow:"):
             st.session_state.pop("t_pending", None)
@@ -353,7 +361,7 @@ def launch_ui(model_cfg: ModelConfig, cfg: TrainConfig, busy: bool) -> None:
     if source == "mnist" and not mnist_downloaded():
         st.info(f"Full MNIST is not downloaded yet: four files from public mirrors into `{data.default_cache_dir()}`.")
         if st.button("Download full MNIST", icon=":material/download:", disabled=busy):
-            start("Downloading full MNIST", tasks.download, kind="download")
+            start("Downloading full MNIST", tasks.DOWNLOAD, "download", {})
         return
     default = f"my-{model_cfg.label.lower()}"
     name = ui.kept(st.text_input, "Save as", "t_name", "", placeholder=default) or default
@@ -376,8 +384,11 @@ def launch_ui(model_cfg: ModelConfig, cfg: TrainConfig, busy: bool) -> None:
             source,
             lambda: start(
                 f"{model_cfg.label} on the {'full MNIST' if source == 'mnist' else 'bundled sample'} → {name}",
-                lambda job: tasks.run_training(job, model_cfg, cfg, source, path, command),
-                kind="train",
+                tasks.TRAIN,
+                "train",
+                dict(model=model_cfg.to_dict(), train=cfg.to_dict(), source=source, name=name, command=command),
+                adding=expected_bytes(model_cfg, cfg, source),
+                new_checkpoint=not path.exists(),
             ),
         )
 
@@ -470,8 +481,23 @@ def job_ui(job: Job) -> None:
         outcome_ui(job)
 
 
+def restart(job: Job) -> None:
+    try:
+        ui.job_manager().again(job)
+    except LimitReached as e:
+        st.error(str(e), icon=":material/block:")
+
+
 def outcome_ui(job: Job) -> None:
-    if job.status == "failed":
+    if job.status == "interrupted":
+        st.warning(
+            f"{ui.plain(job.description)} was interrupted: {ui.plain(job.error)} (the server or the machine "
+            "restarted). A training run cannot carry on from the middle, since its optimizer's state is not "
+            "saved as it goes: restart it to train it again from the start.",
+            icon=":material/restart_alt:",
+        )
+        st.button("Restart", icon=":material/restart_alt:", on_click=restart, args=(job,), key="t_restart")
+    elif job.status == "failed":
         what = "The download" if job.kind == "download" else "Training"
         st.error(f"{what} failed: {ui.plain(job.error)}")
     elif job.result is None:

@@ -1,5 +1,7 @@
 """Truncation lab: experiments over truncation schemes, lengths, cells and delays; the gradient-bias meter."""
 
+import json
+from dataclasses import asdict
 from pathlib import Path
 
 import streamlit as st
@@ -9,14 +11,22 @@ from explorer.data.sequences import TASKS
 from explorer.experiments.cost import sweep_estimate
 from explorer.experiments.results import accuracy_by_k
 from explorer.experiments.spec import FULL, SweepConfig, SweepError
-from explorer.experiments.storage import SUMMARY, list_sweeps, load_sweep, shipped_sweep_dir, sweep_owner
+from explorer.experiments.storage import (
+    SUMMARY,
+    list_sweeps,
+    load_sweep,
+    new_sweep_dir,
+    shipped_sweep_dir,
+    sweep_config_from,
+    sweep_owner,
+)
 from explorer.figures.truncation import accuracy_vs_k_figure, bias_figure, learning_curves_figure, rows_by_k_figure
 from explorer.model.checkpoint_file import CheckpointError
 from explorer.model.network import KINDS
 from explorer.readings.sweep import sweep_findings, sweep_table
-from explorer.serving.jobs import JobBusy
 from explorer.serving.limits import confirm_job_minutes, max_job_minutes
-from explorer.serving.tasks import run_sweep_job
+from explorer.serving.quota import LimitReached
+from explorer.serving.tasks import SWEEP
 from explorer.training.truncation import FAMILIES
 
 DEFAULT = SweepConfig()
@@ -127,14 +137,22 @@ def estimate(cfg: SweepConfig):
 
 
 def start(cfg: SweepConfig) -> None:
+    """Submit the sweep to the server's workers (in a new folder of the visitor's), or say which limit refused it."""
     try:
-        digits = ui.sample()
-        ui.job_manager().start(
-            ui.owner_id(), f"Truncation sweep, {cfg.label}", lambda job: run_sweep_job(job, cfg, *digits), kind="sweep"
-        )
-    except JobBusy as e:
-        st.warning(str(e))
+        folder = new_sweep_dir(cfg, ui.owner_id()).name
+        config = {"sweep": asdict(cfg), "folder": folder}
+        ui.job_manager().submit(ui.owner_id(), "sweep", f"Truncation sweep, {cfg.label}", SWEEP, config)
+    except LimitReached as e:
+        st.warning(str(e), icon=":material/block:")
     st.session_state.pop("sweep_pending", None)
+
+
+def resume(job) -> None:
+    """The interrupted sweep again, in its own folder: the runs it finished are kept and skipped."""
+    try:
+        ui.job_manager().again(job)
+    except LimitReached as e:
+        st.warning(str(e), icon=":material/block:")
 
 
 def cost_ui(cfg: SweepConfig) -> None:
@@ -201,6 +219,21 @@ def progress():
         if job.result:
             st.session_state["sweep_results"] = job.result
         st.rerun()
+    elif job.status == "interrupted":
+        st.warning(
+            f"Your sweep was interrupted: {ui.plain(job.error)} (the server or the machine restarted). Resume "
+            "carries on in the same folder, keeping every run it finished; Restart starts it again in a new one.",
+            icon=":material/restart_alt:",
+        )
+        c1, c2 = st.columns(2)
+        c1.button("Resume", icon=":material/play_arrow:", on_click=resume, args=(job,), key="sweep_resume")
+        c2.button(
+            "Restart",
+            icon=":material/restart_alt:",
+            on_click=start,
+            args=(sweep_config_from(json.loads(job.config)["sweep"]),),
+            key="sweep_restart",
+        )
     elif job.status == "failed":
         st.error(f"The sweep failed: {ui.plain(job.error)}")
     elif not job.result:

@@ -94,7 +94,8 @@ def write_summary(folder: Path, sweep: Sweep) -> Path:
     return folder
 
 
-def _config_from(raw: dict) -> SweepConfig:
+def sweep_config_from(raw: dict) -> SweepConfig:
+    """The SweepConfig a summary (or a job) records as JSON."""
     return SweepConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()})
 
 
@@ -110,7 +111,7 @@ def load_sweep(folder: str | Path, models: bool = True) -> Sweep:
     if not isinstance(summary, dict) or summary.get("format") != FORMAT:
         raise SweepError(f"{folder / SUMMARY} is not an RNN Explorer sweep of this version (format {FORMAT!r})")
     try:
-        cfg = _config_from(summary["config"])
+        cfg = sweep_config_from(summary["config"])
         test_size = int(summary["test_size"])
         runs = []
         for r in summary["runs"]:

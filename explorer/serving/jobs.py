@@ -1,45 +1,66 @@
-"""Background jobs (training, sweeps, downloads) in threads: one per owner, a few at once, the rest queued.
+"""Background jobs (training, sweeps, downloads) that outlive the server: a durable table, worker processes.
 
-The app keeps one JobManager per server process (explorer.ui holds it in st.cache_resource); jobs belong
-to an owner id, so a visitor who reloads the page finds their job again.
+A page submits a job (a task's name and its JSON config) to the job table under $RNN_EXPLORER_HOME, after
+the limits of explorer.serving.quota; worker processes (explorer.serving.worker) run the queued jobs, on this
+machine (at most limits.workers() at once) or on a Ray cluster when $RNN_EXPLORER_RAY_ADDRESS is set. The
+Streamlit process only submits, reads progress and asks to stop, so any number of server processes sharing
+the home folder show and stop the same jobs, and a job goes on through a restart of the server.
+
+How a job can end besides done, failed and stopped: a worker that its launcher sees die (killed, crashed)
+fails its job with the reason; a job whose worker went silent while no launcher watched it (the server and
+its workers restarted together, the machine rebooted) is interrupted, and its owner may resume or restart it.
 """
 
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
-import traceback
-import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from pathlib import Path
 
-from .limits import MAX_RUNNING_JOBS
+from ..model.checkpoints import check_owner, user_dir
+from . import limits, quota
+from .records import decode
+from .table import ACTIVE, JobTable, Row
 
-JobStatus = Literal["queued", "running", "done", "stopped", "failed"]
-ACTIVE = ("queued", "running")
-
-
-class JobBusy(Exception):
-    """A new job was refused: this owner already has one running or queued."""
+ROOT = Path(__file__).resolve().parents[2]
+RAY_ADDRESS = "RNN_EXPLORER_RAY_ADDRESS"
+REAP_EVERY = 1.0  # seconds between two looks for lost workers from one server process
 
 
-@dataclass
+def home_dir() -> Path:
+    """$RNN_EXPLORER_HOME (or ~/.rnn-explorer): the visitors' checkpoints and sweeps, the job table, logs."""
+    return user_dir().parent
+
+
 class Job:
-    """A background computation; the worker reports progress, the page reads it."""
+    """A live view of one job in the table: every attribute reads the table, so it follows the worker."""
 
-    id: str
-    owner: str
-    description: str
-    kind: str = ""  # what the work is, e.g. "train", "download" or "sweep"
-    status: JobStatus = "queued"
-    result: Any = None
-    error: str | None = None
-    queued_at: float = field(default_factory=time.time)
-    started: float | None = None  # when it began running
-    finished: float | None = None
-    events: list = field(default_factory=list)  # progress records, appended by the worker
-    _stop: threading.Event = field(default_factory=threading.Event, repr=False)
-    _stop_seen: bool = field(default=False, repr=False)  # the worker read the stop request (so it stopped)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    def __init__(self, manager: "JobManager", row: Row):
+        self._manager = manager
+        self.id, self.owner, self.kind, self.description = row.id, row.owner, row.kind, row.description
+        self.task, self.config = row.task, row.config
+        self._events: list = []
+        self._seen = -1
+        self._lock = threading.Lock()
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Job) and other.id == self.id
+
+    def __hash__(self) -> int:
+        return hash(self.id)
+
+    def __repr__(self) -> str:
+        return f"Job({self.id}, {self.kind}, {self.status})"
+
+    @property
+    def row(self) -> Row:
+        return self._manager.table.get(self.id)
+
+    @property
+    def status(self) -> str:
+        return self.row.state
 
     @property
     def active(self) -> bool:
@@ -50,126 +71,209 @@ class Job:
     def running(self) -> bool:
         return self.status == "running"
 
-    def stop(self) -> None:
-        """Ask the worker to stop at its next check (a queued job is dropped before it starts)."""
-        self._stop.set()
+    @property
+    def started(self) -> float | None:
+        return self.row.started
 
-    def should_stop(self) -> bool:
-        """Called by the worker between steps; a True answer it receives counts as the job stopping."""
-        if self._stop.is_set():
-            self._stop_seen = True
-        return self._stop_seen
+    @property
+    def finished(self) -> float | None:
+        return self.row.finished
+
+    @property
+    def error(self) -> str | None:
+        return self.row.error
+
+    @property
+    def result(self):
+        return decode(self.row.result)
 
     @property
     def stop_requested(self) -> bool:
-        """Stop was pressed (the worker may not have seen it yet); for pages, which must not call should_stop."""
-        return self._stop.is_set()
+        """Stop was pressed (the worker may not have seen it yet)."""
+        return self.row.stop_requested is not None
 
-    def report(self, record: Any) -> None:
-        with self._lock:
-            self.events.append(record)
+    def stop(self) -> None:
+        self._manager.stop(self)
 
     def snapshot(self) -> list:
-        """A copy of the progress records so far (safe to read while the worker appends)."""
+        """The progress records so far, read from the table (only the new ones each time)."""
         with self._lock:
-            return list(self.events)
+            fresh = self._manager.table.events(self.id, self._seen)
+            self._events.extend(decode(text) for _, text in fresh)
+            if fresh:
+                self._seen = fresh[-1][0]
+            return list(self._events)
 
     def fraction(self) -> float | None:
         """Share of the work done, from the last progress record that knows it (a `fraction` attribute)."""
-        with self._lock:
-            last = next((e for e in reversed(self.events) if hasattr(e, "fraction")), None)
+        last = next((e for e in reversed(self.snapshot()) if hasattr(e, "fraction")), None)
         return None if last is None else float(last.fraction)
 
     def seconds_left(self, now: float | None = None) -> float | None:
         """Time to the end at the pace so far; None until there is progress to go by."""
+        row = self.row
         f = self.fraction()
-        if not self.running or self.started is None or not f:
+        if row.state != "running" or row.started is None or not f:
             return None
-        elapsed = (now or time.time()) - self.started
-        return elapsed * (1 - f) / f
+        return ((now or time.time()) - row.started) * (1 - f) / f
 
 
 class JobManager:
-    """Runs jobs in daemon threads: at most `limit` at once and one active job per owner; the rest queue."""
+    """Submits jobs to the table under `home` and keeps its workers going (local processes, or Ray)."""
 
-    def __init__(self, limit: int = MAX_RUNNING_JOBS):
-        self.limit = limit
-        self._latest: dict[str, Job] = {}  # owner -> their latest job
-        self._active: list[Job] = []  # queued and running, in the order they were started
-        self._work: dict[str, Callable[[Job], Any]] = {}
+    def __init__(self, home: Path | None = None, workers: int | None = None, ray_address: str | None = None):
+        self.home = Path(home) if home is not None else home_dir()
+        self.table = JobTable(self.home / "jobs.sqlite3")
+        self.limit = workers or limits.workers()
+        self.ray_address = ray_address if ray_address is not None else os.environ.get(RAY_ADDRESS) or None
+        self.backend = "ray" if self.ray_address else "local"
+        self._handles: dict[str, Job] = {}
         self._lock = threading.Lock()
+        self._reaped = 0.0
+
+    # Reading ---------------------------------------------------------------------------------------------------
+
+    def job(self, job_id: str) -> Job | None:
+        with self._lock:
+            if job_id not in self._handles:
+                row = self.table.get(job_id)
+                if row is None:
+                    return None
+                self._handles[job_id] = Job(self, row)
+            return self._handles[job_id]
+
+    def _jobs(self, rows: list[Row]) -> list[Job]:
+        return [self.job(r.id) for r in rows]
 
     def active(self) -> list[Job]:
-        """Every queued or running job on the server, oldest first."""
-        with self._lock:
-            return list(self._active)
+        """Every queued or running job, oldest first."""
+        self.refresh()
+        return self._jobs(self.table.rows("state IN ('queued', 'running')"))
 
     def latest(self, owner: str, *kinds: str) -> Job | None:
-        """The owner's most recent job (active or finished), if it is of one of these kinds (any if none given)."""
-        with self._lock:
-            job = self._latest.get(owner)
-        return job if job is not None and (not kinds or job.kind in kinds) else None
+        """The owner's most recent job of one of these kinds (any if none given), active or ended."""
+        self.refresh()
+        where, args = "owner = ?", (owner,)
+        if kinds:
+            where += f" AND kind IN ({', '.join('?' * len(kinds))})"
+            args += kinds
+        rows = self.table.rows(where, args, order="created DESC LIMIT 1")
+        return self.job(rows[0].id) if rows else None
 
     def queue_position(self, job: Job) -> int | None:
         """1 for the next job to start, and so on; None unless the job is queued."""
-        with self._lock:
-            queued = [j for j in self._active if j.status == "queued"]
-        return queued.index(job) + 1 if job in queued else None
+        queued = [r.id for r in self.table.rows("state = 'queued'")]
+        return queued.index(job.id) + 1 if job.id in queued else None
 
-    def start(self, owner: str, description: str, work: Callable[[Job], Any], kind: str = "") -> Job:
-        """Run work(job) in the background now, or queue it while the server is full; its return value becomes
-        job.result."""
-        with self._lock:
-            mine = self._latest.get(owner)
-            if mine is not None and mine.active:
-                raise JobBusy(f"You already have a job {mine.status} ({mine.description}). Stop it or wait for it.")
-            job = Job(uuid.uuid4().hex[:8], owner, description, kind)
-            self._latest[owner] = job
-            self._active.append(job)
-            self._work[job.id] = work
-        self._start_queued()
-        return job
+    # Writing ---------------------------------------------------------------------------------------------------
+
+    def submit(
+        self,
+        owner: str,
+        kind: str,
+        description: str,
+        task: str,
+        config: dict,
+        adding: int = 0,
+        new_checkpoint: bool = False,
+    ) -> Job:
+        """Queue task(job, **config) for a worker, within the limits (quota.LimitReached says which is reached).
+
+        adding: bytes the job will write (e.g. a checkpoint's estimated size); new_checkpoint: it adds one to
+        the visitor's checkpoints (rather than replacing one).
+        """
+        check_owner(owner)
+        quota.check_disk(self.home, owner, adding, new_checkpoint)
+        with self.table.transaction() as db:
+            quota.check_jobs(db, owner, kind, self.limit)
+            job_id = self.table.insert(db, owner, kind, description, task, config)
+        self.start_workers()
+        return self.job(job_id)
+
+    def again(self, job: Job) -> Job:
+        """The same task and config as a new job (resume: the task carries on from what it saved; restart:
+        the caller gave a config that starts afresh)."""
+        import json
+
+        return self.submit(job.owner, job.kind, job.description, job.task, json.loads(job.config))
 
     def stop(self, job: Job) -> None:
-        """Stop a running job at its next step, or drop a queued one."""
-        job.stop()
-        with self._lock:
-            if job.status == "queued":
-                job.status, job.finished = "stopped", time.time()
-                self._active.remove(job)
-                self._work.pop(job.id, None)
-
-    def _start_queued(self) -> None:
-        with self._lock:
-            starting = []
-            for job in self._active:
-                if sum(j.status == "running" for j in self._active) >= self.limit:
-                    break
-                if job.status == "queued":
-                    job.status, job.started = "running", time.time()
-                    starting.append((job, self._work.pop(job.id)))
-        for job, work in starting:
-            threading.Thread(target=self._run, args=(job, work), name=f"job-{job.id}", daemon=True).start()
-
-    def _run(self, job: Job, work: Callable[[Job], Any]) -> None:
-        status: JobStatus = "failed"
-        try:
-            job.result = work(job)
-            # A Stop pressed after the worker's last check came too late to stop anything: the work finished.
-            status = "stopped" if job._stop_seen else "done"
-        except Exception as e:  # the page shows the message; the traceback goes to the server log
-            traceback.print_exc()
-            job.error = str(e) or type(e).__name__
-        finally:
-            job.finished = time.time()
-            with self._lock:
-                job.status = status
-                self._active.remove(job)
-            self._start_queued()
+        """Stop a running job at its worker's next beat and step, or take a queued one out of the queue."""
+        self.table.request_stop(job.id)
 
     def wait(self, job: Job, timeout: float = 60.0) -> Job:
-        """Block until the job finishes (tests and the CLI)."""
+        """Block until the job is no longer queued or running (tests, the CLI)."""
         deadline = time.time() + timeout
         while job.active and time.time() < deadline:
-            time.sleep(0.02)
+            self.refresh()
+            time.sleep(0.05)
         return job
+
+    # Workers ---------------------------------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """At most once a second: interrupt the jobs of silent workers, and start workers for waiting jobs."""
+        now = time.time()
+        if now - self._reaped < REAP_EVERY:
+            return
+        self._reaped = now
+        self.table.reap()
+        self.start_workers()
+
+    def start_workers(self) -> None:
+        """One more worker for each waiting job, up to the pool's size (counted in the table, across servers)."""
+        while (worker := self.table.add_worker(self.backend, self.limit)) is not None:
+            try:
+                if self.backend == "ray":
+                    self._launch_ray(worker)
+                else:
+                    self._launch_local(worker)
+            except Exception as e:
+                self.table.remove_worker(worker)
+                raise RuntimeError(f"could not start a worker: {e}") from e
+
+    def _launch_local(self, worker: str) -> None:
+        logs = self.home / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+        with open(logs / f"worker-{worker}.log", "ab") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "explorer.serving.worker", "--table", str(self.table.path), "--worker", worker],
+                cwd=ROOT,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # a restart of the server (even kill -9) leaves its jobs running
+            )
+        self.table.worker_started(worker, proc.pid)
+        threading.Thread(target=self._watch, args=(proc, worker), name=f"watch-{worker}", daemon=True).start()
+
+    def _watch(self, proc: subprocess.Popen, worker: str) -> None:
+        code = proc.wait()
+        if code != 0:
+            how = f"was killed ({signal.Signals(-code).name})" if code < 0 else f"exited with status {code}"
+            self.table.worker_lost(
+                worker, f"its worker process (pid {proc.pid}) {how} before the job finished; nothing was saved"
+            )
+        self.start_workers()
+
+    def _launch_ray(self, worker: str) -> None:
+        import ray  # optional: pip install ray
+
+        from .worker import serve
+
+        if not ray.is_initialized():
+            ray.init(address=self.ray_address, include_dashboard=False, log_to_driver=False)
+        ref = ray.remote(num_cpus=1, max_retries=0)(serve).remote(str(self.table.path), worker)
+        threading.Thread(target=self._watch_ray, args=(ref, worker), name=f"watch-{worker}", daemon=True).start()
+
+    def _watch_ray(self, ref, worker: str) -> None:
+        import ray
+
+        try:
+            ray.get(ref)
+        except Exception as e:  # the task died with its worker or node
+            why = (str(e) or type(e).__name__).strip().splitlines()[0][:200]
+            self.table.worker_lost(worker, f"its Ray worker failed before the job finished ({why}); nothing was saved")
+        self.start_workers()

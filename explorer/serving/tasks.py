@@ -1,7 +1,9 @@
 """The app's background work as jobs (explorer.serving.jobs): training, sweeps and the MNIST download.
 
-Each task runs an engine function with the job's progress reporting and stop request, and saves its result;
-the engine itself knows nothing of jobs or pages.
+Each task runs in a worker process (explorer.serving.worker) as task(job, **config), config being the JSON the
+job was submitted with: it runs an engine function with the job's progress reporting and stop request, and
+saves its result; the engine itself knows nothing of jobs or pages. A job here is anything with `id`,
+`owner`, `report(record)` and `should_stop()`.
 """
 
 import shutil
@@ -12,14 +14,17 @@ import torch
 
 from ..analysis.live import LIVE_DIGITS, LiveView, look_inside
 from ..data import digits as data
-from ..data.digits import MNIST_FILES, Digits, load_digits, provenance
+from ..data.digits import MNIST_FILES, Digits, load_digits, load_sample, provenance
 from ..experiments.runner import run_sweep
 from ..experiments.spec import SweepConfig
-from ..experiments.storage import new_sweep_dir
-from ..model.checkpoints import save_checkpoint
+from ..experiments.storage import new_sweep_dir, sweep_config_from, user_sweeps_dir
+from ..model.checkpoints import save_checkpoint, user_path
 from ..model.network import ModelConfig
 from ..training.loop import DivergedError, History, TrainConfig, train
-from .jobs import Job
+
+TRAIN = "explorer.serving.tasks:train_job"
+SWEEP = "explorer.serving.tasks:sweep_job"
+DOWNLOAD = "explorer.serving.tasks:download"
 
 
 @dataclass(frozen=True)
@@ -59,9 +64,7 @@ class DownloadProgress:
         return (files.index(self.name) + min(part, 1.0)) / len(files) if self.name in files else 0.0
 
 
-def run_training(
-    job: Job, model_cfg: ModelConfig, cfg: TrainConfig, source: str, path: Path, command: str
-) -> TrainOutcome:
+def run_training(job, model_cfg: ModelConfig, cfg: TrainConfig, source: str, path: Path, command: str) -> TrainOutcome:
     """Train on `source`, report Step/EpochEnd records, honour stops, save to `path`.
 
     A stopped run is saved too (metrics["stopped"] is True, the weights are the best so far). A run that
@@ -109,17 +112,31 @@ def run_training(
     return TrainOutcome(path, result.metrics)
 
 
-def download(job: Job, **options) -> Path:
+def train_job(job, model: dict, train: dict, source: str, name: str, command: str) -> TrainOutcome:
+    """run_training from a submitted config: the checkpoint goes to the job owner's folder, under `name`."""
+    path = user_path(name, job.owner)
+    return run_training(job, ModelConfig.from_dict(model), TrainConfig(**train), source, path, command)
+
+
+def sweep_job(job, sweep: dict, folder: str) -> str | None:
+    """run_sweep_job on the bundled sample, from a submitted config, in the owner's sweep folder `folder` (a
+    name): run again, it carries on where the sweep saved its last finished run."""
+    if Path(folder).name != folder or folder in ("", ".", ".."):
+        raise ValueError(f"a sweep folder is a plain name, not {folder!r}")
+    return run_sweep_job(job, sweep_config_from(sweep), *load_sample(), user_sweeps_dir() / job.owner / folder)
+
+
+def download(job, **options) -> Path:
     """download_mnist(**options), reporting a DownloadProgress for every chunk."""
     return data.download_mnist(
         on_progress=lambda name, done, total: job.report(DownloadProgress(name, done, total)), **options
     )
 
 
-def run_sweep_job(job: Job, cfg: SweepConfig, train_set: Digits, test_set: Digits) -> str | None:
-    """Run the sweep as a new sweep of the job's owner, saving each run as it finishes; its folder (None if no run
-    finished). Inline: the server's two job slots already share its cores."""
-    folder = new_sweep_dir(cfg, job.owner)
+def run_sweep_job(job, cfg: SweepConfig, train_set: Digits, test_set: Digits, folder: Path | None = None) -> str | None:
+    """Run the sweep in `folder` (a new sweep of the job's owner if None), saving each run as it finishes; its
+    folder (None if no run finished). Inline: the job already has a worker process of its own."""
+    folder = folder or new_sweep_dir(cfg, job.owner)
     sweep = run_sweep(
         cfg,
         folder,

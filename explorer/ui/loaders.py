@@ -25,7 +25,7 @@ from ..model.network import ModelConfig, SequenceClassifier, count_parameters, u
 from ..model.portable import MAX_DIGITS, pack
 from ..model.predictions import predict
 from ..model.unroll import Trace, trace
-from ..serving.jobs import JobManager
+from ..serving.jobs import JobManager, home_dir
 from ..training.metadata import Recorded, recorded
 
 
@@ -125,10 +125,15 @@ def model_key(info: CheckpointInfo) -> str:
     return f"{info.path}:{info.path.stat().st_mtime_ns}"
 
 
-@st.cache_resource(show_spinner=False)
 def job_manager() -> JobManager:
-    """The server's one job manager: every session of this process sees the same jobs."""
-    return JobManager()
+    """The server's job manager, over the job table in RNN_EXPLORER_HOME: every session (and every server
+    process sharing that folder) sees the same jobs."""
+    return _job_manager(str(home_dir()))
+
+
+@st.cache_resource(show_spinner=False)
+def _job_manager(home: str) -> JobManager:
+    return JobManager(Path(home))
 
 
 @st.cache_data(show_spinner=False, max_entries=256)

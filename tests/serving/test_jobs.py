@@ -1,111 +1,233 @@
-"""Background jobs: per-owner and global limits, the queue, stop, progress, results and failures."""
+"""Background jobs in worker processes over the durable job table: progress, results, stops, the limits, killed
+workers and servers, two server processes on one table, and a Ray cluster through the same layer."""
 
-import threading
-from dataclasses import dataclass
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
-from explorer.serving.jobs import JobBusy, JobManager
+from explorer.model.checkpoints import list_checkpoints, owner_dir
+from explorer.serving import tasks
+from explorer.serving.jobs import JobManager
+from explorer.serving.quota import LimitReached
+
+A, B, C = "aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb", "cccccccccccccccc"
+ROOT = Path(__file__).resolve().parents[2]
 
 
-def blocking(release: threading.Event):
-    def work(job):
-        job.report("started")
-        while not release.is_set() and not job.should_stop():
-            release.wait(0.01)
-        return "result"
-
-    return work
+def submit(m: JobManager, owner: str, task: str, kind: str = "test", **config):
+    return m.submit(owner, kind, task, f"tests.serving.work:{task}", config)
 
 
-def test_result_and_progress():
-    m = JobManager()
-    job = m.wait(m.start("a", "sum", lambda job: [job.report(i) for i in range(3)] and 42))
-    assert job.status == "done" and job.result == 42 and job.snapshot() == [0, 1, 2]
-    assert m.latest("a") is job and m.latest("b") is None
+def until(condition, timeout: float = 60.0) -> None:
+    deadline = time.time() + timeout
+    while not condition():
+        assert time.time() < deadline, "timed out"
+        time.sleep(0.05)
 
 
-def test_latest_by_kind():
-    m = JobManager()
-    job = m.wait(m.start("a", "sweep", lambda job: None, kind="sweep"))
-    assert m.latest("a", "sweep") is job and m.latest("a") is job and m.latest("a", "train") is None
-    assert m.latest("a", "train", "sweep") is job and m.latest("a", "train", "download") is None
+def worker_pids(m: JobManager) -> list[int]:
+    return [pid for (pid,) in m.table._read("SELECT pid FROM workers WHERE pid IS NOT NULL")]
 
 
-def test_one_job_per_owner_a_global_limit_and_a_queue():
-    m = JobManager(limit=2)
-    release = threading.Event()
-    a = m.start("a", "first", blocking(release))
-    with pytest.raises(JobBusy, match="already have a job running"):
-        m.start("a", "second", blocking(release))
-    b = m.start("b", "other visitor", blocking(release))
-    c = m.start("c", "third visitor", blocking(release))
-    d = m.start("d", "fourth visitor", blocking(release))
-    assert [j.status for j in (a, b, c, d)] == ["running", "running", "queued", "queued"]
-    assert [m.queue_position(j) for j in (a, b, c, d)] == [None, None, 1, 2]
-    assert m.active() == [a, b, c, d] and m.latest("c") is c
-    with pytest.raises(JobBusy, match="already have a job queued"):
-        m.start("c", "again", blocking(release))
-    m.stop(c)  # leaving the queue: it never runs
-    assert c.status == "stopped" and c.started is None and m.queue_position(d) == 1
-    a.stop()
-    m.wait(a)
-    m.wait(d, timeout=0.5)  # d took a's slot
-    assert a.status == "stopped" and d.running and d.started >= a.finished
-    release.set()
-    m.wait(b), m.wait(d)
-    assert b.status == d.status == "done" and m.active() == []
+@pytest.fixture
+def manager(user_home):
+    m = JobManager(user_home, workers=1, ray_address="")
+    yield m
+    for job in m.active():
+        m.stop(job)
+    for pid in worker_pids(m):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
-@dataclass(frozen=True)
-class Progress:
-    fraction: float
+def test_a_job_runs_in_a_worker_process_and_any_manager_reads_it_from_the_table(manager, user_home):
+    job = submit(manager, A, "count", n=3)
+    assert manager.wait(job).status == "done" and job.result == 30 and job.snapshot() == [0, 1, 2]
+    assert job.started >= job.row.created and job.finished >= job.started
+    other = JobManager(user_home, workers=1, ray_address="")  # e.g. a second server process
+    assert other.latest(A) == job and other.latest(A).result == 30 and other.latest(A).snapshot() == [0, 1, 2]
+    assert manager.wait(submit(manager, A, "pid")).result != os.getpid()
 
 
-def test_fraction_and_time_left_come_from_the_last_progress_record():
-    m = JobManager()
-    release, reported = threading.Event(), threading.Event()
-
-    def work(job):
-        job.report("no fraction here")
-        job.report(Progress(0.25))
-        reported.set()
-        release.wait(5)
-
-    job = m.start("a", "w", work)
-    reported.wait(5)
-    assert job.fraction() == 0.25
-    assert job.seconds_left(now=job.started + 10) == pytest.approx(30)  # 10 s for a quarter: 30 s to go
-    release.set()
-    m.wait(job)
-    assert job.seconds_left() is None
+def test_latest_by_kind(manager):
+    job = manager.wait(submit(manager, A, "count", kind="sweep", n=1))
+    assert manager.latest(A, "sweep") == job and manager.latest(A) == job and manager.latest(A, "train") is None
+    assert manager.latest(B) is None
 
 
-def test_stop_and_failure():
-    m = JobManager()
-    job = m.start("a", "long", blocking(threading.Event()))
-    job.stop()
-    assert m.wait(job).status == "stopped" and job.result == "result"
+def test_per_visitor_limit_bounded_queue_positions_and_leaving_the_queue(manager, tmp_path, monkeypatch):
+    monkeypatch.setenv("RNN_EXPLORER_MAX_QUEUE", "2")
+    a1 = submit(manager, A, "wait", marker=str(tmp_path / "a1"))
+    until(lambda: a1.running)
+    a2 = submit(manager, A, "wait")
+    with pytest.raises(LimitReached, match="You already have 2 jobs queued or running"):
+        submit(manager, A, "wait")
+    b = submit(manager, B, "wait")
+    with pytest.raises(LimitReached, match=r"queue is full: 2 jobs are waiting behind the 1 running on its 1 worker,"):
+        submit(manager, C, "wait")
+    with pytest.raises(LimitReached, match="yours would be number 3 in a queue that holds 2"):
+        submit(manager, C, "wait")
+    assert len(manager.table.rows()) == 3  # a refusal leaves nothing behind
+    assert [j.status for j in (a1, a2, b)] == ["running", "queued", "queued"]
+    assert [manager.queue_position(j) for j in (a1, a2, b)] == [None, 1, 2] and manager.active() == [a1, a2, b]
+    manager.stop(a2)  # leaving the queue: it never runs
+    assert a2.status == "stopped" and a2.started is None and manager.queue_position(b) == 1
+    manager.stop(a1)
+    assert manager.wait(a1).status == "stopped" and a1.result == "waited"
+    until(lambda: b.running)  # the worker took the next job
+    assert b.started >= a1.finished
+    submit(manager, C, "wait")  # room in the queue again
 
-    def fail(job):
-        raise ValueError("bad settings")
 
-    failed = m.wait(m.start("a", "fails", fail))
-    assert failed.status == "failed" and failed.error == "bad settings" and failed.finished
+def test_sweeps_a_day(manager, monkeypatch):
+    monkeypatch.setenv("RNN_EXPLORER_MAX_SWEEPS_PER_DAY", "1")
+    manager.wait(submit(manager, A, "count", kind="sweep", n=1))
+    with pytest.raises(LimitReached, match="You have started 1 sweeps in the last 24 hours"):
+        submit(manager, A, "count", kind="sweep", n=1)
+    manager.wait(submit(manager, A, "count", kind="train", n=1))  # other kinds are not counted
+    manager.wait(submit(manager, B, "count", kind="sweep", n=1))  # nor other visitors
 
 
-def test_a_stop_the_work_never_saw_leaves_it_done():
-    m = JobManager()
-    checked, release = threading.Event(), threading.Event()
+def test_disk_quotas_each_refuse_with_their_message(manager, user_home, monkeypatch):
+    mine = owner_dir(A)
+    mine.mkdir(parents=True)
+    for name in ("one", "two"):
+        (mine / f"{name}.safetensors").write_bytes(b"x" * 600_000)
+    monkeypatch.setenv("RNN_EXPLORER_MAX_CHECKPOINTS_PER_VISITOR", "2")
+    with pytest.raises(LimitReached, match="You have 2 checkpoints, the most one visitor may keep"):
+        manager.submit(A, "train", "t", "tests.serving.work:count", {"n": 1}, new_checkpoint=True)
+    manager.wait(manager.submit(A, "train", "t", "tests.serving.work:count", {"n": 1}))  # replacing one is fine
+    monkeypatch.setenv("RNN_EXPLORER_VISITOR_MB", "1")
+    with pytest.raises(LimitReached, match=r"Your checkpoints and sweeps use 1\.2 MB of the 1 MB one visitor may"):
+        submit(manager, A, "count", n=1)
+    manager.wait(submit(manager, B, "count", n=1))  # another visitor has room
+    monkeypatch.setenv("RNN_EXPLORER_DISK_BUDGET_MB", "1")
+    with pytest.raises(LimitReached, match="The server's models and sweeps use 1 MB of the 1 MB it allows"):
+        submit(manager, B, "count", n=1)
+    monkeypatch.setenv("RNN_EXPLORER_DISK_BUDGET_MB", "5000")
+    monkeypatch.setenv("RNN_EXPLORER_MIN_FREE_MB", str(10**12))
+    with pytest.raises(LimitReached, match="The server's disk is nearly full"):
+        submit(manager, B, "count", n=1)
+    assert len(manager.table.rows()) == 2
 
-    def work(job):  # checks for a stop once, then finishes regardless (as training does after its last step)
-        stopping = job.should_stop()
-        checked.set()
-        release.wait(5)
-        return stopping
 
-    job = m.start("a", "almost done", work)
-    checked.wait(5)
-    job.stop()  # pressed while the work was saving its result
-    release.set()
-    assert m.wait(job).status == "done" and job.result is False and job.stop_requested
+def test_fraction_and_time_left_come_from_the_last_progress_record(manager, tmp_path):
+    marker = tmp_path / "reported"
+    job = submit(manager, A, "download_like", parts=2, marker=str(marker))
+    until(lambda: marker.exists() and len(job.snapshot()) == 2)
+    assert job.fraction() == pytest.approx(0.25 / 4)  # the first of four files, a quarter done
+    assert job.seconds_left(now=job.started + 10) == pytest.approx(150)  # 10 s for 1/16: 150 s to go
+    marker.unlink()
+    assert manager.wait(job).status == "done" and job.seconds_left() is None
+
+
+def test_a_failure_keeps_the_tasks_message(manager):
+    job = manager.wait(submit(manager, A, "fail"))
+    assert job.status == "failed" and job.error == "the task broke" and job.finished
+
+
+def tiny_training(manager: JobManager, owner: str, name: str, epochs: int = 50):
+    config = dict(
+        model={"kind": "lstm", "hidden_size": 16},
+        train={"epochs": epochs, "batch_size": 16, "snapshots": False},
+        source="sample",
+        name=name,
+        command="",
+    )
+    return manager.submit(owner, "train", f"LSTM-16 → {name}", tasks.TRAIN, config, new_checkpoint=True)
+
+
+def test_a_killed_worker_fails_its_job_with_the_reason_and_leaves_no_file(manager):
+    job = tiny_training(manager, A, "victim")
+    until(lambda: job.snapshot())  # training steps are being reported
+    (pid,) = worker_pids(manager)
+    os.kill(pid, signal.SIGKILL)
+    assert manager.wait(job, 30).status == "failed"
+    assert job.error == f"its worker process (pid {pid}) was killed (SIGKILL) before the job finished; nothing was saved"
+    assert not list(owner_dir(A).glob("*")) if owner_dir(A).exists() else True
+    assert [i for i in list_checkpoints() if i.owner == A] == []
+
+
+def test_a_stopped_training_run_keeps_its_weights(manager):
+    job = tiny_training(manager, A, "stopped")
+    until(lambda: any(isinstance(r, tasks.EpochEnd) for r in job.snapshot()))
+    manager.stop(job)
+    assert manager.wait(job).status == "stopped", job.error
+    assert job.result.path.name == "stopped.safetensors" and job.result.metrics["stopped"]
+    assert job.result.metrics["epoch"] >= 1  # the last complete epoch's weights
+    assert [i.stem for i in list_checkpoints() if i.owner == A] == ["stopped"]
+
+
+SERVER = """
+import sys, time
+from pathlib import Path
+from explorer.serving.jobs import JobManager
+m = JobManager(Path(sys.argv[1]), workers=1, ray_address="")
+job = m.submit(sys.argv[2], "test", "waits", "tests.serving.work:wait", {{}})
+print(job.id, flush=True)
+time.sleep(600)
+"""
+
+
+def other_server(home: Path, owner: str) -> tuple[subprocess.Popen, str]:
+    """A second server process on the same table that submits one job; (process, job id)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SERVER.format(), str(home), owner], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
+    return proc, proc.stdout.readline().strip()
+
+
+def test_a_second_server_process_on_the_same_table_sees_stops_and_outlives_the_other(manager, user_home):
+    proc, job_id = other_server(user_home, A)
+    try:
+        job = manager.job(job_id)
+        until(lambda: job.running and job.snapshot() == ["started"])
+        assert manager.latest(A) == job and manager.active() == [job]
+        proc.kill()  # kill -9 of the server that started it: the worker goes on
+        proc.wait()
+        time.sleep(1.5)  # three heartbeats
+        assert job.running and manager.table.reap() == []
+        manager.stop(job)  # through this server
+        assert manager.wait(job, 10).status == "stopped" and job.result == "waited"
+    finally:
+        proc.kill()
+
+
+def test_a_job_whose_worker_vanished_unwatched_is_interrupted_and_can_run_again(manager, user_home):
+    proc, job_id = other_server(user_home, A)
+    job = manager.job(job_id)
+    until(lambda: job.running)
+    proc.kill()  # the server and then its worker go, so nobody sees the worker end
+    proc.wait()
+    for pid in worker_pids(manager):
+        os.kill(pid, signal.SIGKILL)
+    time.sleep(0.2)
+    assert manager.table.reap(stale=0.1) == [job.id]
+    assert job.status == "interrupted" and "no server was watching" in job.error
+    again = manager.again(job)
+    assert again != job and again.config == job.config
+    manager.stop(again)
+    assert manager.wait(again, 30).status == "stopped"
+
+
+def test_a_ray_cluster_runs_jobs_through_the_same_layer(user_home):
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        m = JobManager(user_home, workers=2, ray_address="auto")
+        assert m.backend == "ray"
+        job = submit(m, A, "count", n=3)
+        assert m.wait(job, 120).status == "done" and job.result == 30 and job.snapshot() == [0, 1, 2]
+        waiting = submit(m, A, "wait")
+        until(lambda: waiting.running)
+        m.stop(waiting)
+        assert m.wait(waiting, 30).status == "stopped"
+    finally:
+        ray.shutdown()

@@ -1,0 +1,109 @@
+"""A worker: a process of its own that takes queued jobs from the job table one after another and runs each, so
+training never shares the Streamlit process's interpreter; it ends when the queue is empty.
+
+python -m explorer.serving.worker --table HOME/jobs.sqlite3 --worker ID    (started by explorer.serving.jobs)
+
+A thread beats every HEARTBEAT seconds: it stores the progress records reported since the last beat, renews
+the worker's heartbeat and reads the job's stop flag, which the job's should_stop() then answers.
+"""
+
+import argparse
+import contextlib
+import importlib
+import json
+import os
+import threading
+import traceback
+
+from .records import encode
+from .table import HEARTBEAT, JobTable, Row
+
+NICE = 10  # below the server's own priority: page views stay quick while jobs train
+
+
+class WorkerJob:
+    """What a task sees of its job: id, owner, report(record), should_stop()."""
+
+    def __init__(self, row: Row):
+        self.id, self.owner, self.kind = row.id, row.owner, row.kind
+        self._records: list[str] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self.stop_seen = False  # the task read a stop request, so it stopped
+
+    def report(self, record) -> None:
+        text = encode(record)
+        with self._lock:
+            self._records.append(text)
+
+    def should_stop(self) -> bool:
+        if self._stop.is_set():
+            self.stop_seen = True
+        return self.stop_seen
+
+    def take(self) -> list[str]:
+        with self._lock:
+            records, self._records = self._records, []
+        return records
+
+
+def task_function(task: str):
+    """'package.module:function' -> the function (tasks are named by the server's code, never by a visitor)."""
+    module, _, name = task.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def run_job(table: JobTable, worker: str, row: Row) -> None:
+    """Run one claimed job to its end and record how it ended."""
+    job = WorkerJob(row)
+    done = threading.Event()
+
+    def beat() -> None:
+        while not done.wait(HEARTBEAT):
+            table.append(job.id, job.take())
+            if table.heartbeat(worker, job.id):
+                job._stop.set()
+
+    beating = threading.Thread(target=beat, name=f"beat-{job.id}", daemon=True)
+    beating.start()
+    state, result, error = "failed", None, None
+    try:
+        value = task_function(row.task)(job, **json.loads(row.config))
+        result = encode(value)
+        state = "stopped" if job.stop_seen else "done"
+    except Exception as e:  # the page shows the message; the traceback goes to the worker's log
+        traceback.print_exc()
+        error = str(e) or type(e).__name__
+    finally:
+        done.set()
+        beating.join()
+        table.append(job.id, job.take())
+        table.finish(job.id, state, result, error)
+
+
+def serve(table_path: str, worker: str) -> None:
+    """Claim and run queued jobs until none is left, then leave the worker table."""
+    import torch
+
+    torch.set_num_threads(1)  # one core per worker: the pool's size is the number of cores jobs may use
+    table = JobTable(table_path)
+    table.worker_started(worker, os.getpid())
+    try:
+        while (row := table.claim(worker)) is not None:
+            run_job(table, worker, row)
+    finally:
+        table.remove_worker(worker)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Run queued RNN Explorer jobs until the queue is empty.")
+    parser.add_argument("--table", required=True, help="the job table (HOME/jobs.sqlite3)")
+    parser.add_argument("--worker", required=True, help="this worker's id, registered in the table by its launcher")
+    args = parser.parse_args()
+    with contextlib.suppress(OSError):  # a system that refuses only leaves the worker at the server's priority
+        os.nice(NICE)
+    serve(args.table, args.worker)
+
+
+if __name__ == "__main__":
+    main()
