@@ -361,7 +361,7 @@ def launch_ui(model_cfg: ModelConfig, cfg: TrainConfig, busy: bool) -> None:
     if source == "mnist" and not mnist_downloaded():
         st.info(f"Full MNIST is not downloaded yet: four files from public mirrors into `{data.default_cache_dir()}`.")
         if st.button("Download full MNIST", icon=":material/download:", disabled=busy):
-            start("Downloading full MNIST", tasks.DOWNLOAD, "download", {})
+            start("Downloading full MNIST", tasks.DOWNLOAD, "download", tasks.download_options())
         return
     default = f"my-{model_cfg.label.lower()}"
     name = ui.kept(st.text_input, "Save as", "t_name", "", placeholder=default) or default

@@ -124,12 +124,17 @@ class JobManager:
     def __init__(self, home: Path | None = None, workers: int | None = None, ray_address: str | None = None):
         self.home = Path(home) if home is not None else home_dir()
         self.table = JobTable(self.home / "jobs.sqlite3")
-        self.limit = workers or limits.workers()
+        self._workers = workers
         self.ray_address = ray_address if ray_address is not None else os.environ.get(RAY_ADDRESS) or None
         self.backend = "ray" if self.ray_address else "local"
         self._handles: dict[str, Job] = {}
         self._lock = threading.Lock()
         self._reaped = 0.0
+
+    @property
+    def limit(self) -> int:
+        """Jobs that run at once here: the pool's size (limits.workers(), read each time, unless given)."""
+        return self._workers or limits.workers()
 
     # Reading ---------------------------------------------------------------------------------------------------
 

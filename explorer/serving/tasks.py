@@ -126,6 +126,12 @@ def sweep_job(job, sweep: dict, folder: str) -> str | None:
     return run_sweep_job(job, sweep_config_from(sweep), *load_sample(), user_sweeps_dir() / job.owner / folder)
 
 
+def download_options() -> dict:
+    """What a download job passes to download_mnist besides its progress: nothing (the public mirrors); the
+    tests point it at a local server here."""
+    return {}
+
+
 def download(job, **options) -> Path:
     """download_mnist(**options), reporting a DownloadProgress for every chunk."""
     return data.download_mnist(

@@ -34,7 +34,6 @@ from explorer.readings.sweep import sweep_findings, sweep_table
 from explorer.serving.budget import digits_for
 
 T = 28
-MANAGER = ui.job_manager()
 
 
 def arr(value) -> np.ndarray:
@@ -341,7 +340,7 @@ def run_sweep_from_page(at, epochs: int, ks: list, size: int, **settings):
     next(b for b in at.button if b.label == "Run sweep").click()
     at.run()
     assert not at.exception and not at.warning, [w.value for w in at.warning]
-    job = MANAGER.latest(at.session_state["_owner"])
+    job = ui.job_manager().latest(at.session_state["_owner"])
     assert job is not None and job.description.startswith("Truncation sweep")
     return job
 
@@ -355,7 +354,7 @@ def test_the_form_runs_general_tbptt_with_its_k1():
     next(b for b in at.button if b.label == "Run sweep").click()
     at.run()
     assert any("needs k1 in 1..2 (the smallest k)" in e.value.replace("\\", "") for e in at.error)  # Markdown-escaped
-    job = MANAGER.wait(run_sweep_from_page(at, 1, [2, 4], 250, sw_k1=2), timeout=120)
+    job = ui.job_manager().wait(run_sweep_from_page(at, 1, [2, 4], 250, sw_k1=2), timeout=120)
     assert job.status == "done", job.error
     mine = load_sweep(job.result)
     assert (mine.config.schemes, mine.config.k1) == (("tbptt",), 2)
@@ -366,7 +365,7 @@ def test_the_form_runs_general_tbptt_with_its_k1():
 def test_a_tiny_sweep_completes_and_replaces_only_the_users_results(user_home):
     shipped_mtime = (shipped_sweep_dir() / SUMMARY).stat().st_mtime_ns
     at = open_page("truncation")
-    job = MANAGER.wait(run_sweep_from_page(at, 1, [2, 4], 250, sw_task="blank", sw_delay=3), timeout=120)
+    job = ui.job_manager().wait(run_sweep_from_page(at, 1, [2, 4], 250, sw_task="blank", sw_delay=3), timeout=120)
     assert job.status == "done", job.error
     at.run()  # the progress fragment notices the end and reruns the page on the new sweep
     at.run()
@@ -405,7 +404,7 @@ def test_stop_leaves_the_page_working():
     at.button(key="stop_sweep").click()
     at.run()
     assert not at.exception and job.stop_requested
-    assert MANAGER.wait(job, timeout=30).status == "stopped"
+    assert ui.job_manager().wait(job, timeout=30).status == "stopped"
     at.run()
     at.run()
     assert not at.exception and not at.error

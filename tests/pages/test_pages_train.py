@@ -17,6 +17,7 @@ from plotly_spec import array
 from streamlit.testing.v1 import AppTest
 
 import explorer.data.digits
+import explorer.serving.tasks
 from explorer import ui
 from explorer.analysis.live import LIVE_DIGITS, look_inside
 from explorer.data.digits import load_sample
@@ -30,17 +31,15 @@ from explorer.training.loop import Step
 from explorer.training.metadata import recorded_train_config
 from explorer.ui.browser_view import parse_view
 
-MANAGER = ui.job_manager()
-
 APP = str(Path(__file__).resolve().parents[2] / "explorer" / "app.py")
 TINY = dict(t_hidden=16, t_epochs=2, t_batch=512)  # 16 steps on the sample: about a second
 LONG = dict(t_hidden=16, t_epochs=200, t_batch=16)  # runs until stopped
 
 
 def stop_all_jobs() -> None:
-    for job in MANAGER.active():
-        MANAGER.stop(job)
-        MANAGER.wait(job)
+    for job in ui.job_manager().active():
+        ui.job_manager().stop(job)
+        ui.job_manager().wait(job)
 
 
 @pytest.fixture(autouse=True)
@@ -81,7 +80,14 @@ def start(at: AppTest, name: str, **settings):
     settle(at, t_name=name, **settings)
     click(at, "Start training")
     assert not at.error, [e.value for e in at.error]
-    return MANAGER.latest(owner(at))
+    return ui.job_manager().latest(owner(at))
+
+
+def until(condition, timeout: float = 60) -> None:
+    deadline = time.time() + timeout
+    while not condition():
+        assert time.time() < deadline, "timed out"
+        time.sleep(0.05)
 
 
 def wait_for(job, record_type, timeout: float = 30) -> None:
@@ -92,7 +98,7 @@ def wait_for(job, record_type, timeout: float = 30) -> None:
 
 
 def finish(at: AppTest, job) -> None:
-    MANAGER.wait(job, timeout=60)
+    ui.job_manager().wait(job, timeout=60)
     at.run()
     assert not at.exception
 
@@ -161,7 +167,7 @@ def test_a_delayed_truncated_run_records_its_task_and_scheme_and_watch_reads_its
     assert (cfg.task, cfg.delay, cfg.k, cfg.k1, cfg.align, cfg.scheme) == ("blank", 5, 8, 2, "start", "tbptt")
     assert cfg.forget_bias == 2.0 and "--forget-bias 2" in at.code[0].value
     click(at, "Start training")
-    job = MANAGER.latest(owner(at))
+    job = ui.job_manager().latest(owner(at))
     finish(at, job)
     assert job.status == "done", job.error
     saved = read_checkpoint(owner_dir(owner(at)) / "delayed.safetensors")
@@ -334,24 +340,26 @@ def test_good_upload_download_and_delete():
 
 
 @pytest.mark.slow
-def test_two_sessions_train_at_once_a_third_queues_and_starts_when_a_slot_frees():
+def test_two_sessions_train_at_once_a_third_queues_and_starts_when_a_worker_frees(monkeypatch):
+    monkeypatch.setenv("RNN_EXPLORER_WORKERS", "2")
     a, b, c = train_page(), train_page(), train_page()
     job_a, job_b = start(a, "alpha", **LONG), start(b, "beta", **LONG)
-    assert job_a is not job_b and job_a.running and job_b.running
+    assert job_a != job_b and job_a.status == job_b.status == "queued"
+    until(lambda: job_a.running and job_b.running)  # each in a worker process of its own
     assert job_a.owner != job_b.owner
     wait_for(job_a, Step), wait_for(job_b, Step)
     a.run(), b.run()
     assert "→ alpha" in a.get("progress")[0].proto.text and "→ beta" in b.get("progress")[0].proto.text
     job_c = start(c, "gamma", **TINY)
-    assert job_c.status == "queued" and MANAGER.queue_position(job_c) == 1
+    assert job_c.status == "queued" and ui.job_manager().queue_position(job_c) == 1
     assert any("position 1 in the queue" in i.value for i in c.info)
     activity = c.dataframe[0].value
     assert list(activity["whose"]) == [ui.owner_tag(job_a.owner), ui.owner_tag(job_b.owner), "yours"]
     assert list(activity["status"]) == ["running", "running", "queued, #1"]
     assert next(x for x in a.button if x.label == "Start training").disabled  # one job per visitor
     click(a, "Stop")
-    MANAGER.wait(job_a)
-    MANAGER.wait(job_c, timeout=60)  # it started when alpha's slot freed, and finished
+    ui.job_manager().wait(job_a)
+    ui.job_manager().wait(job_c, timeout=60)  # it started when alpha's slot freed, and finished
     assert job_c.status == "done" and job_c.started >= job_a.finished
 
 
@@ -383,10 +391,8 @@ def local_mirror(tmp_path, monkeypatch):
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     mirror = f"http://127.0.0.1:{httpd.server_address[1]}/"
-    monkeypatch.setattr(
-        explorer.data.digits,
-        "download_mnist",
-        functools.partial(explorer.data.digits.download_mnist, mirrors=[mirror], files=files, timeout=5),
+    monkeypatch.setattr(  # the options travel with the job to its worker process
+        explorer.serving.tasks, "download_options", lambda: {"mirrors": [mirror], "files": files, "timeout": 5}
     )
     yield
     httpd.shutdown()
@@ -399,7 +405,7 @@ def test_full_mnist_is_offered_downloaded_with_progress_then_trained_on(local_mi
     assert "not downloaded yet" in at.info[0].value
     assert "Start training" not in [b.label for b in at.button]
     click(at, "Download full MNIST")
-    job = MANAGER.latest(owner(at))
+    job = ui.job_manager().latest(owner(at))
     finish(at, job)
     assert job.status == "done", job.error
     assert len(job.snapshot()) >= 4  # progress reported for every file

@@ -1,6 +1,7 @@
 """Background jobs in worker processes over the durable job table: progress, results, stops, the limits, killed
 workers and servers, two server processes on one table, and a Ray cluster through the same layer."""
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -41,10 +42,8 @@ def manager(user_home):
     for job in m.active():
         m.stop(job)
     for pid in worker_pids(m):
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 def test_a_job_runs_in_a_worker_process_and_any_manager_reads_it_from_the_table(manager, user_home):
@@ -150,7 +149,9 @@ def test_a_killed_worker_fails_its_job_with_the_reason_and_leaves_no_file(manage
     (pid,) = worker_pids(manager)
     os.kill(pid, signal.SIGKILL)
     assert manager.wait(job, 30).status == "failed"
-    assert job.error == f"its worker process (pid {pid}) was killed (SIGKILL) before the job finished; nothing was saved"
+    assert job.error == (
+        f"its worker process (pid {pid}) was killed (SIGKILL) before the job finished; nothing was saved"
+    )
     assert not list(owner_dir(A).glob("*")) if owner_dir(A).exists() else True
     assert [i for i in list_checkpoints() if i.owner == A] == []
 

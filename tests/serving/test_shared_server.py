@@ -16,7 +16,6 @@ from explorer.model.network import ModelConfig, SequenceClassifier
 from explorer.serving import budget
 
 APP = str(Path(__file__).resolve().parents[2] / "explorer" / "app.py")
-MANAGER = ui.job_manager()
 
 
 @pytest.fixture(autouse=True)
@@ -24,9 +23,9 @@ def no_jobs_left(monkeypatch):
     monkeypatch.setenv("RNN_EXPLORER_MAX_JOB_MINUTES", "1e6")
     monkeypatch.setenv("RNN_EXPLORER_CONFIRM_JOB_MINUTES", "1e6")
     yield
-    for job in MANAGER.active():
-        MANAGER.stop(job)
-        MANAGER.wait(job)
+    for job in ui.job_manager().active():
+        ui.job_manager().stop(job)
+        ui.job_manager().wait(job)
 
 
 UNESCAPED = [
@@ -177,16 +176,16 @@ def test_the_cost_guard_refuses_over_the_limit_and_asks_above_the_threshold(monk
     at.run()
     next(x for x in at.button if x.label == "Start training").click()
     at.run()
-    assert "over its limit" in at.error[0].value and MANAGER.latest(at.session_state["_owner"]) is None
+    assert "over its limit" in at.error[0].value and ui.job_manager().latest(at.session_state["_owner"]) is None
     monkeypatch.setenv("RNN_EXPLORER_MAX_JOB_MINUTES", "1e6")
     monkeypatch.setenv("RNN_EXPLORER_CONFIRM_JOB_MINUTES", "0.0001")
     at.run()
-    assert "will take about" in at.warning[0].value and MANAGER.latest(at.session_state["_owner"]) is None
+    assert "will take about" in at.warning[0].value and ui.job_manager().latest(at.session_state["_owner"]) is None
     next(x for x in at.button if x.label.startswith("Start anyway")).click()
     at.run()
-    job = MANAGER.latest(at.session_state["_owner"])
+    job = ui.job_manager().latest(at.session_state["_owner"])
     assert job is not None and job.kind == "train"
-    MANAGER.wait(job)
+    ui.job_manager().wait(job)
     assert job.status == "done"
 
 
@@ -198,7 +197,7 @@ def test_a_model_whose_checkpoint_would_be_too_large_is_refused_before_training(
     at.run()
     next(x for x in at.button if x.label == "Start training").click()
     at.run()
-    assert "limit for checkpoints" in at.error[0].value and MANAGER.latest(at.session_state["_owner"]) is None
+    assert "limit for checkpoints" in at.error[0].value and ui.job_manager().latest(at.session_state["_owner"]) is None
 
 
 def test_a_pt_file_gets_a_clear_message():
