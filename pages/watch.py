@@ -40,8 +40,8 @@ DRAWING = "watch_drawing"  # session key: the drawing the view sent for a closer
 
 
 def next_model() -> None:
-    """Presentation key M: the next model in the picker's list."""
-    names = [i.name for i in ui.available_models()]
+    """Presentation key M: the next model in the picker's list (ui.visible_models)."""
+    names = [i.name for i in ui.visible_models()]
     if names:
         now = ui.remembered("model", DEFAULT_MODEL)
         ui.remember("model", names[(names.index(now) + 1) % len(names)] if now in names else names[0])
