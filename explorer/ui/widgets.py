@@ -121,13 +121,17 @@ def model_multiselect(label: str, key: str, default: list[str]) -> dict[str, Che
 
 
 def loaded_model(info: CheckpointInfo) -> tuple[Checkpoint, str] | None:
-    """load_model, or None after a friendly error (a bad file, or one deleted while the page was open)."""
+    """load_model, or None after a friendly error (a bad file, or one deleted while the page was open) that never
+    names the file's path on the server."""
     try:
         return load_model(info)
-    except FileNotFoundError:
-        st.error(f"{plain(info.stem)} is gone: its file was deleted (in another tab?). Pick another model.")
     except (CheckpointError, OSError) as e:
-        st.error(f"Could not load {plain(info.stem)}: {plain(e)}")
+        if not info.path.exists():  # deleted since it was listed
+            st.error(f"{plain(info.stem)} is gone: its file was deleted (in another tab?). Pick another model.")
+        elif isinstance(e, OSError):  # its text would name the path
+            st.error(f"Could not load {plain(info.stem)}: {plain(e.strerror or 'the file cannot be read')}")
+        else:
+            st.error(f"Could not load {plain(info.stem)}: {plain(e)}")
     return None
 
 

@@ -316,3 +316,47 @@ def test_presentation_key_m_steps_through_the_visible_models_only(monkeypatch):
         pressed.clear()
         watch.run()
         assert pressed and watch.session_state["model"] == after
+
+
+def everything_sent(at: AppTest) -> str:
+    """Every element the page sends the browser, as protobuf text: labels, help, options, values, widget ids."""
+
+    def walk(node):
+        if getattr(node, "proto", None) is not None and node.type != "bidi_component":  # model blobs: names only
+            yield str(node.proto)
+        for child in getattr(node, "children", {}).values():
+            yield from walk(child)
+
+    return "\n".join(walk(at._tree))
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "home",
+        "watch",
+        "gradients",
+        "truncation",
+        "math",
+        pytest.param("train", marks=pytest.mark.xfail(strict=True, reason="issue 25: its command line's --out")),
+    ],
+)
+def test_no_page_shows_a_server_path(name, user_home):
+    _, b, m = visitors_with_models()
+    b.toggle(key="show_others").set_value(True).run()
+    chosen = {"model": "lstm-128", "compare_on": "1", "compare": m["a"], "grad_models": f"lstm-128,{m['a']}"}
+    for key, value in chosen.items():  # a shipped model, with its training progress, beside A's
+        b.session_state[key] = value
+    at = on_page(b, name)
+    sent = everything_sent(at)
+    for path in (str(user_home), str(checkpoints.shipped_dir().parent)):
+        assert path not in sent, (path, [line for line in sent.splitlines() if path in line][:3])
+
+
+def test_a_file_that_cannot_be_read_is_named_but_its_path_is_not(monkeypatch):
+    def refuse(info):
+        raise PermissionError(13, "Permission denied", str(info.path))
+
+    monkeypatch.setattr("explorer.ui.widgets.load_model", refuse)
+    at = page("watch")
+    assert at.error[0].value == "Could not load lstm\\-128: Permission denied"
