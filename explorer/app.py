@@ -34,4 +34,5 @@ PAGES = [
 ]
 with st.sidebar:
     ui.keep_owner_cookie()
+    ui.others_switch()  # every page's pickers read it
 st.navigation(pages(HOME, PAGES)).run()

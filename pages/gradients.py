@@ -36,13 +36,13 @@ st.caption(
     "Lines are batch medians over test digits, bands the 10th–90th percentile; multi-layer models show "
     "their last layer, bidirectional ones their forward direction."
 )
-infos = {i.name: i for i in ui.available_models()}
-if not infos:
+if not ui.visible_models():
     st.error(ui.NO_MODELS)
     st.stop()
 c1, c2, c3, c4 = st.columns([4, 2, 1, 2])
 with c1:
-    names = ui.model_multiselect("Models (overlaid)", "grad_models", ["rnn-128", "lstm-128"], infos)
+    infos = ui.model_multiselect("Models (overlaid)", "grad_models", ["rnn-128", "lstm-128"])  # name -> info
+names = list(infos)
 size = c2.select_slider("Test digits in the batch", [16, 32, 64, 128, 256, 512, 1000], value=256)
 seed = c3.number_input("Batch seed", 0, 9999, 0, help="Another seed draws another batch of test digits.")
 with c4:

@@ -60,7 +60,7 @@ for col, (page, title, icon, text) in zip(
         st.caption(text)
 
 st.subheader("Models")
-infos = ui.available_models()
+infos = ui.visible_models()
 if not infos:
     st.info("No models yet: train one on the Train page.")
 for start in range(0, len(infos), 3):

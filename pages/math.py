@@ -67,7 +67,7 @@ settings, check = st.columns([1, 2], gap="large")
 with settings:
     rnns = {
         i.name: i
-        for i in ui.available_models()
+        for i in ui.visible_models()
         if i.config.kind == "rnn" and i.config.num_layers == 1 and not i.config.bidirectional
     }
     if not rnns:

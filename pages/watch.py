@@ -1,5 +1,7 @@
 """Watch it read: a model reads a digit row by row; gates, cell state, hidden state and prediction, animated."""
 
+import zlib
+
 import numpy as np
 import streamlit as st
 
@@ -40,8 +42,8 @@ DRAWING = "watch_drawing"  # session key: the drawing the view sent for a closer
 
 
 def next_model() -> None:
-    """Presentation key M: the next model in the picker's list."""
-    names = [i.name for i in ui.available_models()]
+    """Presentation key M: the next model in the picker's list (ui.visible_models)."""
+    names = [i.name for i in ui.visible_models()]
     if names:
         now = ui.remembered("model", DEFAULT_MODEL)
         ui.remember("model", names[(names.index(now) + 1) % len(names)] if now in names else names[0])
@@ -112,7 +114,7 @@ if len(history) > 1:
             options=list(range(len(history))),
             value=len(history) - 1,
             format_func=lambda i: history[i].label,
-            key=f"progress_{key}",
+            key=f"progress_{zlib.crc32(key.encode()):08x}",  # per file version, no path: keys reach the DOM
             help="Replay: this model's weights as they were at a snapshot taken during training. Every view on "
             "the page uses them.",
         )

@@ -45,6 +45,8 @@ from .widgets import (
     model_multiselect,
     model_option_label,
     model_picker,
+    others_switch,
+    visible_models,
     whose,
 )
 
@@ -76,6 +78,7 @@ __all__ = [
     "model_picker",
     "npz_bytes",
     "occlusion_map",
+    "others_switch",
     "owner_id",
     "owner_tag",
     "parameter_count",
@@ -92,5 +95,6 @@ __all__ = [
     "unit_view",
     "untrained_copy",
     "url_toggle",
+    "visible_models",
     "whose",
 ]

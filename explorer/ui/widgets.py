@@ -1,6 +1,7 @@
 """Widgets shared by the pages: model and digit pickers, the loss placement, remembered select boxes."""
 
 import zlib
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,17 +38,52 @@ def model_labels(infos) -> dict[str, str]:
     return {info.name: model_option_label(info) for info in infos}
 
 
+SHOW_OTHERS = "show_others"  # the kept switch that lists other visitors' models in every picker
+
+
+def _rank(info: CheckpointInfo, me: str) -> int:
+    """Where a model is listed: 0 shipped, 1 the server's, 2 the visitor's own, 3 another visitor's."""
+    if info.shipped:
+        return 0
+    if info.owner == LOCAL:
+        return 1
+    return 2 if info.owner == me else 3
+
+
+def visible_models(linked: Collection[str] = ()) -> list[CheckpointInfo]:
+    """The models a visitor is offered, in this order: shipped, the server's, their own; then other visitors'
+    when the switch "Show other visitors' models" is on, or those named in `linked` (a shared link's choice)."""
+    me, show = owner_id(), bool(st.session_state.get(SHOW_OTHERS))
+    ranked = sorted(available_models(), key=lambda info: _rank(info, me))  # stable: each group keeps its order
+    return [info for info in ranked if _rank(info, me) < 3 or show or info.name in linked]
+
+
+def others_switch() -> bool:
+    """The switch "Show other visitors' models" (app.py draws it in every page's sidebar); its help counts them."""
+    me = owner_id()
+    count = sum(_rank(info, me) == 3 for info in available_models())
+    about = (
+        f"Other visitors have trained or added {count} model{'s' if count != 1 else ''} on this server. On: the "
+        "pickers list them after the shipped ones and yours. A link to one of them opens it either way."
+        if count
+        else "No other visitor has trained or added a model on this server yet."
+    )
+    return kept(st.toggle, "Show other visitors' models", SHOW_OTHERS, False, help=about)
+
+
 def model_picker(
     label: str = "Model", key: str = "model", help: str | None = None, default: str | None = None
 ) -> CheckpointInfo | None:
-    """Select box over every checkpoint; the choice is remembered across pages and in the URL."""
-    infos = available_models()
+    """Select box over visible_models(); the choice is remembered across pages and in the URL (a link to another
+    visitor's model opens it, labelled as theirs)."""
+    infos = visible_models()
     if not infos:
         st.error(NO_MODELS)
         return None
-    by_name = {i.name: i for i in infos}
-    fallback = default if default in by_name else infos[0].name
+    fallback = default if any(i.name == default for i in infos) else infos[0].name
     current = remembered(key, fallback)
+    infos = visible_models(linked=(current,))
+    by_name = {i.name: i for i in infos}
     if current not in by_name:  # deleted since, or a stale link
         st.warning(
             f"There is no model {plain(str(current)[:60])} any more (was it deleted?); showing "
@@ -67,10 +103,13 @@ def model_picker(
     return by_name[choice]
 
 
-def model_multiselect(label: str, key: str, default: list[str], infos: dict[str, CheckpointInfo]) -> list[str]:
-    """Several models, kept like every choice (remembered: session state, mirrored in the URL, comma-joined);
-    models deleted since drop out."""
-    kept_names = [n for n in str(remembered(key, ",".join(default))).split(",") if n in infos]
+def model_multiselect(label: str, key: str, default: list[str]) -> dict[str, CheckpointInfo]:
+    """Several of visible_models() (and other visitors' that a link names), kept like every choice (remembered:
+    session state, mirrored in the URL, comma-joined); models deleted since drop out. Returns name -> info of
+    the chosen ones, in their order."""
+    wanted = str(remembered(key, ",".join(default))).split(",")
+    infos = {i.name: i for i in visible_models(linked=wanted)}
+    kept_names = [n for n in wanted if n in infos]
     kept_names = kept_names or list(infos)[:1]
     widget_key = f"_widget_{key}"
     if widget_key not in st.session_state or any(n not in infos for n in st.session_state[widget_key]):
@@ -78,17 +117,21 @@ def model_multiselect(label: str, key: str, default: list[str], infos: dict[str,
     names = st.multiselect(label, list(infos), key=widget_key, format_func=model_labels(infos.values()).get)
     if ",".join(names) != st.session_state.get(key):
         remember(key, ",".join(names))
-    return names
+    return {n: infos[n] for n in names}
 
 
 def loaded_model(info: CheckpointInfo) -> tuple[Checkpoint, str] | None:
-    """load_model, or None after a friendly error (a bad file, or one deleted while the page was open)."""
+    """load_model, or None after a friendly error (a bad file, or one deleted while the page was open) that never
+    names the file's path on the server."""
     try:
         return load_model(info)
-    except FileNotFoundError:
-        st.error(f"{plain(info.stem)} is gone: its file was deleted (in another tab?). Pick another model.")
     except (CheckpointError, OSError) as e:
-        st.error(f"Could not load {plain(info.stem)}: {plain(e)}")
+        if not info.path.exists():  # deleted since it was listed
+            st.error(f"{plain(info.stem)} is gone: its file was deleted (in another tab?). Pick another model.")
+        elif isinstance(e, OSError):  # its text would name the path
+            st.error(f"Could not load {plain(info.stem)}: {plain(e.strerror or 'the file cannot be read')}")
+        else:
+            st.error(f"Could not load {plain(info.stem)}: {plain(e)}")
     return None
 
 

@@ -14,6 +14,7 @@ from explorer.model import checkpoint_file, checkpoints
 from explorer.model.checkpoints import owner_dir, save_checkpoint, user_dir
 from explorer.model.network import ModelConfig, SequenceClassifier
 from explorer.serving import budget
+from explorer.ui import browser_view
 
 APP = str(Path(__file__).resolve().parents[2] / "explorer" / "app.py")
 
@@ -232,3 +233,129 @@ def test_a_model_with_overflowing_weights_says_what_is_wrong():
     assert "not finite" in watch.error[0].value and not watch.get("plotly_chart") and not watch.metric
     grads = page("gradients", state={"grad_models": name})
     assert "Not finite" in grads.error[0].value
+
+
+# ---- pickers: the shipped models and the visitor's own first, other visitors' behind a switch ------------------
+
+
+def listed(options) -> list[str]:
+    """What a picker lists, in order, without the architecture: 'lstm-128', 'mine (yours)', ..."""
+    return [o.split(" · ", 1)[1] for o in options]
+
+
+def visitors_with_models() -> tuple[AppTest, AppTest, dict[str, str]]:
+    """Visitors A and B, each with an uploaded model, and a model the server's operator put in the user folder;
+    the listed names of A's and B's models, and how B's pickers label the non-shipped ones."""
+    a, b = sorted(two_visitors(), key=lambda v: v.session_state["_owner"])  # A's folder is read first
+    upload(a, "a-model", ModelConfig("gru", 8))
+    upload(b, "b-model", ModelConfig("rnn", 8))
+    save_checkpoint(user_dir() / "server-model.safetensors", SequenceClassifier(ModelConfig("lstm", 8)))
+    owner_a, owner_b = (v.session_state["_owner"] for v in (a, b))
+    names = {"a": f"{owner_a[:8]}/a-model", "b": f"{owner_b[:8]}/b-model"}
+    labels = {
+        "local": "server-model (the server's)",
+        "b": "b-model (yours)",
+        "a": f"a-model ({ui.owner_tag(owner_a)}'s)",
+    }
+    return a, b, names | {f"{k} label": v for k, v in labels.items()}
+
+
+def on_page(at: AppTest, name: str) -> AppTest:
+    at.switch_page(f"../pages/{name}.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_pickers_list_shipped_server_own_and_others_only_behind_the_switch():
+    a, b, m = visitors_with_models()
+    shipped = [i.name for i in checkpoints.list_checkpoints(include_user=False)]
+    mine = [*shipped, m["local label"], m["b label"]]
+    switch = b.toggle(key="show_others")
+    assert not switch.value and "have trained or added 1 model on this server" in switch.help
+    assert "a-model" not in switch.help and m["a"] not in switch.help  # a count, no names
+    for shown, expected in ((False, mine), (True, [*mine, m["a label"]])):
+        if shown:
+            b.toggle(key="show_others").set_value(True).run()
+        watch = on_page(b, "watch")
+        assert listed(watch.selectbox(key="_widget_model").options) == expected
+        grads = on_page(b, "gradients")
+        assert listed(grads.multiselect(key="_widget_grad_models").options) == expected
+        home = on_page(b, "home")
+        cards = [x.key.removeprefix("watch_") for x in home.button if (x.key or "").startswith("watch_")]
+        assert cards == [*shipped, "server-model", m["b"], *([m["a"]] if shown else [])]
+    assert b.toggle(key="show_others").value  # kept across pages
+    assert m["b"] not in listed(on_page(a, "watch").selectbox(key="_widget_model").options)  # A's own switch
+
+
+def test_a_link_to_another_visitors_model_opens_it_labelled_as_theirs():
+    _, _, m = visitors_with_models()
+    shipped = [i.name for i in checkpoints.list_checkpoints(include_user=False)]
+    at = page("watch", query={"model": m["a"]})  # a third visitor, whose switch is off
+    picker = at.selectbox(key="_widget_model")
+    assert picker.value == m["a"] and listed(picker.options) == [*shipped, m["local label"], m["a label"]]
+    assert not at.warning and at.get("bidi_component")  # the view got it
+    grads = page("gradients", query={"grad_models": f"rnn-128,{m['a']}"})
+    assert grads.multiselect(key="_widget_grad_models").value == ["rnn-128", m["a"]]
+
+
+def test_presentation_key_m_steps_through_the_visible_models_only(monkeypatch):
+    _, b, m = visitors_with_models()
+    real, pressed = browser_view.watch_view, ["not yet"]
+
+    def press_m_once(*args, **kwargs):  # the view reports key M once, then behaves as usual
+        return real(*args, **kwargs) if pressed else pressed.append("done") or {"key": "m"}
+
+    monkeypatch.setattr(browser_view, "watch_view", press_m_once)
+    watch = on_page(b, "watch")
+    first = checkpoints.list_checkpoints(include_user=False)[0].name
+    for shown, after in ((False, first), (True, m["a"])):  # from B's own, the last of B's models
+        watch.toggle(key="show_others").set_value(shown)
+        watch.selectbox(key="_widget_model").set_value(m["b"])
+        pressed.clear()
+        watch.run()
+        assert pressed and watch.session_state["model"] == after
+
+
+def everything_sent(at: AppTest) -> str:
+    """Every element the page sends the browser, as protobuf text: labels, help, options, values, widget ids."""
+
+    def walk(node):
+        if getattr(node, "proto", None) is not None and node.type != "bidi_component":  # model blobs: names only
+            yield str(node.proto)
+        for child in getattr(node, "children", {}).values():
+            yield from walk(child)
+
+    return "\n".join(walk(at._tree))
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "home",
+        "watch",
+        "gradients",
+        "truncation",
+        "math",
+        pytest.param("train", marks=pytest.mark.xfail(strict=True, reason="issue 25: its command line's --out")),
+    ],
+)
+def test_no_page_shows_a_server_path(name, user_home):
+    _, b, m = visitors_with_models()
+    b.toggle(key="show_others").set_value(True).run()
+    chosen = {"model": "lstm-128", "compare_on": "1", "compare": m["a"], "grad_models": f"lstm-128,{m['a']}"}
+    for key, value in chosen.items():  # a shipped model, with its training progress, beside A's
+        b.session_state[key] = value
+    at = on_page(b, name)
+    sent = everything_sent(at)
+    for path in (str(user_home), str(checkpoints.shipped_dir().parent)):
+        assert path not in sent, (path, [line for line in sent.splitlines() if path in line][:3])
+
+
+def test_a_file_that_cannot_be_read_is_named_but_its_path_is_not(monkeypatch):
+    def refuse(info):
+        raise PermissionError(13, "Permission denied", str(info.path))
+
+    monkeypatch.setattr("explorer.ui.widgets.load_model", refuse)
+    at = page("watch")
+    assert at.error[0].value == "Could not load lstm\\-128: Permission denied"
