@@ -9,7 +9,6 @@ import streamlit as st
 
 from explorer import ui
 from explorer.analysis.live import LIVE_DIGITS
-from explorer.data import digits as data
 from explorer.data.digits import DATA_SOURCES, SOURCE_SIZES, mnist_downloaded
 from explorer.data.sequences import TASKS, SequenceTask
 from explorer.experiments.cost import Estimate, training_estimate
@@ -24,7 +23,7 @@ from explorer.serving.jobs import Job
 from explorer.serving.limits import confirm_job_minutes, max_job_minutes
 from explorer.serving.quota import LimitReached
 from explorer.serving.tasks import EpochEnd
-from explorer.training.cli import command_line
+from explorer.training.cli import command_line, shown_command
 from explorer.training.loop import OPTIMIZERS, SCHEDULES, Step, TrainConfig
 from explorer.training.metadata import recorded
 
@@ -298,10 +297,22 @@ def start(description: str, task: str, kind: str, config: dict, adding: int = 0,
         st.error(str(e), icon=":material/block:")
 
 
-def replace_note(name: str) -> None:
-    me = ui.owner_id()
-    if any(info.stem == name and info.owner == me for info in ui.available_models()):
-        st.caption(f"You already have a checkpoint called {ui.plain(name)}; it will be replaced.")
+def mine(name: str) -> bool:
+    """Whether the visitor has a checkpoint called name."""
+    return any(info.stem == name and info.owner == ui.owner_id() for info in ui.visible_models())
+
+
+def free_name(base: str) -> str:
+    """base, or base-2, base-3, ...: the first name none of the visitor's checkpoints has."""
+    return next(n for n in (base if k == 1 else f"{base}-{k}" for k in range(1, 10_000)) if not mine(n))
+
+
+def may_save(name: str, key: str) -> bool:
+    """A new name may be saved under; one of the visitor's own only once they tick that it replaces it."""
+    if not mine(name):
+        return True
+    st.warning(f"You already have a checkpoint called {ui.plain(name)}.", icon=":material/warning:")
+    return st.checkbox(f"Replace my {ui.plain(name)} with the new one", key=key)
 
 
 @st.cache_data(show_spinner="Timing a few training steps to estimate the cost…", max_entries=64)
@@ -359,23 +370,25 @@ def launch_ui(model_cfg: ModelConfig, cfg: TrainConfig, busy: bool) -> None:
         st.radio, "Data", "t_data", "sample", options=DATA_SOURCES, format_func=DATA_NAMES.get, horizontal=True
     )
     if source == "mnist" and not mnist_downloaded():
-        st.info(f"Full MNIST is not downloaded yet: four files from public mirrors into `{data.default_cache_dir()}`.")
+        st.info(
+            "Full MNIST is not downloaded yet: four files (about 11 MB) from public mirrors into the server's cache."
+        )
         if st.button("Download full MNIST", icon=":material/download:", disabled=busy):
             start("Downloading full MNIST", tasks.DOWNLOAD, "download", tasks.download_options())
         return
-    default = f"my-{model_cfg.label.lower()}"
+    default = free_name(f"my-{model_cfg.label.lower()}")
     name = ui.kept(st.text_input, "Save as", "t_name", "", placeholder=default) or default
     try:
         path = user_path(name, ui.owner_id())
     except CheckpointError as e:
         st.error(ui.plain(e))
         return
-    replace_note(name)
-    command = command_line(model_cfg, cfg, source, path)
-    st.caption("The same run from the command line:")
+    ok = may_save(name, "t_replace")
+    command = command_line(model_cfg, cfg, source, f"{name}.safetensors")
+    st.caption("The same run on your own machine (from a copy of this project):")
     st.code(command, language="bash", wrap_lines=True)
     request = (model_cfg, cfg, source, name)
-    if st.button("Start training", type="primary", icon=":material/play_arrow:", disabled=busy):
+    if st.button("Start training", type="primary", icon=":material/play_arrow:", disabled=busy or not ok):
         st.session_state["t_pending"] = request
     if st.session_state.get("t_pending") == request and not busy:
         cost_ui(
@@ -557,10 +570,13 @@ def upload_ui() -> None:
     name = st.text_input(
         "Save the upload as", re.sub(r"[^A-Za-z0-9._-]+", "-", Path(file.name).stem).strip("-._")[:100]
     )
-    replace_note(name)
-    if st.button("Add checkpoint", icon=":material/upload:"):
+    ok = may_save(name, "t_upload_replace")
+    if st.button("Add checkpoint", icon=":material/upload:", disabled=not ok):
         try:
+            ui.job_manager().check_room(ui.owner_id(), file.size, new_checkpoint=not mine(name))
             info = import_checkpoint(file.getvalue(), name, ui.owner_id())
+        except LimitReached as e:
+            st.error(f"{ui.plain(file.name)} was not added: {e}", icon=":material/block:")
         except CheckpointError as e:
             kind = "" if file.name.endswith(".safetensors") else " (only .safetensors checkpoints can be added)"
             st.error(f"{ui.plain(file.name)} was not added{kind}: {ui.plain(e)}")
@@ -586,7 +602,7 @@ def checkpoints_ui() -> None:
             f"{len(skipped)} checkpoint file(s) on the server cannot be read and are left out of every "
             "picker: " + "; ".join(f"{ui.plain(name)}: {ui.plain(why)}" for name, why in skipped[:5])
         )
-    by_name = {info.name: info for info in ui.available_models()}
+    by_name = {info.name: info for info in ui.visible_models(linked=(st.session_state.get("t_checkpoint", ""),))}
     name = st.selectbox(
         "Checkpoint", list(by_name), key="t_checkpoint", format_func=ui.model_labels(by_name.values()).get
     )
@@ -601,7 +617,7 @@ def checkpoints_ui() -> None:
         + f" · created {created_text(rec)}"
     )
     if rec.command:
-        st.code(rec.command, language="bash", wrap_lines=True)
+        st.code(shown_command(rec.command), language="bash", wrap_lines=True)
     elif not info.shipped:
         st.caption("Its metadata holds no command of this app's CLI (`python -m explorer.train …`), so none is shown.")
     left, right = st.columns([1, 4], vertical_alignment="center")

@@ -195,6 +195,10 @@ class JobManager:
         self.start_workers()
         return self.job(job_id)
 
+    def check_room(self, owner: str, adding: int, new_checkpoint: bool) -> None:
+        """Room on disk for `adding` bytes of the visitor's (an upload), or quota.LimitReached."""
+        quota.check_disk(self.home, check_owner(owner), adding, new_checkpoint)
+
     def again(self, job: Job) -> Job:
         """The same task and config as a new job (resume: the task carries on from what it saved; restart:
         the caller gave a config that starts afresh)."""

@@ -6,6 +6,7 @@ python -m explorer train --kind lstm --hidden 128 --epochs 60 --out checkpoints/
 import argparse
 import shlex
 import sys
+from pathlib import Path
 
 from ..data.digits import DATA_SOURCES, DataError, Digits, download_mnist, load_digits, provenance
 from ..model.checkpoint_file import CheckpointError
@@ -47,6 +48,19 @@ def command_line(model_cfg: ModelConfig, cfg: TrainConfig, data: str = "sample",
     """The `python -m explorer train` command that trains this model this way (flags at their default left out)."""
     words = [*COMMAND, *to_words(model_cfg, always=("kind", "hidden_size")), *to_words(cfg)]
     words += (["--data", data, "--download"] if data != "sample" else []) + (["--out", str(out)] if out else [])
+    return shlex.join(words)
+
+
+def shown_command(command: str) -> str:
+    """A recorded command with its --out path cut to the file's name: where the server saved it is nobody's
+    business, and the name is what runs on another machine."""
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        return command
+    for i, word in enumerate(words[:-1]):
+        if word == "--out":
+            words[i + 1] = Path(words[i + 1]).name
     return shlex.join(words)
 
 

@@ -213,7 +213,13 @@ def test_stop_saves_the_best_weights_so_far():
     assert m["test_accuracy"] == meta["history"]["test_accuracy"][m["epoch"] - 1] and not m["partial_epoch"]
     assert meta["metrics"]["stopped"] is True and meta["metrics"]["epochs_run"] < 200
     assert "Stop" not in [b.label for b in at.button]
+    # The name is taken now: training again under it asks first (and a fresh default name is offered).
+    assert next(b for b in at.button if b.label == "Start training").disabled
+    assert any(w.value == "You already have a checkpoint called stopped." for w in at.warning)
+    settle(at, t_replace=True)
     assert not next(b for b in at.button if b.label == "Start training").disabled
+    settle(at, t_name="")
+    assert at.text_input(key="t_name").placeholder == "my-lstm-16" and "t_replace" not in [c.key for c in at.checkbox]
 
 
 def test_stop_during_the_first_epoch_says_so():

@@ -106,6 +106,7 @@ def test_a_metadata_injection_checkpoint_renders_nowhere_as_markup():
     assert_no_markup(home)
     assert any(m.value == "—" for m in home.metric if m.label == "Test accuracy")
     train = page("train")
+    train.toggle(key="show_others").set_value(True).run()
     for name in (listed, "local-evil"):
         train.selectbox(key="t_checkpoint").set_value(name)
         train.run()
@@ -153,11 +154,11 @@ def test_only_the_owner_can_delete_or_replace_and_everyone_sees_whose():
     mine_a, mine_b = (f"{v.session_state['_owner'][:8]}/shared-name" for v in (a, b))
     assert checkpoints.find_checkpoint(mine_a).config == ModelConfig("lstm", 8)
     assert checkpoints.find_checkpoint(mine_b).config == ModelConfig("gru", 8)
-    b.run()
+    b.toggle(key="show_others").set_value(True).run()
     b.selectbox(key="t_checkpoint").set_value(mine_a)
     b.run()
     tag = ui.owner_tag(a.session_state["_owner"])
-    assert "Delete" not in [x.label for x in b.button] and not b.checkbox
+    assert "Delete" not in [x.label for x in b.button] and "t_sure" not in [c.key for c in b.checkbox]
     assert any(
         f"This checkpoint is {tag}'s: you can explore and download it, but only its owner" in c.value for c in b.caption
     )
@@ -329,17 +330,7 @@ def everything_sent(at: AppTest) -> str:
     return "\n".join(walk(at._tree))
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        "home",
-        "watch",
-        "gradients",
-        "truncation",
-        "math",
-        pytest.param("train", marks=pytest.mark.xfail(strict=True, reason="issue 25: its command line's --out")),
-    ],
-)
+@pytest.mark.parametrize("name", ["home", "watch", "gradients", "truncation", "math", "train"])
 def test_no_page_shows_a_server_path(name, user_home):
     _, b, m = visitors_with_models()
     b.toggle(key="show_others").set_value(True).run()

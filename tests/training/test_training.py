@@ -433,3 +433,12 @@ def test_with_blank_rows_after_and_k_at_most_the_delay_the_input_weights_get_no_
         assert torch.equal(free[name], frozen[name]), name
     reaching = train(SMALL, TrainConfig(**base | {"k": 7}), *small).model.state_dict()
     assert not torch.equal(reaching["rnn.weight_ih_l0"], free["rnn.weight_ih_l0"])  # one ink row reached
+
+
+def test_a_shown_command_keeps_only_the_name_of_its_out_path():
+    from explorer.training.cli import shown_command
+
+    command = "python -m explorer train --kind gru --out '/srv/home/checkpoints/0123/my model.safetensors' --epochs 2"
+    assert shown_command(command) == "python -m explorer train --kind gru --out 'my model.safetensors' --epochs 2"
+    assert shown_command("python -m explorer train --kind gru") == "python -m explorer train --kind gru"
+    assert shown_command("unbalanced 'quote") == "unbalanced 'quote"
