@@ -170,7 +170,7 @@ def test_the_readme_quotes_the_shipped_replays():
 
     from explorer.analysis.gradients import bptt_profile, digit_batch, first_to_last_ratio
     from explorer.model.checkpoints import shipped_dir
-    from explorer.readings.gradients import _decade
+    from explorer.readings.gradients import power_of_ten
 
     readme = " ".join((Path(__file__).resolve().parents[2] / "README.md").read_text().split())
     x, y = digit_batch(load_sample()[1], 256, 0)
@@ -181,7 +181,9 @@ def test_the_readme_quotes_the_shipped_replays():
         assert len(ckpt.snapshots) == 11 and list(history)[-1] == "final (epoch 100)"
         nets = {"init": ckpt.snapshot_model(0), "step 20": ckpt.snapshot_model(history["step 20"].index)}
         nets["final"] = ckpt.model
-        shares[name] = [_decade(first_to_last_ratio(bptt_profile(m, x, y).dh_last_row[-1, 0])) for m in nets.values()]
+        shares[name] = [
+            power_of_ten(first_to_last_ratio(bptt_profile(m, x, y).dh_last_row[-1, 0])) for m in nets.values()
+        ]
         if name == "lstm-128":
             acc = [history[k].test_accuracy for k in ("init", "step 20", "epoch 1", "epoch 7", "final (epoch 100)")]
             quoted = (
