@@ -5,6 +5,7 @@ from functools import cache
 import numpy as np
 import pytest
 import torch
+from claims import check_scan_reading
 
 from explorer.data.digits import load_sample
 from explorer.model.checkpoint_file import read_checkpoint
@@ -38,7 +39,9 @@ def guesses_by_prefix(model, image) -> list[int]:
 @pytest.mark.parametrize("name", SHIPPED)
 def test_prediction_path_and_settling_row_match_prefix_re_runs(name):
     image, _ = bundled_digit(8)
-    text = scan_reading(image, trace(shipped(name), torch.from_numpy(image)[None]).probs[0])
+    cfg = shipped(name).config
+    probs = trace(shipped(name), torch.from_numpy(image)[None]).probs[0]
+    text = scan_reading(image, probs, cfg.bidirectional, cfg.num_layers)
     guesses = guesses_by_prefix(shipped(name), image)
     path = [guesses[0]] + [g for a, g in zip(guesses, guesses[1:]) if g != a]
     settled = 1 + max((t + 1 for t in range(28) if guesses[t] != guesses[-1]), default=0)
@@ -51,13 +54,13 @@ def test_blank_rows_are_counted_from_the_digit():
     image, _ = bundled_digit(8)
     first_ink = int(np.flatnonzero(image.max(axis=1) > 0)[0])
     probs = np.tile(np.eye(10)[3], (28, 1))
-    text = scan_reading(image, probs)
+    text = scan_reading(image, probs, False, 1)
     assert f"Rows 1–{first_ink} carry no ink" in text and f"arrive at row {first_ink + 1}" in text
     assert "answers 3 from row 1 on and never changes its mind" in text
     inked = image.copy()
     inked[0, 10] = 1.0
-    assert "carry no ink" not in scan_reading(inked, probs) and "carries no ink" not in scan_reading(inked, probs)
-    assert "has no ink" in scan_reading(np.zeros((28, 28)), probs)
+    assert "no ink" not in scan_reading(inked, probs, False, 1)
+    assert "has no ink" in scan_reading(np.zeros((28, 28)), probs, False, 1)
 
 
 def test_the_gate_equations_stated_are_what_torch_computes():
@@ -118,3 +121,35 @@ def test_captions_for_the_state_jacobian_and_saturation():
     assert "(h_t, c_t)" in jacobian_caption({"lstm", "rnn"}, 32) and "first 32 digits" in jacobian_caption({"rnn"}, 32)
     assert "(h_t, c_t)" not in jacobian_caption({"gru"}, 32)
     assert "1,000 test digits" in saturation_caption(1000)
+
+
+def blank_trace(model, sequence: np.ndarray):
+    """The model's trace on an all-zero sequence as long as this one: what biases and states alone make."""
+    return trace(model, torch.zeros(1, *sequence.shape))
+
+
+@pytest.mark.parametrize("name", ["bilstm-128", "lstm-2x128"])
+def test_blank_top_rows_are_zero_input_only_for_layer_one_and_unmoved_only_going_forward(name):
+    model = shipped(name)
+    cfg = model.config
+    image, _ = bundled_digit(8)
+    tr, blank = trace(model, torch.from_numpy(image)[None]), blank_trace(model, image)
+    rows = int(np.flatnonzero(image.max(axis=1) > 0)[0])  # 7 blank rows
+    old = (  # what the reading said for every model
+        f"Rows 1–{rows} carry no ink: there each step sees a zero input, so only its biases and its own state move "
+        f"it, until the strokes arrive at row {rows + 1}. "
+    )
+    with pytest.raises(AssertionError, match="zero input"):
+        check_scan_reading(old, image, tr, blank, cfg.bidirectional, cfg.num_layers)
+    if cfg.bidirectional:  # the backward direction has read every stroke by row 1: not what a blank digit gives
+        assert np.abs(tr.get(0, 1, "h")[0, 0] - blank.get(0, 1, "h")[0, 0]).max() > 1
+    else:  # layer 2 reads layer 1's h, which biases alone make nonzero
+        assert np.abs(tr.get(0, 0, "h")[0, :rows]).max() > 0.1
+    text = scan_reading(image, tr.probs[0], cfg.bidirectional, cfg.num_layers)
+    assert f"Rows 1–{rows} carry no ink: there layer 1 reads a zero input" in text
+    if cfg.bidirectional:
+        assert "Layer 1's forward direction is moved only by its biases and its own state" in text
+        assert "the backward direction reads bottom to top and has read every stroke before it gets there" in text
+    else:
+        assert "each layer above reads the h of the layer below, so only the biases and the states move" in text
+    check_scan_reading(text, image, tr, blank, cfg.bidirectional, cfg.num_layers)
