@@ -128,10 +128,15 @@ def explain_caption(e) -> str:
         f"x_t is what the layer reads: {reads}."
     )
     if e.first_step:
-        text += (
-            " This is the direction's first step: the state it reads is the zero initial state, so every "
-            "recurrent part is 0 and only the biases remain."
-        )
+        text += " This is the direction's first step: the state it reads is the zero initial state"
+        if all(t.recurrent_part == 0 for t in e.terms.values()):
+            text += ", so every recurrent part W_hh · h is 0"
+            if all(not np.any(t.input_terms) for t in e.terms.values()):
+                text += ", and so is every input part here: only the biases remain."
+            else:
+                text += "; the input part and the biases remain."
+        else:
+            text += "."
     return text
 
 

@@ -5,15 +5,16 @@ from functools import cache
 import numpy as np
 import pytest
 import torch
-from claims import check_scan_reading
+from claims import check_explain_caption, check_scan_reading
 
+from explorer.analysis.explain import explain
 from explorer.data.digits import load_sample
 from explorer.model.checkpoint_file import read_checkpoint
 from explorer.model.checkpoints import shipped_dir
 from explorer.model.network import layer_weights
 from explorer.model.unroll import trace
 from explorer.readings.gradients import jacobian_caption
-from explorer.readings.watch import gate_reading, saturation_caption, scan_reading, unit_caption
+from explorer.readings.watch import explain_caption, gate_reading, saturation_caption, scan_reading, unit_caption
 
 SHIPPED = ("rnn-128", "lstm-128", "gru-128", "bilstm-128", "lstm-2x128")
 
@@ -153,3 +154,28 @@ def test_blank_top_rows_are_zero_input_only_for_layer_one_and_unmoved_only_going
     else:
         assert "each layer above reads the h of the layer below, so only the biases and the states move" in text
     check_scan_reading(text, image, tr, blank, cfg.bidirectional, cfg.num_layers)
+
+
+def test_a_first_step_keeps_its_input_part_above_layer_one_and_on_an_inked_row():
+    model = shipped("lstm-2x128")
+    image, _ = bundled_digit(8)
+    tr = trace(model, torch.from_numpy(image)[None])
+    upper = explain(model, tr, image, 1, 0, 3, 0)  # layer 2, row 1: reads layer 1's h
+    assert upper.first_step and abs(upper.terms["i"].input_part) > 0.01
+    old = (  # what the caption said at every first step
+        explain_caption(upper).split(" This is")[0] + " This is the direction's first step: the state it reads is "
+        "the zero initial state, so every recurrent part is 0 and only the biases remain."
+    )
+    with pytest.raises(AssertionError, match="input 0"):
+        check_explain_caption(old, upper)
+    text = explain_caption(upper)
+    assert "every recurrent part W_hh · h is 0; the input part and the biases remain." in text
+    check_explain_caption(text, upper)
+    lower = explain(model, tr, image, 0, 0, 3, 0)  # layer 1, a blank row 1
+    assert "only the biases remain" in explain_caption(lower)
+    check_explain_caption(explain_caption(lower), lower)
+    inked = image.copy()
+    inked[0, 10:14] = 1.0  # ink in row 1: layer 1 reads it at its first step
+    e = explain(model, trace(model, torch.from_numpy(inked)[None]), inked, 0, 0, 3, 0)
+    assert "the input part and the biases remain" in explain_caption(e)
+    check_explain_caption(explain_caption(e), e)
