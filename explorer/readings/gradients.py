@@ -3,6 +3,7 @@ the forget-gate product, decay over training."""
 
 import numpy as np
 
+from ..analysis.gradients import first_to_last_ratio
 from .sweep import EXPLODING, VANISHING
 
 SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
@@ -151,19 +152,35 @@ def forget_reading(product: np.ndarray, row: int) -> str:
     )
 
 
-def training_decay_reading(ratios: dict, T: int) -> str:
-    """How the share of the last row's gradient that reaches row 1 changed over training (label -> ratio, in
-    order), compared by power of ten as shown."""
-    labels = list(ratios)
-    first, last = ratios[labels[0]], ratios[labels[-1]]
-    a, b = power_of_ten(first), power_of_ten(last)
-    if a == b:
+def _unmeasured(label: str, norms: np.ndarray, T) -> str:
+    """Why a point of training has no share to show, or '' when it has one."""
+    if not np.isfinite(norms).all():
+        return f"the gradients at {label} are not finite"
+    if np.isnan(first_to_last_ratio(norms)):
+        return f"no gradient reached row {T} at {label} (batch median 0)"
+    return ""
+
+
+def training_decay_reading(norms: dict, T: int) -> str:
+    """How the share of the last row's gradient that reaches row 1 changed over training, compared by power of ten
+    as shown. norms: label -> per-sample ‖∂ℓ_T/∂h_t‖ (B, T) at that point of training, in order."""
+    labels = list(dict.fromkeys([next(iter(norms)), list(norms)[-1]]))  # first and last point (one if only one)
+    missing = [why for label in labels if (why := _unmeasured(label, norms[label], T))]
+    if missing:
+        return (
+            f"Nothing to compare over training: {' and '.join(missing)}, so no share of row {T}'s gradient "
+            "reaching row 1 was measured there."
+        )
+    a, b = first_to_last_ratio(norms[labels[0]]), first_to_last_ratio(norms[labels[-1]])
+    if len(labels) == 1:
+        return f"Row 1 receives {power_of_ten(a)} of row {T}'s gradient at {labels[0]} (batch medians)."
+    if power_of_ten(a) == power_of_ten(b):
         change = "it stays at the same power of ten over training"
     else:
-        change = "training " + ("lengthened" if last > first else "shortened") + " how far the gradient travels back"
+        change = "training " + ("lengthened" if b > a else "shortened") + " how far the gradient travels back"
     return (
-        f"Row 1 receives {a} of row {T}'s gradient at {labels[0]} and {b} at {labels[-1]} (batch medians, "
-        f"rounded to a power of ten): {change} for these digits."
+        f"Row 1 receives {power_of_ten(a)} of row {T}'s gradient at {labels[0]} and {power_of_ten(b)} at "
+        f"{labels[1]} (batch medians, rounded to a power of ten): {change} for these digits."
     )
 
 

@@ -1,14 +1,16 @@
-"""The Gradients page's sentences where they used to be false: Pascanu's bound read as a verdict."""
+"""The Gradients page's sentences where they used to be false: Pascanu's bound read as a verdict, and a share over
+training compared with a number that was never measured."""
 
 import numpy as np
 import pytest
 import torch
-from claims import check_chain_reading
+from claims import check_chain_reading, check_training_decay_reading
 
 from explorer.analysis.chain import bptt_chain
+from explorer.analysis.gradients import bptt_profile, digit_batch
 from explorer.data.digits import load_sample
 from explorer.model.network import ModelConfig, layer_weights, untrained_model
-from explorer.readings.gradients import chain_reading
+from explorer.readings.gradients import chain_reading, training_decay_reading
 
 
 @pytest.fixture(scope="module")
@@ -64,3 +66,34 @@ def test_no_gradient_at_the_last_row_is_said_not_measured(digit):
     text = chain_reading(chain)
     assert "no gradient reaches row 28 (‖δ_28‖ = 0): nothing to measure" in text
     check_chain_reading(text, chain)
+
+
+def test_training_decay_says_no_gradient_reached_the_row_instead_of_comparing_with_zero():
+    x, y = digit_batch(load_sample()[1], 16, 0)
+    silent = untrained_model(ModelConfig("rnn", 16), 0)
+    with torch.no_grad():
+        silent.head.weight.zero_()  # at "init": no gradient at all reaches row 28
+    norms = {
+        "init": bptt_profile(silent, x, y).dh_last_row[-1, 0],
+        "final": bptt_profile(untrained_model(ModelConfig("rnn", 16), 1), x, y).dh_last_row[-1, 0],
+    }
+    assert np.median(norms["init"][:, -1]) == 0 and np.median(norms["final"][:, -1]) > 0
+    old = (  # what the reading said: NaN shown as 0, then compared
+        "Row 1 receives 0 of row 28's gradient at init and 10⁻¹ at final (batch medians, rounded to a power of ten): "
+        "training shortened how far the gradient travels back for these digits."
+    )
+    with pytest.raises(AssertionError, match="shortened"):
+        check_training_decay_reading(old, norms, 28)
+    text = training_decay_reading(norms, 28)
+    assert "no gradient reached row 28 at init (batch median 0)" in text
+    assert "shortened" not in text and "lengthened" not in text and "Nothing to compare over training" in text
+    check_training_decay_reading(text, norms, 28)
+
+
+def test_training_decay_says_when_the_gradients_are_not_finite():
+    norms = {"init": np.array([[1e-3, 1.0]]), "epoch 1": np.array([[np.inf, 1.0]]), "final": np.array([[np.nan, 1.0]])}
+    text = training_decay_reading(norms, 28)
+    assert "the gradients at final are not finite" in text and "shortened" not in text and "10⁻³" not in text
+    check_training_decay_reading(text, norms, 28)
+    one = training_decay_reading({"final": np.array([[1e-3, 1.0]])}, 28)
+    assert one == "Row 1 receives 10⁻³ of row 28's gradient at final (batch medians)."
