@@ -15,8 +15,8 @@ SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 def ten(x: float) -> str:
     """x ≥ 0 as its nearest power of ten, as the pages show it (written here independently)."""
-    if x == 0:
-        return "0"
+    if x == 0 or not np.isfinite(x):
+        return {0.0: "0", np.inf: "∞"}.get(x, "NaN")
     return "10" + str(int(np.round(np.log10(x)))).translate(SUPERSCRIPT)
 
 
@@ -327,9 +327,10 @@ def check_sweep_findings(findings: list[str], comparisons: list, alpha: float, a
 
 
 def check_sweep_table(rows: list[dict], comparisons: list, alpha: float) -> None:
-    by_label = {c.label: c for c in comparisons}
-    for row in rows:
-        c, verdict = by_label[row["runs"]], row["verdict"]
+    assert len(rows) == len(comparisons)
+    for row, c in zip(rows, comparisons):
+        assert (row["runs"], row["compared with"]) == (c.label, c.versus)
+        verdict = row["verdict"]
         if not np.isfinite(c.p):
             holds(verdict == "not testable", verdict, "not testable")
         elif c.p_holm < alpha:
