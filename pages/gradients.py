@@ -213,10 +213,7 @@ else:
         ]
     st.plotly_chart(over_training_figure(over, {p.label: point_note(p) for p in steps}), key="over_training")
     T_pick = next(iter(over.values())).shape[1]
-    st.markdown(
-        "**Reading:** "
-        + training_decay_reading({label: first_to_last_ratio(norms) for label, norms in over.items()}, T_pick)
-    )
+    st.markdown("**Reading:** " + training_decay_reading(over, T_pick))
 
 st.subheader("Gradient clipping")
 st.dataframe(

@@ -195,7 +195,7 @@ guess = int(probs[-1].argmax())
 order = order_units(tr.get(layer, direction, "h")[0], order_by)
 with st.expander("What am I looking at?", icon=":material/help:"):
     st.markdown(
-        scan_reading(sequence, probs)
+        scan_reading(sequence, probs, cfg.bidirectional, cfg.num_layers)
         + "\n\n"
         + gate_reading(cfg.kind, cfg.bidirectional, tr.get(layer, direction, "h")[0])
     )

@@ -13,10 +13,12 @@ its upper layers read both directions at every row. Everything is computed in fl
 model, the Jacobians with torch.func and δ separately by autograd through the whole step-by-step unroll, so
 the recursion can be checked, not assumed.
 
-Pascanu et al. (2013): for a one-layer tanh RNN, J_t = diag(1 - h_t²) W_hh and |tanh'| ≤ γ = 1, so if the
-largest singular value of W_hh is below 1/γ = 1, every ‖J_t‖ < 1 and the gradient must vanish; above it, it
-may explode (necessary, not sufficient). For an LSTM the cell path carries ∏ f: `forget_product` is, per
-unit, how much of c_t survives to the end through the forget gates alone.
+Pascanu et al. (2013): for a one-layer tanh RNN, J_t = diag(1 - h_t²) W_hh and |tanh'| ≤ γ = 1, so
+‖J_t‖ ≤ σ_max(W_hh) γ and ‖δ_t‖ ≤ (σ_max γ)^(T-t) ‖δ_T‖. Below 1/γ that upper bound shrinks geometrically,
+and forces the gradient to vanish only over horizons long enough for (σ_max γ)^k to be small (0.999^27 is
+0.97); how much arrives is what `delta` measures. Above 1/γ it may explode (necessary, not sufficient). For
+an LSTM the cell path carries ∏ f: `forget_product` is, per unit, how much of c_t survives to the end
+through the forget gates alone.
 """
 
 import copy
@@ -46,6 +48,15 @@ class Chain:
     recurrent_norm: float  # one-layer tanh RNN: σ_max(W_hh) of this direction (else nan)
     gamma: float | None  # Pascanu's bound on the nonlinearity's derivative (1 for a tanh RNN); None: no such bound
     delta_layers: np.ndarray  # (L, T) ‖δ_t‖ of each layer's part of the state, layer 1 first
+
+    @property
+    def decay(self) -> float:
+        """‖δ‖ at the direction's first step over ‖δ‖ at its last: the share of the last step's gradient that
+        reaches the first row read; nan where none reaches the last step (‖δ_last‖ = 0) or either is not finite."""
+        first, last = (self.delta[-1], self.delta[0]) if self.direction else (self.delta[0], self.delta[-1])
+        if not (np.isfinite(first) and np.isfinite(last) and last > 0):
+            return float("nan")
+        return float(first / last)
 
     @property
     def recursion_error(self) -> float:

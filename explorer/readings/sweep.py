@@ -19,11 +19,15 @@ def _points(d: float) -> str:
 
 
 def p_text(p: float) -> str:
-    """Two significant digits; three near the 0.05 line, so that a p just above it never reads as 0.05."""
+    """Two significant digits; three near the 0.05 line, and more where needed, so that the p shown is on the same
+    side of 0.05 as p itself (0.0495 reads 0.0495, not 0.050)."""
     if p < 0.001:
         return "p < 0.001"
     if p < 0.01 or 0.04 <= p < 0.06:
-        return f"p = {p:.3f}"
+        decimals = 3
+        while decimals < 12 and (float(f"{p:.{decimals}f}") < ALPHA) != (p < ALPHA):
+            decimals += 1
+        return f"p = {p:.{decimals}f}"
     return f"p = {p:.2f}"
 
 
@@ -190,10 +194,16 @@ def _ink_reading(sweep: Sweep, comparisons: list[Comparison]) -> list[str]:
                 f"{head} (significant, Holm-adjusted {p_text(c.p_holm)}): that gap is what learning to read the "
                 "ink adds to random input features."
             )
-        else:
+        elif c.p_holm < ALPHA:
             out.append(
-                f"{head} (not significant, Holm-adjusted {p_text(c.p_holm)}): these seeds cannot tell what training "
-                "the input weights adds."
+                f"{head} (significant, Holm-adjusted {p_text(c.p_holm)}): here training the input weights did worse "
+                "than keeping the random ones from init."
+            )
+        else:
+            who = "this single run" if len(sweep.seeds) == 1 else "these seeds"
+            out.append(
+                f"{head} (not significant, Holm-adjusted {p_text(c.p_holm)}): {who} cannot tell what training the "
+                "input weights adds."
             )
     below = [c for c in comparisons if c.role == "blind" and c.p_holm < ALPHA and c.difference < 0]
     if below:

@@ -12,22 +12,44 @@ def prediction_path(probs: np.ndarray) -> str:
     return " → ".join(str(c) for c in path)
 
 
-def scan_reading(image: np.ndarray, probs: np.ndarray) -> str:
-    """How to read the animation, with this digit's blank rows and this model's path of guesses."""
-    ink_rows = np.flatnonzero(np.asarray(image).max(axis=1) > 0)
+def _blank_top(rows: int, bidirectional: bool, layers: int) -> str:
+    """What the first `rows` blank rows of a sequence mean for each layer and direction of the model."""
+    head = ("Row 1 carries" if rows == 1 else f"Rows 1–{rows} carry") + " no ink: there layer 1 reads a zero input"
+    arrive = f"until the strokes arrive at row {rows + 1}"
+    if not bidirectional:
+        above = ", and each layer above reads the h of the layer below" if layers > 1 else ""
+        return (
+            f"{head}{above}, so only the biases and the states move the model: its states there are the same for "
+            f"every digit blank there, {arrive}. "
+        )
+    above = ", and each layer above reads both directions' h of the layer below" if layers > 1 else ""
+    backward = (
+        "the backward direction reads bottom to top and has read every stroke before it gets there"
+        if layers == 1
+        else "the backward directions read bottom to top and have read every stroke before they get there, and so "
+        "has every layer above layer 1, which reads them"
+    )
+    return (
+        f"{head}{above}. Layer 1's forward direction is moved only by its biases and its own state, the same for "
+        f"every digit blank there, {arrive}; {backward}. "
+    )
+
+
+def scan_reading(image: np.ndarray, probs: np.ndarray, bidirectional: bool, layers: int) -> str:
+    """How to read the animation, with this sequence's blank top rows (what they mean for a model with this many
+    layers and directions) and this model's path of guesses. image: the sequence the model reads (T, 28)."""
+    ink_rows = np.flatnonzero(np.abs(np.asarray(image)).max(axis=1) > 0)
     text = (
         "Each heatmap has one row per hidden unit and one column per image row; a white curtain lifts as the "
         "network reads. "
     )
     if len(ink_rows) == 0:
-        text += "This digit has no ink: every step sees a zero row, so only biases and the state change anything. "
-    elif ink_rows[0] > 0:
-        first = int(ink_rows[0])
-        rows = "Row 1 carries" if first == 1 else f"Rows 1–{first} carry"
         text += (
-            f"{rows} no ink: there each step sees a zero input, so only its biases and its own state move "
-            f"it, until the strokes arrive at row {first + 1}. "
+            "This digit has no ink: layer 1 reads a zero input at every row, so everything the model computes comes "
+            "from its biases alone. "
         )
+    elif ink_rows[0] > 0:
+        text += _blank_top(int(ink_rows[0]), bidirectional, layers)
     path = prediction_path(probs)
     text += "The bars show what the classifier would answer if the digit ended at this row. "
     if "→" in path:
@@ -106,10 +128,15 @@ def explain_caption(e) -> str:
         f"x_t is what the layer reads: {reads}."
     )
     if e.first_step:
-        text += (
-            " This is the direction's first step: the state it reads is the zero initial state, so every "
-            "recurrent part is 0 and only the biases remain."
-        )
+        text += " This is the direction's first step: the state it reads is the zero initial state"
+        if all(t.recurrent_part == 0 for t in e.terms.values()):
+            text += ", so every recurrent part W_hh · h is 0"
+            if all(not np.any(t.input_terms) for t in e.terms.values()):
+                text += ", and so is every input part here: only the biases remain."
+            else:
+                text += "; the input part and the biases remain."
+        else:
+            text += "."
     return text
 
 

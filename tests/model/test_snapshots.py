@@ -155,12 +155,17 @@ def test_replay_and_point_readings():
     )
 
 
+def shares(**ratios) -> dict:
+    """label -> per-sample norms (2 digits, rows 1 and T) whose batch medians give that share of row T's gradient."""
+    return {label.replace("_", " "): np.array([[r, 1.0], [r, 1.0]]) for label, r in ratios.items()}
+
+
 def test_training_decay_reading_compares_what_it_shows():
-    assert "it stays at the same power of ten" in training_decay_reading({"init": 0.011, "final": 0.014}, 28)
-    text = training_decay_reading({"init": 1e-6, "epoch 1": 1e-3, "final": 2e-2}, 48)
+    assert "it stays at the same power of ten" in training_decay_reading(shares(init=0.011, final=0.014), 28)
+    text = training_decay_reading(shares(init=1e-6, epoch_1=1e-3, final=2e-2), 48)
     assert text.startswith("Row 1 receives 10⁻⁶ of row 48's gradient at init and 10⁻² at final")
     assert "training lengthened" in text
-    assert "training shortened" in training_decay_reading({"init": 0.5, "final": 1e-4}, 28)
+    assert "training shortened" in training_decay_reading(shares(init=0.5, final=1e-4), 28)
 
 
 def test_the_readme_quotes_the_shipped_replays():
@@ -170,7 +175,7 @@ def test_the_readme_quotes_the_shipped_replays():
 
     from explorer.analysis.gradients import bptt_profile, digit_batch, first_to_last_ratio
     from explorer.model.checkpoints import shipped_dir
-    from explorer.readings.gradients import _decade
+    from explorer.readings.gradients import power_of_ten
 
     readme = " ".join((Path(__file__).resolve().parents[2] / "README.md").read_text().split())
     x, y = digit_batch(load_sample()[1], 256, 0)
@@ -181,7 +186,9 @@ def test_the_readme_quotes_the_shipped_replays():
         assert len(ckpt.snapshots) == 11 and list(history)[-1] == "final (epoch 100)"
         nets = {"init": ckpt.snapshot_model(0), "step 20": ckpt.snapshot_model(history["step 20"].index)}
         nets["final"] = ckpt.model
-        shares[name] = [_decade(first_to_last_ratio(bptt_profile(m, x, y).dh_last_row[-1, 0])) for m in nets.values()]
+        shares[name] = [
+            power_of_ten(first_to_last_ratio(bptt_profile(m, x, y).dh_last_row[-1, 0])) for m in nets.values()
+        ]
         if name == "lstm-128":
             acc = [history[k].test_accuracy for k in ("init", "step 20", "epoch 1", "epoch 7", "final (epoch 100)")]
             quoted = (

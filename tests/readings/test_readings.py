@@ -5,14 +5,16 @@ from functools import cache
 import numpy as np
 import pytest
 import torch
+from claims import check_explain_caption, check_scan_reading
 
+from explorer.analysis.explain import explain
 from explorer.data.digits import load_sample
 from explorer.model.checkpoint_file import read_checkpoint
 from explorer.model.checkpoints import shipped_dir
 from explorer.model.network import layer_weights
 from explorer.model.unroll import trace
 from explorer.readings.gradients import jacobian_caption
-from explorer.readings.watch import gate_reading, saturation_caption, scan_reading, unit_caption
+from explorer.readings.watch import explain_caption, gate_reading, saturation_caption, scan_reading, unit_caption
 
 SHIPPED = ("rnn-128", "lstm-128", "gru-128", "bilstm-128", "lstm-2x128")
 
@@ -38,7 +40,9 @@ def guesses_by_prefix(model, image) -> list[int]:
 @pytest.mark.parametrize("name", SHIPPED)
 def test_prediction_path_and_settling_row_match_prefix_re_runs(name):
     image, _ = bundled_digit(8)
-    text = scan_reading(image, trace(shipped(name), torch.from_numpy(image)[None]).probs[0])
+    cfg = shipped(name).config
+    probs = trace(shipped(name), torch.from_numpy(image)[None]).probs[0]
+    text = scan_reading(image, probs, cfg.bidirectional, cfg.num_layers)
     guesses = guesses_by_prefix(shipped(name), image)
     path = [guesses[0]] + [g for a, g in zip(guesses, guesses[1:]) if g != a]
     settled = 1 + max((t + 1 for t in range(28) if guesses[t] != guesses[-1]), default=0)
@@ -51,13 +55,13 @@ def test_blank_rows_are_counted_from_the_digit():
     image, _ = bundled_digit(8)
     first_ink = int(np.flatnonzero(image.max(axis=1) > 0)[0])
     probs = np.tile(np.eye(10)[3], (28, 1))
-    text = scan_reading(image, probs)
+    text = scan_reading(image, probs, False, 1)
     assert f"Rows 1–{first_ink} carry no ink" in text and f"arrive at row {first_ink + 1}" in text
     assert "answers 3 from row 1 on and never changes its mind" in text
     inked = image.copy()
     inked[0, 10] = 1.0
-    assert "carry no ink" not in scan_reading(inked, probs) and "carries no ink" not in scan_reading(inked, probs)
-    assert "has no ink" in scan_reading(np.zeros((28, 28)), probs)
+    assert "no ink" not in scan_reading(inked, probs, False, 1)
+    assert "has no ink" in scan_reading(np.zeros((28, 28)), probs, False, 1)
 
 
 def test_the_gate_equations_stated_are_what_torch_computes():
@@ -118,3 +122,60 @@ def test_captions_for_the_state_jacobian_and_saturation():
     assert "(h_t, c_t)" in jacobian_caption({"lstm", "rnn"}, 32) and "first 32 digits" in jacobian_caption({"rnn"}, 32)
     assert "(h_t, c_t)" not in jacobian_caption({"gru"}, 32)
     assert "1,000 test digits" in saturation_caption(1000)
+
+
+def blank_trace(model, sequence: np.ndarray):
+    """The model's trace on an all-zero sequence as long as this one: what biases and states alone make."""
+    return trace(model, torch.zeros(1, *sequence.shape))
+
+
+@pytest.mark.parametrize("name", ["bilstm-128", "lstm-2x128"])
+def test_blank_top_rows_are_zero_input_only_for_layer_one_and_unmoved_only_going_forward(name):
+    model = shipped(name)
+    cfg = model.config
+    image, _ = bundled_digit(8)
+    tr, blank = trace(model, torch.from_numpy(image)[None]), blank_trace(model, image)
+    rows = int(np.flatnonzero(image.max(axis=1) > 0)[0])  # 7 blank rows
+    old = (  # what the reading said for every model
+        f"Rows 1–{rows} carry no ink: there each step sees a zero input, so only its biases and its own state move "
+        f"it, until the strokes arrive at row {rows + 1}. "
+    )
+    with pytest.raises(AssertionError, match="zero input"):
+        check_scan_reading(old, image, tr, blank, cfg.bidirectional, cfg.num_layers)
+    if cfg.bidirectional:  # the backward direction has read every stroke by row 1: not what a blank digit gives
+        assert np.abs(tr.get(0, 1, "h")[0, 0] - blank.get(0, 1, "h")[0, 0]).max() > 1
+    else:  # layer 2 reads layer 1's h, which biases alone make nonzero
+        assert np.abs(tr.get(0, 0, "h")[0, :rows]).max() > 0.1
+    text = scan_reading(image, tr.probs[0], cfg.bidirectional, cfg.num_layers)
+    assert f"Rows 1–{rows} carry no ink: there layer 1 reads a zero input" in text
+    if cfg.bidirectional:
+        assert "Layer 1's forward direction is moved only by its biases and its own state" in text
+        assert "the backward direction reads bottom to top and has read every stroke before it gets there" in text
+    else:
+        assert "each layer above reads the h of the layer below, so only the biases and the states move" in text
+    check_scan_reading(text, image, tr, blank, cfg.bidirectional, cfg.num_layers)
+
+
+def test_a_first_step_keeps_its_input_part_above_layer_one_and_on_an_inked_row():
+    model = shipped("lstm-2x128")
+    image, _ = bundled_digit(8)
+    tr = trace(model, torch.from_numpy(image)[None])
+    upper = explain(model, tr, image, 1, 0, 3, 0)  # layer 2, row 1: reads layer 1's h
+    assert upper.first_step and abs(upper.terms["i"].input_part) > 0.01
+    old = (  # what the caption said at every first step
+        explain_caption(upper).split(" This is")[0] + " This is the direction's first step: the state it reads is "
+        "the zero initial state, so every recurrent part is 0 and only the biases remain."
+    )
+    with pytest.raises(AssertionError, match="input 0"):
+        check_explain_caption(old, upper)
+    text = explain_caption(upper)
+    assert "every recurrent part W_hh · h is 0; the input part and the biases remain." in text
+    check_explain_caption(text, upper)
+    lower = explain(model, tr, image, 0, 0, 3, 0)  # layer 1, a blank row 1
+    assert "only the biases remain" in explain_caption(lower)
+    check_explain_caption(explain_caption(lower), lower)
+    inked = image.copy()
+    inked[0, 10:14] = 1.0  # ink in row 1: layer 1 reads it at its first step
+    e = explain(model, trace(model, torch.from_numpy(inked)[None]), inked, 0, 0, 3, 0)
+    assert "the input part and the biases remain" in explain_caption(e)
+    check_explain_caption(explain_caption(e), e)

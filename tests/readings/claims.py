@@ -1,0 +1,348 @@
+"""What a reading claims, checked against the numbers it was computed from.
+
+Each check_* takes a reading's text and the numbers behind it, recomputes what every claim says from those numbers
+(independently of explorer.readings), and raises AssertionError on a false one. Words that make a factual claim
+("vanish", "explode", "zero input", "only the biases", "shortened", "significant", ...) must each belong to a
+phrase the check knows: an unknown use fails, so a new claim cannot slip past unchecked.
+"""
+
+import re
+
+import numpy as np
+
+SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def ten(x: float) -> str:
+    """x ≥ 0 as its nearest power of ten, as the pages show it (written here independently)."""
+    if x == 0 or not np.isfinite(x):
+        return {0.0: "0", np.inf: "∞"}.get(x, "NaN")
+    return "10" + str(int(np.round(np.log10(x)))).translate(SUPERSCRIPT)
+
+
+def exponent(x: float) -> float:
+    """The rounded power of ten of x ≥ 0 (-inf for 0)."""
+    return -np.inf if x == 0 else float(np.round(np.log10(x)))
+
+
+def claims_known(text: str, word: str, phrases: list[str]) -> None:
+    """Every occurrence of `word` in text lies inside one of `phrases` (which the caller has checked)."""
+    spans = [range(m.start(), m.end()) for p in phrases for m in re.finditer(re.escape(p), text)]
+    for m in re.finditer(re.escape(word), text):
+        assert any(m.start() in s for s in spans), f"unchecked claim {word!r} in: {text}"
+
+
+def holds(condition, text: str, claim: str) -> None:
+    assert condition, f"false claim {claim!r} in: {text}"
+
+
+# ---- Gradients page ---------------------------------------------------------------------------------------------
+
+
+def check_decay_reading(text: str, norms: dict, T, loss_at: str) -> None:
+    """norms: label -> the per-sample ‖∂ℓ_T/∂h_t‖ (B, T) each ratio was computed from."""
+    verdicts = []
+    for label, n in norms.items():
+        first, last = np.median(n[:, 0]), np.median(n[:, -1])
+        if last == 0:
+            holds(f"{label}: no gradient at row {T}" in text, text, f"{label} measured")
+            continue
+        holds(f"{label}: no gradient" not in text, text, f"no gradient at row {T} for {label}")
+        r = first / last
+        shown = f"{label} {ten(r)}"
+        holds(shown in text, text, shown)
+        vanishing, exploding = exponent(r) <= -2, exponent(r) >= 2
+        holds((shown + " (vanishing)" in text) == vanishing, text, f"{label} vanishing")
+        holds((shown + " (exploding)" in text) == exploding, text, f"{label} exploding")
+        verdicts += [shown + " (vanishing)", shown + " (exploding)"]
+    rule = "Vanishing means 10⁻² or less (rounded as shown), exploding 10² or more."
+    claims_known(text, "anishing", [*verdicts, rule])
+    claims_known(text, "xploding", [*verdicts, rule])
+    holds(("every row" in text) == (loss_at == "every"), text, "where the loss is")
+
+
+def check_chain_reading(text: str, chain) -> None:
+    """A chain (explorer.analysis.chain.Chain) and its reading."""
+    T = len(chain.delta)
+    first, last = (T - 1, 0) if chain.direction else (0, T - 1)
+    holds(f"from row {last + 1} to row {first + 1}" in text, text, "the rows")
+    holds(f"has norm {chain.product_norm[first]:.3g}" in text, text, "the product's norm")
+    holds(f"a bound of {chain.bound[first]:.3g}" in text, text, "the bound")
+    phrases = []
+    d_first, d_last = chain.delta[first], chain.delta[last]
+    if "not finite at" in text:
+        holds(not np.isfinite(chain.delta).all(), text, "not finite")
+    elif "no gradient reaches row" in text:
+        holds(d_last == 0, text, "no gradient reaches the last row")
+    else:
+        measured = d_first / d_last
+        holds(f"= {measured:.2g} (about {ten(measured)})" in text, text, "the measured decay")
+        phrases += ["the gradient vanishes (10⁻² or less)", "the gradient explodes (10² or more)"]
+        phrases += ["it neither vanishes (10⁻² or less) nor explodes (10² or more)"]
+        vanishing, exploding = exponent(measured) <= -2, exponent(measured) >= 2
+        holds(("the gradient vanishes" in text) == vanishing, text, "vanishes")
+        holds(("the gradient explodes" in text) == exploding, text, "explodes")
+        holds(("neither vanishes" in text) == (not vanishing and not exploding), text, "neither")
+    if "Pascanu" in text:
+        holds(chain.gamma is not None and chain.kind == "rnn", text, "a tanh RNN's bound")
+        sigma, gamma = chain.recurrent_norm, chain.gamma
+        steps = np.isfinite(chain.step_norm)
+        if "is below 1/γ" in text:
+            holds(sigma * gamma < 1, text, "σ_max below 1/γ")
+            holds(np.all(chain.step_norm[steps] <= sigma * gamma * (1 + 1e-9)), text, "every ‖J_t‖₂ ≤ σ_max·γ")
+            ceiling = (sigma * gamma) ** (T - 1)
+            holds(f"{sigma * gamma:.3g}^{T - 1} ≈ {ceiling:.2g}" in text, text, "the ceiling")
+            holds(d_first <= ceiling * d_last * (1 + 1e-9), text, "the ceiling holds in the data")
+            if "must vanish" in text:
+                holds(exponent(ceiling) <= -2 and exponent(d_first / d_last) <= -2, text, "must vanish")
+                phrases.append("so over these rows the gradient must vanish")
+            else:
+                holds(exponent(ceiling) > -2, text, "does not force vanishing")
+                phrases.append("does not force vanishing")
+        else:
+            holds("is not below 1/γ" in text and sigma * gamma >= 1, text, "σ_max not below 1/γ")
+            below = int(np.sum(chain.step_norm[steps] < 1))
+            holds(f"below 1 at {below} of {T - 1} steps" in text, text, "steps below 1")
+    else:
+        holds(chain.gamma is None, text, "Pascanu's line for a tanh RNN")
+    claims_known(text, "vanish", phrases)
+    claims_known(text, "xplode", phrases)
+
+
+def check_forget_reading(text: str, product: np.ndarray, row: int) -> None:
+    column = product[:, row]
+    median = float(np.median(column))
+    holds(f"median {median:.2g}" in text and f"({ten(median)})" in text, text, "the median")
+    holds(f"{int(np.sum(column > 0.5))} of {len(column)} units keep more than half" in text, text, "units kept")
+
+
+def check_training_decay_reading(text: str, norms: dict, T) -> None:
+    """norms: label -> per-sample ‖∂ℓ_T/∂h_t‖ (B, T) at that point of training, in order."""
+    labels = list(norms)
+    ends = [labels[0], labels[-1]]
+    shares = {}
+    for label in ends:
+        n = norms[label]
+        if not np.isfinite(n).all():
+            holds(f"the gradients at {label} are not finite" in text, text, f"{label} not finite")
+        elif np.median(n[:, -1]) == 0:
+            holds(f"no gradient reached row {T} at {label}" in text, text, f"no gradient at {label}")
+        else:
+            shares[label] = np.median(n[:, 0]) / np.median(n[:, -1])
+    for word in ("shortened", "lengthened", "stays at the same power of ten"):
+        if word in text:
+            holds(len(shares) == 2 and len(labels) > 1, text, word + " (measured at both ends)")
+            a, b = shares[ends[0]], shares[ends[1]]
+            expected = "stays at the same power of ten" if ten(a) == ten(b) else "lengthened" if b > a else "shortened"
+            holds(word == expected, text, word)
+            holds(f"{ten(a)} of row {T}'s gradient at {ends[0]} and {ten(b)} at {ends[1]}" in text, text, "shares")
+    if len(shares) < 2:
+        holds("Nothing to compare over training" in text or len(labels) == 1, text, "a comparison")
+
+
+def check_gradient_check_summary(text: str, max_error: float, threshold: float, passed: bool, checks: int) -> None:
+    holds(text.startswith("PASS") == (passed and max_error < threshold), text, "PASS")
+    holds(f"largest relative error of {checks} checks is {max_error:.1e}" in text, text, "the error")
+
+
+def check_jacobian_caption(text: str, kinds: set, digits: int) -> None:
+    holds(f"first {digits} digits" in text, text, "digits")
+    holds(("(h_t, c_t)" in text) == ("lstm" in kinds), text, "an LSTM's state")
+    holds(("for a GRU" in text) == ("gru" in kinds), text, "a GRU")
+
+
+# ---- Watch it read ----------------------------------------------------------------------------------------------
+
+
+def _same_states(trace, blank, layer: int, direction: int, rows: int) -> bool:
+    """Whether every state (h, c, gates) of one layer and direction at the first `rows` rows equals the blank
+    sequence's."""
+    a, b = trace.states[layer][direction], blank.states[layer][direction]
+    return all(np.allclose(a[k][0, :rows], b[k][0, :rows], rtol=0, atol=1e-6) for k in a)
+
+
+def check_scan_reading(text: str, sequence: np.ndarray, trace, blank, bidirectional: bool, layers: int) -> None:
+    """trace: the model's on the sequence; blank: its trace on an all-zero sequence of the same length."""
+    seq = np.asarray(sequence)
+    phrases = []
+    if "has no ink" in text:
+        holds(not np.any(seq), text, "no ink")
+        holds(
+            all(
+                _same_states(trace, blank, lay, d, len(seq))
+                for lay in range(layers)
+                for d in range(len(trace.states[0]))
+            ),
+            text,
+            "biases alone",
+        )
+        phrases.append("layer 1 reads a zero input at every row")
+    if m := re.search(r"Rows? 1(?:–(\d+))? carr(?:y|ies) no ink", text):
+        k = int(m.group(1) or 1)
+        holds(not np.any(seq[:k]) and np.any(seq[k]), text, f"the first {k} rows are blank, then ink")
+        holds(f"arrive at row {k + 1}" in text, text, "where the strokes arrive")
+        holds("there layer 1 reads a zero input" in text, text, "layer 1 reads zero")  # seq[:k] is that input
+        phrases.append("there layer 1 reads a zero input")
+        directions = 2 if bidirectional else 1
+        if "only the biases and the states move the model" in text:
+            holds(not bidirectional, text, "the states of a one-way model")
+            holds(all(_same_states(trace, blank, lay, 0, k) for lay in range(layers)), text, "states as for blank")
+        if "Layer 1's forward direction is moved only by its biases" in text:
+            holds(_same_states(trace, blank, 0, 0, k), text, "layer 1 forward as for blank")
+        if "has read every stroke" in text or "have read every stroke" in text:
+            holds(directions == 2, text, "a backward direction")
+        holds(("each layer above" in text) == (layers > 1), text, "layers above")
+    else:
+        holds(np.any(seq[0]) or not np.any(seq), text, "blank top rows are said")
+    claims_known(text, "zero input", phrases)
+    claims_known(text, "only the biases", ["only the biases and the states move the model"])
+    probs = trace.probs[0]
+    guess = probs.argmax(-1)
+    path = [int(guess[0])] + [int(g) for a, g in zip(guess, guess[1:]) if g != a]
+    if len(path) > 1:
+        settled = 1 + max(t + 1 for t in range(len(guess)) if guess[t] != guess[-1])
+        holds(f"goes {' → '.join(map(str, path))} and settles at row {settled}." in text, text, "the path")
+    else:
+        holds(f"answers {path[0]} from row 1 on and never changes its mind" in text, text, "never changes")
+
+
+def check_explain_caption(text: str, e) -> None:
+    """An explanation (explorer.analysis.explain.Explanation) and its caption."""
+    holds(f"Unit {e.unit} at row {e.row + 1} (layer {e.layer + 1}" in text, text, "where")
+    holds(("backward direction" in text) == (e.direction == 1), text, "direction")
+    holds(("the row's 28 pixels" in text) == (e.layer == 0), text, "what the layer reads")
+    holds(("first step" in text) == e.first_step, text, "first step")
+    terms = e.terms.values()
+    if e.first_step:
+        holds(e.h_prev == 0 and (e.c_prev in (None, 0.0)), text, "the zero initial state")
+    if "every recurrent part W_hh · h is 0" in text:
+        holds(all(not np.any(t.recurrent_terms) and t.recurrent_part == 0 for t in terms), text, "recurrent 0")
+    if "only the biases remain" in text:
+        holds(all(not np.any(t.input_terms) and t.input_part == 0 for t in terms), text, "input 0")
+        for t in terms:
+            rest = t.input_bias + (1.0 if t.reset is None else t.reset) * t.recurrent_bias
+            holds(np.isclose(t.preactivation, rest, rtol=1e-12, atol=1e-12), text, "biases alone")
+    if "the input part and the biases remain" in text:
+        holds(any(np.any(t.input_terms) for t in terms), text, "an input part")
+    claims_known(text, "only the biases", ["only the biases remain"])
+    claims_known(text, "is 0", ["every recurrent part W_hh · h is 0"])
+
+
+def check_gate_reading(text: str, kind: str, bidirectional: bool, h) -> None:
+    holds(("backward h after row 1" in text) == bidirectional, text, "what the classifier reads")
+    holds(("forget gate" in text) == (kind == "lstm") and ("update gate" in text) == (kind == "gru"), text, "gates")
+    if kind == "rnn" and h is not None:
+        holds(f"{np.mean(np.abs(h) > 0.9):.0%} of the values of h are beyond ±0.9" in text, text, "saturation")
+
+
+def check_occlusion_reading(text: str, occ, agree) -> None:
+    worst = int(np.argmin(occ.change))
+    if "does not lower" in text:
+        holds(np.all(occ.change >= 0), text, "no row lowers it")
+    else:
+        holds(f"Erasing row {worst + 1} costs class {occ.target} the most" in text, text, "the costliest row")
+        holds(occ.change[worst] < 0, text, "erasing costs")
+    holds(("Spearman" in text) == bool(np.isfinite(agree.spearman)), text, "a correlation")
+    same = len(set(agree.top_occlusion) & set(agree.top_saliency))
+    holds(f"({same} of {len(agree.top_occlusion)} in common)" in text, text, "in common")
+
+
+def check_edit_caption(text: str, before: np.ndarray, after: np.ndarray, target: int) -> None:
+    old, new = int(before[-1].argmax()), int(after[-1].argmax())
+    holds(("the answer stays" in text) == (old == new), text, "stays")
+    holds(f"{100 * (after[-1, target] - before[-1, target]):+.1f} points" in text, text, "points")
+
+
+def check_replay_caption(text: str, history: list, finals: list, label) -> None:
+    """finals: each point's probabilities after the last row (10,)."""
+    target = int(finals[-1].argmax()) if label is None else label
+    guesses = [int(p.argmax()) for p in finals]
+    if m := re.search(r"the answer is (\d) from (.+) on\.$", text):
+        start = [p.label for p in history].index(m.group(2))
+        holds(int(m.group(1)) == target and all(g == target for g in guesses[start:]), text, "from then on")
+        holds(start == 0 or guesses[start - 1] != target, text, "not earlier")
+    else:
+        holds(f"answer is {guesses[-1]} in the end, not {target}" in text and guesses[-1] != target, text, "in the end")
+
+
+# ---- Truncation lab ---------------------------------------------------------------------------------------------
+
+
+def _arm_ks(listing: str) -> set:
+    """'GRU at k = 8, 16 and 24; LSTM at k = 8' -> {('gru', 8), ('gru', 16), ...} (scheme names dropped)."""
+    out = set()
+    for part in listing.split("; "):
+        kind, ks = part.split(" at k = ")
+        for k in re.split(r", | and ", ks):
+            out.add((kind.split(",")[0].lower(), int(k)))
+    return out
+
+
+def check_sweep_findings(findings: list[str], comparisons: list, alpha: float, above_chance: int) -> None:
+    """comparisons: explorer.experiments.results.compare's for the sweep; above_chance: runs significantly above."""
+    text = " ".join(findings)
+    tested = [c for c in comparisons if np.isfinite(c.p)]
+    trunc = [c for c in tested if c.role == "truncation"]
+    phrases = ["significantly above it"]  # "none of the N is significantly above it": checked below
+    if "Every model is at chance level" in text:
+        holds(above_chance == 0, text, "every model at chance")
+        return
+    for head, sign in (("Significantly below their cell's full BPTT", -1), ("Significantly above their cell's", 1)):
+        m = re.search(re.escape(head) + r"[^:]*: ([^.]+)\.", text)
+        listed = _arm_ks(m.group(1)) if m else set()
+        expected = {(c.spec.kind, c.spec.k) for c in trunc if c.p_holm < alpha and np.sign(c.difference) == sign}
+        holds(listed == expected, text, head)
+        phrases.append(head)
+    lead = "Not significant against their cell's full BPTT (Holm-adjusted): "
+    if lead in text:
+        unsure = text[text.index(lead) + len(lead) : text.index(". For each,")]
+        for c in trunc:
+            listed = unsure.startswith(c.label + " ") or f"; {c.label} " in unsure
+            holds(listed == (c.p_holm >= alpha), text, f"{c.label} listed as not significant")
+        phrases.append("Not significant against")
+    else:
+        holds(all(c.p_holm < alpha for c in trunc), text, "the not significant ones listed")
+    for c in (c for c in tested if c.role == "cells"):
+        word = "significantly" if c.p_holm < alpha else "not significantly"
+        side = "lower" if c.difference < 0 else "higher"
+        kind, versus = c.label.split(",")[0], c.versus.split(",")[0]
+        phrase = f"{kind} is {100 * abs(c.difference):.1f} points {side} than {versus} ({word}, Holm-adjusted"
+        holds(phrase in text, text, phrase)
+        phrases.append(phrase)
+    for c in (c for c in tested if c.role == "control"):
+        word = "significant" if c.p_holm < alpha else "not significant"
+        m = re.search(rf"Control: {c.label.split(',')[0]} with [^(]*\((not )?significant, Holm-adjusted", text)
+        holds(m is not None and (m.group(1) is None) == (word == "significant"), text, f"control {word}")
+        phrases.append(m.group(0))
+    blind = {(c.spec.kind, c.spec.k) for c in tested if c.role == "blind" and c.p_holm < alpha and c.difference < 0}
+    if m := re.search(r"Also significantly below their cell's control \(Holm-adjusted p < 0\.05\): ([^.]+)\.", text):
+        holds(_arm_ks(m.group(1)) == blind, text, "below the control")
+        phrases.append("Also significantly below")
+    else:
+        holds(not blind, text, "below the control listed")
+    phrases += ["p < 0.05"]
+    claims_known(text, "ignificant", phrases)
+    for word in ("equal", "the same as", "no difference", "no effect"):
+        holds(word not in text, text, word)
+
+
+def check_sweep_table(rows: list[dict], comparisons: list, alpha: float) -> None:
+    assert len(rows) == len(comparisons)
+    for row, c in zip(rows, comparisons):
+        assert (row["runs"], row["compared with"]) == (c.label, c.versus)
+        verdict = row["verdict"]
+        if not np.isfinite(c.p):
+            holds(verdict == "not testable", verdict, "not testable")
+        elif c.p_holm < alpha:
+            holds(verdict == f"significantly {'lower' if c.difference < 0 else 'higher'}", verdict, "significant")
+        else:
+            holds(verdict == "not significant", verdict, "not significant")
+
+
+def check_p_text(text: str, p: float) -> None:
+    """The p shown never crosses the 0.05 line the tests use."""
+    if text == "p < 0.001":
+        holds(p < 0.001, text, "p < 0.001")
+        return
+    shown = float(text.removeprefix("p = "))
+    holds((shown < 0.05) == (p < 0.05) and abs(shown - p) <= 0.005 + 1e-12, text, f"p = {p}")
