@@ -54,7 +54,7 @@ forget_bias = k2.select_slider(
     ["default", 0.0, 1.0, 2.0],
     disabled=not fresh,
     help="Total bias of the forget gate; the source tutorials use forget_bias=1.0. "
-    "PyTorch's default init draws it near 0.",
+    "PyTorch's default init draws it near 0. Applies to untrained copies: turn on **Untrained copies** to use it.",
 )
 scale = k3.select_slider(
     "Recurrent weight scale at init",
@@ -62,8 +62,10 @@ scale = k3.select_slider(
     disabled=not fresh,
     help=(
         "Spectral radius of every W_hh gate block (PyTorch's default init gives about 0.58). Pascanu et al. (2013): "
-        "for a tanh RNN, a largest singular value of W_hh below 1 is enough for the gradient to vanish; above 1 it "
-        "may explode, but need not. Try it: the chart shows what happens for these digits."
+        "for a tanh RNN, a largest singular value σ_max of W_hh below 1 lets at most σ_max^k of the gradient back k "
+        "rows, a ceiling that forces vanishing only over many rows; above 1 it may explode, but need not. Try it: the "
+        "chart shows what happens for these digits. Applies to untrained copies: turn on **Untrained copies** to use "
+        "it."
     ),
 )
 clip = k4.number_input("Clip gradient norm at (0 = off)", 0.0, 1000.0, 1.0, help="As torch.nn.utils.clip_grad_norm_.")

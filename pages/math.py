@@ -47,7 +47,8 @@ for line in bptt_equations():
     st.latex(line)
 st.markdown(
     "For a tanh RNN, J_t = diag(1 − h_t²) W_hh, so ‖J_t‖ ≤ ‖W_hh‖ (|tanh′| ≤ γ = 1): if the largest singular value "
-    "of W_hh is below 1, the gradient must vanish (Pascanu et al. 2013). An LSTM's cell state adds a path whose "
+    "σ_max of W_hh is below 1, at most σ_max^k of the gradient gets back k rows (Pascanu et al. 2013): a ceiling "
+    "that forces vanishing only over many rows (0.999^27 is still 0.97). An LSTM's cell state adds a path whose "
     "Jacobian is diag(f_t): the product of forget gates decides how far the gradient travels along it."
 )
 st.page_link(
