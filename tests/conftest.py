@@ -45,56 +45,63 @@ def server_home(tmp_path_factory):
     return tmp_path_factory.mktemp("server-home")
 
 
-@pytest.fixture(scope="session")
-def app_server(server_home):
-    """`streamlit run explorer/app.py` on a free port, with its own user directory; yields (base URL, process)."""
-    port = _free_port()
-    home = server_home
+def launch_app(home: Path, port: int | None = None, **env_extra: str) -> tuple[str, subprocess.Popen]:
+    """`streamlit run explorer/app.py` on a port (a free one if None) with RNN_EXPLORER_HOME=home, up and healthy;
+    (base URL, process). Its log goes to home/streamlit-<port>.log."""
+    port = port or _free_port()
     # No ask-first step before a long training run: how long the cost probe estimates the default run depends on
     # the machine's load, and no browser test is about that prompt (AppTests cover it).
     env = os.environ | {
         "RNN_EXPLORER_HOME": str(home),
         "RNN_EXPLORER_CACHE": str(home / "cache"),
         "RNN_EXPLORER_CONFIRM_JOB_MINUTES": "1e6",
+        **env_extra,
     }
-    log = open(home / "streamlit.log", "w")  # noqa: SIM115 (the server writes to it until the session ends)
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "explorer/app.py",
-            "--server.port",
-            str(port),
-            "--server.headless",
-            "true",
-            "--browser.gatherUsageStats",
-            "false",
-            "--server.fileWatcherType",
-            "none",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    log_path = home / f"streamlit-{port}.log"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                "explorer/app.py",
+                "--server.port",
+                str(port),
+                "--server.headless",
+                "true",
+                "--browser.gatherUsageStats",
+                "false",
+                "--server.fileWatcherType",
+                "none",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while True:
+        try:
+            urllib.request.urlopen(url + "/_stcore/health", timeout=2)
+            return url, proc
+        except OSError:
+            if time.time() > deadline or proc.poll() is not None:
+                proc.kill()
+                raise RuntimeError(f"streamlit did not start: {log_path.read_text()}") from None
+            time.sleep(0.5)
+
+
+@pytest.fixture(scope="session")
+def app_server(server_home):
+    """The browser tests' shared server, with its own user directory; yields (base URL, process)."""
+    url, proc = launch_app(server_home)
     try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                urllib.request.urlopen(url + "/_stcore/health", timeout=2)
-                break
-            except OSError:
-                if time.time() > deadline or proc.poll() is not None:
-                    raise RuntimeError(f"streamlit did not start: {(home / 'streamlit.log').read_text()}") from None
-                time.sleep(0.5)
         yield url, proc
     finally:
         proc.terminate()
         proc.wait(timeout=20)
-        log.close()
 
 
 @pytest.fixture(scope="session")

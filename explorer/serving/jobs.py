@@ -244,7 +244,9 @@ class JobManager:
     def _launch_local(self, worker: str) -> None:
         logs = self.home / "logs"
         logs.mkdir(parents=True, exist_ok=True)
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+        path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+        # One core per worker (torch reads OMP_NUM_THREADS when it loads): the pool's size is the cores jobs use.
+        env = dict(os.environ, PYTHONPATH=path, OMP_NUM_THREADS="1")
         with open(logs / f"worker-{worker}.log", "ab") as log:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "explorer.serving.worker", "--table", str(self.table.path), "--worker", worker],

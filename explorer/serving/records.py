@@ -1,27 +1,32 @@
 """Progress records and results as JSON text for the job table, and back.
 
-A record is a frozen dataclass of the kinds named in KNOWN (or plain JSON: numbers, strings, lists, dicts);
+A record is a frozen dataclass of the kinds known() names (or plain JSON: numbers, strings, lists, dicts);
 numpy arrays travel as float32 bytes in base64, paths as strings. Decoding builds only the classes named
 here, never anything a stored name could pick: the table is shared state, not code.
 """
 
 import base64
+import functools
 import json
 from dataclasses import fields, is_dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..analysis.live import LiveView
-from ..experiments.runner import SweepProgress
-from ..training.loop import Step
-from .tasks import DownloadProgress, EpochEnd, TrainOutcome
 
-KNOWN = {cls.__name__: cls for cls in (Step, EpochEnd, LiveView, DownloadProgress, SweepProgress, TrainOutcome)}
+@functools.cache
+def known() -> dict[str, type]:
+    """The record classes by name (imported when first needed: a worker with a plain task never loads torch)."""
+    from ..analysis.live import LiveView
+    from ..experiments.runner import SweepProgress
+    from ..training.loop import Step
+    from .tasks import DownloadProgress, EpochEnd, TrainOutcome
+
+    return {cls.__name__: cls for cls in (Step, EpochEnd, LiveView, DownloadProgress, SweepProgress, TrainOutcome)}
 
 
 def _plain(value):
-    if is_dataclass(value) and type(value).__name__ in KNOWN:
+    if is_dataclass(value) and known().get(type(value).__name__) is type(value):
         return {"@": type(value).__name__, **{f.name: _plain(getattr(value, f.name)) for f in fields(value)}}
     if isinstance(value, np.ndarray):
         a = np.ascontiguousarray(value, dtype=np.float32)
@@ -49,8 +54,8 @@ def _built(value):
         return np.frombuffer(base64.b64decode(value["data"]), dtype=np.float32).reshape(value["shape"]).copy()
     if kind == "path":
         return Path(value["path"])
-    if kind in KNOWN:
-        cls = KNOWN[kind]
+    if kind in known():
+        cls = known()[kind]
         return cls(**{f.name: _built(value[f.name]) for f in fields(cls) if f.name in value})
     return {k: _built(v) for k, v in value.items()}
 

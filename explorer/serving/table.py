@@ -23,7 +23,20 @@ from pathlib import Path
 STATES = ("queued", "running", "done", "failed", "stopped", "interrupted")
 ACTIVE = ("queued", "running")
 HEARTBEAT = 0.5  # seconds between a worker's heartbeats (and its reads of the stop flag)
-STALE = 10.0  # a worker silent this long is gone
+STALE = 10.0  # a worker silent this long is gone ($RNN_EXPLORER_WORKER_STALE_S overrides it)
+
+
+BOOT = 60.0  # a new worker's first heartbeat may come this late: starting Python and torch takes seconds
+
+
+def stale_seconds() -> float:
+    """How long a worker may be silent before its job counts as interrupted."""
+    try:
+        value = float(os.environ.get("RNN_EXPLORER_WORKER_STALE_S", STALE))
+    except ValueError:
+        return STALE
+    return value if value > 4 * HEARTBEAT else STALE
+
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -179,7 +192,7 @@ class JobTable:
     def add_worker(self, backend: str, slots: int) -> str | None:
         """Register a new worker of this backend if fewer than `slots` live ones exist and a job waits; its id."""
         with self.transaction() as db:
-            fresh = time.time() - STALE
+            fresh = time.time() - stale_seconds()
             (live,) = db.execute(
                 "SELECT COUNT(*) FROM workers WHERE backend = ? AND heartbeat > ?", (backend, fresh)
             ).fetchone()
@@ -191,9 +204,9 @@ class JobTable:
                 return None
             worker = new_id()
             now = time.time()
-            db.execute(
+            db.execute(  # counted as live from now on, with BOOT seconds to send its first heartbeat
                 "INSERT INTO workers (id, backend, host, started, heartbeat) VALUES (?, ?, ?, ?, ?)",
-                (worker, backend, socket.gethostname(), now, now),
+                (worker, backend, socket.gethostname(), now, now + BOOT - stale_seconds()),
             )
         return worker
 
@@ -202,13 +215,14 @@ class JobTable:
             db.execute("UPDATE workers SET pid = ?, heartbeat = ? WHERE id = ?", (pid, time.time(), worker))
 
     def heartbeat(self, worker: str, job_id: str | None) -> bool:
-        """Renew the worker's heartbeat; whether a stop was asked of its job."""
+        """Renew the worker's heartbeat; whether its job should stop: a stop was asked, or the job is no longer
+        running (a worker that was silent too long finds its job interrupted and gives up)."""
         with self.transaction() as db:
             db.execute("UPDATE workers SET heartbeat = ? WHERE id = ?", (time.time(), worker))
             if job_id is None:
                 return False
-            row = db.execute("SELECT stop_requested FROM jobs WHERE id = ?", (job_id,)).fetchone()
-        return row is not None and row[0] is not None
+            row = db.execute("SELECT stop_requested, state FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return row is None or row[0] is not None or row[1] != "running"
 
     def remove_worker(self, worker: str) -> None:
         with self.transaction() as db:
@@ -227,10 +241,10 @@ class JobTable:
                 )
         return job
 
-    def reap(self, stale: float = STALE) -> list[str]:
+    def reap(self, stale: float | None = None) -> list[str]:
         """Running jobs whose worker is silent for `stale` seconds (nobody saw it end) become interrupted; ids."""
         with self.transaction() as db:
-            fresh = time.time() - stale
+            fresh = time.time() - (stale if stale is not None else stale_seconds())
             lost = [
                 r[0]
                 for r in db.execute(

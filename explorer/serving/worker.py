@@ -12,6 +12,7 @@ import contextlib
 import importlib
 import json
 import os
+import sys
 import threading
 import traceback
 
@@ -83,9 +84,8 @@ def run_job(table: JobTable, worker: str, row: Row) -> None:
 
 def serve(table_path: str, worker: str) -> None:
     """Claim and run queued jobs until none is left, then leave the worker table."""
-    import torch
-
-    torch.set_num_threads(1)  # one core per worker: the pool's size is the number of cores jobs may use
+    if "torch" in sys.modules:  # a Ray worker may have it already; a new process reads OMP_NUM_THREADS
+        sys.modules["torch"].set_num_threads(1)
     table = JobTable(table_path)
     table.worker_started(worker, os.getpid())
     try:
