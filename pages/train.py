@@ -494,22 +494,40 @@ def job_ui(job: Job) -> None:
         outcome_ui(job)
 
 
-def restart(job: Job) -> None:
+def again(job: Job, resume: bool) -> None:
+    """Resume an interrupted run from its last epoch end, or restart it from the start."""
     try:
-        ui.job_manager().again(job)
+        if resume:
+            ui.job_manager().resume(job)
+        else:
+            ui.job_manager().again(job)
     except LimitReached as e:
         st.error(str(e), icon=":material/block:")
 
 
 def outcome_ui(job: Job) -> None:
     if job.status == "interrupted":
+        epoch = ui.job_manager().resume_epoch(job)
         st.warning(
             f"{ui.plain(job.description)} was interrupted: {ui.plain(job.error)} (the server or the machine "
-            "restarted). A training run cannot carry on from the middle, since its optimizer's state is not "
-            "saved as it goes: restart it to train it again from the start.",
+            "restarted). "
+            + (
+                f"**Resume** carries on from the end of epoch {epoch} exactly as if it had never stopped (the "
+                "weights, the optimizer's and the schedule's state and the random draws were saved then); "
+                "**Restart** trains it again from the start."
+                if epoch is not None
+                else "It stopped before its first epoch ended, so there is nothing to resume: **Restart** trains "
+                "it again from the start."
+            ),
             icon=":material/restart_alt:",
         )
-        st.button("Restart", icon=":material/restart_alt:", on_click=restart, args=(job,), key="t_restart")
+        c1, c2 = st.columns(2)
+        if epoch is not None:
+            c1.button(
+                f"Resume from epoch {epoch}", icon=":material/play_arrow:", on_click=again, args=(job, True),
+                key="t_resume",
+            )  # fmt: skip
+        c2.button("Restart", icon=":material/restart_alt:", on_click=again, args=(job, False), key="t_restart")
     elif job.status == "failed":
         what = "The download" if job.kind == "download" else "Training"
         st.error(f"{what} failed: {ui.plain(job.error)}")

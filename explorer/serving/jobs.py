@@ -11,6 +11,7 @@ fails its job with the reason; a job whose worker went silent while no launcher 
 its workers restarted together, the machine rebooted) is interrupted, and its owner may resume or restart it.
 """
 
+import json
 import os
 import signal
 import subprocess
@@ -20,7 +21,7 @@ import time
 from pathlib import Path
 
 from ..model.checkpoints import check_owner, user_dir
-from . import limits, quota
+from . import limits, quota, tasks
 from .records import decode
 from .table import ACTIVE, JobTable, Row
 
@@ -181,6 +182,7 @@ class JobManager:
         config: dict,
         adding: int = 0,
         new_checkpoint: bool = False,
+        events: list[str] = (),
     ) -> Job:
         """Queue task(job, **config) for a worker, within the limits (quota.LimitReached says which is reached).
 
@@ -191,7 +193,7 @@ class JobManager:
         quota.check_disk(self.home, owner, adding, new_checkpoint)
         with self.table.transaction() as db:
             quota.check_jobs(db, owner, kind, self.limit)
-            job_id = self.table.insert(db, owner, kind, description, task, config)
+            job_id = self.table.insert(db, owner, kind, description, task, config, events)
         self.start_workers()
         return self.job(job_id)
 
@@ -200,11 +202,23 @@ class JobManager:
         quota.check_disk(self.home, check_owner(owner), adding, new_checkpoint)
 
     def again(self, job: Job) -> Job:
-        """The same task and config as a new job (resume: the task carries on from what it saved; restart:
-        the caller gave a config that starts afresh)."""
-        import json
-
+        """The same task and config as a new job: a training run starts afresh; a sweep carries on in its folder,
+        keeping the runs it finished."""
         return self.submit(job.owner, job.kind, job.description, job.task, json.loads(job.config))
+
+    def resume_epoch(self, job: Job) -> int | None:
+        """For a training job that ended without finishing: the epochs its saved resume point has done."""
+        return tasks.resume_epoch(job.id) if job.kind == "train" and not job.active else None
+
+    def resume(self, job: Job) -> Job:
+        """A training job again from its resume point (exactly as if never interrupted), with the progress it
+        had reported up to that epoch's end."""
+        epoch = self.resume_epoch(job)
+        if epoch is None:
+            raise ValueError("this job saved no resume point")
+        kept = [text for _, text in self.table.events(job.id) if getattr(decode(text), "epoch", 0) <= epoch]
+        config = json.loads(job.config) | {"resume_from": job.id}
+        return self.submit(job.owner, job.kind, job.description, job.task, config, events=kept)
 
     def stop(self, job: Job) -> None:
         """Stop a running job at its worker's next beat and step, or take a queued one out of the queue."""

@@ -120,13 +120,26 @@ class JobTable:
 
     # Jobs -----------------------------------------------------------------------------------------------------
 
-    def insert(self, db: sqlite3.Connection, owner: str, kind: str, description: str, task: str, config: dict) -> str:
-        """A new queued job, inside a transaction of the caller's (which checked the limits first)."""
+    def insert(
+        self,
+        db: sqlite3.Connection,
+        owner: str,
+        kind: str,
+        description: str,
+        task: str,
+        config: dict,
+        events: list[str] = (),
+    ) -> str:
+        """A new queued job (with progress records carried over from a job it resumes), inside a transaction of
+        the caller's (which checked the limits first)."""
         job_id = new_id()
         db.execute(
             "INSERT INTO jobs (id, owner, kind, description, task, config, state, created) "
             "VALUES (?, ?, ?, ?, ?, ?, 'queued', ?)",
             (job_id, owner, kind, description, task, json.dumps(config), time.time()),
+        )
+        db.executemany(
+            "INSERT INTO events (job, seq, record) VALUES (?, ?, ?)", [(job_id, i, r) for i, r in enumerate(events)]
         )
         return job_id
 

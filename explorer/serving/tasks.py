@@ -7,6 +7,7 @@ saves its result; the engine itself knows nothing of jobs or pages. A job here i
 """
 
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,13 +19,16 @@ from ..data.digits import MNIST_FILES, Digits, load_digits, load_sample, provena
 from ..experiments.runner import run_sweep
 from ..experiments.spec import SweepConfig
 from ..experiments.storage import new_sweep_dir, sweep_config_from, user_sweeps_dir
-from ..model.checkpoints import save_checkpoint, user_path
+from ..model.checkpoints import save_checkpoint, user_dir, user_path
 from ..model.network import ModelConfig
+from ..training import resume
 from ..training.loop import DivergedError, History, TrainConfig, train
+from ..training.resume import ResumePoint
 
 TRAIN = "explorer.serving.tasks:train_job"
 SWEEP = "explorer.serving.tasks:sweep_job"
 DOWNLOAD = "explorer.serving.tasks:download"
+RESUME = "resume.pt"
 
 
 @dataclass(frozen=True)
@@ -64,8 +68,18 @@ class DownloadProgress:
         return (files.index(self.name) + min(part, 1.0)) / len(files) if self.name in files else 0.0
 
 
-def run_training(job, model_cfg: ModelConfig, cfg: TrainConfig, source: str, path: Path, command: str) -> TrainOutcome:
-    """Train on `source`, report Step/EpochEnd records, honour stops, save to `path`.
+def run_training(
+    job,
+    model_cfg: ModelConfig,
+    cfg: TrainConfig,
+    source: str,
+    path: Path,
+    command: str,
+    point: ResumePoint | None = None,
+    on_resume_point: Callable[[ResumePoint], None] | None = None,
+) -> TrainOutcome:
+    """Train on `source` (from a resume point, if given), report Step/EpochEnd records, honour stops, save to
+    `path`.
 
     A stopped run is saved too (metrics["stopped"] is True, the weights are the best so far). A run that
     diverges saves nothing and returns the engine's explanation as `error`.
@@ -96,6 +110,8 @@ def run_training(job, model_cfg: ModelConfig, cfg: TrainConfig, source: str, pat
             on_epoch=epoch_end,
             should_stop=job.should_stop,
             on_weights=look,
+            resume=point,
+            on_resume_point=on_resume_point,
         )
     except DivergedError as e:
         return TrainOutcome(None, {}, str(e))
@@ -112,10 +128,47 @@ def run_training(job, model_cfg: ModelConfig, cfg: TrainConfig, source: str, pat
     return TrainOutcome(path, result.metrics)
 
 
-def train_job(job, model: dict, train: dict, source: str, name: str, command: str) -> TrainOutcome:
-    """run_training from a submitted config: the checkpoint goes to the job owner's folder, under `name`."""
-    path = user_path(name, job.owner)
-    return run_training(job, ModelConfig.from_dict(model), TrainConfig(**train), source, path, command)
+def resume_dir(job_id: str) -> Path:
+    """Where a training job keeps its latest resume point while it runs (RNN_EXPLORER_HOME/jobs/<id>)."""
+    if not job_id.isalnum():
+        raise ValueError(f"not a job id: {job_id!r}")
+    return user_dir().parent / "jobs" / job_id
+
+
+def resume_epoch(job_id: str) -> int | None:
+    """The epochs a job's saved resume point has done; None if it saved none (or it was cleared)."""
+    folder = resume_dir(job_id)
+    try:
+        return int((folder / "epoch").read_text()) if (folder / RESUME).exists() else None
+    except (OSError, ValueError):
+        return None
+
+
+def train_job(
+    job, model: dict, train: dict, source: str, name: str, command: str, resume_from: str | None = None
+) -> TrainOutcome:
+    """run_training from a submitted config: the checkpoint goes to the job owner's folder, under `name`.
+
+    After every epoch the run's resume point is saved in resume_dir(job.id), so that a run interrupted by a
+    restart can go on exactly (resume_from: the interrupted job's id); a run that ends, however, clears it.
+    """
+    mine = resume_dir(job.id)
+
+    def keep(point: ResumePoint) -> None:
+        resume.save(point, mine / RESUME)
+        (mine / "epoch").write_text(str(point.epoch))
+
+    point = resume.load(resume_dir(resume_from) / RESUME) if resume_from else None
+    try:
+        outcome = run_training(
+            job, ModelConfig.from_dict(model), TrainConfig(**train), source, user_path(name, job.owner), command,
+            point, keep,
+        )  # fmt: skip
+    finally:
+        shutil.rmtree(mine, ignore_errors=True)
+    if resume_from:
+        shutil.rmtree(resume_dir(resume_from), ignore_errors=True)
+    return outcome
 
 
 def sweep_job(job, sweep: dict, folder: str) -> str | None:

@@ -15,7 +15,9 @@ from ..data.sequences import ROW_MNIST, DelayAt, SequenceTask, TaskKind
 from ..model import snapshots
 from ..model.network import ModelConfig, SequenceClassifier, init_weights, seeded, seeded_model
 from ..model.predictions import predict
+from . import resume as resume_file
 from .losses import LOSS_AT, LossAt
+from .resume import ResumePoint
 from .truncation import Align, Scheme, Truncation, chunk_losses, truncated_loss
 
 Optimizer = Literal["adam", "sgd"]
@@ -300,6 +302,8 @@ def train(
     should_stop: Callable[[], bool] | None = None,
     model: SequenceClassifier | None = None,
     on_weights: Callable[[SequenceClassifier, int], None] | None = None,
+    resume: ResumePoint | None = None,
+    on_resume_point: Callable[[ResumePoint], None] | None = None,
 ) -> TrainResult:
     """Train a SequenceClassifier (a new one from cfg.seed unless given); returns its weights and the history.
 
@@ -308,6 +312,8 @@ def train(
     tested on as many test digits as STOP_EVALUATION_SECONDS allow. Either way the stop costs at most a few
     seconds whatever the model. A non-finite loss or gradient raises DivergedError with the last good weights.
     on_weights(model, epoch) sees the model after each epoch (to look inside it, not to change it).
+    on_resume_point receives a ResumePoint after each epoch; train(..., resume=point) goes on from it and ends
+    with the same weights and history as the run that was never interrupted.
     """
     device = pick_device(cfg.device)
     if model is None:
@@ -320,12 +326,14 @@ def train(
     hist, best = History(), BestWeights()
     early, epoch_ends = snapshots.plan(run.steps_per_epoch, cfg.epochs) if cfg.snapshots else (set(), set())
     taken = []  # evaluation only: no draws from the run's generator, so the weights are the same with or without
-    if cfg.snapshots:
+    if resume is not None:
+        hist, best, taken = _resumed(run, resume)
+    elif cfg.snapshots:
         taken.append(snapshots.capture(model, 0, 0.0, None, accuracy(model, test_set, task=cfg.sequence_task)))
     # Per-epoch train accuracy on a fixed slice: a full clean pass would cost a third of an epoch.
     probe = Digits(train_set.images[:TRAIN_PROBE], train_set.labels[:TRAIN_PROBE])
     partial = False
-    for epoch in range(1, cfg.epochs + 1):
+    for epoch in range(1 if resume is None else resume.epoch + 1, cfg.epochs + 1):
         order = torch.randperm(len(run.y), generator=run.gen)
         losses, norms = [], []
         for b in range(run.steps_per_epoch):
@@ -362,11 +370,32 @@ def train(
             on_weights(model, epoch)
         if on_epoch:
             on_epoch(hist)
+        if on_resume_point:
+            on_resume_point(_resume_point(run, epoch, hist, best, taken))
     result = _finish(model.cpu().eval(), hist, best, partial, test_set, run)
     # Snapshots before the weights the result holds (after a stop those are the best epoch end's, maybe earlier).
     final_step = best.epoch * run.steps_per_epoch if hist.stopped and best.state is not None else run.step
     result.snapshots = [snap for snap in taken if snap.step < final_step]
     return result
+
+
+def _resume_point(run: _Run, epoch: int, hist: History, best: BestWeights, taken: list) -> ResumePoint:
+    copied = copy.deepcopy  # the run goes on changing these
+    return ResumePoint(
+        epoch, copied(run.model.state_dict()), copied(run.opt.state_dict()), run.sched.state_dict(),
+        run.gen.get_state(), run.step, run.seen, time.perf_counter() - run.start, copied(hist.to_dict()),
+        copied(asdict(best)), resume_file.snapshot_dicts(taken),
+    )  # fmt: skip
+
+
+def _resumed(run: _Run, point: ResumePoint) -> tuple[History, BestWeights, list]:
+    """Put the run back where the point left it; its history, best epoch and snapshots."""
+    run.model.load_state_dict(point.model)
+    run.opt.load_state_dict(point.optimizer)
+    run.sched.load_state_dict(point.schedule)
+    run.gen.set_state(point.generator)
+    run.step, run.seen, run.start = point.step, point.seen, time.perf_counter() - point.elapsed
+    return History(**point.history), BestWeights(**point.best), resume_file.snapshots_of(point.snapshots)
 
 
 def _finish(

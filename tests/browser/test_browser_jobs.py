@@ -1,8 +1,9 @@
 """Jobs that outlive the server, in Chromium against real servers: kill -9 of the server mid-training (the job is
-shown again after a restart; with its worker gone too, it is interrupted and can be restarted), and two server
-processes on one job table (a job started through one is seen and stopped through the other)."""
+shown again after a restart; with its worker gone too, it is interrupted and resumes from its last epoch), and
+two server processes on one job table (a job started through one is seen and stopped through the other)."""
 
 import contextlib
+import json
 import os
 import re
 import signal
@@ -66,7 +67,7 @@ def worker_pids(home) -> list[int]:
     return [pid for (pid,) in JobTable(home / "jobs.sqlite3")._read("SELECT pid FROM workers WHERE pid IS NOT NULL")]
 
 
-def test_a_job_survives_kill_9_of_the_server_and_an_unwatched_one_can_be_restarted(browser, home):
+def test_a_job_survives_kill_9_of_the_server_and_an_unwatched_one_resumes(browser, home):
     context = browser.new_context(viewport={"width": 1440, "height": 2000})
     page = context.new_page()
     with servers(home) as [(url, proc)]:
@@ -91,10 +92,14 @@ def test_a_job_survives_kill_9_of_the_server_and_an_unwatched_one_can_be_restart
         page.get_by_text("was interrupted: its worker process stopped while no server was watching it").wait_for()
         screenshot(page, "jobs-interrupted")
         assert JobTable(home / "jobs.sqlite3").get(job.id).state == "interrupted"
-        page.get_by_role("button", name="Restart").click()
-        steps_shown(page)  # trained again, from the start, by a new worker
+        resume = page.get_by_role("button", name=re.compile(r"Resume from epoch \d+"))
+        epoch = int(re.search(r"\d+", resume.inner_text()).group())
+        assert epoch >= 1 and page.get_by_role("button", name="Restart").count() == 1
+        resume.click()
+        # A new worker goes on from that epoch's end, with the progress reported until then carried over.
+        assert steps_shown(page) >= epoch * 250
         (again,) = running(home)
-        assert again.id != job.id and again.config == job.config
+        assert again.id != job.id and json.loads(again.config) == json.loads(job.config) | {"resume_from": job.id}
         page.get_by_role("button", name="Stop").click()
         page.get_by_text("Saved my-lstm-16 (stopped early").wait_for(timeout=60_000)
     assert page.locator('[data-testid="stException"]').count() == 0

@@ -2,6 +2,7 @@
 workers and servers, two server processes on one table, and a Ray cluster through the same layer."""
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from explorer.model.checkpoint_file import read_checkpoint
 from explorer.model.checkpoints import list_checkpoints, owner_dir
 from explorer.serving import tasks
 from explorer.serving.jobs import JobManager
@@ -167,22 +169,36 @@ def test_a_stopped_training_run_keeps_its_weights(manager):
 
 
 SERVER = """
-import sys, time
+import json, sys, time
 from pathlib import Path
 from explorer.serving.jobs import JobManager
 m = JobManager(Path(sys.argv[1]), workers=1, ray_address="")
-job = m.submit(sys.argv[2], "test", "waits", "tests.serving.work:wait", {{}})
+job = m.submit(sys.argv[2], sys.argv[3], "from another server", sys.argv[4], json.loads(sys.argv[5]))
 print(job.id, flush=True)
 time.sleep(600)
 """
 
 
-def other_server(home: Path, owner: str) -> tuple[subprocess.Popen, str]:
+def other_server(
+    home: Path, owner: str, kind: str = "test", task: str = "tests.serving.work:wait", config: dict | None = None
+) -> tuple[subprocess.Popen, str]:
     """A second server process on the same table that submits one job; (process, job id)."""
     proc = subprocess.Popen(
-        [sys.executable, "-c", SERVER.format(), str(home), owner], cwd=ROOT, stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", SERVER, str(home), owner, kind, task, json.dumps(config or {})],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     return proc, proc.stdout.readline().strip()
+
+
+def lose_server_and_worker(manager: JobManager, proc: subprocess.Popen) -> None:
+    """kill -9 of the server, then of its worker: nobody sees the worker end."""
+    proc.kill()
+    proc.wait()
+    for pid in worker_pids(manager):
+        os.kill(pid, signal.SIGKILL)
+    time.sleep(0.2)
 
 
 def test_a_second_server_process_on_the_same_table_sees_stops_and_outlives_the_other(manager, user_home):
@@ -205,11 +221,7 @@ def test_a_job_whose_worker_vanished_unwatched_is_interrupted_and_can_run_again(
     proc, job_id = other_server(user_home, A)
     job = manager.job(job_id)
     until(lambda: job.running)
-    proc.kill()  # the server and then its worker go, so nobody sees the worker end
-    proc.wait()
-    for pid in worker_pids(manager):
-        os.kill(pid, signal.SIGKILL)
-    time.sleep(0.2)
+    lose_server_and_worker(manager, proc)
     assert manager.table.reap(stale=0.1) == [job.id]
     assert job.status == "interrupted" and "no server was watching" in job.error
     again = manager.again(job)
@@ -232,3 +244,28 @@ def test_a_ray_cluster_runs_jobs_through_the_same_layer(user_home):
         assert m.wait(waiting, 30).status == "stopped"
     finally:
         ray.shutdown()
+
+
+def test_an_interrupted_training_run_resumes_from_its_last_epoch_end(manager, user_home):
+    config = dict(
+        model={"kind": "lstm", "hidden_size": 16},
+        train={"epochs": 3, "batch_size": 32, "snapshots": False},
+        source="sample",
+        name="resumed",
+        command="",
+    )
+    proc, job_id = other_server(user_home, A, "train", tasks.TRAIN, config)
+    job = manager.job(job_id)
+    until(lambda: any(isinstance(r, tasks.EpochEnd) for r in job.snapshot()))
+    lose_server_and_worker(manager, proc)
+    assert manager.table.reap(stale=0.1) == [job.id] and job.status == "interrupted"
+    done = manager.resume_epoch(job)
+    assert done >= 1
+    again = manager.resume(job)
+    carried = again.snapshot()  # the progress up to that epoch's end, before the new worker adds any
+    assert [r.epoch for r in carried if isinstance(r, tasks.EpochEnd)] == list(range(1, done + 1))
+    assert manager.wait(again, 120).status == "done", again.error
+    history = read_checkpoint(again.result.path).meta["history"]
+    assert history["epoch"] == [1, 2, 3] and len(history["step_loss"]) == 3 * 125
+    assert [r.epoch for r in again.snapshot() if isinstance(r, tasks.EpochEnd)] == [1, 2, 3]
+    assert manager.resume_epoch(job) is None and manager.resume_epoch(again) is None  # resume points cleared
