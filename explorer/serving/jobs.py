@@ -28,6 +28,7 @@ from .table import ACTIVE, JobTable, Row
 ROOT = Path(__file__).resolve().parents[2]
 RAY_ADDRESS = "RNN_EXPLORER_RAY_ADDRESS"
 REAP_EVERY = 1.0  # seconds between two looks for lost workers from one server process
+KEEP_HANDLES = 256  # jobs whose progress records one server process keeps decoded
 
 
 def home_dir() -> Path:
@@ -140,11 +141,15 @@ class JobManager:
     # Reading ---------------------------------------------------------------------------------------------------
 
     def job(self, job_id: str) -> Job | None:
+        """The job with this id (one handle per job, so its progress records are read from the table once)."""
         with self._lock:
             if job_id not in self._handles:
                 row = self.table.get(job_id)
                 if row is None:
                     return None
+                if len(self._handles) >= KEEP_HANDLES:  # forget the oldest handles (a handle reads anew if needed)
+                    for old in list(self._handles)[: KEEP_HANDLES // 2]:
+                        del self._handles[old]
                 self._handles[job_id] = Job(self, row)
             return self._handles[job_id]
 
