@@ -1,6 +1,8 @@
 """Shared fixtures: an isolated user directory, and a real Streamlit server + headless Chromium for browser tests."""
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -30,7 +32,8 @@ def user_home(tmp_path_factory, monkeypatch):
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("RNN_EXPLORER_HOME", str(home))
     monkeypatch.setenv("RNN_EXPLORER_CACHE", str(home / "cache"))
-    return home
+    yield home
+    kill_workers(home)
 
 
 def _free_port() -> int:
@@ -43,6 +46,16 @@ def _free_port() -> int:
 def server_home(tmp_path_factory):
     """The browser tests' server's RNN_EXPLORER_HOME: a test may put files there for the server to find."""
     return tmp_path_factory.mktemp("server-home")
+
+
+def kill_workers(home: Path) -> None:
+    """End every worker process of the job table in home: workers outlive their server by design, not a test."""
+    from explorer.serving.table import JobTable
+
+    if (home / "jobs.sqlite3").exists():
+        for (pid,) in JobTable(home / "jobs.sqlite3")._read("SELECT pid FROM workers WHERE pid IS NOT NULL"):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
 
 def launch_app(home: Path, port: int | None = None, **env_extra: str) -> tuple[str, subprocess.Popen]:
@@ -102,6 +115,7 @@ def app_server(server_home):
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+        kill_workers(server_home)
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ import re
 import signal
 
 import pytest
-from conftest import launch_app, screenshot, wait_until_idle
+from conftest import kill_workers, launch_app, screenshot, wait_until_idle
 
 from explorer.serving.table import JobTable
 
@@ -21,11 +21,7 @@ STEP = re.compile(r"→ my-lstm-16 · step ([\d,]+) of")
 @pytest.fixture
 def home(tmp_path):
     yield tmp_path
-    table = tmp_path / "jobs.sqlite3"
-    if table.exists():  # no worker outlives its test
-        for (pid,) in JobTable(table)._read("SELECT pid FROM workers WHERE pid IS NOT NULL"):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+    kill_workers(tmp_path)  # no worker outlives its test
 
 
 @contextlib.contextmanager
