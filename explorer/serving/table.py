@@ -255,21 +255,39 @@ class JobTable:
         return job
 
     def reap(self, stale: float | None = None) -> list[str]:
-        """Running jobs whose worker is silent for `stale` seconds (nobody saw it end) become interrupted; ids."""
+        """Running jobs whose worker is silent for `stale` seconds and, on this machine, no longer a live process
+        (nobody saw it end) become interrupted; their ids. A live local worker is never given up on, however
+        long a loaded machine keeps its heartbeat waiting."""
+        host = socket.gethostname()
         with self.transaction() as db:
             fresh = time.time() - (stale if stale is not None else stale_seconds())
-            lost = [
-                r[0]
-                for r in db.execute(
-                    "SELECT j.id FROM jobs j LEFT JOIN workers w ON j.worker = w.id "
-                    "WHERE j.state = 'running' AND (w.id IS NULL OR w.heartbeat <= ?)",
-                    (fresh,),
-                )
-            ]
+            silent = db.execute(
+                "SELECT j.id, w.id, w.host, w.pid FROM jobs j LEFT JOIN workers w ON j.worker = w.id "
+                "WHERE j.state = 'running' AND (w.id IS NULL OR w.heartbeat <= ?)",
+                (fresh,),
+            ).fetchall()
+            lost = [job for job, worker, on, pid in silent if not (on == host and pid and alive(pid))]
             for job in lost:
                 db.execute(
                     "UPDATE jobs SET state = 'interrupted', finished = ?, error = ? WHERE id = ?",
                     (time.time(), "its worker process stopped while no server was watching it", job),
                 )
-            db.execute("DELETE FROM workers WHERE heartbeat <= ?", (fresh,))
+            gone = db.execute("SELECT id, host, pid FROM workers WHERE heartbeat <= ?", (fresh,)).fetchall()
+            for worker, on, pid in gone:
+                if not (on == host and pid and alive(pid)):
+                    db.execute("DELETE FROM workers WHERE id = ?", (worker,))
         return lost
+
+
+def alive(pid: int) -> bool:
+    """Whether a process with this id runs on this machine (a zombie counts as ended)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True

@@ -3,7 +3,7 @@
 Each task runs in a worker process (explorer.serving.worker) as task(job, **config), config being the JSON the
 job was submitted with: it runs an engine function with the job's progress reporting and stop request, and
 saves its result; the engine itself knows nothing of jobs or pages. A job here is anything with `id`,
-`owner`, `report(record)` and `should_stop()`.
+`owner`, `report(record)`, `should_stop()` and `flush()` (store the records reported so far).
 """
 
 import shutil
@@ -155,6 +155,7 @@ def train_job(
     mine = resume_dir(job.id)
 
     def keep(point: ResumePoint) -> None:
+        job.flush()  # the progress up to this epoch's end is stored before the point that continues it
         resume.save(point, mine / RESUME)
         (mine / "epoch").write_text(str(point.epoch))
 

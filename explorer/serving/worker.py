@@ -23,12 +23,14 @@ NICE = 10  # below the server's own priority: page views stay quick while jobs t
 
 
 class WorkerJob:
-    """What a task sees of its job: id, owner, report(record), should_stop()."""
+    """What a task sees of its job: id, owner, report(record), should_stop(), flush()."""
 
-    def __init__(self, row: Row):
+    def __init__(self, row: Row, table: JobTable):
         self.id, self.owner, self.kind = row.id, row.owner, row.kind
+        self._table = table
         self._records: list[str] = []
         self._lock = threading.Lock()
+        self._flushing = threading.Lock()
         self._stop = threading.Event()
         self.stop_seen = False  # the task read a stop request, so it stopped
 
@@ -42,10 +44,13 @@ class WorkerJob:
             self.stop_seen = True
         return self.stop_seen
 
-    def take(self) -> list[str]:
-        with self._lock:
-            records, self._records = self._records, []
-        return records
+    def flush(self) -> None:
+        """Store the records reported so far (the heartbeat does every beat; a task before it saves a resume
+        point, so the stored progress always reaches the point)."""
+        with self._flushing:
+            with self._lock:
+                records, self._records = self._records, []
+            self._table.append(self.id, records)
 
 
 def task_function(task: str):
@@ -56,12 +61,12 @@ def task_function(task: str):
 
 def run_job(table: JobTable, worker: str, row: Row) -> None:
     """Run one claimed job to its end and record how it ended."""
-    job = WorkerJob(row)
+    job = WorkerJob(row, table)
     done = threading.Event()
 
     def beat() -> None:
         while not done.wait(HEARTBEAT):
-            table.append(job.id, job.take())
+            job.flush()
             if table.heartbeat(worker, job.id):
                 job._stop.set()
 
@@ -78,7 +83,7 @@ def run_job(table: JobTable, worker: str, row: Row) -> None:
     finally:
         done.set()
         beating.join()
-        table.append(job.id, job.take())
+        job.flush()
         table.finish(job.id, state, result, error)
 
 

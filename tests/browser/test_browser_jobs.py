@@ -7,6 +7,7 @@ import json
 import os
 import re
 import signal
+import time
 
 import pytest
 from conftest import kill_workers, launch_app, screenshot, wait_until_idle
@@ -55,6 +56,19 @@ def steps_shown(page, timeout: int = 90_000) -> int:
     return int(STEP.search(page.locator('[data-testid="stProgress"]').inner_text()).group(1).replace(",", ""))
 
 
+def visit(page, url: str) -> bool:
+    page.goto(url)
+    wait_until_idle(page)
+    return True
+
+
+def until(condition, timeout: float = 60.0) -> None:
+    deadline = time.time() + timeout
+    while not condition():
+        assert time.time() < deadline, "timed out"
+        time.sleep(0.5)
+
+
 def running(home) -> list:
     return JobTable(home / "jobs.sqlite3").rows("state = 'running'")
 
@@ -82,20 +96,19 @@ def test_a_job_survives_kill_9_of_the_server_and_an_unwatched_one_resumes(browse
         for pid in worker_pids(home):  # now the worker goes too, while no server watches it
             os.kill(pid, signal.SIGKILL)
     with servers(home, RNN_EXPLORER_WORKER_STALE_S="2.5") as [(url, _)]:
-        page.wait_for_timeout(3000)
-        page.goto(f"{url}/train")
-        wait_until_idle(page)
-        page.get_by_text("was interrupted: its worker process stopped while no server was watching it").wait_for()
+        interrupted = page.get_by_text("was interrupted: its worker process stopped while no server was watching it")
+        until(lambda: visit(page, f"{url}/train") and interrupted.count() == 1)  # once the server's reaper ran
         screenshot(page, "jobs-interrupted")
         assert JobTable(home / "jobs.sqlite3").get(job.id).state == "interrupted"
         resume = page.get_by_role("button", name=re.compile(r"Resume from epoch \d+"))
         epoch = int(re.search(r"\d+", resume.inner_text()).group())
         assert epoch >= 1 and page.get_by_role("button", name="Restart").count() == 1
         resume.click()
-        # A new worker goes on from that epoch's end, with the progress reported until then carried over.
-        assert steps_shown(page) >= epoch * 250
+        until(lambda: running(home))  # a new job, run by a new worker from that epoch's end
         (again,) = running(home)
         assert again.id != job.id and json.loads(again.config) == json.loads(job.config) | {"resume_from": job.id}
+        wait_until_idle(page)
+        assert steps_shown(page) >= epoch * 250  # with the progress reported until then carried over
         page.get_by_role("button", name="Stop").click()
         page.get_by_text("Saved my-lstm-16 (stopped early").wait_for(timeout=60_000)
     assert page.locator('[data-testid="stException"]').count() == 0
