@@ -15,6 +15,7 @@ import os
 import sys
 import threading
 import traceback
+from pathlib import Path
 
 from .records import encode
 from .table import HEARTBEAT, JobTable, Row
@@ -91,6 +92,7 @@ def serve(table_path: str, worker: str) -> None:
     """Claim and run queued jobs until none is left, then leave the worker table."""
     if "torch" in sys.modules:  # a Ray worker may have it already; a new process reads OMP_NUM_THREADS
         sys.modules["torch"].set_num_threads(1)
+    os.environ["RNN_EXPLORER_HOME"] = str(Path(table_path).resolve().parent)  # the tasks save beside the table
     table = JobTable(table_path)
     table.worker_started(worker, os.getpid())
     try:

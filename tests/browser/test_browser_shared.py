@@ -42,6 +42,8 @@ def test_a_metadata_injection_checkpoint_stays_text_in_the_browser(page, app_url
         no_markup(page)
     page.goto(f"{app_url}/train")
     wait_until_idle(page)
+    page.get_by_text("Show other visitors' models").click()  # another visitor's model is listed only then
+    wait_until_idle(page)
     page.get_by_label("Checkpoint", exact=True).click()
     page.keyboard.type("evil (visitor")  # the select box filters its options as you type
     page.keyboard.press("Enter")

@@ -269,3 +269,9 @@ def test_an_interrupted_training_run_resumes_from_its_last_epoch_end(manager, us
     assert history["epoch"] == [1, 2, 3] and len(history["step_loss"]) == 3 * 125
     assert [r.epoch for r in again.snapshot() if isinstance(r, tasks.EpochEnd)] == [1, 2, 3]
     assert manager.resume_epoch(job) is None and manager.resume_epoch(again) is None  # resume points cleared
+
+
+def test_tasks_save_beside_the_table_whatever_home_the_worker_inherited(tmp_path):
+    other = JobManager(tmp_path / "elsewhere", workers=1, ray_address="")  # not the RNN_EXPLORER_HOME of this process
+    job = other.wait(submit(other, A, "home"))
+    assert job.result == str((tmp_path / "elsewhere").resolve())

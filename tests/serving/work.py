@@ -43,3 +43,10 @@ def pid(job) -> int:
     import os
 
     return os.getpid()
+
+
+def home(job) -> str:
+    """The RNN_EXPLORER_HOME the task runs with."""
+    import os
+
+    return os.environ["RNN_EXPLORER_HOME"]
