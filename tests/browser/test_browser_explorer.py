@@ -14,7 +14,7 @@ from explorer.analysis.explain import explain
 from explorer.data.digits import EmptyDrawingError, TooSmallDrawingError, drawing_to_digit, load_sample
 from explorer.data.sequences import ROW_MNIST, SequenceTask, digit_sequence
 from explorer.model.checkpoint_file import read_checkpoint
-from explorer.model.checkpoints import list_checkpoints, shipped_dir
+from explorer.model.checkpoints import list_checkpoints
 from explorer.model.network import ModelConfig, untrained_model
 from explorer.model.portable import pack
 from explorer.model.predictions import settled_after
@@ -25,7 +25,7 @@ pytestmark = [pytest.mark.browser]
 
 TEST = load_sample()[1]
 TOL = 1e-5
-SHIPPED = {info.name: info for info in list_checkpoints(shipped_dir())}
+SHIPPED = {info.name: info for info in list_checkpoints(include_user=False)}
 BUILT = {  # what no shipped model covers: delay tasks, three layers, bidirectional GRU and RNN
     "lstm-noise-before": (ModelConfig("lstm", 16), SequenceTask("noise", 6, "before")),
     "rnn-3x12-bi-blank": (ModelConfig("rnn", 12, num_layers=3, bidirectional=True), SequenceTask("blank", 4)),
