@@ -79,7 +79,10 @@ with settings:
     if loaded is None:
         st.stop()
     task = ui.recorded_meta(rnns[name]).task
-    index = st.number_input("Test digit", 0, len(ui.sample()[1]) - 1, 0, key="fp_digit")
+    last = len(ui.sample()[1]) - 1
+    index = st.number_input(
+        "Test digit", 0, last, 0, key="fp_digit", help=f"0 to {last}: one of the bundled test digits."
+    )
     loss_at = ui.loss_at_picker("fp_loss_at", "last")
     k = st.slider(f"Look back at most k rows (0 = all {task.T})", 0, task.T, 0, key="fp_k")
     result = ui.first_principles_result(*loaded, index, loss_at, k or None, task)
