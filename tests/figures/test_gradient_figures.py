@@ -237,12 +237,14 @@ def test_rows_by_k_figure_leaves_exact_zeros_blank():
     values = np.array([[0.0] * 27 + [2.0], [0.0] * 24 + [1e-3, 1e-2, 1e-1, 1.0]])
     assert np.isnan(relative_log10(values)[0, :27]).all()
     np.testing.assert_allclose(relative_log10(values)[1, 24:], [-3, -2, -1, 0])
-    trace = spec(rows_by_k_figure(["k = 1", "k = 4"], values, "t"))["data"][0]
+    figure = spec(rows_by_k_figure(["k = 1", "k = 4"], values, "t"))
+    trace, spec_layout = figure["data"][0], figure["layout"]
     z = arr(trace["z"])
     assert np.isnan(z[0, :27]).all() and z[0, 27] == 0.0 and np.isnan(z[1, :24]).all()
     np.testing.assert_allclose(z[1, 24:], [-3, -2, -1, 0])
     np.testing.assert_array_equal(arr(trace["customdata"]), values)
-    assert trace["text"][0][:27] == ["0"] * 27 and trace["text"][1][24:] == [""] * 4
+    assert "text" not in trace and "texttemplate" not in trace  # no tiny repeated "0"s in the grey cells
+    assert trace["hoverongaps"] is True and spec_layout["plot_bgcolor"] == "#e8e8e8"
     assert trace["y"] == ["k = 1", "k = 4"]
 
 
