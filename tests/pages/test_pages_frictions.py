@@ -89,3 +89,11 @@ def test_gradients_says_which_linked_models_do_not_exist():
     assert [w.value for w in at.warning] == [
         f"No model is named nope: showing {ui.plain('rnn-128, lstm-128')} instead."
     ]
+
+
+def test_math_names_the_tutorial_and_wraps_its_code():
+    at = open_page("math")
+    text = " ".join(m.value for m in at.markdown)
+    assert "“Bonjour~RNN循环神经网络”" in text and "the source tutorial" not in text
+    assert "looks back at most 10 steps from every output" in text  # as its bptt does: range(t, max(-1, t-10), -1)
+    assert at.code[0].proto.wrap_lines  # long lines stay in the column
