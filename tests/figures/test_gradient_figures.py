@@ -289,6 +289,18 @@ def test_norms_figure_leaves_exact_zeros_as_gaps_on_the_log_axis():
     assert np.isnan(y[:20]).all() and np.all(y[20:] == 1.0)
 
 
+def test_norms_figure_log_axes_are_labelled_without_crowding():
+    """Plotly labels every digit 1-9 over a decade or two, crammed in a short chart: such panels get 1, 2, 5;
+    a few decades get each power of ten."""
+    rows = np.arange(1, T + 1, dtype=float)
+    short = {"m": np.r_[0.0, 0.004 * rows[1:] ** 0.9], "n": 0.01 + 0.001 * rows}  # 0.008 .. 0.08, a zero at row 1
+    middle = {"m": 10.0 ** (-rows / 4)}  # 6.75 decades: each power of ten
+    wide = {"m": 10.0**-rows / 4}  # 27 decades: plotly's own choice
+    layout = spec(norms_figure({"short": short, "middle": middle, "wide": wide}))["layout"]
+    assert [layout[f"yaxis{n}"]["type"] for n in ("", "2", "3")] == ["log"] * 3
+    assert layout["yaxis"]["dtick"] == "D2" and layout["yaxis2"]["dtick"] == 1 and "dtick" not in layout["yaxis3"]
+
+
 def test_chain_and_forget_product_figures():
     from explorer.analysis.chain import Chain
 
