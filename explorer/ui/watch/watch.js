@@ -793,7 +793,8 @@ var Explorer = class {
     if (this.models.length > 1) r.classList.add("rx-compare");
     const title = el("div", "rx-title");
     this.titleText = el("span", "rx-title-text");
-    title.append(this.titleText);
+    this.message = el("span", "rx-message");
+    title.append(this.titleText, this.message);
     r.append(title);
     const bar = el("div", "rx-bar");
     const sources = el("div", "rx-tabs");
@@ -904,8 +905,6 @@ var Explorer = class {
     });
     this.rowText = el("div", "rx-row-text");
     left.append(play, this.slider, this.rowText);
-    this.message = el("div", "rx-message");
-    left.append(this.message);
     main.append(left);
     this.columns = el("div", "rx-columns");
     this.views = this.models.map((model) => {

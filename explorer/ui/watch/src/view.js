@@ -102,7 +102,10 @@ export class Explorer {
     if (this.models.length > 1) r.classList.add("rx-compare");
     const title = el("div", "rx-title");
     this.titleText = el("span", "rx-title-text");
-    title.append(this.titleText);
+    // The message line sits beside the title, in view above the fold of a 720 px screen: a clamped digit number,
+    // an empty drawing.
+    this.message = el("span", "rx-message");
+    title.append(this.titleText, this.message);
     r.append(title);
 
     const bar = el("div", "rx-bar");
@@ -217,8 +220,6 @@ export class Explorer {
     });
     this.rowText = el("div", "rx-row-text");
     left.append(play, this.slider, this.rowText);
-    this.message = el("div", "rx-message");
-    left.append(this.message);
     main.append(left);
 
     this.columns = el("div", "rx-columns");
