@@ -44,7 +44,7 @@ with c1:
     infos = ui.model_multiselect("Models (overlaid)", "grad_models", ["rnn-128", "lstm-128"])  # name -> info
 names = list(infos)
 size = c2.select_slider("Test digits in the batch", [16, 32, 64, 128, 256, 512, 1000], value=256)
-seed = c3.number_input("Batch seed", 0, 9999, 0, help="Another seed draws another batch of test digits.")
+seed = c3.number_input("Batch seed", 0, 9999, 0, help="0 to 9999. Another seed draws another batch of test digits.")
 with c4:
     loss_at = ui.loss_at_picker()
 k1, k2, k3, k4 = st.columns([4, 3, 3, 2])
@@ -68,7 +68,9 @@ scale = k3.select_slider(
         "it."
     ),
 )
-clip = k4.number_input("Clip gradient norm at (0 = off)", 0.0, 1000.0, 1.0, help="As torch.nn.utils.clip_grad_norm_.")
+clip = k4.number_input(
+    "Clip gradient norm at (0 = off)", 0.0, 1000.0, 1.0, help="0 to 1000, as torch.nn.utils.clip_grad_norm_."
+)
 
 models = {n: (loaded[0].model, loaded[1]) for n in names if (loaded := ui.loaded_model(infos[n])) is not None}
 if fresh:
@@ -126,7 +128,7 @@ st.markdown("**Reading:** " + decay_reading(ratios, T, loss_at))
 
 st.subheader("Row saliency on the digit")
 pick, chart = st.columns([1, 5])
-b = pick.number_input("Digit in the batch", 0, batch - 1, 0, key="batch_digit")
+b = pick.number_input("Digit in the batch", 0, batch - 1, 0, key="batch_digit", help=f"0 to {batch - 1}.")
 pick.caption(
     "‖∂L/∂x_t‖ of this digit's own loss: bright rows move the loss most (to first order). Colours are relative to each "
     "model's most salient row, on one log scale."

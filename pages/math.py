@@ -29,11 +29,9 @@ for kind in ("rnn", "lstm", "gru"):
     st.markdown(f"**{names[kind]}**")
     for line in equations(kind):
         st.latex(line)
-st.page_link(
-    "../pages/watch.py",
-    label="Watch it read: the gates i, f, g, o, the cell c and h, per row",
-    icon=":material/play_circle:",
-)
+# Page links do not wrap: a short label, and what the page shows in a caption under it.
+st.page_link("../pages/watch.py", label="Watch it read", icon=":material/play_circle:")
+st.caption("The gates i, f, g, o, the cell c and h, per row.")
 
 st.subheader("Backward: backpropagation through time")
 st.markdown(
@@ -51,19 +49,22 @@ st.markdown(
     "that forces vanishing only over many rows (0.999^27 is still 0.97). An LSTM's cell state adds a path whose "
     "Jacobian is diag(f_t): the product of forget gates decides how far the gradient travels along it."
 )
-st.page_link(
-    "../pages/gradients.py",
-    label="Gradients through time: ‖δ_t‖ per row, J_t's singular values, their product, the forget-gate product",
-    icon=":material/show_chart:",
-)
+st.page_link("../pages/gradients.py", label="Gradients through time", icon=":material/show_chart:")
+st.caption("‖δ_t‖ per row, J_t's singular values, their product, the forget-gate product.")
 
 st.subheader("From first principles: a NumPy RNN and its BPTT")
 st.markdown(
-    "The whole of backpropagation through time for a vanilla RNN, written out by hand in NumPy as in the source "
-    "tutorial — every loss term's δ carried back row by row, at most k rows with truncation. Below it runs on a "
-    "one-layer RNN's own weights and is compared, gradient by gradient, with PyTorch's autograd."
+    "The whole of backpropagation through time for a vanilla RNN, written out by hand in NumPy as in the "
+    "Chinese-language tutorial “Bonjour~RNN循环神经网络” (“Bonjour: recurrent neural networks”), whose NumPy "
+    "`RecurrentLayer.bptt` looks back at most 10 steps from every output — here every loss term's δ is carried "
+    "back row by row, at most k rows with truncation. Below it runs on a one-layer RNN's own weights and is "
+    "compared, gradient by gradient, with PyTorch's autograd."
 )
-st.code(inspect.getsource(numpy_bptt.forward) + "\n\n" + inspect.getsource(numpy_bptt.bptt), language="python")
+st.code(
+    inspect.getsource(numpy_bptt.forward) + "\n\n" + inspect.getsource(numpy_bptt.bptt),
+    language="python",
+    wrap_lines=True,  # long lines wrap in the column instead of running off its right edge
+)
 settings, check = st.columns([1, 2], gap="large")
 with settings:
     rnns = {
@@ -79,7 +80,10 @@ with settings:
     if loaded is None:
         st.stop()
     task = ui.recorded_meta(rnns[name]).task
-    index = st.number_input("Test digit", 0, len(ui.sample()[1]) - 1, 0, key="fp_digit")
+    last = len(ui.sample()[1]) - 1
+    index = st.number_input(
+        "Test digit", 0, last, 0, key="fp_digit", help=f"0 to {last}: one of the bundled test digits."
+    )
     loss_at = ui.loss_at_picker("fp_loss_at", "last")
     k = st.slider(f"Look back at most k rows (0 = all {task.T})", 0, task.T, 0, key="fp_k")
     result = ui.first_principles_result(*loaded, index, loss_at, k or None, task)

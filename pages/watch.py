@@ -71,15 +71,22 @@ def take_inspected(sent) -> None:
 
 
 def closer_digit() -> ui.Digit:
-    """The digit the tabs under the view look at: the drawing or the test digit last sent, else the URL's."""
+    """The digit the tabs under the view look at: the drawing or the test digit last sent, else the URL's (one
+    outside the test set is replaced by the nearest, and the page says so)."""
     if ui.remembered("digit_source", "index") == "draw" and st.session_state.get(DRAWING) is not None:
         return ui.Digit(st.session_state[DRAWING], None, None)
     test = ui.sample()[1]
+    asked = ui.remembered("digit", 0)
     try:
-        index = int(ui.remembered("digit", 0))
+        index = int(asked)
     except (TypeError, ValueError):
-        index = 0
-    index = min(max(index, 0), len(test) - 1)
+        index = -1
+    if not 0 <= index < len(test):
+        index = min(max(index, 0), len(test) - 1)
+        st.info(
+            f"There is no test digit {ui.plain(str(asked)[:20])}: the test digits are numbered 0 to "
+            f"{len(test) - 1}. Showing #{index}."
+        )
     if str(st.session_state.get("digit")) != str(index) or st.query_params.get("digit") != str(index):
         ui.remember("digit", index)  # the link names the digit
     return ui.Digit(test.images[index].astype(np.float32) / 255.0, int(test.labels[index]), index)
@@ -143,7 +150,12 @@ with st.sidebar:
     )
     speed = ui.choice("Animation speed", SPEEDS, "speed", str.capitalize)
     compare = ui.url_toggle("Compare with a second model", "compare_on", str(ui.remembered("compare_on", "0")) == "1")
-    other_info = ui.model_picker("Second model", key="compare", default="rnn-128") if compare else None
+    # Beside an LSTM a plain RNN, beside anything else the LSTM: two different cells to tell apart.
+    other_default = "rnn-128" if info.config.kind == "lstm" else "lstm-128"
+    other_info = ui.model_picker("Second model", key="compare", default=other_default) if compare else None
+    if other_info is not None and other_info.name == info.name:
+        st.info("The second model is the first one again: pick another to compare two.")
+        other_info = None
 
 blobs = [ui.model_blob(checkpoint, key, task, info.name, info.label)]
 other = ui.loaded_model(other_info) if other_info else None

@@ -7,9 +7,9 @@ The same model as torch.nn.RNN (tanh) with a linear readout, one sequence at a t
 and the loss ℓ_t = -log p_t[y] on the last row only (weight 1 at t = T) or on every row (weight 1/T each).
 Backward, per loss term: ∂ℓ/∂z_t = p_t - onehot(y); δ_t = ∂ℓ/∂a_t = (1 - h_t²) ⊙ Vᵀ ∂ℓ/∂z_t, then going back one
 row at a time δ_{s-1} = (1 - h_{s-1}²) ⊙ W_hhᵀ δ_s, each δ_s adding δ_s x_sᵀ to ∂/∂W_ih, δ_s h_{s-1}ᵀ to
-∂/∂W_hh and δ_s to both biases. With `k`, every loss term goes back at most k rows (the source tutorial's
-`bptt_truncate`, TBPTT(1, k) in the app's terms). The Gradients page shows `bptt`'s source beside its
-equations and compares it with autograd on the shipped RNN's weights.
+∂/∂W_hh and δ_s to both biases. With `k`, every loss term goes back at most k rows (as the `bptt` of the
+tutorial "Bonjour~RNN循环神经网络" looks back at most 10 steps; TBPTT(1, k) in the app's terms). The Math page
+shows `bptt`'s source beside its equations and compares it with autograd on the shipped RNN's weights.
 """
 
 import numpy as np

@@ -26,6 +26,21 @@ def row_axis(T: int) -> dict:
     return dict(title=title, range=[0.5, T + 0.5], tickvals=sorted(set(ticks)))
 
 
+def log_axis(*arrays) -> dict:
+    """A log y axis for these values, labelled so that no two labels crowd a chart 300 px high: 1, 2 and 5 of each
+    decade over fewer than 3 decades, each power of ten up to 10 decades (plotly's own choice labels every digit
+    1-9 over a decade or two, and 2 and 5 of every decade over six), plotly's own beyond."""
+    values = np.concatenate([np.asarray(a, np.float64).ravel() for a in arrays]) if arrays else np.empty(0)
+    positive = values[np.isfinite(values) & (values > 0)]
+    axis = dict(type="log", exponentformat="power")
+    decades = np.log10(positive.max() / positive.min()) if len(positive) else np.inf
+    if decades < 3:
+        axis["dtick"] = "D2"
+    elif decades <= 10:
+        axis["dtick"] = 1
+    return axis
+
+
 def _style(label: str, labels: list[str]) -> tuple[str, str]:
     """(colour, dash) of a model's line: one colour per model, dotted for its untrained copy."""
     bases = list(dict.fromkeys(lb.removesuffix(UNTRAINED) for lb in labels))
@@ -96,7 +111,7 @@ def norms_figure(panels: dict[str, dict[str, np.ndarray]], height: int = 380) ->
         for label, values in panels[title].items():
             _add_norms(fig, (row + 1, col + 1), label, np.asarray(values), labels, label not in shown)
             shown.add(label)
-        fig.update_yaxes(type="log", exponentformat="power", row=row + 1, col=col + 1)
+        fig.update_yaxes(**log_axis(*panels[title].values()), row=row + 1, col=col + 1)
         T = max(np.asarray(v).shape[-1] for v in panels[title].values()) if panels[title] else 28
         fig.update_xaxes(**row_axis(T), row=row + 1, col=col + 1)
     # The legend goes below the x axis title with room for it fixed in pixels: left to plotly's automargin, a

@@ -132,11 +132,11 @@ def relative_log10(values: np.ndarray) -> np.ndarray:
 def rows_by_k_figure(labels: list, values: np.ndarray, title: str, height: int = 300) -> go.Figure:
     """Heatmap of a per-row quantity (K, T), one line per label, coloured by log10 relative to that line's largest row.
 
-    Exact zeros are left blank (grey, marked 0); hovering shows the raw values.
+    Exact zeros are left blank: the grey background shows (no text in the cells, which a narrow chart crams);
+    hovering shows the raw values, 0 there.
     """
     values = np.asarray(values, np.float64)
     z = relative_log10(values)
-    text = np.where(values > 0, "", "0")
     fig = go.Figure(
         go.Heatmap(
             z=z,
@@ -144,9 +144,7 @@ def rows_by_k_figure(labels: list, values: np.ndarray, title: str, height: int =
             y=[str(label) for label in labels],
             colorscale="Viridis",
             customdata=values,
-            text=text,
-            texttemplate="%{text}",
-            textfont=dict(color="#555", size=9),
+            hoverongaps=True,
             colorbar=dict(title="log₁₀ of<br>row / max"),
             xgap=1,
             ygap=1,

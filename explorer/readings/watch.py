@@ -50,11 +50,15 @@ def scan_reading(image: np.ndarray, probs: np.ndarray, bidirectional: bool, laye
         )
     elif ink_rows[0] > 0:
         text += _blank_top(int(ink_rows[0]), bidirectional, layers)
-    path = prediction_path(probs)
+    path, settled = prediction_path(probs), settled_after(probs)
     text += "The bars show what the classifier would answer if the digit ended at this row. "
     if "→" in path:
-        return text + f"Here the guess goes {path} and settles at row {settled_after(probs)}."
-    return text + f"Here it answers {path} from row 1 on and never changes its mind."
+        text += f"Here the guess goes {path} and settles at row {settled}."
+    else:
+        text += f"Here it answers {path} from row 1 on and never changes its mind."
+    if len(ink_rows) and settled <= ink_rows[0]:  # settled on blank rows: the ink changed nothing
+        text += f" That answer comes before the first ink (row {ink_rows[0] + 1}): the strokes never change it."
+    return text
 
 
 def gate_reading(kind: str, bidirectional: bool, h: np.ndarray | None = None) -> str:

@@ -12,7 +12,7 @@ gradient flows; the forward pass is always exact, so the loss's value never chan
   - k1 = k2 = k ("chunks"): the rows are cut into contiguous chunks (a short one first with "end", last with
     "start"); every loss term reaches back to the start of its chunk, between 1 and k rows.
   - k1 = 1 ("window"): every loss term reaches back exactly k2 rows (fewer near row 1): the sliding window of
-    the source tutorial's NumPy `bptt`, which looks back at most `bptt_truncate` steps from every output.
+    the source tutorial's NumPy `bptt`, which looks back at most 10 steps from every output.
   - k2 >= T: full BPTT, whatever k1.
   With the loss on the last row only, only u = T carries a loss: rows T-k2+1..T get gradient, earlier rows
   get exactly zero.

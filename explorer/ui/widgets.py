@@ -84,11 +84,8 @@ def model_picker(
     current = remembered(key, fallback)
     infos = visible_models(linked=(current,))
     by_name = {i.name: i for i in infos}
-    if current not in by_name:  # deleted since, or a stale link
-        st.warning(
-            f"There is no model {plain(str(current)[:60])} any more (was it deleted?); showing "
-            f"{plain(by_name[fallback].stem)} instead."
-        )
+    if current not in by_name:  # deleted since, or a stale or mistyped link
+        st.warning(f"No model is named {plain(str(current)[:60])}; showing {plain(by_name[fallback].stem)} instead.")
         current = fallback
     choice = st.selectbox(
         label,
@@ -110,7 +107,14 @@ def model_multiselect(label: str, key: str, default: list[str]) -> dict[str, Che
     wanted = str(remembered(key, ",".join(default))).split(",")
     infos = {i.name: i for i in visible_models(linked=wanted)}
     kept_names = [n for n in wanted if n in infos]
-    kept_names = kept_names or list(infos)[:1]
+    fallback = [n for n in default if n in infos] or list(infos)[:1]
+    if unknown := [n for n in wanted if n and n not in infos]:  # deleted since, or a stale or mistyped link
+        instead = ", ".join(infos[n].stem for n in fallback)
+        st.warning(
+            f"No model is named {plain(', '.join(unknown)[:80])}: "
+            + ("left out." if kept_names else f"showing {plain(instead)} instead.")
+        )
+    kept_names = kept_names or fallback
     widget_key = f"_widget_{key}"
     if widget_key not in st.session_state or any(n not in infos for n in st.session_state[widget_key]):
         st.session_state[widget_key] = kept_names  # widget state is dropped on page switches; the choice is not

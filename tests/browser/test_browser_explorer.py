@@ -89,14 +89,20 @@ def test_the_browser_computes_the_engines_trace(page, tmp_path, name):
         assert page.locator(".rx-guess").text_content() == verdict(model, sequence, int(TEST.labels[digit]))
 
 
-def verdict(model, sequence: np.ndarray, label: int) -> str:
-    """The view's sentence after the last row, from the engine's numbers."""
+def verdict(model, sequence: np.ndarray, label: int | None) -> str:
+    """The view's sentence after the last row, from the engine's numbers: the answer, right or wrong, and from
+    which row on it was the answer (before any ink, for a drawing the strokes never moved)."""
     probs = trace(model, torch.from_numpy(sequence)[None]).probs[0]
-    guess = int(probs[-1].argmax())
-    right = " — correct" if guess == label else f" — wrong, it is a {label}"
-    return f"after row {len(probs)}: {guess} ({100 * probs[-1, guess]:.1f}%){right} · settled after row " + str(
-        settled_after(probs)
-    )
+    guess, T = int(probs[-1].argmax()), len(probs)
+    right = "" if label is None else " — correct" if guess == label else f" — wrong, it is a {label}"
+    settled, ink = settled_after(probs), int(np.flatnonzero(np.abs(sequence).max(axis=1) > 0)[0]) + 1
+    if settled < ink:
+        when = f"{guess} from row {settled} on, before any ink (row {ink}): the strokes never changed its answer"
+    elif settled == 1:
+        when = f"{guess} from row 1 on: it never changed its answer"
+    else:
+        when = f"settled: {guess} from row {settled} on"
+    return f"after row {T}: {guess} ({100 * probs[-1, guess]:.1f}%){right} · {when}"
 
 
 def test_a_wrong_sign_in_one_gate_is_caught(page, tmp_path, monkeypatch):
@@ -149,9 +155,41 @@ def test_a_drawing_is_read_while_it_is_drawn_as_the_engine_reads_it(page, tmp_pa
     image = np.array(root.evaluate("(r) => Array.from(r.rnnExplorer.image)"), np.float32).reshape(28, 28)
     assert np.abs(image - drawing_to_digit(pad_pixels(page))).max() <= TOL
     assert worst_difference(model, task, got, digit_sequence(task, image)) <= TOL
+    assert page.locator(".rx-guess").text_content() == verdict(model, digit_sequence(task, image), None)
     page.get_by_role("button", name="Clear").click()
     page.wait_for_timeout(100)
     assert page.locator(".rx-message").text_content() == "The drawing is empty: draw a digit first."
+
+
+def test_a_single_stroke_says_its_answer_came_before_the_ink(page, tmp_path):
+    """A single vertical stroke: LSTM-128 answers 1 on blank rows already, and the stroke never changes it."""
+    model, task = model_and_task("lstm-128")
+    open_explorer(page, tmp_path, model, task)
+    page.get_by_role("button", name="Draw your own").click()
+    pad_strokes(page, [[(0.5, 0.2), (0.5, 0.8)]])
+    page.wait_for_timeout(100)
+    image = np.array(page.locator(".rx-root").evaluate("(r) => Array.from(r.rnnExplorer.image)"), np.float32)
+    sequence = digit_sequence(task, image.reshape(28, 28))
+    text = page.locator(".rx-guess").text_content()
+    assert text == verdict(model, sequence, None)
+    assert "before any ink" in text and "settled after row 1" not in text
+
+
+@pytest.mark.parametrize(("typed", "shown"), [("99999999", 39), ("-1", 0), ("7", 7)])
+def test_a_typed_digit_number_out_of_range_is_clamped_and_said(page, tmp_path, typed, shown):
+    model, task = model_and_task("rnn-128")
+    root = open_explorer(page, tmp_path, model, task, digit=3)
+    box = page.get_by_label("Test digit number")
+    box.fill(typed)
+    box.press("Enter")
+    page.wait_for_timeout(100)
+    assert root.evaluate("(r) => r.rnnExplorer.state.index") == shown
+    assert box.input_value() == str(shown)
+    message = page.locator(".rx-title .rx-message").text_content()  # beside the title, above the fold
+    if typed == str(shown):
+        assert message == ""
+    else:
+        assert message == f"The test digits are numbered 0 to 39: showing #{shown}, the nearest to {typed}."
 
 
 def synthetic_drawings() -> list[tuple[np.ndarray, str]]:

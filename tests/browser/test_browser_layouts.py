@@ -12,14 +12,17 @@ PAGES = {
     "watch": "watch?digit=8",
     "gradients": f"gradients?grad_models={ALL_FIVE}",  # five overlaid models: legends must not cover the axes
     "truncation": "truncation",
+    "home": "",
+    "math": "math",
 }
 
-# Buttons, tabs and segmented controls whose text is cut (an ellipsis, or wider than their box), by label.
-CUT_CONTROLS = """() => [...document.querySelectorAll(
-    '[data-testid="stMain"] :is(button, [role="tab"], label, [data-testid="stMetricValue"]),' +
-    '[data-testid="stMain"] :is(button, [role="tab"], label, [data-testid="stMetricValue"]) :is(p, div, span)')]
+# Buttons, tabs, page links and segmented controls whose text is cut (an ellipsis, or wider than their box), and
+# code blocks that run off their column, by text.
+CONTROLS = ':is(button, [role="tab"], label, [data-testid="stMetricValue"], [data-testid="stPageLink"] a, pre)'
+CUT_CONTROLS = f"""() => [...document.querySelectorAll(
+    '[data-testid="stMain"] {CONTROLS}, [data-testid="stMain"] {CONTROLS} :is(p, div, span)')]
   .filter((e) => e.offsetParent !== null && e.scrollWidth > e.clientWidth + 1)
-  .map((e) => e.textContent.trim()).filter((t) => t)"""
+  .map((e) => e.textContent.trim().slice(0, 80)).filter((t) => t)"""
 
 
 @pytest.mark.parametrize("page_name", list(PAGES))
@@ -29,7 +32,8 @@ def test_page_fits_every_window_size(page, app_url, page_name):
     page.set_viewport_size({"width": SIZES[0][0], "height": SIZES[0][1]})
     page.goto(f"{app_url}/{PAGES[page_name]}")
     wait_until_idle(page)
-    page.wait_for_selector(".js-plotly-plot .main-svg", timeout=60_000)
+    if page_name != "home":
+        page.wait_for_selector(".js-plotly-plot .main-svg, [data-testid='stCode']", timeout=60_000)
     assert page.locator('[data-testid="stException"]').count() == 0
     for width, height in SIZES:
         page.set_viewport_size({"width": width, "height": height})

@@ -237,12 +237,14 @@ def test_rows_by_k_figure_leaves_exact_zeros_blank():
     values = np.array([[0.0] * 27 + [2.0], [0.0] * 24 + [1e-3, 1e-2, 1e-1, 1.0]])
     assert np.isnan(relative_log10(values)[0, :27]).all()
     np.testing.assert_allclose(relative_log10(values)[1, 24:], [-3, -2, -1, 0])
-    trace = spec(rows_by_k_figure(["k = 1", "k = 4"], values, "t"))["data"][0]
+    figure = spec(rows_by_k_figure(["k = 1", "k = 4"], values, "t"))
+    trace, spec_layout = figure["data"][0], figure["layout"]
     z = arr(trace["z"])
     assert np.isnan(z[0, :27]).all() and z[0, 27] == 0.0 and np.isnan(z[1, :24]).all()
     np.testing.assert_allclose(z[1, 24:], [-3, -2, -1, 0])
     np.testing.assert_array_equal(arr(trace["customdata"]), values)
-    assert trace["text"][0][:27] == ["0"] * 27 and trace["text"][1][24:] == [""] * 4
+    assert "text" not in trace and "texttemplate" not in trace  # no tiny repeated "0"s in the grey cells
+    assert trace["hoverongaps"] is True and spec_layout["plot_bgcolor"] == "#e8e8e8"
     assert trace["y"] == ["k = 1", "k = 4"]
 
 
@@ -285,6 +287,18 @@ def test_norms_figure_leaves_exact_zeros_as_gaps_on_the_log_axis():
     line = next(t for t in spec(norms_figure({"h": {"m": dh}}))["data"] if t["name"] == "m")
     y = arr(line["y"])
     assert np.isnan(y[:20]).all() and np.all(y[20:] == 1.0)
+
+
+def test_norms_figure_log_axes_are_labelled_without_crowding():
+    """Plotly labels every digit 1-9 over a decade or two, crammed in a short chart: such panels get 1, 2, 5;
+    a few decades get each power of ten."""
+    rows = np.arange(1, T + 1, dtype=float)
+    short = {"m": np.r_[0.0, 0.004 * rows[1:] ** 0.9], "n": 0.01 + 0.001 * rows}  # 0.008 .. 0.08, a zero at row 1
+    middle = {"m": 10.0 ** (-rows / 4)}  # 6.75 decades: each power of ten
+    wide = {"m": 10.0**-rows / 4}  # 27 decades: plotly's own choice
+    layout = spec(norms_figure({"short": short, "middle": middle, "wide": wide}))["layout"]
+    assert [layout[f"yaxis{n}"]["type"] for n in ("", "2", "3")] == ["log"] * 3
+    assert layout["yaxis"]["dtick"] == "D2" and layout["yaxis2"]["dtick"] == 1 and "dtick" not in layout["yaxis3"]
 
 
 def test_chain_and_forget_product_figures():

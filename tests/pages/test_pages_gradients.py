@@ -305,6 +305,8 @@ def test_truncation_page_opens_on_the_shipped_sweep_with_exact_zeros(test_digits
     assert "never backpropagates into a row of the digit" in findings
     table = at.dataframe[0].value
     assert list(table["runs"]) == [r["runs"] for r in sweep_table(sweep)]
+    order = list(at.dataframe[0].proto.column_order)  # the verdict next to its difference, in view at 1280 px
+    assert sorted(order) == sorted(table.columns) and order[3:5] == ["difference (points)", "verdict"]
 
 
 def test_the_bias_meter_draws_the_engines_cosines_and_errors(test_digits):

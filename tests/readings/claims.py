@@ -204,6 +204,12 @@ def check_scan_reading(text: str, sequence: np.ndarray, trace, blank, bidirectio
         holds(f"goes {' → '.join(map(str, path))} and settles at row {settled}." in text, text, "the path")
     else:
         holds(f"answers {path[0]} from row 1 on and never changes its mind" in text, text, "never changes")
+    settled = 1 + max((t + 1 for t in range(len(guess)) if guess[t] != guess[-1]), default=0)
+    ink = np.flatnonzero(np.abs(seq).max(axis=1) > 0)
+    before_ink = len(ink) > 0 and settled <= ink[0]
+    holds(("before the first ink" in text) == before_ink, text, "settled before the ink")
+    if before_ink:
+        holds(f"before the first ink (row {ink[0] + 1}): the strokes never change it." in text, text, "first ink")
 
 
 def check_explain_caption(text: str, e) -> None:

@@ -58,6 +58,10 @@ def test_blank_rows_are_counted_from_the_digit():
     text = scan_reading(image, probs, False, 1)
     assert f"Rows 1–{first_ink} carry no ink" in text and f"arrive at row {first_ink + 1}" in text
     assert "answers 3 from row 1 on and never changes its mind" in text
+    assert f"That answer comes before the first ink (row {first_ink + 1}): the strokes never change it." in text
+    probs[first_ink:, 3], probs[first_ink:, 5] = 0, 1  # the first ink row changes the answer: no such sentence
+    text = scan_reading(image, probs, False, 1)
+    assert f"settles at row {first_ink + 1}." in text and "before the first ink" not in text
     inked = image.copy()
     inked[0, 10] = 1.0
     assert "no ink" not in scan_reading(inked, probs, False, 1)

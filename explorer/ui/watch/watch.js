@@ -745,6 +745,20 @@ function cellRange(values) {
   const r = Math.max(a[lo] + (a[Math.min(lo + 1, a.length - 1)] - a[lo]) * (pos - lo), 0.1);
   return [-r, r];
 }
+function settling(final, settled, inkRow, T) {
+  if (settled < inkRow && inkRow <= T) {
+    return ` \xB7 ${final} from row ${settled} on, before any ink (row ${inkRow}): the strokes never changed its answer`;
+  }
+  if (settled === 1) return ` \xB7 ${final} from row 1 on: it never changed its answer`;
+  return ` \xB7 settled: ${final} from row ${settled} on`;
+}
+function firstInput(seq, T) {
+  const width = seq.length / T;
+  for (let t = 0; t < T; t++) {
+    for (let j = 0; j < width; j++) if (seq[t * width + j] !== 0) return t + 1;
+  }
+  return T + 1;
+}
 var Explorer = class {
   constructor(root, view, send) {
     this.root = root;
@@ -779,7 +793,8 @@ var Explorer = class {
     if (this.models.length > 1) r.classList.add("rx-compare");
     const title = el("div", "rx-title");
     this.titleText = el("span", "rx-title-text");
-    title.append(this.titleText);
+    this.message = el("span", "rx-message");
+    title.append(this.titleText, this.message);
     r.append(title);
     const bar = el("div", "rx-bar");
     const sources = el("div", "rx-tabs");
@@ -798,7 +813,7 @@ var Explorer = class {
     this.number.min = "0";
     this.number.max = String(this.count - 1);
     this.number.setAttribute("aria-label", "Test digit number");
-    this.number.addEventListener("change", () => this.showTest(this.number.value));
+    this.number.addEventListener("change", () => this.typeTest(this.number.value));
     const next = el("button", "rx-btn", "\u25B6");
     next.title = "Next test digit (N)";
     next.addEventListener("click", () => this.showTest(this.state.index + 1));
@@ -890,8 +905,6 @@ var Explorer = class {
     });
     this.rowText = el("div", "rx-row-text");
     left.append(play, this.slider, this.rowText);
-    this.message = el("div", "rx-message");
-    left.append(this.message);
     main.append(left);
     this.columns = el("div", "rx-columns");
     this.views = this.models.map((model) => {
@@ -1018,6 +1031,20 @@ var Explorer = class {
     }
     const m = this.models[0];
     this.setImage(digitImage(m, this.state.index), m.digits.labels[this.state.index], this.state.index);
+  }
+  // A number typed into the box: one outside 0..count-1 is clamped to the nearest end, and the message says so.
+  typeTest(typed) {
+    const k = Math.round(Number(typed));
+    if (typed === "" || !Number.isFinite(k)) {
+      this.showTest(this.state.index);
+      this.message.textContent = `Type a test digit number from 0 to ${this.count - 1}.`;
+      return;
+    }
+    const shown = Math.min(Math.max(k, 0), Math.max(this.count - 1, 0));
+    this.showTest(shown);
+    if (this.count && shown !== k) {
+      this.message.textContent = `The test digits are numbered 0 to ${this.count - 1}: showing #${shown}, the nearest to ${k}.`;
+    }
   }
   // The next test digit after the one shown for which test(k) holds; false if there is none.
   nextWhere(test) {
@@ -1216,7 +1243,7 @@ var Explorer = class {
       let text2 = `after row ${row}: ${guess} (${(100 * p[guess]).toFixed(1)}%)`;
       if (row === T) {
         text2 += this.label === null || this.label === void 0 ? "" : final === this.label ? " \u2014 correct" : ` \u2014 wrong, it is a ${this.label}`;
-        text2 += ` \xB7 settled after row ${settledAfter(tr.probs, T)}`;
+        text2 += settling(final, settledAfter(tr.probs, T), firstInput(this.traces[k].seq, T), T);
       }
       v.guess.textContent = text2;
       v.barEls.forEach((b, c) => {

@@ -48,6 +48,25 @@ function cellRange(values) {
   return [-r, r];
 }
 
+// When the answer after the last row was reached, said so that a drawing's "settled after row 1" means something:
+// an answer reached on blank rows is the one the model gives before it reads any ink.
+function settling(final, settled, inkRow, T) {
+  if (settled < inkRow && inkRow <= T) {
+    return ` · ${final} from row ${settled} on, before any ink (row ${inkRow}): the strokes never changed its answer`;
+  }
+  if (settled === 1) return ` · ${final} from row 1 on: it never changed its answer`;
+  return ` · settled: ${final} from row ${settled} on`;
+}
+
+// The first row (1..T) of a sequence with a non-zero input; T + 1 if there is none.
+function firstInput(seq, T) {
+  const width = seq.length / T;
+  for (let t = 0; t < T; t++) {
+    for (let j = 0; j < width; j++) if (seq[t * width + j] !== 0) return t + 1;
+  }
+  return T + 1;
+}
+
 export class Explorer {
   constructor(root, view, send) {
     this.root = root;
@@ -83,7 +102,10 @@ export class Explorer {
     if (this.models.length > 1) r.classList.add("rx-compare");
     const title = el("div", "rx-title");
     this.titleText = el("span", "rx-title-text");
-    title.append(this.titleText);
+    // The message line sits beside the title, in view above the fold of a 720 px screen: a clamped digit number,
+    // an empty drawing.
+    this.message = el("span", "rx-message");
+    title.append(this.titleText, this.message);
     r.append(title);
 
     const bar = el("div", "rx-bar");
@@ -103,7 +125,7 @@ export class Explorer {
     this.number.min = "0";
     this.number.max = String(this.count - 1);
     this.number.setAttribute("aria-label", "Test digit number");
-    this.number.addEventListener("change", () => this.showTest(this.number.value));
+    this.number.addEventListener("change", () => this.typeTest(this.number.value));
     const next = el("button", "rx-btn", "▶");
     next.title = "Next test digit (N)";
     next.addEventListener("click", () => this.showTest(this.state.index + 1));
@@ -198,8 +220,6 @@ export class Explorer {
     });
     this.rowText = el("div", "rx-row-text");
     left.append(play, this.slider, this.rowText);
-    this.message = el("div", "rx-message");
-    left.append(this.message);
     main.append(left);
 
     this.columns = el("div", "rx-columns");
@@ -333,6 +353,22 @@ export class Explorer {
     }
     const m = this.models[0];
     this.setImage(digitImage(m, this.state.index), m.digits.labels[this.state.index], this.state.index);
+  }
+
+  // A number typed into the box: one outside 0..count-1 is clamped to the nearest end, and the message says so.
+  typeTest(typed) {
+    const k = Math.round(Number(typed));
+    if (typed === "" || !Number.isFinite(k)) {
+      this.showTest(this.state.index);
+      this.message.textContent = `Type a test digit number from 0 to ${this.count - 1}.`;
+      return;
+    }
+    const shown = Math.min(Math.max(k, 0), Math.max(this.count - 1, 0));
+    this.showTest(shown);
+    if (this.count && shown !== k) {
+      this.message.textContent = `The test digits are numbered 0 to ${this.count - 1}: showing #${shown}, ` +
+        `the nearest to ${k}.`;
+    }
   }
 
   // The next test digit after the one shown for which test(k) holds; false if there is none.
@@ -539,7 +575,7 @@ export class Explorer {
       if (row === T) {
         text += this.label === null || this.label === undefined ? "" :
           (final === this.label ? " — correct" : ` — wrong, it is a ${this.label}`);
-        text += ` · settled after row ${settledAfter(tr.probs, T)}`;
+        text += settling(final, settledAfter(tr.probs, T), firstInput(this.traces[k].seq, T), T);
       }
       v.guess.textContent = text;
       v.barEls.forEach((b, c) => {
