@@ -1,0 +1,66 @@
+"""Lesson: a story in steps, each with its text, a live view, a try-it control and a question; from a lesson file."""
+
+import streamlit as st
+
+from explorer import ui
+from explorer.readings.lesson_file import LessonError, teacher_dir
+from explorer.ui import lesson as parts
+from explorer.ui import present
+
+HEIGHTS = {None: 460, 720: 450, 1080: 720}  # the figure's height, plain and in presentation mode
+
+found = parts.lessons()
+good = [x for x in found if not isinstance(x, LessonError)]
+with st.sidebar:
+    screen = ui.url_toggle(
+        "Presentation mode",
+        "present",
+        present.presenting() is not None,
+        help="For a projector: the step fills a 1280x720 screen (?present=1080 for 1920x1080), no sidebar. "
+        "Keys: ←/→ or PageUp/PageDown turn the steps.",
+    )
+    screen = present.presenting()
+    chosen = ui.choice(
+        "Lesson",
+        [x.name for x in good],
+        "lesson",
+        lambda name: next(x.title for x in good if x.name == name),
+        help=f"The built-in lesson, and any lesson file a teacher put in {teacher_dir().name}/ of the app's folder.",
+    )
+    for error in (x for x in found if isinstance(x, LessonError)):
+        st.error(f"Lesson file not loaded: {ui.plain(error)}", icon=":material/error:")
+lesson = next(x for x in good if x.name == chosen)
+count = len(lesson.steps)
+n = parts.current_step(count)
+step = lesson.steps[n - 1]
+with st.sidebar:
+    parts.step_picker(lesson, n)
+st.html(parts.KEYS_JS, unsafe_allow_javascript=True)
+if screen:
+    st.html(present.CSS)
+else:
+    st.title(ui.plain(lesson.title))
+    if lesson.summary:
+        st.caption(ui.plain(lesson.summary))
+
+text, view = st.columns([1, 2.2] if step.view == "watch" else [1, 1.6], gap="medium")
+with text:
+    st.subheader(ui.plain(f"{n}/{count} · {step.title}"), anchor=False)
+    st.text(step.text)
+    value = parts.try_control(step, key=f"try_{lesson.name}_{n}")
+    measured = st.container(border=True)
+    st.markdown(f"**{ui.plain(step.question)}**")
+    with st.expander("Show the answer"):
+        st.text(step.answer)
+    parts.step_buttons(n, count)
+    if screen:
+        present.leave_button()
+with view:
+    problems = [e for e in parts.lesson_problems(lesson) if e.step == n]
+    if problems:
+        for e in problems:
+            st.error(ui.plain(e), icon=":material/error:")
+    else:
+        shown = parts.show_step(step, value, HEIGHTS[screen], screen, key=f"lesson_{lesson.name}_{n}")
+        for sentence in shown.sentences:
+            measured.text(sentence)
