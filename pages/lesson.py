@@ -7,7 +7,7 @@ from explorer.readings.lesson_file import LessonError, teacher_dir
 from explorer.ui import lesson as parts
 from explorer.ui import present
 
-HEIGHTS = {None: 460, 720: 450, 1080: 720}  # the figure's height, plain and in presentation mode
+HEIGHTS = {None: 460, 720: 560, 1080: 880}  # the figure's height, plain and in presentation mode
 
 found = parts.lessons()
 good = [x for x in found if not isinstance(x, LessonError)]
@@ -38,6 +38,8 @@ with st.sidebar:
 st.html(parts.KEYS_JS, unsafe_allow_javascript=True)
 if screen:
     st.html(present.CSS)
+    if screen == 1080:  # room for a projector's size of type
+        st.html('<style>[data-testid="stText"] { font-size: 1.3rem; line-height: 1.45; }</style>')
 else:
     st.title(ui.plain(lesson.title))
     if lesson.summary:
@@ -48,13 +50,11 @@ with text:
     st.subheader(ui.plain(f"{n}/{count} · {step.title}"), anchor=False)
     st.text(step.text)
     value = parts.try_control(step, key=f"try_{lesson.name}_{n}")
-    measured = st.container(border=True)
-    st.markdown(f"**{ui.plain(step.question)}**")
-    with st.expander("Show the answer"):
+    # On a 720-line projector the browser view fills the height: its sentences scroll in a box of their own.
+    measured = st.container(border=True, height=150 if screen == 720 and step.view == "watch" else "content")
+    with st.expander(f"**{ui.plain(step.question)}**", icon=":material/help:"):  # the answer, behind a reveal
         st.text(step.answer)
-    parts.step_buttons(n, count)
-    if screen:
-        present.leave_button()
+    parts.step_buttons(n, count, screen is not None)
 with view:
     problems = [e for e in parts.lesson_problems(lesson) if e.step == n]
     if problems:

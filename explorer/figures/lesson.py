@@ -7,15 +7,21 @@ from plotly.subplots import make_subplots
 from .style import ACCENT, FONT, FORWARD, MUTED
 
 COLOURS = ["#dc2626", ACCENT, "#16a34a", "#9333ea"]  # one per model, in the order a step lists them
+KIND_COLOURS = {"RNN": COLOURS[0], "LSTM": COLOURS[1], "GRU": COLOURS[2]}  # the same cell, the same colour
+
+
+def colour(label: str, i: int) -> str:
+    """A cell kind's own colour where the label is one (RNN, LSTM, GRU), else the i-th of COLOURS."""
+    return KIND_COLOURS.get(label.upper(), COLOURS[i % len(COLOURS)])
 
 
 def _layout(fig: go.Figure, height: int, **kwargs) -> go.Figure:
     fig.update_layout(
         height=height,
-        font=FONT,
-        margin=dict(l=60, r=20, t=40, b=50),
+        font=FONT | {"size": FONT["size"] if height < 800 else 18},  # a projector's full-height figure: larger type
+        margin=dict(l=60 if height < 800 else 90, r=20, t=30, b=50),
         plot_bgcolor="white",
-        legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0),
+        legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0, bgcolor="rgba(255,255,255,0.8)"),
         **kwargs,
     )
     fig.update_xaxes(showgrid=True, gridcolor="#eef2f7", zeroline=False)
@@ -28,7 +34,7 @@ def _digit_band(fig: go.Figure, rows: int, T: int, **where) -> None:
     if rows < T:
         fig.add_vrect(x0=0.5, x1=rows + 0.5, fillcolor="#fde68a", opacity=0.25, line_width=0, **where)
         fig.add_annotation(
-            x=rows / 2, y=1, yref="y domain", text="the digit", showarrow=False, yanchor="bottom", **where
+            x=rows / 2, y=0.02, yref="y domain", text="the digit's rows", showarrow=False, yanchor="bottom", **where
         )
 
 
@@ -38,7 +44,7 @@ def memory_figure(curves: dict[str, np.ndarray], rows: int, height: int = 420) -
     T = max(len(p) for p in curves.values())
     for i, (label, p) in enumerate(curves.items()):
         fig.add_scatter(
-            x=np.arange(1, len(p) + 1), y=p, name=label, mode="lines", line=dict(width=3, color=COLOURS[i % 4])
+            x=np.arange(1, len(p) + 1), y=p, name=label, mode="lines", line=dict(width=3, color=colour(label, i))
         )
     _digit_band(fig, rows, T)
     fig.update_yaxes(title="P(right class)", range=[0, 1.05])
@@ -55,7 +61,9 @@ def chain_figure(delta: np.ndarray, product: np.ndarray, bound: np.ndarray, rows
     fig.add_scatter(
         x=x, y=np.maximum(delta / delta[-1], floor), name="‖δ_t‖ / ‖δ_T‖ (autograd)", line=dict(width=3, color=ACCENT)
     )
-    fig.add_scatter(x=x, y=np.maximum(product, floor), name="‖J_T ⋯ J_{t+1}‖", line=dict(width=2, color=FORWARD))
+    fig.add_scatter(
+        x=x, y=np.maximum(product, floor), name="‖J_T ⋯ J_t+1‖ (product)", line=dict(width=2, color=FORWARD)
+    )
     fig.add_scatter(
         x=x, y=np.maximum(bound, floor), name="bound ∏ ‖J‖", line=dict(width=2, dash="dot", color="#64748b")
     )
@@ -87,7 +95,11 @@ def sweep_figure(means: dict[str, dict], k: int, full_k: int, height: int = 420)
     for i, (kind, by_k) in enumerate(means.items()):
         ks = sorted(by_k)
         fig.add_scatter(
-            x=ks, y=[by_k[j] for j in ks], name=kind.upper(), mode="lines+markers", line=dict(width=3, color=COLOURS[i])
+            x=ks,
+            y=[by_k[j] for j in ks],
+            name=kind.upper(),
+            mode="lines+markers",
+            line=dict(width=3, color=colour(kind, i)),
         )
     fig.add_vline(x=k, line=dict(color="#dc2626", width=2), annotation_text=f"k = {k}")
     fig.add_hline(y=0.1, line=dict(color="#64748b", dash="dot"), annotation_text="chance")
@@ -99,9 +111,7 @@ def sweep_figure(means: dict[str, dict], k: int, full_k: int, height: int = 420)
 def bias_figure(histories: dict[str, list], chosen: str, f_rows: np.ndarray, rows: int, height: int = 420):
     """Left: test accuracy per epoch for each forget-gate bias (the chosen one bold). Right: the chosen model's mean
     forget gate per row."""
-    fig = make_subplots(
-        rows=1, cols=2, subplot_titles=("test accuracy while training", f"forget gate per row, bias {chosen}")
-    )
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.12)
     for i, (bias, acc) in enumerate(histories.items()):
         bold = bias == chosen
         fig.add_scatter(
@@ -117,10 +127,10 @@ def bias_figure(histories: dict[str, list], chosen: str, f_rows: np.ndarray, row
     T = len(f_rows)
     fig.add_scatter(x=np.arange(1, T + 1), y=f_rows, name="mean f_t", line=dict(width=3, color=FORWARD), row=1, col=2)
     _digit_band(fig, rows, T, row=1, col=2)
-    fig.update_yaxes(range=[0, 1.05], row=1, col=1, tickformat=".0%")
-    fig.update_yaxes(range=[0, 1.05], row=1, col=2)
-    fig.update_xaxes(title="epoch", row=1, col=1)
-    fig.update_xaxes(title="row t", row=1, col=2)
+    fig.update_yaxes(range=[0, 1.05], row=1, col=1, tickformat=".0%", title="test accuracy")
+    fig.update_yaxes(range=[0, 1.05], row=1, col=2, title=f"mean forget gate, bias {chosen}")
+    fig.update_xaxes(title="epoch of training", row=1, col=1)
+    fig.update_xaxes(title="row t", range=[0.5, T + 0.5], row=1, col=2)
     return _layout(fig, height)
 
 
@@ -131,7 +141,7 @@ def accuracy_figure(accuracies: dict[str, float], delay: int, height: int = 420)
         go.Bar(
             x=labels,
             y=[accuracies[m] for m in labels],
-            marker_color=[COLOURS[i % 4] for i in range(len(labels))],
+            marker_color=[colour(m, i) for i, m in enumerate(labels)],
             text=[f"{accuracies[m]:.0%}" for m in labels],
             textposition="outside",
         )

@@ -87,9 +87,17 @@ def current_step(count: int) -> int:
     return n
 
 
-def step_buttons(n: int, count: int) -> None:
-    """Previous / Next (keys lesson_prev, lesson_next: the arrow keys press them)."""
-    back, ahead = st.columns(2)
+def step_buttons(n: int, count: int, presenting: bool = False) -> None:
+    """Previous / Next (keys lesson_prev, lesson_next: the arrow keys press them), and Exit in presentation mode."""
+    back, ahead, *leave = st.columns([2, 2, 1] if presenting else 2)
+    if leave:  # the icon alone: a projector's narrow column has no room for a word
+        leave[0].button(
+            ":material/close_fullscreen:",
+            key="lesson_exit",
+            help="Leave presentation mode",
+            on_click=lambda: remember("present", "0"),
+            width="stretch",
+        )
     back.button(
         "Previous",
         key="lesson_prev",

@@ -29,5 +29,6 @@ def test_truncation_sweep_bias_and_accuracy_figures():
     fig = figures.bias_figure({"0": [0.1, 0.5], "1": [0.6, 0.9]}, "1", np.full(48, 0.7), 28)
     assert [t.line.width for t in fig.data[:2]] == [1.5, 4]  # the chosen bias in bold
     np.testing.assert_array_equal(fig.data[2].y, np.full(48, 0.7))
+    assert fig.layout.font.size == 13 and figures.accuracy_figure({"RNN": 0.5}, 40, 880).layout.font.size == 18
     fig = figures.accuracy_figure({"RNN": 0.05, "LSTM": 0.4}, 40)
     assert list(fig.data[0].y) == [0.05, 0.4] and list(fig.data[0].text) == ["5%", "40%"]

@@ -57,6 +57,7 @@ def test_every_step_opens_by_its_url_with_a_view_its_text_and_its_sentences(n):
     assert f"{n}/12 · {step.title}" in unescaped(at.subheader[0].value)
     shown = texts(at)
     assert step.text in shown and step.answer in shown  # plain text, never Markdown
+    assert unescaped(at.expander[0].label) == f"**{step.question}**"  # the answer behind the question
     assert not any(step.text in m.value for m in at.markdown)
     views = at.get("bidi_component") if step.view == "watch" else at.get("plotly_chart")
     assert len(views) == 1
