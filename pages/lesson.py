@@ -11,6 +11,8 @@ HEIGHTS = {None: 460, 720: 560, 1080: 880}  # the figure's height, plain and in 
 
 found = parts.lessons()
 good = [x for x in found if not isinstance(x, LessonError)]
+if not good:
+    st.error("No lesson file could be loaded; the sidebar says why.", icon=":material/error:")
 with st.sidebar:
     screen = ui.url_toggle(
         "Presentation mode",
@@ -20,15 +22,18 @@ with st.sidebar:
         "Keys: ←/→ or PageUp/PageDown turn the steps.",
     )
     screen = present.presenting()
+    for error in (x for x in found if isinstance(x, LessonError)):
+        st.error(f"Lesson file not loaded: {ui.plain(error)}", icon=":material/error:")
+    if not good:
+        st.stop()
     chosen = ui.choice(
         "Lesson",
         [x.name for x in good],
         "lesson",
         lambda name: next(x.title for x in good if x.name == name),
-        help=f"The built-in lesson, and any lesson file a teacher put in {teacher_dir().name}/ of the app's folder.",
+        help=f"The built-in lesson, and every lesson file (.toml) a teacher put in the {teacher_dir().name}/ folder "
+        "of the app's home (RNN_EXPLORER_HOME).",
     )
-    for error in (x for x in found if isinstance(x, LessonError)):
-        st.error(f"Lesson file not loaded: {ui.plain(error)}", icon=":material/error:")
 lesson = next(x for x in good if x.name == chosen)
 count = len(lesson.steps)
 n = parts.current_step(count)

@@ -20,7 +20,7 @@ from ..readings import lesson as readings
 from ..readings.lesson_file import Lesson, LessonError, Step, lesson_files, load_lesson, missing_models
 from .browser_view import view_blob, view_options, watch_view
 from .loaders import available_models, load_model, model_blob, recorded_meta, sample, trace_digit
-from .state import remember, remembered, synced
+from .state import plain, remember, remembered, synced
 
 BATCH = 64  # test digits behind a per-row gradient or forget-gate curve
 KEYS_NOTE = "←/→ or PageUp/PageDown: step · Space play/pause · N next digit"
@@ -120,18 +120,19 @@ def step_buttons(n: int, count: int, presenting: bool = False) -> None:
 def try_control(step: Step, key: str):
     """The step's try-it widget; returns its value (a digit number, a delay, a truncation length or a bias)."""
     t = step.tryit
+    label = plain(t.label)  # widget labels are Markdown; the lesson file's text is not
     if t.control == "digit":
-        return st.number_input(t.label, 0, len(sample()[1]) - 1, t.default, key=key)
+        return st.number_input(label, 0, len(sample()[1]) - 1, t.default, key=key)
     if t.control == "bias":
-        return st.segmented_control(t.label, list(step.params["models"]), default=t.default, key=key) or t.default
+        return st.segmented_control(label, list(step.params["models"]), default=t.default, key=key) or t.default
     if step.view == "sweep":
         ks = sorted(_sweep_means()[1])
         nearest = min(ks, key=lambda k: abs(k - t.default))
-        return st.select_slider(t.label, ks, value=nearest, key=key)
+        return st.select_slider(label, ks, value=nearest, key=key)
     if t.control == "truncation":
         T = _model_task(step.params["model"]).T
-        return st.slider(t.label, 1, T - 1 if step.view == "chain" else T, min(t.default, T - 1), key=key)
-    return st.slider(t.label, 0, 60, t.default, key=key)
+        return st.slider(label, 1, T - 1 if step.view == "chain" else T, min(t.default, T - 1), key=key)
+    return st.slider(label, 0, 60, t.default, key=key)
 
 
 @dataclass

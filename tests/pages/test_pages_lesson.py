@@ -114,6 +114,7 @@ def test_a_teachers_lesson_is_picked_and_a_broken_file_is_named_with_its_step_an
         (BUILT_IN / "why-lstms.toml")
         .read_text()
         .replace('title = "Why LSTMs beat plain RNNs"', 'title = "My class: <b>gates</b>"')
+        .replace('label = "Noise rows after the digit"', 'label = "**Noise** [rows](http://x.org)"')
     )
     (folder / "my-class.toml").write_text(mine)
     (folder / "broken.toml").write_text(
@@ -126,3 +127,4 @@ def test_a_teachers_lesson_is_picked_and_a_broken_file_is_named_with_its_step_an
     assert at.query_params["lesson"] == "my-class"
     assert "<b>" not in at.title[0].value and "gates" in at.title[0].value  # escaped: plain text
     assert at.get("plotly_chart")  # its step 2 is drawn as in the built-in lesson
+    assert unescaped(at.slider[0].label) == "**Noise** [rows](http://x.org)"  # shown as written, not as Markdown
