@@ -50,22 +50,21 @@ else:
     if lesson.summary:
         st.caption(ui.plain(lesson.summary))
 
+problems = [e for e in parts.lesson_problems(lesson) if e.step == n]  # a model this server lacks: no view
 text, view = st.columns([1, 2.2] if step.view == "watch" else [1, 1.6], gap="medium")
 with text:
     st.subheader(ui.plain(f"{n}/{count} · {step.title}"), anchor=False)
     st.text(step.text)
-    value = parts.try_control(step, key=f"try_{lesson.name}_{n}")
+    value = None if problems else parts.try_control(step, key=f"try_{lesson.name}_{n}")
     # On a 720-line projector the browser view fills the height: its sentences scroll in a box of their own.
     measured = st.container(border=True, height=150 if screen == 720 and step.view == "watch" else "content")
     with st.expander(f"**{ui.plain(step.question)}**", icon=":material/help:"):  # the answer, behind a reveal
         st.text(step.answer)
     parts.step_buttons(n, count, screen is not None)
 with view:
-    problems = [e for e in parts.lesson_problems(lesson) if e.step == n]
     if problems:
         for e in problems:
             st.error(ui.plain(e), icon=":material/error:")
     else:
-        shown = parts.show_step(step, value, HEIGHTS[screen], screen, key=f"lesson_{lesson.name}_{n}")
-        for sentence in shown.sentences:
+        for sentence in parts.show_step(step, value, HEIGHTS[screen], screen, key=f"lesson_{lesson.name}_{n}"):
             measured.text(sentence)

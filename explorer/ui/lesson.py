@@ -2,7 +2,6 @@
 turn the steps, and one function per kind of step view that draws it and returns its result sentences."""
 
 import os
-from dataclasses import dataclass
 
 import numpy as np
 import streamlit as st
@@ -135,13 +134,6 @@ def try_control(step: Step, key: str):
     return st.slider(label, 0, 60, t.default, key=key)
 
 
-@dataclass
-class Shown:
-    """A step's view as drawn: its result sentences (for the page and its tests)."""
-
-    sentences: list
-
-
 def _info(name: str):
     return next(i for i in available_models() if i.name == name)
 
@@ -213,7 +205,7 @@ def _initial_keep(config: dict, bias: float | None, task: SequenceTask) -> float
     return float(np.median(kept_fraction(forget_gates(model, _batch(task)[0]), delay_rows(task))))
 
 
-def watch_step(step: Step, value, height: int, screen: int | None, key: str) -> Shown:
+def watch_step(step: Step, value, height: int, screen: int | None, key: str) -> list[str]:
     """The browser view of one model reading test digit `value`, and what it made of it."""
     name = step.params["model"]
     (checkpoint, mkey), info, task = _model(name), _info(name), _model_task(name)
@@ -235,10 +227,10 @@ def watch_step(step: Step, value, height: int, screen: int | None, key: str) -> 
         rows = delay_rows(task)
         if len(rows):
             out.append(readings.forget_reading(kept_fraction(f[None], rows)[0], len(rows)))
-    return Shown(out)
+    return out
 
 
-def memory_step(step: Step, value, height: int) -> Shown:
+def memory_step(step: Step, value, height: int) -> list[str]:
     """P(right class) row by row for each model, the digit followed by a delay."""
     names = step.params["models"]
     labels = _labels(names)
@@ -252,10 +244,10 @@ def memory_step(step: Step, value, height: int) -> Shown:
         checkpoint, mkey = _model(name)
         curves[labels[name]] = trace_digit(checkpoint, mkey, sequence).probs[0, :, label]
     st.plotly_chart(figures.memory_figure(curves, ROWS, height), theme=None, key="lesson_memory")
-    return Shown([readings.memory_reading(curves, ROWS)])
+    return [readings.memory_reading(curves, ROWS)]
 
 
-def chain_step(step: Step, value, height: int) -> Shown:
+def chain_step(step: Step, value, height: int) -> list[str]:
     name = step.params["model"]
     checkpoint, mkey = _model(name)
     task = _model_task(name)
@@ -273,26 +265,26 @@ def chain_step(step: Step, value, height: int) -> Shown:
                 chain.product_norm[T - 1 - steps], chain.bound[T - 1 - steps], steps, T, chain.step_norm[T - steps :]
             )
         )
-    return Shown(out)
+    return out
 
 
-def truncation_step(step: Step, value, height: int) -> Shown:
+def truncation_step(step: Step, value, height: int) -> list[str]:
     name = step.params["model"]
     checkpoint, mkey = _model(name)
     task = _model_task(name)
     k = int(value)
     grad, full = _gradient(checkpoint, mkey, task, k), _gradient(checkpoint, mkey, task, None)
     st.plotly_chart(figures.truncation_figure(grad, full, k, ROWS, height), theme=None, key="lesson_truncation")
-    return Shown([readings.truncation_reading(grad, full, k, task.digit_rows)])
+    return [readings.truncation_reading(grad, full, k, task.digit_rows)]
 
 
-def sweep_step(step: Step, value, height: int) -> Shown:
+def sweep_step(step: Step, value, height: int) -> list[str]:
     means, _, T = _sweep_means()
     st.plotly_chart(figures.sweep_figure(means, int(value), T, height), theme=None, key="lesson_sweep")
-    return Shown([readings.sweep_reading(means, int(value), T)])
+    return [readings.sweep_reading(means, int(value), T)]
 
 
-def forget_step(step: Step, value, height: int) -> Shown:
+def forget_step(step: Step, value, height: int) -> list[str]:
     by_bias = step.params["models"]
     chosen = str(value)
     checkpoint, mkey = _model(by_bias[chosen])
@@ -302,10 +294,10 @@ def forget_step(step: Step, value, height: int) -> Shown:
     st.plotly_chart(figures.bias_figure(histories, chosen, f_rows, ROWS, height), theme=None, key="lesson_forget")
     bias = checkpoint.meta.get("train_config", {}).get("forget_bias")  # None: PyTorch's own init
     keep = _initial_keep(checkpoint.config.to_dict(), bias, task)
-    return Shown([readings.bias_reading(chosen, histories[chosen], checkpoint.accuracy, keep, len(delay_rows(task)))])
+    return [readings.bias_reading(chosen, histories[chosen], checkpoint.accuracy, keep, len(delay_rows(task)))]
 
 
-def accuracy_step(step: Step, value, height: int) -> Shown:
+def accuracy_step(step: Step, value, height: int) -> list[str]:
     names = step.params["models"]
     labels = _labels(names)
     task = delay_task(step.params.get("rows", "noise"), int(value))
@@ -314,10 +306,10 @@ def accuracy_step(step: Step, value, height: int) -> Shown:
         checkpoint, mkey = _model(name)
         accs[labels[name]] = _accuracy(checkpoint, mkey, task)
     st.plotly_chart(figures.accuracy_figure(accs, int(value), height), theme=None, key="lesson_accuracy")
-    return Shown([readings.accuracy_table_reading(accs, int(value), _model_task(names[0]).delay)])
+    return [readings.accuracy_table_reading(accs, int(value), _model_task(names[0]).delay)]
 
 
-def show_step(step: Step, value, height: int, screen: int | None, key: str) -> Shown:
+def show_step(step: Step, value, height: int, screen: int | None, key: str) -> list[str]:
     """Draw the step's view for the try-it value; its result sentences."""
     if step.view == "watch":
         return watch_step(step, value, height, screen, key)

@@ -128,3 +128,17 @@ def test_a_teachers_lesson_is_picked_and_a_broken_file_is_named_with_its_step_an
     assert "<b>" not in at.title[0].value and "gates" in at.title[0].value  # escaped: plain text
     assert at.get("plotly_chart")  # its step 2 is drawn as in the built-in lesson
     assert unescaped(at.slider[0].label) == "**Noise** [rows](http://x.org)"  # shown as written, not as Markdown
+
+
+def test_a_step_naming_a_model_the_server_lacks_says_so_in_place_of_its_view(user_home):
+    folder = user_home / "lessons"
+    folder.mkdir()
+    text = (BUILT_IN / "why-lstms.toml").read_text().replace('model = "delay-rnn-64"', 'model = "nope-64"', 1)
+    (folder / "missing.toml").write_text(text)
+    at = lesson_page(lesson="missing", step=3)
+    (error,) = at.error
+    assert "missing.toml, step 3, field 'view.model': no model named 'nope-64'" in unescaped(error.value)
+    assert not at.get("bidi_component") and LESSON.steps[2].text in texts(at)
+    at.button(key="lesson_next").click()
+    rerun(at)
+    assert not at.error and at.get("plotly_chart")  # the next step is whole
