@@ -76,7 +76,7 @@ def chain_figure(delta: np.ndarray, product: np.ndarray, bound: np.ndarray, rows
 
 
 def truncation_figure(grad: np.ndarray, full: np.ndarray, k: int, rows: int, height: int = 420) -> go.Figure:
-    """Median ‖∂L/∂h_t‖ per row under full BPTT and truncated to k (bars: zero shows as no bar)."""
+    """Median ‖∂L/∂h_t‖ per row under full BPTT and truncated to k (bars on a linear axis: zero is no bar)."""
     T = len(grad)
     x = np.arange(1, T + 1)
     fig = go.Figure()
@@ -84,7 +84,7 @@ def truncation_figure(grad: np.ndarray, full: np.ndarray, k: int, rows: int, hei
     fig.add_bar(x=x, y=grad, name=f"truncated to k = {k}", marker_color=ACCENT)
     fig.add_vline(x=T - k + 0.5, line=dict(color="#dc2626", width=2, dash="dash"))
     _digit_band(fig, rows, T)
-    fig.update_yaxes(type="log", title="median ‖∂L/∂h_t‖ (log)", exponentformat="power")
+    fig.update_yaxes(title="median ‖∂L/∂h_t‖", rangemode="tozero")  # linear: a row cut off has no bar at all
     fig.update_xaxes(title="row t", range=[0.5, T + 0.5])
     return _layout(fig, height, barmode="overlay", bargap=0.1)
 

@@ -22,7 +22,7 @@ from .loaders import available_models, load_model, model_blob, recorded_meta, sa
 from .state import plain, remember, remembered, synced
 
 BATCH = 64  # test digits behind a per-row gradient or forget-gate curve
-KEYS_NOTE = "←/→ or PageUp/PageDown: step · Space play/pause · N next digit"
+KEYS_NOTE = "←/→ or PageUp/PageDown: step · Space play/pause"
 
 # Arrows and PageUp/PageDown turn the steps (window capture phase: before the browser view's own arrow keys), on
 # the Lesson page only (its Next button is there), never while a text field or a slider has the focus.
