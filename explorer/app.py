@@ -30,6 +30,7 @@ PAGES = [
     ),
     st.Page("../pages/truncation.py", title="Truncation lab", icon=":material/content_cut:", url_path="truncation"),
     st.Page("../pages/math.py", title="The math", icon=":material/function:", url_path="math"),
+    st.Page("../pages/lesson.py", title="Lesson", icon=":material/school:", url_path="lesson"),
     st.Page("../pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
 ]
 with st.sidebar:

@@ -44,6 +44,7 @@ def test_home_and_an_unknown_address_open_pages_of_the_app(page, app_url):
         "Gradients through time",
         "Truncation lab",
         "The math",
+        "Lesson",
         "Train",
     ]
     links.nth(1).click()

@@ -1,0 +1,34 @@
+"""The lesson's figures hold the numbers they were given, on the axes they name."""
+
+import numpy as np
+
+from explorer.figures import lesson as figures
+
+
+def test_memory_and_chain_figures_plot_the_curves_by_row():
+    p = np.linspace(1, 0, 48)
+    fig = figures.memory_figure({"RNN": p, "LSTM": p**2}, 28)
+    assert [t.name for t in fig.data] == ["RNN", "LSTM"]
+    np.testing.assert_array_equal(fig.data[1].y, p**2)
+    np.testing.assert_array_equal(fig.data[0].x, np.arange(1, 49))
+    delta = np.geomspace(1e-6, 2, 48)
+    product, bound = np.geomspace(1e-5, 1, 48), np.ones(48)
+    fig = figures.chain_figure(delta, product, bound, 28, steps=20)
+    np.testing.assert_allclose(fig.data[0].y, delta / delta[-1])
+    np.testing.assert_array_equal(fig.data[1].y, product)
+    assert fig.layout.yaxis.type == "log" and fig.layout.shapes[0].x0 == 28  # the line 20 rows back from 48
+
+
+def test_truncation_sweep_bias_and_accuracy_figures():
+    full, grad = np.ones(48), np.r_[np.zeros(40), np.ones(8)]
+    fig = figures.truncation_figure(grad, full, 8, 28)
+    np.testing.assert_array_equal(fig.data[1].y, grad)
+    means = {"lstm": {8: 0.1, 48: 0.9}}
+    fig = figures.sweep_figure(means, 8, 48)
+    assert list(fig.data[0].x) == [8, 48] and list(fig.data[0].y) == [0.1, 0.9]
+    fig = figures.bias_figure({"0": [0.1, 0.5], "1": [0.6, 0.9]}, "1", np.full(48, 0.7), 28)
+    assert [t.line.width for t in fig.data[:2]] == [1.5, 4]  # the chosen bias in bold
+    np.testing.assert_array_equal(fig.data[2].y, np.full(48, 0.7))
+    assert fig.layout.font.size == 13 and figures.accuracy_figure({"RNN": 0.5}, 40, 880).layout.font.size == 18
+    fig = figures.accuracy_figure({"RNN": 0.05, "LSTM": 0.4}, 40)
+    assert list(fig.data[0].y) == [0.05, 0.4] and list(fig.data[0].text) == ["5%", "40%"]
