@@ -101,8 +101,9 @@ def optimisation_ui() -> dict:
         step=1e-3,
         format="%g",
         help=(
-            "Peak step size. Adam likes 1e-3 to 1e-2. These saturating cells are hard to break: even 10 stays finite "
-            "(it just learns nothing); around 1e38 with SGD and no clipping the weights overflow and training stops."
+            "Peak step size, 1e-6 to 1e38. Adam likes 1e-3 to 1e-2. These saturating cells are hard to break: "
+            "even 10 stays finite (it just learns nothing); around 1e38 with SGD and no clipping the weights "
+            "overflow and training stops."
         ),
     )
     schedule = ui.kept(
@@ -121,8 +122,8 @@ def optimisation_ui() -> dict:
         min_value=1,
         max_value=200,
         help=(
-            "Passes over the training digits. 100 on the sample: LSTM-128 reaches about 98.5% in about a minute "
-            "(the app trains on one CPU thread); full MNIST is 15 times more digits per epoch."
+            "Passes over the training digits, 1 to 200. 100 on the sample: LSTM-128 reaches about 98.5% in about "
+            "a minute (the app trains on one CPU thread); full MNIST is 15 times more digits per epoch."
         ),
     )
     batch_size = ui.kept(st.select_slider, "Batch size", "t_batch", D.batch_size, options=SIZES)
@@ -134,6 +135,7 @@ def optimisation_ui() -> dict:
         min_value=0.0,
         max_value=100.0,
         step=0.5,
+        help="0 to 100: the largest gradient norm a step may use (torch.nn.utils.clip_grad_norm_); 0 turns it off.",
     )
     augment = ui.kept(
         st.toggle,
@@ -187,8 +189,8 @@ def init_ui() -> dict:
         min_value=0,
         max_value=2**31 - 1,
         help=(
-            "Same seed, same weights on CPU with the same number of threads (the app trains on one; the CLI on all "
-            "cores, whose float sums come in another order)."
+            "0 to 2³¹ − 1. Same seed, same weights on CPU with the same number of threads (the app trains on one; "
+            "the CLI on all cores, whose float sums come in another order)."
         ),
     )
     return dict(forget_bias=None if forget == "default" else forget, freeze_input=frozen, seed=seed)
@@ -207,7 +209,14 @@ def task_ui() -> dict:
         "state must carry the digit across.",
     )
     delay = ui.kept(
-        st.number_input, "Delay D (rows)", "t_delay", 20, min_value=1, max_value=100, disabled=task == "rows"
+        st.number_input,
+        "Delay D (rows)",
+        "t_delay",
+        20,
+        min_value=1,
+        max_value=100,
+        disabled=task == "rows",
+        help="1 to 100 rows the state must carry the digit across.",
     )
     at = ui.kept(
         st.radio,
@@ -256,7 +265,8 @@ def bptt_ui(T: int) -> dict:
             min_value=0,
             max_value=max(k, 1),
             disabled=not k or scheme == "artbp",
-            help="1 = a sliding window: every loss term reaches back exactly k rows (the tutorial's NumPy bptt).",
+            help=f"0 to {max(k, 1)} (k). 1 = a sliding window: every loss term reaches back exactly k rows (the "
+            "tutorial's NumPy bptt).",
         )
     align = ui.kept(
         st.radio,
