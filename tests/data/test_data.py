@@ -12,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import numpy as np
 import pytest
 import torch
+from recording_job import RecordingJob
 
 from explorer.data.digits import (
     MNIST_FILES,
@@ -28,7 +29,6 @@ from explorer.data.digits import (
     load_sample,
     parse_idx,
 )
-from explorer.serving.jobs import Job
 from explorer.serving.tasks import DownloadProgress, download
 
 NAMES = list(MNIST_FILES)  # train images, train labels, test images, test labels
@@ -226,7 +226,7 @@ def test_download_then_load(server, mnist, tmp_path):
 
 
 def test_download_job_reports_every_file_to_the_job(server, mnist, tmp_path):
-    job = Job("j", "owner", "Downloading full MNIST", kind="download")
+    job = RecordingJob()
     cache = download(job, cache_dir=tmp_path, mirrors=[server.mirror("good", mnist.blobs)], files=mnist.md5, timeout=5)
     assert sorted(os.listdir(cache)) == sorted(NAMES)
     assert all(isinstance(p, DownloadProgress) for p in job.snapshot())

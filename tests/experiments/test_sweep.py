@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from recording_job import RecordingJob
 
 from explorer.analysis import stats
 from explorer.data.digits import Digits, load_sample
@@ -29,7 +30,6 @@ from explorer.experiments.storage import (
 )
 from explorer.model.checkpoints import list_checkpoints, shipped_dir
 from explorer.readings.sweep import p_text, sweep_reading, sweep_table
-from explorer.serving.jobs import Job
 from explorer.serving.tasks import run_sweep_job
 from explorer.training.loop import History, accuracy
 
@@ -181,13 +181,13 @@ def test_the_ray_backend_runs_a_small_sweep_in_the_same_format(tmp_path, one_thr
 
 
 def test_sweep_job_saves_a_new_sweep_of_its_owner_or_nothing(sample, user_home):
-    job = Job("j", OWNER, "Truncation sweep", kind="sweep")
+    job = RecordingJob("j", OWNER)
     folder = run_sweep_job(job, SweepConfig(**TINY), *sample)
     mine = load_sweep(folder)
     assert len(mine.runs) == 2 and mine.command == "Truncation lab page" and list_sweeps()[-1] == Path(folder)
     assert Path(folder).parent == user_sweeps_dir() / OWNER and sweep_owner(Path(folder)) == OWNER
     assert all(isinstance(p, SweepProgress) for p in job.snapshot()) and job.snapshot()[-1].fraction == 1.0
-    stopped = Job("k", OWNER, "Truncation sweep", kind="sweep")
+    stopped = RecordingJob("k", OWNER)
     stopped.stop()
     assert run_sweep_job(stopped, SweepConfig(**TINY), *sample) is None and list_sweeps()[-1] == Path(folder)
 

@@ -224,9 +224,9 @@ def test_stop_saves_the_best_weights_so_far():
 
 def test_stop_during_the_first_epoch_says_so():
     at = train_page()
-    job = start(at, "early", **LONG)
+    job = start(at, "early", **(LONG | {"t_hidden": 256}))
     wait_for(job, Step)
-    job.stop()  # 250 steps per epoch: the first one is far from over
+    job.stop()  # 250 steps of LSTM-256 per epoch (several seconds): the first one is far from over
     finish(at, job)
     assert job.status == "stopped"
     assert "Saved early (stopped during epoch 1; the weights as they were at the stop" in at.success[0].value
@@ -350,7 +350,7 @@ def test_two_sessions_train_at_once_a_third_queues_and_starts_when_a_worker_free
     monkeypatch.setenv("RNN_EXPLORER_WORKERS", "2")
     a, b, c = train_page(), train_page(), train_page()
     job_a, job_b = start(a, "alpha", **LONG), start(b, "beta", **LONG)
-    assert job_a != job_b and job_a.status == job_b.status == "queued"
+    assert job_a != job_b and {job_a.status, job_b.status} <= {"queued", "running"}
     until(lambda: job_a.running and job_b.running)  # each in a worker process of its own
     assert job_a.owner != job_b.owner
     wait_for(job_a, Step), wait_for(job_b, Step)

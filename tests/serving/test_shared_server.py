@@ -126,7 +126,7 @@ def test_a_metadata_injection_checkpoint_renders_nowhere_as_markup():
 def test_odd_url_parameters_are_neither_echoed_in_full_nor_rendered():
     at = page("watch", {"model": "[pwned](http://evil.example)"})
     warning = at.warning[0].value
-    assert "There is no model" in warning and "lstm\\-128" in warning
+    assert "No model is named" in warning and "lstm\\-128" in warning
     assert_no_markup(at)
     at = page("watch", {"model": "x" * 5000, "digit": "y" * 5000})
     assert not at.warning and all(len(t) < 1000 for t in rendered_text(at))  # ignored: longer than any name

@@ -6,6 +6,7 @@ import shlex
 import numpy as np
 import pytest
 import torch
+from recording_job import RecordingJob
 
 import explorer.data.digits as data
 import explorer.serving.tasks as tasks
@@ -16,7 +17,6 @@ from explorer.figures.training import smooth, training_curves_figure
 from explorer.model.checkpoint_file import read_checkpoint
 from explorer.model.checkpoints import shipped_dir
 from explorer.model.network import ModelConfig, SequenceClassifier, init_weights, seeded_model
-from explorer.serving.jobs import Job
 from explorer.serving.tasks import EpochEnd
 from explorer.training.cli import command_line, configs, parse_args
 from explorer.training.loop import DivergedError, Step, TrainConfig, accuracy, accuracy_within, pick_device, train
@@ -177,7 +177,7 @@ def test_cli_dry_run_and_help(capsys):
 
 def test_run_training_reports_progress_and_saves_a_complete_checkpoint(digits, monkeypatch, tmp_path):
     monkeypatch.setattr(tasks, "load_digits", lambda source: digits)
-    job = Job("j", "owner", "tiny")
+    job = RecordingJob()
     cfg = TrainConfig(epochs=2, batch_size=128)
     outcome = tasks.run_training(job, SMALL, cfg, "sample", tmp_path / "tiny.safetensors", "python -m ...")
     steps = [r for r in job.snapshot() if isinstance(r, Step)]
@@ -214,7 +214,7 @@ def test_looking_inside_every_epoch_changes_nothing(digits):
 
 def test_run_training_saves_a_stopped_run_and_not_a_diverged_one(digits, monkeypatch, tmp_path):
     monkeypatch.setattr(tasks, "load_digits", lambda source: digits)
-    job = Job("j", "owner", "stopped")
+    job = RecordingJob()
     job.report = lambda record: job.stop() if isinstance(record, EpochEnd) else None
     outcome = tasks.run_training(
         job, SMALL, TrainConfig(epochs=50, batch_size=128), "sample", tmp_path / "stopped.safetensors", ""
@@ -225,7 +225,7 @@ def test_run_training_saves_a_stopped_run_and_not_a_diverged_one(digits, monkeyp
 
     diverging = TrainConfig(epochs=2, optimizer="sgd", lr=1e38, clip=None)
     outcome = tasks.run_training(
-        Job("k", "owner", "boom"),
+        RecordingJob("k"),
         ModelConfig(kind="rnn", hidden_size=16),
         diverging,
         "sample",
