@@ -31,6 +31,7 @@ SCALES = ["default", 0.5, 0.8, 1.0, 1.2, 1.5, 2.0, 3.0]
 NUMBER = st.column_config.NumberColumn
 
 st.title("Gradients through time")
+headline, picture = st.container(), st.container()  # the picture and its reading lead; the knobs follow
 st.caption(
     "Backpropagation through time, row by row: how much of the loss's gradient reaches each image row. "
     "Lines are batch medians over test digits, bands the 10th–90th percentile; multi-layer models show "
@@ -122,9 +123,9 @@ if every:
 if cells := {lb: p.dc[-1, 0] for lb, p in profiles.items() if p.dc is not None}:
     panels["‖∂L/∂c_t‖ (LSTM cell state)"] = cells
 panels["‖∂L/∂x_t‖ (row saliency)"] = {lb: p.dx for lb, p in profiles.items()}
-st.plotly_chart(norms_figure(panels), key="profile")
+picture.plotly_chart(norms_figure(panels), key="profile")
 ratios = {lb: first_to_last_ratio(p.dh_last_row[-1, 0]) for lb, p in profiles.items()}
-st.markdown("**Reading:** " + decay_reading(ratios, T, loss_at))
+headline.markdown("**Reading:** " + decay_reading(ratios, T, loss_at))
 
 st.subheader("Row saliency on the digit")
 pick, chart = st.columns([1, 5])
@@ -219,17 +220,19 @@ else:
     T_pick = next(iter(over.values())).shape[1]
     st.markdown("**Reading:** " + training_decay_reading(over, T_pick))
 
-st.subheader("Gradient clipping")
-st.dataframe(
-    clipping_rows(profiles, clip or None),
-    hide_index=True,
-    key="clipping",
-    column_config={c: NUMBER(format="%.3g") for c in ("loss", "norm before clipping", "norm after clipping", "factor")},
-)
-st.caption(
-    "Clipping (Pascanu et al. 2013) rescales the whole gradient by one factor: it tames an exploding norm but "
-    "keeps the direction, so the rows' shares above do not change."
-)
+with st.expander("Gradient clipping: the norms before and after, per model"):
+    st.dataframe(
+        clipping_rows(profiles, clip or None),
+        hide_index=True,
+        key="clipping",
+        column_config={
+            c: NUMBER(format="%.3g") for c in ("loss", "norm before clipping", "norm after clipping", "factor")
+        },
+    )
+    st.caption(
+        "Clipping (Pascanu et al. 2013) rescales the whole gradient by one factor: it tames an exploding norm but "
+        "keeps the direction, so the rows' shares above do not change."
+    )
 
 with st.expander("Gradient check: is this BPTT right?"):
     target = st.selectbox("Model to check", list(models), key="check_model")

@@ -23,7 +23,7 @@ from explorer.experiments.storage import (
 from explorer.figures.truncation import accuracy_vs_k_figure, bias_figure, learning_curves_figure, rows_by_k_figure
 from explorer.model.checkpoint_file import CheckpointError
 from explorer.model.network import KINDS
-from explorer.readings.sweep import sweep_findings, sweep_table
+from explorer.readings.sweep import sweep_findings, sweep_headline, sweep_table
 from explorer.serving.limits import confirm_job_minutes, max_job_minutes
 from explorer.serving.quota import LimitReached
 from explorer.serving.tasks import SWEEP
@@ -178,6 +178,7 @@ def cost_ui(cfg: SweepConfig) -> None:
 
 
 st.title("Truncation lab")
+headline, picture = st.container(), st.container()  # the results lead; filled once the sweep is chosen below
 st.caption(
     "Truncated BPTT backpropagates only part of the sequence: with the loss on the last row and a delay of "
     "D rows after the digit, a truncation of k ≤ D rows never reaches the ink. An experiment trains one model "
@@ -271,20 +272,22 @@ except (SweepError, CheckpointError, OSError) as e:
 
 cfg, T = sweep.config, sweep.config.T
 seeds = len(sweep.seeds)
-st.markdown(
-    f"**{cfg.label}**, {cfg.epochs} epochs per run, {len(sweep.runs)} models ({seeds} "
-    f"seed{'s' if seeds > 1 else ''}), trained in {sweep.seconds / 60:.1f} min. **What it shows:**"
-)
-st.markdown("\n".join(f"- {finding}" for finding in sweep_findings(sweep)))
-st.plotly_chart(accuracy_vs_k_figure(accuracy_by_k(sweep), T), key="accuracy")
-st.dataframe(
-    sweep_table(sweep),
-    hide_index=True,
-    key="comparisons",
-    # The verdict beside the difference it judges: at 1280 px the last columns need a scroll, the verdict not.
-    column_order=("runs", "test accuracy", "compared with", "difference (points)", "verdict")
-    + ("paired test (Holm-adjusted)", "above chance"),
-)
+headline.markdown(f"**{ui.plain(sweep_label(path))}.** {sweep_headline(sweep)}")
+picture.plotly_chart(accuracy_vs_k_figure(accuracy_by_k(sweep), T), key="accuracy")
+with st.expander("The full statistics: every comparison, its paired test and what it shows"):
+    st.markdown(
+        f"**{cfg.label}**, {cfg.epochs} epochs per run, {len(sweep.runs)} models ({seeds} "
+        f"seed{'s' if seeds > 1 else ''}), trained in {sweep.seconds / 60:.1f} min. **What it shows:**"
+    )
+    st.markdown("\n".join(f"- {finding}" for finding in sweep_findings(sweep)))
+    st.dataframe(
+        sweep_table(sweep),
+        hide_index=True,
+        key="comparisons",
+        # The verdict beside the difference it judges: at 1280 px the last columns need a scroll, the verdict not.
+        column_order=("runs", "test accuracy", "compared with", "difference (points)", "verdict")
+        + ("paired test (Holm-adjusted)", "above chance"),
+    )
 
 options = [(k, s) for k, s, f in sweep.arms() if s != FULL]
 if options:

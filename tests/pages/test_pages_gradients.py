@@ -30,7 +30,7 @@ from explorer.readings.gradients import (
     training_decay_reading,
 )
 from explorer.readings.models import point_note
-from explorer.readings.sweep import sweep_findings, sweep_table
+from explorer.readings.sweep import sweep_findings, sweep_headline, sweep_table
 from explorer.serving.budget import digits_for
 
 T = 28
@@ -300,7 +300,14 @@ def test_truncation_page_opens_on_the_shipped_sweep_with_exact_zeros(test_digits
     curves = specs["curves"]["data"]
     assert len(curves) == 2 * len(sweep.seeds) * (len(runs) + 1)  # every seed of every k, and of full BPTT
     assert [t["name"] for t in curves if t["showlegend"]] == [f"k = {r.spec.k}" for r in runs] + ["full BPTT"]
-    findings = next(m.value for m in at.markdown if m.value.startswith("- On row-MNIST"))
+    headline = sweep_headline(sweep)  # leads the page, above the picture; the statistics are in an expander below
+    assert any(m.value.endswith(headline) for m in at.main.children[1].markdown)
+    assert (
+        headline.startswith("On row-MNIST + 20 blank rows after (T = 48), full BPTT reaches GRU")
+        and "points" in headline
+    )
+    statistics = next(e for e in at.expander if e.label.startswith("The full statistics"))
+    findings = next(m.value for m in statistics.markdown if m.value.startswith("- On row-MNIST"))
     assert findings == "\n".join(f"- {f}" for f in sweep_findings(sweep))
     assert "never backpropagates into a row of the digit" in findings
     table = at.dataframe[0].value

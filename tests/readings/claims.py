@@ -332,6 +332,28 @@ def check_sweep_findings(findings: list[str], comparisons: list, alpha: float, a
         holds(word not in text, text, word)
 
 
+def check_sweep_headline(text: str, findings: list[str], comparisons: list, alpha: float, above_chance: int) -> None:
+    """The headline: full BPTT's accuracies as the findings give them, and the largest significant loss (or none)."""
+    if text.startswith("Every model is at chance level"):
+        holds(above_chance == 0, text, "every model at chance")
+        return
+    trunc = [c for c in comparisons if np.isfinite(c.p) and c.role == "truncation"]
+    worse = [c for c in trunc if c.p_holm < alpha and c.difference < 0]
+    first = text.split(" Truncating costs")[0].split(" No truncation here")[0]
+    holds(findings[0].startswith(first), text, "full BPTT's accuracies as in the findings")
+    phrases = []
+    if m := re.search(r"Truncating costs up to ([\d.]+) points: (.+), significantly below its cell's full BPTT", text):
+        most = min(worse, key=lambda c: c.difference)
+        holds((m.group(2), m.group(1)) == (most.label, f"{100 * abs(most.difference):.1f}"), text, "the largest loss")
+        phrases.append(m.group(0))
+    else:
+        holds(not worse and ("No truncation here is significantly below" in text) == bool(trunc), text, "no loss")
+        phrases.append("No truncation here is significantly below")
+    claims_known(text, "ignificant", phrases)
+    for word in ("equal", "the same as", "no difference", "no effect"):
+        holds(word not in text, text, word)
+
+
 def check_sweep_table(rows: list[dict], comparisons: list, alpha: float) -> None:
     assert len(rows) == len(comparisons)
     for row, c in zip(rows, comparisons):

@@ -27,6 +27,7 @@ from claims import (
     check_replay_caption,
     check_scan_reading,
     check_sweep_findings,
+    check_sweep_headline,
     check_sweep_table,
     check_training_decay_reading,
 )
@@ -357,6 +358,7 @@ def test_sweep_readings():
         check_sweep_table(sweep.sweep_table(s), comparisons, ALPHA)
         findings = sweep.sweep_findings(s)
         check_sweep_findings(findings, comparisons, ALPHA, above_chance(s))
+        check_sweep_headline(sweep.sweep_headline(s), findings, comparisons, ALPHA, above_chance(s))
         assert sweep.sweep_reading(s) == " ".join(findings), name
     for p in (1e-5, 0.001, 0.0099, 0.0401, 0.0495, 0.04999, 0.05, 0.0501, 0.0599, 0.06, 0.3, 1.0):
         check_p_text(sweep.p_text(p), p)
@@ -390,7 +392,7 @@ CHECKED = {  # every reading and where it is held to its numbers
         "prediction_path", "scan_reading", "gate_reading", "unit_caption", "saturation_caption", "explain_caption",
         "occlusion_reading", "edit_caption", "replay_caption",
     },
-    sweep: {"p_text", "sweep_table", "sweep_reading", "sweep_findings"},
+    sweep: {"p_text", "sweep_table", "sweep_reading", "sweep_findings", "sweep_headline"},
     models: {"accuracy_text", "data_text", "how_it_ended", "created_text", "point_note"},
     math: {"first_principles_summary"},
     formulas: {"num", "equations", "bptt_equations", "step_lines"},
@@ -478,6 +480,10 @@ BUGS = {  # a false sentence injected into a reading, and a check above that mus
         lambda: check_gradients({"seed 0": small("rnn", 1, False)}, TASKS["blank after"], "last"),
     ),
     "sweep: a stricter line than the tests'": (lambda mp: mp.setattr(sweep, "ALPHA", 0.01), test_sweep_readings),
+    "sweep headline: the smallest significant loss named as the largest": (
+        lambda mp: mp.setattr(sweep, "min", max, raising=False),  # the module's min is the builtin until then
+        test_sweep_readings,
+    ),
     "sweep: p just below 0.05 shown as 0.050": (
         lambda mp: mp.setattr(sweep, "p_text", old_p_text),
         test_sweep_readings,
