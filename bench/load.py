@@ -14,8 +14,10 @@ python bench/load.py --visitors 5
 
 import argparse
 import asyncio
+import contextlib
 import os
 import random
+import signal
 import subprocess
 import sys
 import tempfile
@@ -26,6 +28,9 @@ from pathlib import Path
 import websockets
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from explorer.serving.table import JobTable
 
 ROOT = Path(__file__).resolve().parent.parent
 DIGITS = 1000  # bundled test digits
@@ -92,9 +97,10 @@ class Visitor:
 
 
 class Server:
-    """`streamlit run explorer/app.py` on a free port, with a home of its own; its CPU time and memory."""
+    """`streamlit run explorer/app.py` on a port, with a home of its own (and extra environment variables); its
+    CPU time and memory."""
 
-    def __init__(self, port: int):
+    def __init__(self, port: int, **env: str):
         self.port = port
         self.home = tempfile.mkdtemp(prefix="rnn-explorer-load-")
         self.started = time.perf_counter()
@@ -102,7 +108,7 @@ class Server:
             [sys.executable, "-m", "streamlit", "run", "explorer/app.py", "--server.headless", "true"]
             + ["--server.port", str(port), "--browser.gatherUsageStats", "false"],
             cwd=ROOT,
-            env=dict(os.environ, RNN_EXPLORER_HOME=self.home),
+            env=dict(os.environ, RNN_EXPLORER_HOME=self.home, **env),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -127,8 +133,13 @@ class Server:
         return float("nan")
 
     def stop(self) -> None:
+        """The server, and the worker processes it started (they outlive a server by design, not a bench)."""
         self.proc.terminate()
         self.proc.wait(10)
+        if (Path(self.home) / "jobs.sqlite3").exists():
+            for (pid,) in JobTable(Path(self.home) / "jobs.sqlite3")._read("SELECT pid FROM workers WHERE pid > 0"):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
 
 
 def percentiles(seconds: list[float]) -> str:

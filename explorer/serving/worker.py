@@ -20,7 +20,17 @@ from pathlib import Path
 from .records import encode
 from .table import HEARTBEAT, JobTable, Row
 
-NICE = 10  # below the server's own priority: page views stay quick while jobs train
+NICE = 19  # the lowest priority, where the idle scheduling class is not to be had
+
+
+def background() -> None:
+    """Run this process only when the machine has nothing else to do (Linux's SCHED_IDLE), or at the lowest
+    priority: page views, and the visitors' browsers on a shared machine, stay quick while jobs train."""
+    with contextlib.suppress(AttributeError, OSError):
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+        return
+    with contextlib.suppress(OSError):  # a system that refuses only leaves the worker at the server's priority
+        os.nice(NICE)
 
 
 class WorkerJob:
@@ -107,8 +117,7 @@ def main() -> None:
     parser.add_argument("--table", required=True, help="the job table (HOME/jobs.sqlite3)")
     parser.add_argument("--worker", required=True, help="this worker's id, registered in the table by its launcher")
     args = parser.parse_args()
-    with contextlib.suppress(OSError):  # a system that refuses only leaves the worker at the server's priority
-        os.nice(NICE)
+    background()
     serve(args.table, args.worker)
 
 
