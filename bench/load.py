@@ -137,7 +137,7 @@ class Server:
         self.proc.terminate()
         self.proc.wait(10)
         if (Path(self.home) / "jobs.sqlite3").exists():
-            for (pid,) in JobTable(Path(self.home) / "jobs.sqlite3")._read("SELECT pid FROM workers WHERE pid > 0"):
+            for pid in JobTable(Path(self.home) / "jobs.sqlite3").worker_pids():
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
 

@@ -307,19 +307,20 @@ def start(description: str, task: str, kind: str, config: dict, adding: int = 0,
         st.error(str(e), icon=":material/block:")
 
 
-def mine(name: str) -> bool:
-    """Whether the visitor has a checkpoint called name."""
-    return any(info.stem == name and info.owner == ui.owner_id() for info in ui.visible_models())
+def my_names() -> set[str]:
+    """The names of the visitor's own checkpoints."""
+    return {info.stem for info in ui.available_models() if info.owner == ui.owner_id()}
 
 
 def free_name(base: str) -> str:
     """base, or base-2, base-3, ...: the first name none of the visitor's checkpoints has."""
-    return next(n for n in (base if k == 1 else f"{base}-{k}" for k in range(1, 10_000)) if not mine(n))
+    taken = my_names()
+    return next(n for n in (base if k == 1 else f"{base}-{k}" for k in range(1, 10_000)) if n not in taken)
 
 
 def may_save(name: str, key: str) -> bool:
     """A new name may be saved under; one of the visitor's own only once they tick that it replaces it."""
-    if not mine(name):
+    if name not in my_names():
         return True
     st.warning(f"You already have a checkpoint called {ui.plain(name)}.", icon=":material/warning:")
     return st.checkbox(f"Replace my {ui.plain(name)} with the new one", key=key)
@@ -601,7 +602,7 @@ def upload_ui() -> None:
     ok = may_save(name, "t_upload_replace")
     if st.button("Add checkpoint", icon=":material/upload:", disabled=not ok):
         try:
-            ui.job_manager().check_room(ui.owner_id(), file.size, new_checkpoint=not mine(name))
+            ui.job_manager().check_room(ui.owner_id(), file.size, new_checkpoint=name not in my_names())
             info = import_checkpoint(file.getvalue(), name, ui.owner_id())
         except LimitReached as e:
             st.error(f"{ui.plain(file.name)} was not added: {e}", icon=":material/block:")

@@ -53,7 +53,7 @@ def kill_workers(home: Path) -> None:
     from explorer.serving.table import JobTable
 
     if (home / "jobs.sqlite3").exists():
-        for (pid,) in JobTable(home / "jobs.sqlite3")._read("SELECT pid FROM workers WHERE pid IS NOT NULL"):
+        for pid in JobTable(home / "jobs.sqlite3").worker_pids():
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
 

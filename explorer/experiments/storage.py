@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..model.checkpoint_file import read_checkpoint
-from ..model.checkpoints import OWNER_PATTERN, check_owner, save_checkpoint, user_dir
+from ..model.checkpoints import OWNER_PATTERN, check_owner, home_dir, save_checkpoint
 from ..training.loop import History
 from .results import Sweep, SweepRun
 from .spec import RunSpec, SweepConfig, SweepError
@@ -21,7 +21,7 @@ SUMMARY = "sweep.json"
 
 def user_sweeps_dir() -> Path:
     """Where the app saves the visitors' sweeps: next to the user checkpoints, never in the repo."""
-    return user_dir().parent / "sweeps"
+    return home_dir() / "sweeps"
 
 
 def shipped_sweep_dir() -> Path:

@@ -74,11 +74,15 @@ def shipped_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "checkpoints"
 
 
+def home_dir() -> Path:
+    """$RNN_EXPLORER_HOME, or ~/.rnn-explorer: the visitors' checkpoints and sweeps, the job table, logs."""
+    home = os.environ.get("RNN_EXPLORER_HOME")
+    return Path(home).expanduser() if home else Path.home() / ".rnn-explorer"
+
+
 def user_dir() -> Path:
     """$RNN_EXPLORER_HOME/checkpoints, or ~/.rnn-explorer/checkpoints; never inside shipped_dir()."""
-    home = os.environ.get("RNN_EXPLORER_HOME")
-    base = Path(home).expanduser() if home else Path.home() / ".rnn-explorer"
-    folder = base / "checkpoints"
+    folder = home_dir() / "checkpoints"
     if folder.resolve().is_relative_to(shipped_dir().resolve()):
         raise CheckpointError(
             f"the user checkpoint folder {folder} is inside the shipped checkpoints folder; "

@@ -20,7 +20,7 @@ import threading
 import time
 from pathlib import Path
 
-from ..model.checkpoints import check_owner, user_dir
+from ..model.checkpoints import check_owner, home_dir
 from . import limits, quota, tasks
 from .records import decode
 from .table import ACTIVE, JobTable, Row
@@ -29,11 +29,6 @@ ROOT = Path(__file__).resolve().parents[2]
 RAY_ADDRESS = "RNN_EXPLORER_RAY_ADDRESS"
 REAP_EVERY = 1.0  # seconds between two looks for lost workers from one server process
 KEEP_HANDLES = 256  # jobs whose progress records one server process keeps decoded
-
-
-def home_dir() -> Path:
-    """$RNN_EXPLORER_HOME (or ~/.rnn-explorer): the visitors' checkpoints and sweeps, the job table, logs."""
-    return user_dir().parent
 
 
 class Job:

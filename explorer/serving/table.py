@@ -13,6 +13,7 @@ import json
 import os
 import socket
 import sqlite3
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -88,35 +89,32 @@ class JobTable:
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(SCHEMA)
+        self._local = threading.local()  # one connection per thread, opened once: pages read every second
+        db = self._connect()
+        db.execute("PRAGMA journal_mode=WAL")
+        db.executescript(SCHEMA)
 
     def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        db.execute("PRAGMA synchronous=NORMAL")
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = self._local.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            db.execute("PRAGMA synchronous=NORMAL")
         return db
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """One transaction that holds the write lock from its first read (BEGIN IMMEDIATE)."""
         db = self._connect()
+        db.execute("BEGIN IMMEDIATE")
         try:
-            db.execute("BEGIN IMMEDIATE")
             yield db
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
-        finally:
-            db.close()
 
     def _read(self, sql: str, args: tuple = ()) -> list[tuple]:
-        db = self._connect()
-        try:
-            return db.execute(sql, args).fetchall()
-        finally:
-            db.close()
+        return self._connect().execute(sql, args).fetchall()
 
     # Jobs -----------------------------------------------------------------------------------------------------
 
@@ -236,6 +234,10 @@ class JobTable:
                 return False
             row = db.execute("SELECT stop_requested, state FROM jobs WHERE id = ?", (job_id,)).fetchone()
         return row is None or row[0] is not None or row[1] != "running"
+
+    def worker_pids(self) -> list[int]:
+        """The process ids of the workers registered now (any host)."""
+        return [pid for (pid,) in self._read("SELECT pid FROM workers WHERE pid IS NOT NULL")]
 
     def remove_worker(self, worker: str) -> None:
         with self.transaction() as db:

@@ -19,7 +19,7 @@ from ..data.digits import MNIST_FILES, Digits, load_digits, load_sample, provena
 from ..experiments.runner import run_sweep
 from ..experiments.spec import SweepConfig
 from ..experiments.storage import new_sweep_dir, sweep_config_from, user_sweeps_dir
-from ..model.checkpoints import save_checkpoint, user_dir, user_path
+from ..model.checkpoints import home_dir, save_checkpoint, user_path
 from ..model.network import ModelConfig
 from ..training import resume
 from ..training.loop import DivergedError, History, TrainConfig, train
@@ -132,7 +132,7 @@ def resume_dir(job_id: str) -> Path:
     """Where a training job keeps its latest resume point while it runs (RNN_EXPLORER_HOME/jobs/<id>)."""
     if not job_id.isalnum():
         raise ValueError(f"not a job id: {job_id!r}")
-    return user_dir().parent / "jobs" / job_id
+    return home_dir() / "jobs" / job_id
 
 
 def resume_epoch(job_id: str) -> int | None:

@@ -20,12 +20,12 @@ from ..data.digits import Digits, load_sample
 from ..data.sequences import ROW_MNIST, SequenceTask
 from ..figures.units import unit_figure
 from ..model.checkpoint_file import Checkpoint, read_checkpoint
-from ..model.checkpoints import SUFFIX, CheckpointInfo, list_checkpoints, shipped_dir, user_dir
+from ..model.checkpoints import SUFFIX, CheckpointInfo, home_dir, list_checkpoints, shipped_dir, user_dir
 from ..model.network import ModelConfig, SequenceClassifier, count_parameters, untrained_model
 from ..model.portable import MAX_DIGITS, pack
 from ..model.predictions import predict
 from ..model.unroll import Trace, trace
-from ..serving.jobs import JobManager, home_dir
+from ..serving.jobs import JobManager
 from ..training.metadata import Recorded, recorded
 
 

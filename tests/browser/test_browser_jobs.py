@@ -74,7 +74,7 @@ def running(home) -> list:
 
 
 def worker_pids(home) -> list[int]:
-    return [pid for (pid,) in JobTable(home / "jobs.sqlite3")._read("SELECT pid FROM workers WHERE pid IS NOT NULL")]
+    return JobTable(home / "jobs.sqlite3").worker_pids()
 
 
 def test_a_job_survives_kill_9_of_the_server_and_an_unwatched_one_resumes(browser, home):

@@ -34,7 +34,7 @@ def until(condition, timeout: float = 60.0) -> None:
 
 
 def worker_pids(m: JobManager) -> list[int]:
-    return [pid for (pid,) in m.table._read("SELECT pid FROM workers WHERE pid IS NOT NULL")]
+    return m.table.worker_pids()
 
 
 @pytest.fixture
