@@ -29,13 +29,15 @@ def _layout(fig: go.Figure, height: int, **kwargs) -> go.Figure:
     return fig
 
 
-def _digit_band(fig: go.Figure, rows: int, T: int, **where) -> None:
-    """Shade the digit's rows (1..rows) when the sequence goes on after them."""
-    if rows < T:
-        fig.add_vrect(x0=0.5, x1=rows + 0.5, fillcolor="#fde68a", opacity=0.25, line_width=0, **where)
+def _digit_band(fig: go.Figure, rows: int | range, T: int, **where) -> None:
+    """Shade the digit's rows (the steps of `rows`, 0-based; an int n: the first n) when the sequence has others."""
+    rows = range(rows) if isinstance(rows, int) else rows
+    if len(rows) < T:
+        fig.add_vrect(x0=rows.start + 0.5, x1=rows.stop + 0.5, fillcolor="#fde68a", opacity=0.25, line_width=0, **where)
         fig.add_annotation(
-            x=rows / 2, y=0.02, yref="y domain", text="the digit's rows", showarrow=False, yanchor="bottom", **where
-        )
+            x=(rows.start + rows.stop + 1) / 2, y=0.02, yref="y domain", text="the digit's rows", showarrow=False,
+            yanchor="bottom", **where,
+        )  # fmt: skip
 
 
 def memory_figure(curves: dict[str, np.ndarray], rows: int, height: int = 420) -> go.Figure:

@@ -26,7 +26,7 @@ def prediction_reading(label: str, probs: np.ndarray, digit_label: int | None, s
 def accuracy_reading(label: str, accuracy: float, task_name: str, digits: int) -> str:
     """A model's accuracy on its task against chance."""
     above = accuracy - CHANCE
-    how = "no better than chance" if above < 0.05 else "well above chance" if accuracy >= 0.7 else "above chance"
+    how = "within 5 points of chance" if above < 0.05 else "well above chance" if accuracy >= 0.7 else "above chance"
     return (
         f"On {digits:,} test digits read as {task_name}, the {label} is right {percent(accuracy)} of the time: "
         f"{how} (10%)."
@@ -87,7 +87,7 @@ def product_reading(product: float, bound: float, steps: int, T: int, step_norms
 def truncation_reading(grad: np.ndarray, full: np.ndarray, k: int, digit_rows: range) -> str:
     """grad, full (T,): median ‖∂L/∂h_t‖ per row with BPTT truncated to k and with full BPTT."""
     T = len(grad)
-    zero = int(np.sum(grad == 0))
+    zero = next((t for t, g in enumerate(grad) if g != 0), T)  # the earliest rows, up to the first that gets any
     reached = [r for r in digit_rows if grad[r] > 0]
     digit = (
         "none of the digit's rows gets any gradient: training cannot learn from the ink"
@@ -108,22 +108,33 @@ def sweep_reading(means: dict[str, dict], k: int, full_k: int) -> str:
         for kind, by_k in means.items()
         if k in by_k and full_k in by_k
     ]
+    if not parts:
+        return f"No cell of this experiment was trained with k = {k}."
     return f"Trained with k = {k} (mean over seeds): " + "; ".join(parts) + "."
 
 
-def bias_reading(bias: str, history: list[float], final: float, init_keep: float, delay: int) -> str:
-    """history: test accuracy per epoch of the LSTM trained with forget-gate bias `bias`."""
+def bias_reading(
+    bias: str, history: list[float], final: float, init_keep: float, delay: int, rows: str = "blank"
+) -> str:
+    """history: test accuracy per epoch of the LSTM trained with forget-gate bias `bias`; rows: the kind of the
+    `delay` rows after the digit (blank or noise)."""
     first = next((i + 1 for i, a in enumerate(history) if a >= 0.5), None)
     when = f"first passed 50% after epoch {first}" if first else "never passed 50%"
-    return (
-        f"With forget bias {bias}, before training the forget gates keep a median {init_keep:.2g} of a cell "
-        f"across the {delay} blank rows; trained, the LSTM {when} and ended at {percent(final)}."
+    keep = (
+        f"before training the forget gates keep a median {init_keep:.2g} of a cell across the {delay} {rows} rows"
+        if delay
+        else "its task has no rows after the digit"
     )
+    return f"With forget bias {bias}, {keep}; trained, the LSTM {when} and ended at {percent(final)}."
 
 
-def accuracy_table_reading(accuracies: dict[str, float], delay: int, trained: int) -> str:
-    """accuracies[label] at a delay of `delay` rows, for models trained at `trained`."""
+def accuracy_table_reading(accuracies: dict[str, float], delay: int, trained: int | None) -> str:
+    """accuracies[label] at a delay of `delay` rows, for models all trained at `trained` rows of the same kind
+    (None: trained on other tasks, or not all on the same one)."""
     parts = ", ".join(f"{label} {percent(a)}" for label, a in accuracies.items())
     best = max(accuracies, key=accuracies.get)
-    where = "the delay they were trained on" if delay == trained else f"trained on {trained}"
+    if trained is None:
+        where = "not the task they were trained on"
+    else:
+        where = "the delay they were trained on" if delay == trained else f"trained on {trained}"
     return f"With {delay} rows after the digit ({where}): {parts}. Best: {best}."

@@ -9,7 +9,7 @@ import torch
 
 from ..analysis.chain import bptt_chain
 from ..analysis.lesson import delay_rows, delay_task, forget_gates, gradient_by_row, kept_fraction, task_accuracy
-from ..data.sequences import ROWS, SequenceTask, digit_sequence
+from ..data.sequences import SequenceTask, digit_sequence
 from ..experiments.spec import FULL
 from ..experiments.storage import load_sweep, shipped_sweep_dir
 from ..figures import lesson as figures
@@ -222,7 +222,8 @@ def watch_step(step: Step, value, height: int, screen: int | None, key: str) -> 
         readings.accuracy_reading(kind, _accuracy(checkpoint, mkey, task), task.name, len(sample()[1])),
     ]
     if info.config.kind == "lstm":
-        f, c = tr.get(0, 0, "f")[0], tr.get(0, 0, "c")[0]
+        last = info.config.num_layers - 1  # the layer forget_gates reads too
+        f, c = tr.get(last, 0, "f")[0], tr.get(last, 0, "c")[0]
         out.append(readings.gate_reading(f, c))
         rows = delay_rows(task)
         if len(rows):
@@ -243,8 +244,8 @@ def memory_step(step: Step, value, height: int) -> list[str]:
     for name in names:
         checkpoint, mkey = _model(name)
         curves[labels[name]] = trace_digit(checkpoint, mkey, sequence).probs[0, :, label]
-    st.plotly_chart(figures.memory_figure(curves, ROWS, height), theme=None, key="lesson_memory")
-    return [readings.memory_reading(curves, ROWS)]
+    st.plotly_chart(figures.memory_figure(curves, task.digit_rows, height), theme=None, key="lesson_memory")
+    return [readings.memory_reading(curves, task.digit_rows.stop)]
 
 
 def chain_step(step: Step, value, height: int) -> list[str]:
@@ -255,9 +256,9 @@ def chain_step(step: Step, value, height: int) -> list[str]:
     untrained = step.params.get("weights") == "untrained"
     chain = _chain(checkpoint, mkey, task, digit, untrained)
     steps = int(value) if step.tryit.control == "truncation" else None
-    fig = figures.chain_figure(chain.delta, chain.product_norm, chain.bound, ROWS, height, steps)
+    fig = figures.chain_figure(chain.delta, chain.product_norm, chain.bound, task.digit_rows, height, steps)
     st.plotly_chart(fig, theme=None, key="lesson_chain")
-    out = [readings.chain_reading(chain.delta, ROWS)]
+    out = [readings.chain_reading(chain.delta, task.digit_rows.stop)]
     if steps:
         T = task.T
         out.append(
@@ -274,7 +275,8 @@ def truncation_step(step: Step, value, height: int) -> list[str]:
     task = _model_task(name)
     k = int(value)
     grad, full = _gradient(checkpoint, mkey, task, k), _gradient(checkpoint, mkey, task, None)
-    st.plotly_chart(figures.truncation_figure(grad, full, k, ROWS, height), theme=None, key="lesson_truncation")
+    fig = figures.truncation_figure(grad, full, k, task.digit_rows, height)
+    st.plotly_chart(fig, theme=None, key="lesson_truncation")
     return [readings.truncation_reading(grad, full, k, task.digit_rows)]
 
 
@@ -291,10 +293,12 @@ def forget_step(step: Step, value, height: int) -> list[str]:
     task = _model_task(by_bias[chosen])
     histories = {b: _model(n)[0].meta.get("history", {}).get("test_accuracy", []) for b, n in by_bias.items()}
     f_rows = _forget_rows(checkpoint, mkey, task)
-    st.plotly_chart(figures.bias_figure(histories, chosen, f_rows, ROWS, height), theme=None, key="lesson_forget")
+    fig = figures.bias_figure(histories, chosen, f_rows, task.digit_rows, height)
+    st.plotly_chart(fig, theme=None, key="lesson_forget")
     bias = checkpoint.meta.get("train_config", {}).get("forget_bias")  # None: PyTorch's own init
     keep = _initial_keep(checkpoint.config.to_dict(), bias, task)
-    return [readings.bias_reading(chosen, histories[chosen], checkpoint.accuracy, keep, len(delay_rows(task)))]
+    rows = len(delay_rows(task))
+    return [readings.bias_reading(chosen, histories[chosen], checkpoint.accuracy, keep, rows, task.kind)]
 
 
 def accuracy_step(step: Step, value, height: int) -> list[str]:
@@ -306,7 +310,10 @@ def accuracy_step(step: Step, value, height: int) -> list[str]:
         checkpoint, mkey = _model(name)
         accs[labels[name]] = _accuracy(checkpoint, mkey, task)
     st.plotly_chart(figures.accuracy_figure(accs, int(value), height), theme=None, key="lesson_accuracy")
-    return [readings.accuracy_table_reading(accs, int(value), _model_task(names[0]).delay)]
+    trained = {(_model_task(n).kind, _model_task(n).delay, _model_task(n).at) for n in names}
+    (kind, delay, at), *others = trained
+    same = not others and kind == task.kind and at == "after"  # every model trained on rows like these
+    return [readings.accuracy_table_reading(accs, int(value), delay if same else None)]
 
 
 def show_step(step: Step, value, height: int, screen: int | None, key: str) -> list[str]:

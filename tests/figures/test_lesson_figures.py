@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from explorer.data.sequences import SequenceTask
 from explorer.figures import lesson as figures
 
 
@@ -32,3 +33,10 @@ def test_truncation_sweep_bias_and_accuracy_figures():
     assert fig.layout.font.size == 13 and figures.accuracy_figure({"RNN": 0.5}, 40, 880).layout.font.size == 18
     fig = figures.accuracy_figure({"RNN": 0.05, "LSTM": 0.4}, 40)
     assert list(fig.data[0].y) == [0.05, 0.4] and list(fig.data[0].text) == ["5%", "40%"]
+
+
+def test_the_digit_band_follows_a_delay_before_the_digit():
+    rows = SequenceTask("blank", 20, "before").digit_rows
+    band = figures.memory_figure({"RNN": np.linspace(0, 1, 48)}, rows).layout.shapes[0]
+    assert (band.x0, band.x1) == (20.5, 48.5)
+    assert not figures.memory_figure({"RNN": np.linspace(0, 1, 28)}, range(28)).layout.shapes  # nothing after it

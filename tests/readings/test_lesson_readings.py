@@ -93,7 +93,7 @@ def test_prediction_and_accuracy_of_a_plain_rnn(name, kind, delay, digit):
     acc = float(np.mean(fused_probs(ckpt.model, all_x)[:, -1].argmax(-1) == TEST.labels))
     text = readings.accuracy_reading("RNN", acc, "the task", len(TEST))
     assert f"right {round(100 * acc)}% of the time" in text
-    assert ("no better than chance" in text) == (acc < 0.15)
+    assert ("within 5 points of chance" in text) == (acc < 0.15)
 
 
 @pytest.mark.parametrize("name,delay", [("lstm-128", 0), ("delay-lstm-64", 20)])
@@ -230,3 +230,15 @@ def test_accuracy_table_reading_at_other_delays(delay):
 def test_percentages_round_as_the_tests_expect():
     assert [readings.percent(x) for x in (0.004, 0.125, 0.916)] == ["0%", f"{12.5:.0f}%", "92%"]
     assert re.fullmatch(r"\d+%", readings.percent(0.5))
+
+
+def test_readings_stay_true_off_the_built_in_lessons_settings():
+    """A teacher's lesson may show other models and tasks: each sentence still says only what holds."""
+    text = readings.truncation_reading(np.array([0.0, 1.0, 0.0, 2.0]), np.ones(4), 2, range(4))
+    assert "the 1 earliest of 4 rows get exactly zero gradient" in text  # a later zero row is not "earliest"
+    assert readings.sweep_reading({"lstm": {48: 0.9}}, 8, 48) == "No cell of this experiment was trained with k = 8."
+    text = readings.bias_reading("1", [0.6], 0.9, 0.3, 20, "noise")
+    assert "across the 20 noise rows" in text and "blank" not in text
+    assert "its task has no rows after the digit" in readings.bias_reading("1", [0.6], 0.9, 1.0, 0)
+    text = readings.accuracy_table_reading({"RNN": 0.2, "LSTM": 0.9}, 20, None)
+    assert "(not the task they were trained on)" in text and "the delay they were trained on" not in text
