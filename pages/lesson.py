@@ -14,14 +14,10 @@ good = [x for x in found if not isinstance(x, LessonError)]
 if not good:
     st.error("No lesson file could be loaded; the sidebar says why.", icon=":material/error:")
 with st.sidebar:
-    screen = ui.url_toggle(
-        "Presentation mode",
-        "present",
-        present.presenting() is not None,
+    screen = present.presentation_toggle(
         help="For a projector: the step fills a 1280x720 screen (?present=1080 for 1920x1080), no sidebar. "
-        "Keys: ←/→ or PageUp/PageDown turn the steps.",
+        "Keys: ←/→ or PageUp/PageDown turn the steps."
     )
-    screen = present.presenting()
     for error in (x for x in found if isinstance(x, LessonError)):
         st.error(f"Lesson file not loaded: {ui.plain(error)}", icon=":material/error:")
     if not good:

@@ -4,10 +4,8 @@ the right class row by row, how much of a cell the forget gates keep, and the pe
 import numpy as np
 import torch
 
-from ..data.digits import Digits
 from ..data.sequences import ROWS, SequenceTask
 from ..model.network import SequenceClassifier
-from ..model.predictions import predict
 from ..model.unroll import trace
 from .gradients import bptt_profile
 
@@ -15,11 +13,6 @@ from .gradients import bptt_profile
 def delay_task(kind: str, delay: int) -> SequenceTask:
     """The digit's rows then `delay` blank or noise rows (plain rows when delay is 0)."""
     return SequenceTask(kind, delay, "after") if delay else SequenceTask()
-
-
-def task_accuracy(model: SequenceClassifier, digits: Digits, task: SequenceTask) -> float:
-    """Share of `digits` the model gets right when each is read as a sequence of `task`."""
-    return float(np.mean(predict(model, digits, task=task) == digits.labels))
 
 
 def forget_gates(model: SequenceClassifier, x: torch.Tensor) -> np.ndarray:

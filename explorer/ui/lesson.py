@@ -8,7 +8,7 @@ import streamlit as st
 import torch
 
 from ..analysis.chain import bptt_chain
-from ..analysis.lesson import delay_rows, delay_task, forget_gates, gradient_by_row, kept_fraction, task_accuracy
+from ..analysis.lesson import delay_rows, delay_task, forget_gates, gradient_by_row, kept_fraction
 from ..data.sequences import SequenceTask, digit_sequence
 from ..experiments.spec import FULL
 from ..experiments.storage import load_sweep, shipped_sweep_dir
@@ -18,7 +18,7 @@ from ..model.predictions import settled_after
 from ..readings import lesson as readings
 from ..readings.lesson_file import Lesson, LessonError, Step, lesson_files, load_lesson, missing_models
 from .browser_view import view_blob, view_options, watch_view
-from .loaders import available_models, load_model, model_blob, recorded_meta, sample, trace_digit
+from .loaders import available_models, load_model, model_blob, predicted_classes, recorded_meta, sample, trace_digit
 from .state import plain, remember, remembered, synced
 
 BATCH = 64  # test digits behind a per-row gradient or forget-gate curve
@@ -157,9 +157,9 @@ def _test_digit(index: int) -> tuple[np.ndarray, int]:
     return test.images[index].astype(np.float32) / 255.0, int(test.labels[index])
 
 
-@st.cache_data(show_spinner="Testing on 1,000 digits…", max_entries=64)
-def _accuracy(_checkpoint, model_key: str, task: SequenceTask) -> float:
-    return task_accuracy(_checkpoint.model, sample()[1], task)
+def _accuracy(checkpoint, model_key: str, task: SequenceTask) -> float:
+    """Share of the bundled test digits right, from the predictions the Watch view's blob caches as well."""
+    return float(np.mean(predicted_classes(checkpoint, model_key, task) == sample()[1].labels))
 
 
 def _batch(task: SequenceTask) -> tuple[torch.Tensor, torch.Tensor]:

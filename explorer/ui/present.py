@@ -23,15 +23,15 @@ def presenting() -> int | None:
     return SCREENS.get(str(remembered("present", "0")))
 
 
-def presentation_toggle() -> int | None:
+WATCH_HELP = (
+    "For a projector: the animation and the prediction fill a 1280x720 screen (?present=1080 for 1920x1080), no "
+    "sidebar. Keys: Space play/pause, ←/→ a row, N next digit, M next model."
+)
+
+
+def presentation_toggle(help: str = WATCH_HELP) -> int | None:
     """The sidebar's switch for presentation mode (kept in the URL as ?present=…); returns presenting()."""
-    url_toggle(
-        "Presentation mode",
-        "present",
-        presenting() is not None,
-        help="For a projector: the animation and the prediction fill a 1280x720 screen (?present=1080 for "
-        "1920x1080), no sidebar. Keys: Space play/pause, ←/→ a row, N next digit, M next model.",
-    )
+    url_toggle("Presentation mode", "present", presenting() is not None, help=help)
     return presenting()
 
 
