@@ -481,7 +481,8 @@ def stop_ui(job: Job) -> None:
 
 def job_ui(job: Job) -> None:
     """The visitor's latest job (found again after a reload), redrawn every second while active."""
-    was_active = job.active
+    drawn = job.status  # the whole page (its table of jobs too) is redrawn when this changes
+    was_active = drawn in ("queued", "running")
 
     @st.fragment(run_every=1.0 if was_active else None)
     def live() -> None:
@@ -497,7 +498,7 @@ def job_ui(job: Job) -> None:
         elif job.running:
             download_progress_ui(job)
         stop_ui(job)
-        if was_active and not job.active:
+        if job.status != drawn:  # started, or ended: the rest of the page follows
             st.rerun()
 
     live()
@@ -582,7 +583,8 @@ def activity_ui() -> None:
                 "ends in": "…" if left is None else duration(left),
             }
         )
-    st.caption(f"On this server now ({ui.job_manager().limit} jobs run at once; more wait in a queue):")
+    n = ui.job_manager().limit
+    st.caption(f"On this server now ({n} job{' runs' if n == 1 else 's run'} at once; more wait in a queue):")
     st.dataframe(rows, hide_index=True, key="t_activity")
 
 
