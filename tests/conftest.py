@@ -109,7 +109,8 @@ def launch_app(home: Path, port: int | None = None, **env_extra: str) -> tuple[s
 @pytest.fixture(scope="session")
 def app_server(server_home):
     """The browser tests' shared server, with its own user directory; yields (base URL, process)."""
-    url, proc = launch_app(server_home)
+    # Two workers: a job another browser test is still ending (a stop saves its weights first) never holds up the next.
+    url, proc = launch_app(server_home, RNN_EXPLORER_WORKERS="2")
     try:
         yield url, proc
     finally:

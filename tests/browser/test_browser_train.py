@@ -35,7 +35,7 @@ def test_train_watch_the_curve_grow_then_stop(page, app_url):
     assert "--hidden 16 --epochs 20 --batch-size 16" in page.locator('[data-testid="stCode"]').first.inner_text()
 
     page.get_by_role("button", name="Start training").click()
-    page.wait_for_selector(".st-key-t_curves .js-plotly-plot", timeout=60_000)
+    page.wait_for_selector(".st-key-t_curves .js-plotly-plot", timeout=120_000)
     first = progress(page)
     page.wait_for_timeout(3000)
     later = progress(page)
