@@ -9,7 +9,7 @@ experiments.storage saves each as it finishes, so a stopped sweep resumes where 
 from dataclasses import dataclass, field
 
 from ..data.sequences import DelayAt, SequenceTask, TaskKind
-from ..model.network import KINDS, Kind, ModelConfig
+from ..model.network import KINDS, NAMES, Kind, ModelConfig
 from ..training.loop import TrainConfig
 from ..training.losses import LossAt, check_loss_at
 from ..training.truncation import FAMILIES, Family, family_truncation
@@ -56,6 +56,10 @@ class SweepConfig:
     forget_bias: float | None = field(
         default=None,
         metadata={"help": "LSTM forget-gate bias at init (the source tutorials use 1.0); 0 = PyTorch's init"},
+    )
+    chrono: bool = field(
+        default=False,
+        metadata={"help": "chrono initialisation of every gated cell's forget-like bias (Tallec & Ollivier 2018)"},
     )
     task: TaskKind = field(
         default="rows", metadata={"help": "rows: the digit's 28 rows; blank/noise: then `delay` blank or noise rows"}
@@ -146,6 +150,7 @@ class SweepConfig:
             delay=self.delay,
             delay_at=self.delay_at,
             forget_bias=self.forget_bias if spec.kind == "lstm" else None,
+            chrono=self.chrono and spec.kind != "rnn",
             freeze_input=spec.frozen,
             device="cpu",
             snapshots=False,  # a sweep compares end points; its folder stays lean
@@ -169,15 +174,16 @@ class SweepConfig:
 
     @property
     def label(self) -> str:
-        kinds = "/".join(k.upper() for k in self.kinds)
+        kinds = "/".join(NAMES[k] for k in self.kinds)
         bias = f" (forget bias {self.forget_bias:g})" if self.forget_bias is not None and "lstm" in self.kinds else ""
+        bias += " (chrono init)" if self.chrono else ""
         where = "the last row" if self.loss_at == "last" else "every row"
         return f"{kinds}-{self.hidden_size}{bias} on {self.sequence_task.name}, loss at {where}"
 
 
 def run_label(spec: RunSpec, T: int) -> str:
     """e.g. 'LSTM, full BPTT', 'GRU, TBPTT(16, 16)', 'LSTM, full BPTT, W_ih frozen'."""
-    kind = spec.kind.upper()
+    kind = NAMES[spec.kind]
     if spec.scheme == FULL:
         return f"{kind}, full BPTT" + (", W_ih frozen" if spec.frozen else "")
     return f"{kind}, {family_truncation(spec.scheme, spec.k, spec.k1).label(T)}"

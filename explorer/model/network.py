@@ -3,17 +3,28 @@
 import threading
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from typing import Literal, get_args
 
 import torch
 from torch import nn
 
-Kind = Literal["rnn", "lstm", "gru"]
+from .mincells import MinRNN
+
+Kind = Literal["rnn", "lstm", "gru", "mingru", "minlstm"]
 KINDS: tuple[str, ...] = get_args(Kind)
 INPUT_SIZE = 28  # one image row per timestep
 NUM_CLASSES = 10
-GATES = {"rnn": (), "lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}
+GATES = {
+    "rnn": (),
+    "lstm": ("i", "f", "g", "o"),
+    "gru": ("r", "z", "n"),
+    "mingru": ("z", "n"),
+    "minlstm": ("f", "i", "g"),
+}
 MODULES = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+MIN_KINDS = ("mingru", "minlstm")  # gates from x_t alone, no W_hh: explorer.mincells
+NAMES = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU", "mingru": "minGRU", "minlstm": "minLSTM"}
 
 
 @dataclass(frozen=True)
@@ -43,7 +54,7 @@ class ModelConfig:
     @property
     def label(self) -> str:
         """Short human name, e.g. 'BiLSTM-128' or 'LSTM-2x128'."""
-        name = ("Bi" if self.bidirectional else "") + self.kind.upper()
+        name = ("Bi-" if self.kind in MIN_KINDS else "Bi") * self.bidirectional + NAMES[self.kind]
         layers = f"{self.num_layers}x" if self.num_layers > 1 else ""
         return f"{name}-{layers}{self.hidden_size}"
 
@@ -61,7 +72,8 @@ class SequenceClassifier(nn.Module):
     def __init__(self, config: ModelConfig):
         super().__init__()
         self.config = config
-        self.rnn = MODULES[config.kind](
+        module = partial(MinRNN, config.kind) if config.kind in MIN_KINDS else MODULES[config.kind]
+        self.rnn = module(
             input_size=INPUT_SIZE,
             hidden_size=config.hidden_size,
             num_layers=config.num_layers,
@@ -93,9 +105,10 @@ def final_hidden(config_or_model: "ModelConfig | SequenceClassifier", state) -> 
 
 
 def layer_weights(model: SequenceClassifier, layer: int, direction: int) -> tuple:
-    """(W_ih, b_ih, W_hh, b_hh) of one layer and direction (0 forward, 1 backward) of the fused module."""
+    """(W_ih, b_ih, W_hh, b_hh) of one layer and direction (0 forward, 1 backward); W_hh and b_hh are None for
+    minGRU and minLSTM, whose gates read x_t only."""
     sfx = f"_l{layer}" + ("_reverse" if direction else "")
-    return tuple(getattr(model.rnn, f"{n}{sfx}") for n in ("weight_ih", "bias_ih", "weight_hh", "bias_hh"))
+    return tuple(getattr(model.rnn, f"{n}{sfx}", None) for n in ("weight_ih", "bias_ih", "weight_hh", "bias_hh"))
 
 
 @contextmanager
@@ -136,13 +149,34 @@ def spectral_radius(w: torch.Tensor) -> float:
     return float(torch.linalg.eigvals(w.detach().double()).abs().max())
 
 
+# Where each gated cell's forget-like bias sits (a slice of b_ih, in units of H) and its sign: +1 when the gate's
+# value is the share of the old state kept (LSTM f, GRU z, minLSTM f), -1 when it is the share replaced (minGRU z).
+# The paired input gate (LSTM i, minLSTM i) gets minus the forget bias; GRU and minGRU have none of their own.
+CHRONO_SLOTS = {"lstm": (1, 1, 0), "gru": (1, 1, None), "minlstm": (0, 1, 1), "mingru": (0, -1, None)}
+
+
+def chrono_biases(hidden_size: int, t_max: int, seed: int) -> torch.Tensor:
+    """Chrono initialisation (Tallec & Ollivier 2018): forget biases log(U[1, t_max − 1]), (H,), from seed."""
+    if t_max < 3:
+        raise ValueError(f"chrono initialisation needs a longest time scale of 3 or more rows, got {t_max}")
+    u = torch.rand(hidden_size, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    return torch.log(1 + u * (t_max - 2)).float()
+
+
 @torch.no_grad()
 def init_weights(
-    model: SequenceClassifier, forget_bias: float | None = None, recurrent_scale: float | None = None
+    model: SequenceClassifier,
+    forget_bias: float | None = None,
+    recurrent_scale: float | None = None,
+    chrono: int | None = None,
+    seed: int = 0,
 ) -> SequenceClassifier:
-    """Re-set the LSTM forget bias and/or the spectral radius of W_hh in place; None leaves torch's init."""
+    """Re-set the LSTM forget bias, the spectral radius of W_hh, or (chrono = T_max, the task's length) the
+    forget-like gates' biases by chrono initialisation drawn from seed, in place; None leaves torch's init."""
     cfg = model.config
     H = cfg.hidden_size
+    if chrono is not None and cfg.kind not in CHRONO_SLOTS:
+        raise ValueError("chrono initialisation needs a gated cell (LSTM, GRU, minGRU or minLSTM)")
     for layer in range(cfg.num_layers):
         for d in range(cfg.num_directions):
             _, b_ih, w_hh, b_hh = layer_weights(model, layer, d)
@@ -150,7 +184,15 @@ def init_weights(
                 # The forget gate's total bias b_if + b_hf, as the tutorials' `forget_bias=1.0`; gates i, f, g, o.
                 b_ih[H : 2 * H] = forget_bias
                 b_hh[H : 2 * H] = 0.0
-            if recurrent_scale is not None:
+            if chrono is not None:
+                forget, sign, paired = CHRONO_SLOTS[cfg.kind]
+                b_f = chrono_biases(H, chrono, seed + 1000 * layer + 100 * d)  # its own draw per layer/direction
+                for slot, value in ((forget, sign * b_f), (paired, -b_f)):
+                    if slot is not None:
+                        b_ih[slot * H : (slot + 1) * H] = value  # the total bias: b_hh's share set to 0
+                        if b_hh is not None:
+                            b_hh[slot * H : (slot + 1) * H] = 0.0
+            if recurrent_scale is not None and w_hh is not None:
                 # A tanh RNN's gradient vanishes below a radius of about 1 and explodes above; torch gives ~0.58.
                 for block in w_hh.split(H):  # views: one (H, H) block per gate
                     block.mul_(recurrent_scale / spectral_radius(block))
@@ -158,7 +200,11 @@ def init_weights(
 
 
 def untrained_model(
-    config: ModelConfig, seed: int = 0, forget_bias: float | None = None, recurrent_scale: float | None = None
+    config: ModelConfig,
+    seed: int = 0,
+    forget_bias: float | None = None,
+    recurrent_scale: float | None = None,
+    chrono: int | None = None,
 ) -> SequenceClassifier:
     """A freshly initialised model (eval mode): the same seed gives the same weights."""
-    return init_weights(seeded_model(config, seed), forget_bias, recurrent_scale).eval()
+    return init_weights(seeded_model(config, seed), forget_bias, recurrent_scale, chrono, seed).eval()

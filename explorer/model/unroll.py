@@ -7,7 +7,8 @@ import torch
 import torch.nn.functional as F
 from torch.nn.utils.rnn import pack_padded_sequence
 
-from .network import GATES, ModelConfig, SequenceClassifier, evaluating, final_hidden, layer_weights
+from . import mincells
+from .network import GATES, MIN_KINDS, ModelConfig, SequenceClassifier, evaluating, final_hidden, layer_weights
 
 DIRECTIONS = ("forward", "backward")
 
@@ -57,7 +58,7 @@ class DirectionRun:
     h: list  # h_t, (B, H) each
     h_prev: list  # the h each step read: its own node, so a gradient wrt it is the restart partial
     c_prev: list  # the c each step read (LSTM, else empty), likewise
-    hh: list  # W_hh h_{t-1} + b_hh, (B, G*H): where dL/dW_hh enters
+    hh: list  # W_hh h_{t-1} + b_hh, (B, G*H): where dL/dW_hh enters (empty for minGRU/minLSTM: no W_hh)
     c: list  # LSTM cell state, else empty
     gates: dict  # gate letter -> list of (B, H)
 
@@ -69,7 +70,7 @@ def run_direction(
     detached; step_hook(t, state) may transform the state entering step t (e.g. scale its gradient); `initial`
     is the (h, c) before the first step (zeros if None)."""
     B, T, _ = xp.shape
-    H = w_hh.shape[1]
+    H = xp.shape[2] // mincells.GATE_COUNT[kind] if w_hh is None else w_hh.shape[1]
     h, c = initial if initial is not None else (xp.new_zeros(B, H), xp.new_zeros(B, H))
     run = DirectionRun([], [], [], [], [], {g: [] for g in GATES[kind]})
     for t in range(T):
@@ -88,10 +89,13 @@ def run_direction(
             run.c.append(c)
         elif kind == "gru":
             h, a, gates = gru_step(xp[:, t], h, w_hh, b_hh)
+        elif kind in MIN_KINDS:
+            (h, gates), a = mincells.step(kind, xp[:, t], h), None  # no W_hh: nothing to record for dL/dW_hh
         else:
             h, a, gates = rnn_step(xp[:, t], h, w_hh, b_hh)
         run.h.append(h)
-        run.hh.append(a)
+        if a is not None:
+            run.hh.append(a)
         for name, value in gates.items():
             run.gates[name].append(value)
     return run
@@ -259,9 +263,12 @@ def one_layer_states(model: SequenceClassifier, x: torch.Tensor) -> tuple[list, 
         if d:  # the backward direction's reading order
             xs, hs = xs.flip(1), hs.flip(1)
         h_prev = torch.cat([hs.new_zeros(B, 1, H), hs[:, :-1]], dim=1)
-        xp, a = F.linear(xs, w_ih, b_ih), F.linear(h_prev, w_hh, b_hh)
+        xp = F.linear(xs, w_ih, b_ih)
+        a = None if w_hh is None else F.linear(h_prev, w_hh, b_hh)
         named = {}
-        if kind == "lstm":
+        if kind in MIN_KINDS:
+            named = mincells.gates(kind, xp)  # every gate reads x_t alone
+        elif kind == "lstm":
             i, f, g, o = (xp + a).chunk(4, dim=-1)
             i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
             c, cell = torch.empty_like(i), i.new_zeros(B, H)
@@ -285,7 +292,9 @@ def trace(model: SequenceClassifier, x: torch.Tensor) -> Trace:
         if model.config.num_layers == 1:
             states, out = one_layer_states(model, x)
             H = model.config.hidden_size
-            if model.config.bidirectional:
+            if model.config.bidirectional and model.config.kind in MIN_KINDS:
+                logits = prefix_logits(model, x)  # the scan runs every prefix at once
+            elif model.config.bidirectional:
                 logits = one_layer_prefix_logits(model, x, out[..., :H])
             else:
                 logits = model.head(out)

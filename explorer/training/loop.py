@@ -85,6 +85,13 @@ class TrainConfig:
         default=None,
         metadata={"help": "LSTM forget-gate bias at init (the source tutorials use 1.0); 0 = PyTorch's init"},
     )
+    chrono: bool = field(
+        default=False,
+        metadata={
+            "help": "chrono initialisation of the forget-like gate's bias, log U[1, T-1] with T the task's rows "
+            "(Tallec & Ollivier 2018); LSTM, GRU, minGRU, minLSTM"
+        },
+    )
     freeze_input: bool = field(
         default=False,
         metadata={"help": "keep the input weights W_ih at their initial values (a control: random input features)"},
@@ -106,6 +113,7 @@ class TrainConfig:
             (self.k is None or self.k >= 1, f"k must be >= 1 (or 0 for full BPTT), got {self.k}"),
             (self.loss_at in LOSS_AT, f"loss_at must be one of {LOSS_AT}, got {self.loss_at!r}"),
             (self.device in get_args(Device), f"device must be auto, cpu or cuda, got {self.device!r}"),
+            (not (self.chrono and self.forget_bias is not None), "chrono initialisation sets the forget bias itself"),
         ]
         for ok, message in checks:
             if not ok:
@@ -317,7 +325,8 @@ def train(
     """
     device = pick_device(cfg.device)
     if model is None:
-        model = init_weights(seeded_model(model_cfg, cfg.seed), forget_bias=cfg.forget_bias)
+        chrono = cfg.sequence_task.T if cfg.chrono else None
+        model = init_weights(seeded_model(model_cfg, cfg.seed), cfg.forget_bias, chrono=chrono, seed=cfg.seed)
     model = model.to(device).train()
     if cfg.freeze_input:
         for name, p in model.rnn.named_parameters():

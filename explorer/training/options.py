@@ -2,7 +2,7 @@
 
 A field's type gives the flag's kind: a Literal gives its choices; a bool gives a switch (`--name` when it
 defaults to False, `--no-name` when it defaults to True); `X | None` accepts 0 for None (`--clip 0` = off).
-`tuple[X, ...]` takes one or more values (`--ks 4 8 16`).
+`tuple[X, ...]` takes values (`--ks 4 8 16`; `--ks` alone for none, where the config allows none).
 `metadata={"help": ..., "flag": ...}` gives the help text and, where it differs from the field's name, the flag.
 """
 
@@ -67,7 +67,7 @@ def add_flags(parser: argparse.ArgumentParser, cls) -> None:
             type=kind,
             choices=choices,
             default=list(default) if several else default,
-            nargs="+" if several else None,
+            nargs="*" if several else None,
             help=f"{text}{note} (default: %(default)s)",
         )
 
