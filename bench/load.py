@@ -100,12 +100,12 @@ class Server:
     """`streamlit run explorer/app.py` on a port, with a home of its own (and extra environment variables); its
     CPU time and memory."""
 
-    def __init__(self, port: int, **env: str):
+    def __init__(self, port: int, app: str = "explorer/app.py", **env: str):
         self.port = port
         self.home = tempfile.mkdtemp(prefix="rnn-explorer-load-")
         self.started = time.perf_counter()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "explorer/app.py", "--server.headless", "true"]
+            [sys.executable, "-m", "streamlit", "run", app, "--server.headless", "true"]
             + ["--server.port", str(port), "--browser.gatherUsageStats", "false"],
             cwd=ROOT,
             env=dict(os.environ, RNN_EXPLORER_HOME=self.home, **env),
@@ -160,13 +160,13 @@ async def fresh_views(port: int, n: int, digit: int | None = None) -> tuple[list
     return times, most
 
 
-async def crowd(port: int, visitors: int, spread: float, presses: int) -> tuple[list, int]:
+async def crowd(port: int, visitors: int, spread: float, presses: int, page: str = "watch") -> tuple[list, int]:
     """`visitors` sessions arriving within `spread` seconds: each opens Watch it read, then presses N `presses`
     times (answered in the browser: nothing goes to the server) and stays until all have opened."""
 
     async def one(i: int) -> tuple[float, int, Visitor]:
         await asyncio.sleep(random.uniform(0, spread))
-        v = Visitor(port, "watch")
+        v = Visitor(port, page)
         opened = await v.open(f"digit={random.randrange(DIGITS)}")
         for _ in range(presses):
             await asyncio.sleep(0.3)  # a press: the browser draws the next digit; the server hears nothing
@@ -187,8 +187,11 @@ def main() -> None:
     p.add_argument("--spread", type=float, nargs="+", default=[2.0, 10.0], help="seconds over which a crowd arrives")
     p.add_argument("--presses", type=int, default=10, help="N presses per visitor (in the browser)")
     p.add_argument("--fresh", type=int, default=10, help="fresh page views for the CPU-per-view figure")
+    p.add_argument("--floor", action="store_true", help="only the crowds against a one-line Streamlit page")
     args = p.parse_args()
     random.seed(0)
+    if args.floor:
+        return floor(args)
 
     server = Server(args.port)
     try:
@@ -214,6 +217,24 @@ def main() -> None:
                 f"{n:3d} visitors arriving within {spread:g} s, {args.presses} N presses each: page open "
                 f"{percentiles(opened)}; server RSS {server.rss_mb():.0f} MB, CPU {load:.0%} of one core; "
                 f"errors {errors} (target: p95 < 1 s at 100, no errors)"
+            )
+    finally:
+        server.stop()
+
+
+def floor(args) -> None:
+    """The crowds against bench/floor_app.py (one st.write): what Streamlit alone costs per page open here."""
+    server = Server(args.port, app="bench/floor_app.py")
+    try:
+        server.wait_healthy()
+        asyncio.run(crowd(args.port, 1, 0, 0, page=""))  # the script's first run, out of the figures
+        for n, spread in [(n, s) for s in args.spread for n in args.visitors]:
+            cpu = server.cpu_seconds()
+            opened, errors = asyncio.run(crowd(args.port, n, spread, 0, page=""))
+            print(
+                f"floor page (one st.write): {n:3d} visitors arriving within {spread:g} s: page open "
+                f"{percentiles(opened)}; server CPU {(server.cpu_seconds() - cpu) / n * 1000:.0f} ms per open; "
+                f"errors {errors}"
             )
     finally:
         server.stop()

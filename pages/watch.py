@@ -186,14 +186,24 @@ if result is not None and result.get("key") == "m":
     st.rerun()
 if result is not None and result.get("inspect") is not None:
     take_inspected(result.get("inspect"))
+    ui.remember("closer", "1")  # the view's "Look closer below" also opens the closer look
     digit = closer_digit()
 if screen:
     present.leave_button()
     st.stop()  # the rest of the page is for a closer look, not for the projector
 
+st.subheader(f"A closer look at {digit.caption}", divider="gray")
+# Off until asked for: the view above runs in the browser, and this part is the server's work per digit (a trace
+# and a figure, most of a page open's CPU), which a class opening the page together would otherwise queue for.
+if not ui.url_toggle(
+    "Show the closer look: unit inspector, explain a number, what if, replay, saturation, export",
+    "closer",
+    str(ui.remembered("closer", "0")) == "1",
+    help="Computed on the server for the digit the view last sent with **Look closer below ↓**.",
+):
+    st.stop()
 sequence = digit_sequence(task, digit.image, -1 if digit.index is None else digit.index)  # (T, 28)
 tr = ui.trace_digit(checkpoint, key, sequence)
-st.subheader(f"A closer look at {digit.caption}", divider="gray")
 st.caption("Press **Look closer below ↓** in the view to bring the digit shown there to these tabs.")
 if not tr.finite:
     st.error(

@@ -137,13 +137,18 @@ def _job_manager(home: str) -> JobManager:
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
-def _recorded(meta_json: str) -> Recorded:
-    return recorded(json.loads(meta_json))
+def _recorded(version: str, _meta: dict) -> Recorded:
+    return recorded(_meta)
 
 
 def recorded_meta(info: CheckpointInfo) -> Recorded:
-    """The checkpoint's displayable metadata, validated (cached per metadata)."""
-    return _recorded(json.dumps(info.meta, sort_keys=True))
+    """The checkpoint's displayable metadata, validated (cached per file version: keying it by the metadata's
+    JSON, history and all, was a quarter of a Watch page open's CPU)."""
+    try:
+        version = model_key(info)
+    except OSError:  # the file went away since it was listed: its metadata as read, uncached
+        return recorded(info.meta)
+    return _recorded(version, info.meta)
 
 
 @st.cache_data(show_spinner=False)

@@ -50,10 +50,11 @@ def expected_trace(name, image):
     return trace(model(name), torch.from_numpy(image)[None])
 
 
-def run_watch(query=None, state=None) -> AppTest:
-    """Open Watch it read as a shared link would (query string) or with session state already set."""
+def run_watch(query=None, state=None, closer: bool = True) -> AppTest:
+    """Open Watch it read as a shared link would (query string) or with session state already set; with the
+    closer look switched on (closer=1 in the link) unless closer is False."""
     at = AppTest.from_file(APP, default_timeout=60)
-    for k, v in (query or {}).items():
+    for k, v in (({"closer": "1"} if closer else {}) | (query or {})).items():
         at.query_params[k] = v
     for k, v in (state or {}).items():
         at.session_state[k] = v
@@ -204,6 +205,18 @@ def test_a_drawing_sent_for_a_closer_look_is_what_the_tabs_read():
     probs = expected_trace("lstm-128", image).probs[0]
     assert int(probs[-1].argmax()) == 1
     np.testing.assert_allclose(array(curve[1]["y"]), probs[:, 1], rtol=1e-6)
+
+
+def test_the_closer_look_waits_until_asked_for_and_a_link_keeps_it():
+    at = run_watch(query={"digit": "42"}, closer=False)
+    assert_view_shows(at, "lstm-128", 42)
+    assert not at.tabs and not at.get("plotly_chart")  # no server-side trace or figure on a plain page open
+    switch = at.toggle(key="_widget_closer")
+    assert not switch.value
+    switch.set_value(True)
+    rerun(at)
+    assert at.query_params["closer"] == "1" and at.tabs and at.get("plotly_chart")
+    assert run_watch(query={"digit": "42", "closer": "1"}, closer=False).tabs  # a copied link opens it too
 
 
 def drawn_one() -> np.ndarray:
