@@ -268,7 +268,14 @@ def settings(exp: MemoryExperiment) -> dict[str, list]:
                 "delay_at": cfg.delay_at,
             }.items():
                 values.setdefault(name, set()).add(value)
-    return {name: sorted(v, key=str) for name, v in values.items()}
+    return {name: _sorted(v) for name, v in values.items()}
+
+
+def _sorted(values: set) -> list:
+    try:
+        return sorted(values)
+    except TypeError:  # None beside numbers (train_size)
+        return sorted(values, key=str)
 
 
 def gradient_norms(model: SequenceClassifier, x: torch.Tensor, y: torch.Tensor) -> np.ndarray:
