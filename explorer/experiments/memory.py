@@ -292,12 +292,14 @@ def profile_digits(test_set: Digits, task: SequenceTask, size: int = PROFILE_DIG
     return task.apply(x, indices=torch.arange(len(x))), y
 
 
-def profiles(exp: MemoryExperiment, test_set: Digits, size: int = PROFILE_DIGITS) -> dict[tuple[Arm, int], np.ndarray]:
+def profiles(
+    exp: MemoryExperiment, test_set: Digits, size: int = PROFILE_DIGITS
+) -> tuple[dict[tuple[Arm, int], np.ndarray], int]:
     """(arm, delay) -> the batch median of ||dL/dh_t|| per row (T,) of the arm's seed-0 model, on the same digits
-    for every arm at a delay; arms without a kept seed-0 model are left out."""
-    out = {}
+    for every arm at a delay (arms without a kept seed-0 model are left out); and how many digits that is."""
+    out, digits = {}, min(size, len(test_set))
     for r in exp.results:
         if r.model is not None:
-            x, y = profile_digits(test_set, r.config.sequence_task, size)
+            x, y = profile_digits(test_set, r.config.sequence_task, digits)
             out[r.arm, r.delay] = np.median(gradient_norms(r.model, x, y), axis=0)
-    return out
+    return out, digits

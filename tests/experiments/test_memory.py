@@ -199,13 +199,14 @@ def test_profiles_use_each_arms_seed_zero_model_on_the_same_digits():
     models = {(kind, 0): untrained_model(ModelConfig(kind, 8), seed=i) for i, kind in enumerate(["gru", "mingru"])}
     sweep = fake_sweep({"gru": {0: 0.9, 1: 0.8}, "mingru": {0: 0.5, 1: 0.4}}, delay=3, models=models)
     exp = memory_experiment({"d3-cells": sweep}, memory_dir())
-    got = profiles(exp, load_sample()[1], size=6)
+    got, digits = profiles(exp, load_sample()[1], size=6)
+    assert digits == 6
     assert set(got) == {(Arm("gru"), 3), (Arm("mingru"), 3)}
     x, y = profile_digits(load_sample()[1], sweep.config.sequence_task, 6)
     for (arm, _), median in got.items():
         np.testing.assert_allclose(median, np.median(split_gradients(models[arm.kind, 0], x, y), axis=0), rtol=1e-4)
     sweep.runs = [r for r in sweep.runs if r.spec.seed != 0]  # no seed-0 model: no profile
-    assert profiles(memory_experiment({"d3-cells": sweep}, memory_dir()), load_sample()[1], size=6) == {}
+    assert profiles(memory_experiment({"d3-cells": sweep}, memory_dir()), load_sample()[1], size=6) == ({}, 6)
 
 
 @pytest.mark.skipif(not (memory_dir() / FOLDERS[0] / SUMMARY).exists(), reason="the memory experiment is not here")

@@ -1,0 +1,204 @@
+"""Sentences of the Memory page: accuracy per cell and delay with its 95% t-interval over seeds, the paired
+comparisons (Holm-adjusted), how the models were trained, and what has not been trained yet.
+
+`python -m explorer.readings.memory` prints the README's tables from the folders."""
+
+import sys
+
+import numpy as np
+
+from ..analysis.stats import ALPHA
+from ..experiments.memory import CONFIDENCE, ArmResult, MemoryExperiment, PairedComparison, load_memory, settings
+from .sweep import p_text
+
+OPTIMIZER_NAMES = {"adam": "Adam", "sgd": "SGD with momentum 0.9"}
+
+
+def _pct(a: float) -> str:
+    return f"{100 * a:.1f}%"
+
+
+def _level() -> str:
+    return f"{100 * CONFIDENCE:g}%"
+
+
+def _interval(lo: float, hi: float, unit: str = "%") -> str:
+    return f"{100 * lo:.1f}–{100 * hi:.1f}{unit}"
+
+
+def _list(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def accuracy_text(result: ArmResult) -> str:
+    """'89.3% (95% CI 87.5–91.2%)', or '33.0% (one seed: no interval)'."""
+    if len(result.runs) < 2:
+        return f"{_pct(result.mean)} (one seed: no interval)"
+    return f"{_pct(result.mean)} ({_level()} CI {_interval(*result.interval)})"
+
+
+def accuracy_table(exp: MemoryExperiment) -> list[dict]:
+    """One row per arm: per delay, the mean test accuracy over seeds with its t-interval, and the seeds counted."""
+    rows = []
+    for arm in exp.arms:
+        row = {"cell": arm.name}
+        for delay in exp.delays:
+            r = exp.result(arm, delay)
+            row[f"D = {delay}"] = accuracy_text(r) if r else "not trained yet"
+            row[f"seeds at D = {delay}"] = f"{len(r.runs)} of {r.planned}" if r else "0"
+        rows.append(row)
+    return rows
+
+
+def _points(d: float) -> str:
+    return f"{100 * abs(d):.1f} points {'lower' if d < 0 else 'higher'}"
+
+
+def _verdict(c: PairedComparison) -> str:
+    if np.isnan(c.p):
+        return "not testable"
+    if c.p_holm < ALPHA:
+        return f"significantly {'lower' if c.difference < 0 else 'higher'}"
+    return "not significant"
+
+
+def comparison_table(exp: MemoryExperiment) -> list[dict]:
+    """One row per paired comparison: the mean difference over seeds with its t-interval, p and Holm's p."""
+    return [
+        {
+            "delay": f"D = {c.delay}",
+            "cell": c.arm.name,
+            "compared with": c.versus.name,
+            "paired seeds": len(c.seeds),
+            "mean difference (points)": f"{100 * c.difference:+.1f}",
+            f"{_level()} CI (points)": "—" if np.isnan(c.interval[0]) else _signed(*c.interval),
+            "paired t-test": "—" if np.isnan(c.p) else p_text(c.p),
+            "Holm-adjusted": "—" if np.isnan(c.p) else p_text(c.p_holm),
+            "verdict": _verdict(c),
+        }
+        for c in exp.comparisons
+    ]
+
+
+def _signed(lo: float, hi: float) -> str:
+    return f"{100 * lo:+.1f} to {100 * hi:+.1f}"
+
+
+def comparison_findings(exp: MemoryExperiment) -> list[str]:
+    """One sentence per paired comparison; 'not significant' stays 'not significant'."""
+    out = []
+    for c in exp.comparisons:
+        n = len(c.seeds)
+        head = f"D = {c.delay}: {c.arm.name} is {_points(c.difference)} than {c.versus.name}"
+        if np.isnan(c.p):
+            why = "one paired seed" if n < 2 else "every paired seed differs by exactly as much"
+            out.append(f"{head} ({n} paired seed{'s' * (n > 1)}): not testable ({why}).")
+            continue
+        stat = (
+            f"mean over {n} paired seeds, {_level()} CI {_signed(*c.interval)} points; paired t-test, "
+            f"Holm-adjusted {p_text(c.p_holm)}"
+        )
+        if c.p_holm < ALPHA:
+            out.append(f"{head} ({stat}): significantly {'lower' if c.difference < 0 else 'higher'}.")
+        else:
+            out.append(f"{head} ({stat}): not significant; these {n} seeds cannot tell which is better.")
+    return out
+
+
+def memory_headline(exp: MemoryExperiment) -> str:
+    """Per delay, the arm with the highest and the lowest mean accuracy, with their intervals."""
+    if not exp.results:
+        return "No model of the memory experiment has finished yet: nothing to read."
+    parts = []
+    for delay in exp.delays:
+        here = [r for r in exp.results if r.delay == delay]
+        best, worst = max(here, key=lambda r: r.mean), min(here, key=lambda r: r.mean)
+        text = f"With D = {delay} blank rows after the digit, {best.arm.name} has the highest mean test accuracy, "
+        text += accuracy_text(best)
+        if worst is not best:
+            text += f", and {worst.arm.name} the lowest, {accuracy_text(worst)}"
+        parts.append(text + f" ({len(here)} cells).")
+    return " ".join(parts) + " Which gaps are real is what the paired comparisons below test."
+
+
+def _values(name: str, values: list, show) -> str:
+    shown = [show(v) for v in values]
+    return shown[0] if len(shown) == 1 else f"{' or '.join(shown)} (the folders differ in {name})"
+
+
+def training_note(exp: MemoryExperiment) -> str:
+    """How every model found was trained, from the sweeps' configs."""
+    if not exp.sweeps:
+        return ""
+    s = settings(exp)
+    clip = lambda c: "no gradient clipping" if c is None else f"the gradient norm clipped at {c:g}"  # noqa: E731
+    parts = [
+        _values("hidden units", s["hidden"], lambda h: f"{h} hidden units"),
+        _values("epochs", s["epochs"], lambda e: f"{e} epochs"),
+        _values("optimiser", s["optimizer"], lambda o: OPTIMIZER_NAMES.get(o, o))
+        + " ("
+        + _values("learning rate", s["lr"], lambda lr: f"peak learning rate {lr:g}")
+        + ", "
+        + _values("schedule", s["schedule"], lambda sc: "cosine schedule" if sc == "cosine" else "constant")
+        + ")",
+        _values("batch", s["batch"], lambda b: f"{b} digits per step"),
+        _values("clipping", s["clip"], clip),
+        _values(
+            "training digits",
+            s["train_size"],
+            lambda n: "all the bundled training digits" if n is None else f"the first {n:,} training digits",
+        ),
+        _values("seeds", s["seeds"], lambda seeds: "seeds " + _list([str(x) for x in seeds])),
+    ]
+    where = _values("loss", s["loss_at"], lambda at: "the last row" if at == "last" else "every row")
+    rows = _values("task", s["task"], lambda t: f"{t} rows")
+    at = _values("delay placement", s["delay_at"], str)
+    return (
+        f"How these models were trained (from the sweeps' configs): {_list(parts)}; full BPTT with the loss at {where};"
+        f" the D delay rows are {rows}, {at} the digit."
+    )
+
+
+def status_note(exp: MemoryExperiment) -> str:
+    """What is not there yet ('' when every expected folder has every planned run)."""
+    if not exp.sweeps and not exp.unreadable:
+        return (
+            f"The memory experiment has not been trained here: no sweep in {exp.folder}. "
+            "Train it with: bash scripts/train_memory.sh"
+        )
+    parts = []
+    if exp.missing:
+        parts.append(f"Not trained yet: {_list(exp.missing)}.")
+    if exp.unreadable:
+        parts.append("Could not be read: " + "; ".join(f"{k} ({v})" for k, v in exp.unreadable.items()) + ".")
+    if exp.runs < exp.planned:
+        parts.append(f"{exp.runs} of the {exp.planned} runs of the sweeps found have finished; the numbers are theirs.")
+    return " ".join(parts)
+
+
+def profile_caption(size: int, delays: list[int]) -> str:
+    """What the gradient-norm figure shows."""
+    return (
+        f"‖∂L/∂h_t‖ at each row t: the median over the same {size} test digits, of each cell's seed-0 model "
+        f"(the loss at the last row, first layer's h). One panel per delay ({_list([f'D = {d}' for d in delays])})."
+    )
+
+
+def readme_tables(exp: MemoryExperiment) -> str:
+    """The accuracy and comparison tables as Markdown, for the README."""
+    out = []
+    for rows in (accuracy_table(exp), comparison_table(exp)):
+        if not rows:
+            continue
+        head = list(rows[0])
+        out += ["| " + " | ".join(head) + " |", "| " + " | ".join("---" for _ in head) + " |"]
+        out += ["| " + " | ".join(str(row[k]) for k in head) + " |" for row in rows]
+        out.append("")
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    experiment = load_memory(models=False)
+    if note := status_note(experiment):
+        print(note, file=sys.stderr)
+    print(readme_tables(experiment))
