@@ -10,6 +10,7 @@ from explorer.readings.memory import (
     accuracy_table,
     comparison_findings,
     comparison_table,
+    interval_note,
     memory_headline,
     profile_caption,
     status_note,
@@ -31,6 +32,7 @@ if not exp.results:
 
 st.write(ui.plain(memory_headline(exp)))
 st.plotly_chart(accuracy_figure(exp.results), key="memory_accuracy")
+st.caption(ui.plain(interval_note(exp)))
 st.dataframe(accuracy_table(exp), hide_index=True, key="memory_table")
 
 st.subheader("Paired comparisons")

@@ -69,7 +69,7 @@ def accuracy_figure(results: list[ArmResult], chance: float = 0.1, height: int =
                         width=6,
                     ),
                     hovertemplate=f"{r.arm.name}, D = {delay}<br>mean %{{y:.1f}}%"
-                    + (f" (95% CI {lo:.1f}–{hi:.1f}%)" if several else " (one seed)")
+                    + (f" (95% t-interval {lo:.1f}–{hi:.1f}%)" if several else " (one seed)")
                     + f", {len(accs)} seeds<extra></extra>",
                 ),
                 row=1,

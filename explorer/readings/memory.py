@@ -31,10 +31,26 @@ def _list(words: list[str]) -> str:
 
 
 def accuracy_text(result: ArmResult) -> str:
-    """'89.3% (95% CI 87.5–91.2%)', or '33.0% (one seed: no interval)'."""
+    """'89.3% (95% t-interval 87.5–91.2%, 5 seeds)', or '33.0% (one seed: no interval)'."""
     if len(result.runs) < 2:
         return f"{_pct(result.mean)} (one seed: no interval)"
-    return f"{_pct(result.mean)} ({_level()} CI {_interval(*result.interval)})"
+    return f"{_pct(result.mean)} ({_level()} t-interval {_interval(*result.interval)}, {len(result.runs)} seeds)"
+
+
+def interval_note(exp: MemoryExperiment) -> str:
+    """What the intervals are, and which of them reach beyond 0–100% (a t-interval over few seeds that disagree)."""
+    text = (
+        f"Mean test accuracy over seeds with its {_level()} t-interval, mean ± t·SD/√n over the n seeds (each seed's "
+        "accuracy is a point)."
+    )
+    beyond = [r for r in exp.results if len(r.runs) > 1 and (r.interval[0] < 0 or r.interval[1] > 1)]
+    if beyond:
+        which = _list([f"{r.arm.name} at D = {r.delay}" for r in beyond])
+        text += (
+            f" The interval of {which} reaches beyond 0–100%: its seeds disagree widely, and a t-interval over so "
+            "few seeds assumes they spread normally."
+        )
+    return text
 
 
 def accuracy_table(exp: MemoryExperiment) -> list[dict]:
@@ -71,7 +87,7 @@ def comparison_table(exp: MemoryExperiment) -> list[dict]:
             "compared with": c.versus.name,
             "paired seeds": len(c.seeds),
             "mean difference (points)": f"{100 * c.difference:+.1f}",
-            f"{_level()} CI (points)": "—" if np.isnan(c.interval[0]) else _signed(*c.interval),
+            f"{_level()} t-interval (points)": "—" if np.isnan(c.interval[0]) else _signed(*c.interval),
             "paired t-test": "—" if np.isnan(c.p) else p_text(c.p),
             "Holm-adjusted": "—" if np.isnan(c.p) else p_text(c.p_holm),
             "verdict": _verdict(c),
@@ -95,8 +111,8 @@ def comparison_findings(exp: MemoryExperiment) -> list[str]:
             out.append(f"{head} ({n} paired seed{'s' * (n > 1)}): not testable ({why}).")
             continue
         stat = (
-            f"mean over {n} paired seeds, {_level()} CI {_signed(*c.interval)} points; paired t-test, "
-            f"Holm-adjusted {p_text(c.p_holm)}"
+            f"mean over {n} paired seeds, unadjusted {_level()} t-interval {_signed(*c.interval)} points; "
+            f"paired t-test, Holm-adjusted {p_text(c.p_holm)}"
         )
         if c.p_holm < ALPHA:
             out.append(f"{head} ({stat}): significantly {'lower' if c.difference < 0 else 'higher'}.")
