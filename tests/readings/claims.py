@@ -433,7 +433,7 @@ def memory_pairs(truth: dict, pairs: list) -> list[dict]:
                 continue
             mine, theirs = (np.array([truth[x, d][s] for s in seeds]) for x in (a, b))
             diff = mine - theirs
-            p = scipy.stats.ttest_rel(mine, theirs).pvalue if len(seeds) > 1 and np.ptp(diff) > 0 else np.nan
+            p = scipy.stats.ttest_rel(mine, theirs).pvalue if len(seeds) > 1 and np.ptp(diff) > 1e-12 else np.nan
             ci = _t95(diff) if np.isfinite(p) else (np.nan, np.nan)
             out.append(dict(a=a, b=b, delay=d, n=len(seeds), diff=diff.mean(), ci=ci, p=float(p)))
     for row, adjusted in zip(out, _holm([r["p"] for r in out])):
