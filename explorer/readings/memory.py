@@ -46,9 +46,11 @@ def interval_note(exp: MemoryExperiment) -> str:
     beyond = [r for r in exp.results if len(r.runs) > 1 and (r.interval[0] < 0 or r.interval[1] > 1)]
     if beyond:
         which = _list([f"{r.arm.name} at D = {r.delay}" for r in beyond])
+        one = len(beyond) == 1
         text += (
-            f" The interval of {which} reaches beyond 0–100%: its seeds disagree widely, and a t-interval over so "
-            "few seeds assumes they spread normally."
+            f" The interval{'' if one else 's'} of {which} reach{'es' if one else ''} beyond 0–100%: "
+            f"{'its' if one else 'their'} seeds disagree widely, and a t-interval over so few seeds assumes they "
+            "spread normally."
         )
     return text
 
@@ -66,8 +68,14 @@ def accuracy_table(exp: MemoryExperiment) -> list[dict]:
     return rows
 
 
-def _points(d: float) -> str:
-    return f"{100 * abs(d):.1f} points {'lower' if d < 0 else 'higher'}"
+def _points(d: float, versus: str) -> str:
+    """'2.9 points higher than X', or '0.0 points from X' when it rounds to nothing either way."""
+    shown = f"{100 * abs(d):.1f}"
+    return (
+        f"{shown} points from {versus}"
+        if shown == "0.0"
+        else f"{shown} points {'lower' if d < 0 else 'higher'} than {versus}"
+    )
 
 
 def _verdict(c: PairedComparison) -> str:
@@ -105,7 +113,7 @@ def comparison_findings(exp: MemoryExperiment) -> list[str]:
     out = []
     for c in exp.comparisons:
         n = len(c.seeds)
-        head = f"D = {c.delay}: {c.arm.name} is {_points(c.difference)} than {c.versus.name}"
+        head = f"D = {c.delay}: {c.arm.name} is {_points(c.difference, c.versus.name)}"
         if np.isnan(c.p):
             why = "one paired seed" if n < 2 else "every paired seed differs by exactly as much"
             out.append(f"{head} ({n} paired seed{'s' * (n > 1)}): not testable ({why}).")

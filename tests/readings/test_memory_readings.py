@@ -89,6 +89,7 @@ def scenarios() -> dict:
             d20_lstm_chrono=folder(20, {"lstm": {0: 0.92, 1: 0.86, 2: 0.9}}, chrono=True),
             d20_lstm_bias0=folder(20, {"lstm": {0: 0.1, 1: 0.95, 2: 0.2}}),  # its interval reaches beyond 0-100%
             d40_cells=folder(40, {"lstm": {0: 0.5, 1: 0.7}, "gru": {0: 0.8, 1: 0.6}}, forget_bias=1.0),
+            d40_lstm_chrono=folder(40, {"lstm": {0: 0.5, 1: 0.7}}, chrono=True),  # 0.0 points from bias 1
         ),
         "p 0.041": scenario(
             d20_cells=folder(20, {"lstm": B1}, forget_bias=1.0),
