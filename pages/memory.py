@@ -8,6 +8,7 @@ from explorer.experiments.memory import memory_dir
 from explorer.figures.memory import accuracy_figure, profile_figure
 from explorer.readings.memory import (
     accuracy_table,
+    chance_note,
     comparison_findings,
     comparison_table,
     interval_note,
@@ -33,6 +34,8 @@ if not exp.results:
 st.write(ui.plain(memory_headline(exp)))
 st.plotly_chart(accuracy_figure(exp.results), key="memory_accuracy")
 st.caption(ui.plain(interval_note(exp)))
+if note := chance_note(exp):
+    st.write(ui.plain(note))
 st.dataframe(accuracy_table(exp), hide_index=True, key="memory_table")
 
 st.subheader("Paired comparisons")

@@ -27,6 +27,7 @@ DELAYS = (20, 40)
 # The folders scripts/train_memory.sh writes, one per delay and LSTM initialisation (a sweep has one of each).
 FOLDERS = tuple(f"d{d}-{what}" for d in DELAYS for what in ("cells", "lstm-bias0", "lstm-bias2", "lstm-chrono"))
 CONFIDENCE = 0.95  # of every interval the experiment reports
+CHANCE = 0.1  # ten classes
 PROFILE_DIGITS = 256  # test digits the gradient norms across time are measured on (the same for every arm)
 
 
@@ -119,6 +120,10 @@ class ArmResult:
     def planned(self) -> int:
         """Seeds the sweep was asked for."""
         return len(self.config.seeds)
+
+    def above_chance(self, chance: float = CHANCE) -> int:
+        """Seeds whose model is significantly above chance on the test digits (one-sided exact binomial test)."""
+        return sum(stats.above_chance(r.correct, chance) < stats.ALPHA for r in self.runs)
 
     @property
     def model(self) -> SequenceClassifier | None:

@@ -8,7 +8,15 @@ import sys
 import numpy as np
 
 from ..analysis.stats import ALPHA
-from ..experiments.memory import CONFIDENCE, ArmResult, MemoryExperiment, PairedComparison, load_memory, settings
+from ..experiments.memory import (
+    CHANCE,
+    CONFIDENCE,
+    ArmResult,
+    MemoryExperiment,
+    PairedComparison,
+    load_memory,
+    settings,
+)
 from .sweep import p_text
 
 OPTIMIZER_NAMES = {"adam": "Adam", "sgd": "SGD with momentum 0.9"}
@@ -66,6 +74,18 @@ def accuracy_table(exp: MemoryExperiment) -> list[dict]:
             row[f"seeds at D = {delay}"] = f"{len(r.runs)} of {r.planned}" if r else "0"
         rows.append(row)
     return rows
+
+
+def chance_note(exp: MemoryExperiment) -> str:
+    """The cells no seed of which is significantly above chance ('' when every cell has one)."""
+    none = [r for r in exp.results if r.above_chance() == 0]
+    if not none:
+        return ""
+    which = "; ".join(f"{r.arm.name} at D = {r.delay} ({len(r.runs)} seed{'s' * (len(r.runs) > 1)})" for r in none)
+    return (
+        f"No seed significantly above chance ({100 * CHANCE:g}%; a one-sided exact binomial test of each seed's model "
+        f"on the test digits): {which}."
+    )
 
 
 def _points(d: float, versus: str) -> str:

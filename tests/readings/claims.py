@@ -571,3 +571,21 @@ def check_readme_tables(text: str, tables: list[list[dict]]) -> None:
         for row in rows:
             line = "| " + " | ".join(str(v) for v in row.values()) + " |"
             holds(line in lines, text, line)
+
+
+def check_chance_note(text: str, correct: dict) -> None:
+    """correct: (arm name, delay) -> {seed: which test digits its model gets right}."""
+    import scipy.stats
+
+    def above(bits) -> bool:
+        return scipy.stats.binomtest(int(np.sum(bits)), len(bits), 0.1, alternative="greater").pvalue < 0.05
+
+    none = {key for key, by_seed in correct.items() if not any(above(b) for b in by_seed.values())}
+    holds((text == "") == (not none), text, "cells at chance")
+    if none:
+        holds(text.startswith("No seed significantly above chance (10%; a one-sided exact binomial test"), text, "test")
+        listed = text.split("): ", 1)[1].removesuffix(".").split("; ")
+        seeds = {key: len(correct[key]) for key in none}
+        expected = {f"{name} at D = {d} ({seeds[name, d]} seed{'s' * (seeds[name, d] > 1)})" for name, d in none}
+        holds(set(listed) == expected, text, "the cells listed")
+    claims_known(text, "ignificant", ["No seed significantly above chance"])

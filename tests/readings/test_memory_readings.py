@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import scipy.stats
 from claims import (
+    check_chance_note,
     check_interval_note,
     check_memory_comparisons,
     check_memory_headline,
@@ -34,6 +35,7 @@ PAIRS = [
     ("minGRU", "GRU"),
     ("LSTM, forget bias 1", "LSTM, forget bias ≈ 0 (PyTorch's init)"),
 ]
+SHIPPED_BITS = {}  # filled by shipped()
 B1 = {0: 0.80, 1: 0.82, 2: 0.84, 3: 0.86, 4: 0.88}
 
 
@@ -49,16 +51,19 @@ def name(kind: str, forget_bias, chrono: bool) -> str:
 def folder(delay: int, accuracies: dict, **cfg) -> tuple[Sweep, dict]:
     """A sweep of full-BPTT runs, kind -> {seed: accuracy}, and its truth (arm name, delay) -> {seed: accuracy}."""
     runs = [
-        SweepRun(
-            RunSpec(k, FULL, None, s), {"test_accuracy": a}, History(), np.zeros(3), np.zeros(3), np.ones(10, bool)
-        )
+        SweepRun(RunSpec(k, FULL, None, s), {"test_accuracy": a}, History(), np.zeros(3), np.zeros(3), bits(a))
         for k, by_seed in accuracies.items()
         for s, a in by_seed.items()
     ]
     seeds = cfg.pop("seeds", None) or tuple(sorted({s for b in accuracies.values() for s in b}))
     config = SweepConfig(kinds=tuple(accuracies), ks=(), seeds=seeds, task="blank", delay=delay, **cfg)
     truth = {(name(k, cfg.get("forget_bias"), cfg.get("chrono", False)), delay): b for k, b in accuracies.items()}
-    return Sweep(config, sorted(runs, key=lambda r: r.spec), test_size=10), truth
+    return Sweep(config, sorted(runs, key=lambda r: r.spec), test_size=100), truth
+
+
+def bits(accuracy: float) -> np.ndarray:
+    """Which of 100 test digits a model of this accuracy gets right."""
+    return np.arange(100) < round(100 * accuracy)
 
 
 def scenario(**folders) -> tuple:
@@ -88,7 +93,7 @@ def scenarios() -> dict:
             ),
             d20_lstm_chrono=folder(20, {"lstm": {0: 0.92, 1: 0.86, 2: 0.9}}, chrono=True),
             d20_lstm_bias0=folder(20, {"lstm": {0: 0.1, 1: 0.95, 2: 0.2}}),  # its interval reaches beyond 0-100%
-            d40_cells=folder(40, {"lstm": {0: 0.5, 1: 0.7}, "gru": {0: 0.8, 1: 0.6}}, forget_bias=1.0),
+            d40_cells=folder(40, {"lstm": {0: 0.5, 1: 0.7}, "gru": {0: 0.1, 1: 0.12}}, forget_bias=1.0),  # chance
             d40_lstm_chrono=folder(40, {"lstm": {0: 0.5, 1: 0.7}}, chrono=True),  # 0.0 points from bias 1
         ),
         "p 0.041": scenario(
@@ -128,8 +133,17 @@ def shipped() -> tuple:
             if spec["scheme"] == FULL:
                 key = (name(spec["kind"], cfg["forget_bias"], cfg["chrono"]), cfg["delay"])
                 truth.setdefault(key, {})[spec["seed"]] = run["metrics"]["test_accuracy"]
+                SHIPPED_BITS.setdefault(key, {})[spec["seed"]] = np.array([c == "1" for c in run["test_correct"]])
                 planned[key] = len(cfg["seeds"])
     return load_memory(models=False), truth, planned
+
+
+def correct_bits(exp, truth) -> dict:
+    """(arm name, delay) -> {seed: correct bits}: the shipped folders' from their JSON, the hand-made ones' from
+    their accuracies."""
+    if exp.sweeps and all(s.test_size == 1000 for s in exp.sweeps.values()):
+        return SHIPPED_BITS
+    return {key: {seed: bits(a) for seed, a in by_seed.items()} for key, by_seed in truth.items()}
 
 
 def check_all(exp, truth, planned) -> None:
@@ -138,6 +152,7 @@ def check_all(exp, truth, planned) -> None:
     check_memory_comparisons(memory.comparison_findings(exp), memory.comparison_table(exp), expected, ALPHA)
     check_memory_headline(memory.memory_headline(exp), truth)
     check_interval_note(memory.interval_note(exp), truth)
+    check_chance_note(memory.chance_note(exp), correct_bits(exp, truth))
     configs = [
         (s.config, s.config.train_config(RunSpec(k, FULL, None, 0)))
         for s in exp.sweeps.values()
@@ -211,6 +226,7 @@ BUGS = {  # a false sentence injected, and the scenario whose check must catch i
         ),
         "one seed",
     ),
+    "chance at 5%": (lambda mp: mp.setattr(memory, "CHANCE", 0.05), "mixed"),
     "a missing folder left out": (
         lambda mp, real=memory.status_note: mp.setattr(
             memory, "status_note", lambda e: real(e).replace("d20-lstm-bias2, ", "")

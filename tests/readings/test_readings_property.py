@@ -397,7 +397,7 @@ CHECKED = {  # every reading and where it is held to its numbers
     math: {"first_principles_summary"},
     # Held to independent computations in test_memory_readings.py (claims.py's check_memory_*).
     memory: {
-        "accuracy_text", "accuracy_table", "interval_note", "comparison_table", "comparison_findings",
+        "accuracy_text", "accuracy_table", "interval_note", "chance_note", "comparison_table", "comparison_findings",
         "memory_headline", "training_note", "status_note", "profile_caption", "readme_tables",
     },
     formulas: {"num", "equations", "bptt_equations", "step_lines"},
