@@ -53,7 +53,7 @@ def interval_note(exp: MemoryExperiment) -> str:
     )
     beyond = [r for r in exp.results if len(r.runs) > 1 and (r.interval[0] < 0 or r.interval[1] > 1)]
     if beyond:
-        which = _list([f"{r.arm.name} at D = {r.delay}" for r in beyond])
+        which = "; ".join(f"{r.arm.name} at D = {r.delay}" for r in beyond)
         one = len(beyond) == 1
         text += (
             f" The interval{'' if one else 's'} of {which} reach{'es' if one else ''} beyond 0–100%: "
@@ -170,36 +170,37 @@ def _values(name: str, values: list, show) -> str:
     return shown[0] if len(shown) == 1 else f"{' or '.join(shown)} (the folders differ in {name})"
 
 
+def _clip(c: float | None) -> str:
+    return "no gradient clipping" if c is None else f"the gradient norm clipped at {c:g}"
+
+
+def _digits(n: int | None) -> str:
+    return "all the bundled training digits" if n is None else f"the first {n:,} training digits"
+
+
 def training_note(exp: MemoryExperiment) -> str:
     """How every model found was trained, from the sweeps' configs."""
     if not exp.sweeps:
         return ""
     s = settings(exp)
-    clip = lambda c: "no gradient clipping" if c is None else f"the gradient norm clipped at {c:g}"  # noqa: E731
+    optimiser = _values("optimiser", s["optimizer"], lambda o: OPTIMIZER_NAMES.get(o, o))
+    rate = _values("learning rate", s["lr"], lambda lr: f"peak learning rate {lr:g}")
+    schedule = _values("schedule", s["schedule"], lambda sc: "cosine schedule" if sc == "cosine" else "constant")
     parts = [
         _values("hidden units", s["hidden"], lambda h: f"{h} hidden units"),
         _values("epochs", s["epochs"], lambda e: f"{e} epochs"),
-        _values("optimiser", s["optimizer"], lambda o: OPTIMIZER_NAMES.get(o, o))
-        + " ("
-        + _values("learning rate", s["lr"], lambda lr: f"peak learning rate {lr:g}")
-        + ", "
-        + _values("schedule", s["schedule"], lambda sc: "cosine schedule" if sc == "cosine" else "constant")
-        + ")",
+        f"{optimiser} ({rate}, {schedule})",
         _values("batch", s["batch"], lambda b: f"{b} digits per step"),
-        _values("clipping", s["clip"], clip),
-        _values(
-            "training digits",
-            s["train_size"],
-            lambda n: "all the bundled training digits" if n is None else f"the first {n:,} training digits",
-        ),
-        _values("seeds", s["seeds"], lambda seeds: "seeds " + _list([str(x) for x in seeds])),
+        _values("clipping", s["clip"], _clip),
+        _values("training digits", s["train_size"], _digits),
     ]
+    seeds = _values("seeds", s["seeds"], lambda seeds: "seeds " + _list([str(x) for x in seeds]))
     where = _values("loss", s["loss_at"], lambda at: "the last row" if at == "last" else "every row")
     rows = _values("task", s["task"], lambda t: f"{t} rows")
     at = _values("delay placement", s["delay_at"], str)
     return (
-        f"How these models were trained (from the sweeps' configs): {_list(parts)}; full BPTT with the loss at {where};"
-        f" the D delay rows are {rows}, {at} the digit."
+        f"How these models were trained (from the sweeps' configs): {', '.join(parts)}; {seeds}; full BPTT with the "
+        f"loss at {where}; the D delay rows are {rows}, {at} the digit."
     )
 
 
