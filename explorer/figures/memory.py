@@ -55,7 +55,7 @@ def accuracy_figure(results: list[ArmResult], chance: float = 0.1, height: int =
                     y=[mean],
                     name=r.arm.name,
                     legendgroup=r.arm.name,
-                    showlegend=col == 1 or not any(q.arm == r.arm for q in results if q.delay < delay),
+                    showlegend=False,  # the x axis names each arm
                     mode="markers",
                     marker=dict(color=color, size=11, symbol=SYMBOLS.get(_init(r.arm), "circle"), line=dict(width=2)),
                     error_y=dict(
@@ -78,9 +78,7 @@ def accuracy_figure(results: list[ArmResult], chance: float = 0.1, height: int =
         fig.add_hline(y=100 * chance, line=dict(color="gray", dash="dot"), row=1, col=col)
     fig.update_xaxes(categoryorder="array", categoryarray=names, tickangle=-30)
     fig.update_yaxes(title="test accuracy (%)", row=1, col=1)
-    fig.update_layout(
-        height=height, margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", yanchor="top", y=-0.45, x=0)
-    )
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10), showlegend=False)
     return fig
 
 
