@@ -115,7 +115,7 @@ def comparison_table(exp: MemoryExperiment) -> list[dict]:
             "compared with": c.versus.name,
             "paired seeds": len(c.seeds),
             "mean difference (points)": f"{100 * c.difference:+.1f}",
-            f"{_level()} t-interval (points)": "—" if np.isnan(c.interval[0]) else _signed(*c.interval),
+            f"{_level()} t-interval (points)": "—" if np.isnan(c.p) else _signed(*c.interval),
             "paired t-test": "—" if np.isnan(c.p) else p_text(c.p),
             "Holm-adjusted": "—" if np.isnan(c.p) else p_text(c.p_holm),
             "verdict": _verdict(c),

@@ -471,6 +471,7 @@ def check_memory_comparisons(findings: list[str], table: list[dict], expected: l
         holds(row["verdict"] == verdict, str(row), f"verdict {verdict}")
         if verdict == "not testable":
             holds(sentence.endswith("not testable (one paired seed).") == (e["n"] < 2), sentence, "not testable")
+            holds(row["95% t-interval (points)"] == row["paired t-test"] == "—", str(row), "nothing to infer")
             continue
         ci = f"{100 * e['ci'][0]:+.1f} to {100 * e['ci'][1]:+.1f}"
         holds(
