@@ -14,6 +14,7 @@ from explorer.readings.memory import (
     interval_note,
     memory_headline,
     profile_caption,
+    profile_reading,
     status_note,
     training_note,
 )
@@ -50,7 +51,9 @@ st.subheader("Gradient norm across time")
 profiles, digits = memory_profiles(exp, key)
 if profiles:
     st.caption(ui.plain(profile_caption(digits, sorted({d for _, d in profiles}))))
-    st.plotly_chart(profile_figure(profiles, exp.results[0].config.sequence_task.digit_rows), key="memory_profiles")
+    digit_rows = exp.results[0].config.sequence_task.digit_rows
+    st.plotly_chart(profile_figure(profiles, digit_rows), key="memory_profiles")
+    st.write(ui.plain(profile_reading(profiles, digit_rows)))
 else:
     st.write("No seed-0 model of this experiment has been kept yet.")
 

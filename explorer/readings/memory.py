@@ -17,6 +17,7 @@ from ..experiments.memory import (
     load_memory,
     settings,
 )
+from .gradients import power_of_ten
 from .sweep import p_text
 
 OPTIMIZER_NAMES = {"adam": "Adam", "sgd": "SGD with momentum 0.9"}
@@ -226,6 +227,24 @@ def profile_caption(size: int, delays: list[int]) -> str:
     return (
         f"‖∂L/∂h_t‖ at each row t: the median over the same {size} test digits, of each cell's seed-0 model "
         f"(the loss at the last row, first layer's h). One panel per delay ({_list([f'D = {d}' for d in delays])})."
+    )
+
+
+def profile_reading(profiles: dict, digit_rows: range) -> str:
+    """Per delay and arm, how much of the last row's gradient reaches the digit's last row (median ‖∂L/∂h_t‖ there
+    over the median at the last row), as a power of ten."""
+    row = digit_rows.stop  # the digit's last row, counted from 1
+    parts = []
+    for delay in sorted({d for _, d in profiles}):
+        shares = []
+        for arm in sorted((a for a, d in profiles if d == delay), key=lambda a: a.order):
+            norms = profiles[arm, delay]
+            share = norms[row - 1] / norms[-1] if norms[-1] > 0 else float("nan")
+            shares.append(f"{arm.name} {power_of_ten(share) if norms[-1] > 0 else 'no gradient at the last row'}")
+        parts.append(f"D = {delay}: {'; '.join(shares)}.")
+    return (
+        f"The share of the last row's gradient that reaches the digit's last row (row {row}; medians, rounded to a "
+        "power of ten). " + " ".join(parts)
     )
 
 

@@ -21,6 +21,7 @@ from explorer.readings.memory import (
     comparison_findings,
     comparison_table,
     memory_headline,
+    profile_reading,
     status_note,
     training_note,
 )
@@ -77,6 +78,7 @@ def test_the_page_shows_the_engines_numbers_and_the_readings(monkeypatch, tmp_pa
     assert set(lines) == {arm.name for arm, _ in expected}
     for (arm, _), norms in expected.items():
         np.testing.assert_allclose(lines[arm.name], norms, rtol=1e-6)
+    assert ui.plain(profile_reading(expected, range(28))) in shown
 
 
 def test_a_missing_experiment_is_said_plainly(monkeypatch, tmp_path):

@@ -590,3 +590,12 @@ def check_chance_note(text: str, correct: dict) -> None:
         expected = {f"{name} at D = {d} ({seeds[name, d]} seed{'s' * (seeds[name, d] > 1)})" for name, d in none}
         holds(set(listed) == expected, text, "the cells listed")
     claims_known(text, "ignificant", ["No seed significantly above chance"])
+
+
+def check_profile_reading(text: str, profiles: dict, digit_row: int) -> None:
+    """profiles: (arm name, delay) -> median ||dL/dh_t|| per row; digit_row: the digit's last row, from 1."""
+    holds(f"reaches the digit's last row (row {digit_row};" in text, text, "the row")
+    for (name, delay), norms in profiles.items():
+        shown = "no gradient at the last row" if norms[-1] == 0 else ten(norms[digit_row - 1] / norms[-1])
+        part = text.split(f"D = {delay}: ", 1)[1].split(".")[0] if f"D = {delay}: " in text else ""
+        holds(f"{name} {shown}" in part.split("; "), text, f"{name} at D = {delay}: {shown}")

@@ -13,6 +13,7 @@ from claims import (
     check_memory_comparisons,
     check_memory_headline,
     check_memory_table,
+    check_profile_reading,
     check_readme_tables,
     check_status_note,
     check_training_note,
@@ -21,7 +22,7 @@ from claims import (
 
 from explorer.analysis.stats import ALPHA
 from explorer.experiments import memory as engine
-from explorer.experiments.memory import FOLDERS, load_memory, memory_dir, memory_experiment
+from explorer.experiments.memory import FOLDERS, Arm, load_memory, memory_dir, memory_experiment
 from explorer.experiments.results import Sweep, SweepRun
 from explorer.experiments.spec import FULL, RunSpec, SweepConfig
 from explorer.experiments.storage import SUMMARY
@@ -196,6 +197,23 @@ def test_the_scenarios_land_where_they_say():
 def test_profile_caption():
     text = memory.profile_caption(256, [20, 40])
     assert "the same 256 test digits" in text and "(D = 20 and D = 40)" in text and "seed-0 model" in text
+
+
+def test_profile_reading():
+    """Hand-made norms: a share of 10⁻¹⁰, one of 1, and a model with no gradient at its last row."""
+    lstm, gru, rnn = Arm("lstm", 1.0), Arm("gru"), Arm("rnn")
+    profiles = {
+        (lstm, 20): np.geomspace(1e-12, 1.0, 48),
+        (gru, 20): np.ones(48),
+        (rnn, 20): np.r_[np.ones(47), 0.0],
+        (gru, 40): np.r_[np.full(28, 3e-11), np.ones(40)],
+    }
+    text = memory.profile_reading(profiles, range(28))
+    names = {(a.name, d): v for (a, d), v in profiles.items()}
+    check_profile_reading(text, names, 28)
+    assert "GRU 10⁻¹¹" in text and "RNN no gradient at the last row" in text
+    with pytest.raises(AssertionError, match="claim"):  # one row off: row 29 read as the digit's last
+        check_profile_reading(memory.profile_reading(profiles, range(29)), names, 28)
 
 
 def z_interval(values, confidence=0.95):

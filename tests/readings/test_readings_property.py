@@ -398,7 +398,7 @@ CHECKED = {  # every reading and where it is held to its numbers
     # Held to independent computations in test_memory_readings.py (claims.py's check_memory_*).
     memory: {
         "accuracy_text", "accuracy_table", "interval_note", "chance_note", "comparison_table", "comparison_findings",
-        "memory_headline", "training_note", "status_note", "profile_caption", "readme_tables",
+        "memory_headline", "training_note", "status_note", "profile_caption", "profile_reading", "readme_tables",
     },
     formulas: {"num", "equations", "bptt_equations", "step_lines"},
     # Held to independent computations in test_lesson_readings.py; none uses a claim word that claims.py knows.
