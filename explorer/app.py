@@ -29,6 +29,7 @@ PAGES = [
         "../pages/gradients.py", title="Gradients through time", icon=":material/show_chart:", url_path="gradients"
     ),
     st.Page("../pages/truncation.py", title="Truncation lab", icon=":material/content_cut:", url_path="truncation"),
+    st.Page("../pages/memory.py", title="Memory across cells", icon=":material/memory:", url_path="memory"),
     st.Page("../pages/math.py", title="The math", icon=":material/function:", url_path="math"),
     st.Page("../pages/lesson.py", title="Lesson", icon=":material/school:", url_path="lesson"),
     st.Page("../pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),

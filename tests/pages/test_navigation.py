@@ -43,6 +43,7 @@ def test_home_and_an_unknown_address_open_pages_of_the_app(page, app_url):
         "Watch it read",
         "Gradients through time",
         "Truncation lab",
+        "Memory across cells",
         "The math",
         "Lesson",
         "Train",

@@ -374,3 +374,228 @@ def check_p_text(text: str, p: float) -> None:
         return
     shown = float(text.removeprefix("p = "))
     holds((shown < 0.05) == (p < 0.05) and abs(shown - p) <= 0.005 + 1e-12, text, f"p = {p}")
+
+
+# ---- Memory across cells ----------------------------------------------------------------------------------------
+# truth: (arm name, delay) -> {seed: accuracy}, read by the test from what it trained or from the folders' JSON.
+
+MEMORY_FORBIDDEN = ("equal", "the same", "no difference", "no effect", "as good as", "identical")
+
+
+def _t95(values) -> tuple[float, float]:
+    v = np.asarray(values, float)
+    import scipy.stats
+
+    if np.ptp(v) == 0:  # no spread: the interval is the mean itself (scipy answers nan for a zero scale)
+        return v.mean(), v.mean()
+    return scipy.stats.t.interval(0.95, len(v) - 1, loc=v.mean(), scale=scipy.stats.sem(v))
+
+
+def _accuracy_shown(accs) -> str:
+    v = np.asarray(list(accs), float)
+    if len(v) < 2:
+        return f"{100 * v.mean():.1f}% (one seed: no interval)"
+    lo, hi = _t95(v)
+    return f"{100 * v.mean():.1f}% (95% t-interval {100 * lo:.1f}–{100 * hi:.1f}%, {len(v)} seeds)"
+
+
+def check_memory_table(rows: list[dict], truth: dict, planned: dict) -> None:
+    """planned: (arm name, delay) -> seeds its sweep was asked for."""
+    delays = sorted({d for _, d in truth})
+    holds({row["cell"] for row in rows} == {name for name, _ in truth}, str(rows), "the cells listed")
+    for row in rows:
+        for d in delays:
+            accs = truth.get((row["cell"], d))
+            shown = _accuracy_shown(accs.values()) if accs else "not trained yet"
+            holds(row[f"D = {d}"] == shown, row[f"D = {d}"], f"{row['cell']} at D = {d}: {shown}")
+            seeds = f"{len(accs)} of {planned[row['cell'], d]}" if accs else "0"
+            holds(row[f"seeds at D = {d}"] == seeds, str(row), f"{row['cell']} seeds at D = {d}")
+
+
+def _holm(p: list[float]) -> list[float]:
+    valid = sorted((x, i) for i, x in enumerate(p) if np.isfinite(x))
+    out, running = list(p), 0.0
+    for rank, (x, i) in enumerate(valid):
+        running = max(running, min(1.0, (len(valid) - rank) * x))
+        out[i] = running
+    return out
+
+
+def memory_pairs(truth: dict, pairs: list) -> list[dict]:
+    """Each (arm name, reference name) at each delay both have, by seed: the paired t-test, Holm over all of them."""
+    import scipy.stats
+
+    out = []
+    for a, b in pairs:
+        for d in sorted({d for _, d in truth}):
+            if (a, d) not in truth or (b, d) not in truth:
+                continue
+            seeds = [s for s in truth[a, d] if s in truth[b, d]]
+            if not seeds:
+                continue
+            mine, theirs = (np.array([truth[x, d][s] for s in seeds]) for x in (a, b))
+            diff = mine - theirs
+            p = scipy.stats.ttest_rel(mine, theirs).pvalue if len(seeds) > 1 and np.ptp(diff) > 1e-12 else np.nan
+            ci = _t95(diff) if np.isfinite(p) else (np.nan, np.nan)
+            out.append(dict(a=a, b=b, delay=d, n=len(seeds), diff=diff.mean(), ci=ci, p=float(p)))
+    for row, adjusted in zip(out, _holm([r["p"] for r in out])):
+        row["p_holm"] = adjusted
+    return out
+
+
+def _memory_verdict(row: dict, alpha: float) -> str:
+    if not np.isfinite(row["p"]):
+        return "not testable"
+    if row["p_holm"] < alpha:
+        return "significantly " + ("lower" if row["diff"] < 0 else "higher")
+    return "not significant"
+
+
+def check_memory_comparisons(findings: list[str], table: list[dict], expected: list[dict], alpha: float) -> None:
+    """expected: memory_pairs' rows, in the page's order."""
+    text = " ".join(findings)
+    holds(len(findings) == len(expected) == len(table), text, "one finding and one row per comparison")
+    phrases = []
+    for sentence, row, e in zip(findings, table, expected):
+        verdict = _memory_verdict(e, alpha)
+        side = "lower" if e["diff"] < 0 else "higher"
+        size = f"{100 * abs(e['diff']):.1f}"
+        gap = f"{size} points from" if size == "0.0" else f"{size} points {side} than"
+        head = f"D = {e['delay']}: {e['a']} is {gap} {e['b']}"
+        holds(sentence.startswith(head), sentence, head)
+        holds(
+            (row["cell"], row["compared with"], row["delay"]) == (e["a"], e["b"], f"D = {e['delay']}"), str(row), "row"
+        )
+        holds(row["mean difference (points)"] == f"{100 * e['diff']:+.1f}", str(row), "the mean difference")
+        holds(row["paired seeds"] == e["n"], str(row), "paired seeds")
+        holds(row["verdict"] == verdict, str(row), f"verdict {verdict}")
+        if verdict == "not testable":
+            holds(sentence.endswith("not testable (one paired seed).") == (e["n"] < 2), sentence, "not testable")
+            holds(row["95% t-interval (points)"] == row["paired t-test"] == "—", str(row), "nothing to infer")
+            continue
+        ci = f"{100 * e['ci'][0]:+.1f} to {100 * e['ci'][1]:+.1f}"
+        holds(
+            f"unadjusted 95% t-interval {ci} points" in sentence and row["95% t-interval (points)"] == ci,
+            sentence,
+            "interval",
+        )
+        m = re.search(r"Holm-adjusted (p < 0\.001|p = [\d.]+)\)", sentence)
+        holds(m is not None and m.group(1) == row["Holm-adjusted"], sentence, "Holm's p shown")
+        check_p_text(m.group(1), e["p_holm"])
+        check_p_text(row["paired t-test"], e["p"])
+        if verdict == "not significant":
+            ending = f"): not significant; these {e['n']} seeds cannot tell which is better."
+            holds(sentence.endswith(ending), sentence, "not significant")
+            phrases.append("not significant")
+        else:
+            holds(sentence.endswith(f"): {verdict}."), sentence, verdict)
+            phrases.append(verdict)
+    claims_known(text, "ignificant", phrases)
+    for word in MEMORY_FORBIDDEN:
+        holds(word not in text.lower(), text, word)
+
+
+def check_memory_headline(text: str, truth: dict) -> None:
+    if not truth:
+        holds(text.startswith("No model of the memory experiment has finished yet"), text, "nothing finished")
+        return
+    for d in sorted({d for _, d in truth}):
+        means = {name: np.mean(list(accs.values())) for (name, dd), accs in truth.items() if dd == d}
+        best, worst = max(means, key=means.get), min(means, key=means.get)
+        shown = f"D = {d} blank rows after the digit, {best} has the highest mean test accuracy, "
+        shown += _accuracy_shown(truth[best, d].values())
+        if worst != best:
+            shown += f", and {worst} the lowest, {_accuracy_shown(truth[worst, d].values())}"
+        holds(shown + f" ({len(means)} cells)." in text, text, shown)
+    holds("ignificant" not in text, text, "no significance in the headline")
+    for word in MEMORY_FORBIDDEN:
+        holds(word not in text.lower(), text, word)
+
+
+def check_interval_note(text: str, truth: dict) -> None:
+    beyond = []
+    for (name, d), accs in truth.items():
+        if len(accs) > 1:
+            lo, hi = _t95(list(accs.values()))
+            if lo < 0 or hi > 1:
+                beyond.append(f"{name} at D = {d}")
+    holds("95% t-interval, mean ± t·SD/√n" in text, text, "the kind of interval")
+    holds(("reaches beyond 0–100%" in text) == (len(beyond) == 1), text, "an interval beyond 0–100%")
+    holds(("reach beyond 0–100%" in text) == (len(beyond) > 1), text, "intervals beyond 0–100%")
+    for where in beyond:
+        holds(where in text, text, where)
+
+
+def check_training_note(text: str, configs: list) -> None:
+    """configs: (SweepConfig, TrainConfig of its runs) of every sweep found."""
+    if not configs:
+        holds(text == "", text, "no note without a sweep")
+        return
+    for name, phrase in (
+        ("epochs", lambda s, t: f"{t.epochs} epochs"),
+        ("hidden units", lambda s, t: f"{s.hidden_size} hidden units"),
+        ("learning rate", lambda s, t: f"peak learning rate {t.lr:g}"),
+        ("batch", lambda s, t: f"{t.batch_size} digits per step"),
+        ("optimiser", lambda s, t: {"adam": "Adam", "sgd": "SGD with momentum 0.9"}[t.optimizer]),
+    ):
+        values = {phrase(s, t) for s, t in configs}
+        for v in values:
+            holds(v in text, text, v)
+        holds((f"the folders differ in {name}" in text) == (len(values) > 1), text, f"{name} differ")
+    seeds = {s.seeds for s, _ in configs}
+    holds(("the folders differ in seeds" in text) == (len(seeds) > 1), text, "seeds differ")
+    for ss in seeds:
+        listed = ", ".join(map(str, ss[:-1])) + " and " + str(ss[-1]) if len(ss) > 1 else str(ss[0])
+        holds(f"seeds {listed}" in text, text, f"seeds {listed}")
+    holds("full BPTT" in text and all(s.ks == () for s, _ in configs), text, "full BPTT only")
+
+
+def check_status_note(
+    text: str, found: list[str], expected: list[str], unreadable: dict, runs: int, planned: int
+) -> None:
+    missing = [f for f in expected if f not in found and f not in unreadable]
+    if not found and not unreadable:
+        holds(text.startswith("The memory experiment has not been trained here"), text, "nothing trained")
+        return
+    holds(text == "" or text.endswith("."), text, "a sentence")
+    holds(("Not trained yet" in text) == bool(missing), text, "missing folders")
+    for f in missing:
+        holds(f in text, text, f"{f} missing")
+    for f in unreadable:
+        holds(f"{f} (" in text, text, f"{f} unreadable")
+    holds((f"{runs} of the {planned} runs" in text) == (runs < planned), text, "runs finished")
+
+
+def check_readme_tables(text: str, tables: list[list[dict]]) -> None:
+    lines = text.splitlines()
+    for rows in tables:
+        for row in rows:
+            line = "| " + " | ".join(str(v) for v in row.values()) + " |"
+            holds(line in lines, text, line)
+
+
+def check_chance_note(text: str, correct: dict) -> None:
+    """correct: (arm name, delay) -> {seed: which test digits its model gets right}."""
+    import scipy.stats
+
+    def above(bits) -> bool:
+        return scipy.stats.binomtest(int(np.sum(bits)), len(bits), 0.1, alternative="greater").pvalue < 0.05
+
+    none = {key for key, by_seed in correct.items() if not any(above(b) for b in by_seed.values())}
+    holds((text == "") == (not none), text, "cells at chance")
+    if none:
+        holds(text.startswith("No seed significantly above chance (10%; a one-sided exact binomial test"), text, "test")
+        listed = text.split("): ", 1)[1].removesuffix(".").split("; ")
+        seeds = {key: len(correct[key]) for key in none}
+        expected = {f"{name} at D = {d} ({seeds[name, d]} seed{'s' * (seeds[name, d] > 1)})" for name, d in none}
+        holds(set(listed) == expected, text, "the cells listed")
+    claims_known(text, "ignificant", ["No seed significantly above chance"])
+
+
+def check_profile_reading(text: str, profiles: dict, digit_row: int) -> None:
+    """profiles: (arm name, delay) -> median ||dL/dh_t|| per row; digit_row: the digit's last row, from 1."""
+    holds(f"reaches the digit's last row (row {digit_row};" in text, text, "the row")
+    for (name, delay), norms in profiles.items():
+        shown = "no gradient at the last row" if norms[-1] == 0 else ten(norms[digit_row - 1] / norms[-1])
+        part = text.split(f"D = {delay}: ", 1)[1].split(".")[0] if f"D = {delay}: " in text else ""
+        holds(f"{name} {shown}" in part.split("; "), text, f"{name} at D = {delay}: {shown}")

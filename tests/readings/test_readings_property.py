@@ -49,7 +49,7 @@ from explorer.model.checkpoints import shipped_dir
 from explorer.model.network import KINDS, ModelConfig, layer_weights, untrained_model
 from explorer.model.snapshots import points
 from explorer.model.unroll import trace
-from explorer.readings import formulas, gradients, lesson, math, models, sweep, watch
+from explorer.readings import formulas, gradients, lesson, math, memory, models, sweep, watch
 from explorer.training.loop import History
 from explorer.training.metadata import recorded
 
@@ -395,6 +395,11 @@ CHECKED = {  # every reading and where it is held to its numbers
     sweep: {"p_text", "sweep_table", "sweep_reading", "sweep_findings", "sweep_headline"},
     models: {"accuracy_text", "data_text", "how_it_ended", "created_text", "point_note"},
     math: {"first_principles_summary"},
+    # Held to independent computations in test_memory_readings.py (claims.py's check_memory_*).
+    memory: {
+        "accuracy_text", "accuracy_table", "interval_note", "chance_note", "comparison_table", "comparison_findings",
+        "memory_headline", "training_note", "status_note", "profile_caption", "profile_reading", "readme_tables",
+    },
     formulas: {"num", "equations", "bptt_equations", "step_lines"},
     # Held to independent computations in test_lesson_readings.py; none uses a claim word that claims.py knows.
     lesson: {
