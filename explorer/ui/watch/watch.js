@@ -514,10 +514,10 @@ var SCALES = {
     "#de77ae",
     "#c51b7d",
     "#8e0152"
-  ],
-  positive: ["#f7f7f7", "#fddbc7", "#f4a582", "#d6604d", "#b2182b", "#67001f"]
+  ]
 };
 var rgb = (hex) => [1, 3, 5].map((k) => parseInt(hex.slice(k, k + 2), 16));
+SCALES.positive = SCALES.signed;
 var LUTS = Object.fromEntries(
   Object.entries(SCALES).map(([name, stops]) => {
     const c = stops.map(rgb);
@@ -820,11 +820,13 @@ function cellRange(values) {
   const r = Math.max(a[lo] + (a[Math.min(lo + 1, a.length - 1)] - a[lo]) * (pos - lo), 0.1);
   return [-r, r];
 }
-var POSITIVE_FLOOR = 0.01;
+var POSITIVE_CENTRE = 0.5;
 function positiveRange(arrays) {
   const a = Float64Array.from(arrays.flatMap((v) => Array.from(v))).sort();
   const pos = (a.length - 1) * 0.99, lo = Math.floor(pos);
-  return [POSITIVE_FLOOR, Math.max(a[lo] + (a[Math.min(lo + 1, a.length - 1)] - a[lo]) * (pos - lo), 1)];
+  const p99 = a[lo] + (a[Math.min(lo + 1, a.length - 1)] - a[lo]) * (pos - lo);
+  const k = Math.max(p99 / POSITIVE_CENTRE, 2);
+  return [POSITIVE_CENTRE / k, POSITIVE_CENTRE * k];
 }
 function settling(final, settled, inkRow, T) {
   if (settled < inkRow && inkRow <= T) {

@@ -1,8 +1,8 @@
 // The heatmaps' colour scales, as the Plotly figures draw them (explorer.figures.panels): Viridis for the
 // sigmoid gates (0..1), RdBu reversed for tanh values (-1..1), PiYG reversed for the LSTM's cell state (centred
 // on 0, its range the largest |c| of the view). Stops are Plotly's own. minGRU's and minLSTM's candidate and h are
-// positive and unbounded, and heavy-tailed (half of them below 0.5, a few above 10): they take the upper half of
-// RdBu reversed (white to dark red, so a large positive h looks as it does in the other cells) on a log scale.
+// positive, unbounded and heavy-tailed (half of them below 0.5, a few above 10): they take RdBu reversed on a log
+// scale centred on 0.5, the candidate at a pre-activation of 0 (pos(0)): blue below it, red above.
 
 const SCALES = {
   gate: ["#440154", "#482878", "#3e4989", "#31688e", "#26828e", "#1f9e89", "#35b779", "#6ece58", "#b5de2b",
@@ -11,10 +11,11 @@ const SCALES = {
     "#b2182b", "#67001f"],
   cell: ["#276419", "#4d9221", "#7fbc41", "#b8e186", "#e6f5d0", "#f7f7f7", "#fde0ef", "#f1b6da", "#de77ae",
     "#c51b7d", "#8e0152"],
-  positive: ["#f7f7f7", "#fddbc7", "#f4a582", "#d6604d", "#b2182b", "#67001f"],
 };
 
 const rgb = (hex) => [1, 3, 5].map((k) => parseInt(hex.slice(k, k + 2), 16));
+SCALES.positive = SCALES.signed;
+
 const LUTS = Object.fromEntries(
   Object.entries(SCALES).map(([name, stops]) => {
     const c = stops.map(rgb);

@@ -48,14 +48,17 @@ function cellRange(values) {
   return [-r, r];
 }
 
-// minGRU's and minLSTM's candidate and h (> 0, heavy-tailed) on one log colour scale for the view: from 0.01
-// (pos(v) at v = −4.6) to the 99th percentile of their values, at least 1, so the two maps read alike.
-const POSITIVE_FLOOR = 0.01;
+// minGRU's and minLSTM's candidate and h (> 0, heavy-tailed) on one log colour scale for the view, so the two
+// maps read alike: centred on pos(0) = 0.5, from 0.5 / k to 0.5 k, k the 99th percentile of their values over 0.5
+// (at least 2).
+const POSITIVE_CENTRE = 0.5;
 
 function positiveRange(arrays) {
   const a = Float64Array.from(arrays.flatMap((v) => Array.from(v))).sort();
   const pos = (a.length - 1) * 0.99, lo = Math.floor(pos);
-  return [POSITIVE_FLOOR, Math.max(a[lo] + (a[Math.min(lo + 1, a.length - 1)] - a[lo]) * (pos - lo), 1)];
+  const p99 = a[lo] + (a[Math.min(lo + 1, a.length - 1)] - a[lo]) * (pos - lo);
+  const k = Math.max(p99 / POSITIVE_CENTRE, 2);
+  return [POSITIVE_CENTRE / k, POSITIVE_CENTRE * k];
 }
 
 // When the answer after the last row was reached, said so that a drawing's "settled after row 1" means something:
