@@ -143,6 +143,26 @@ def test_a_wrong_sign_in_a_min_cells_gate_is_caught(page, tmp_path, monkeypatch,
     assert worst_difference(model, task, got, sequence) > 1e-2
 
 
+def test_compare_mode_runs_an_lstm_beside_a_minlstm(page, tmp_path):
+    """Two models in one view, rows in step: each column's trace is its own model's (the min cell's without W_hh),
+    and each column has its own cell's heatmaps (c beside the LSTM only)."""
+    models = [model_and_task(name)[0] for name in ("lstm-128", "minlstm-128")]
+    blobs = [pack(m, ROW_MNIST, TEST, n, m.config.label, 10) for m, n in zip(models, ("lstm-128", "minlstm-128"))]
+    path = tmp_path / "compare.html"
+    view = browser_view.view_blob(blobs, browser_view.view_options(digit=3))
+    path.write_text(browser_view.offline_html(view, "compare"), encoding="utf-8")
+    page.goto(path.as_uri())
+    page.wait_for_function("() => document.querySelector('.rx-root')?.rnnExplorer?.traces", timeout=30_000)
+    root = page.locator(".rx-root")
+    sequence = TEST.images[3].astype(np.float32) / 255
+    for k, model in enumerate(models):
+        got = root.evaluate(READ_TRACE.replace("x.traces[0]", f"x.traces[{k}]"))
+        assert got["index"] == 3 and worst_difference(model, ROW_MNIST, got, sequence) <= TOL
+    columns = page.locator(".rx-column")
+    assert columns.nth(0).locator(".rx-map").evaluate_all("(m) => m.map((c) => c.dataset.state)") == [*"ifgoch"]
+    assert columns.nth(1).locator(".rx-map").evaluate_all("(m) => m.map((c) => c.dataset.state)") == [*"figh"]
+
+
 def pad_strokes(page, strokes) -> None:
     """Draw polylines (in 0..1 pad coordinates) on the drawing pad with the mouse."""
     box = page.locator(".rx-pad").bounding_box()
