@@ -15,6 +15,7 @@ from explorer.figures.counterfactual import contributions_figure, edited_figure,
 from explorer.figures.panels import NAMES
 from explorer.figures.replay import replay_figure
 from explorer.figures.units import prediction_figure, saturation_figure
+from explorer.model import network
 from explorer.model.snapshots import points
 from explorer.model.unroll import DIRECTIONS, state_names
 from explorer.readings.formulas import equations, step_lines
@@ -275,20 +276,17 @@ if explain_tab.open:
         term = e.terms[gate]
         labels = input_labels(layer, cfg.bidirectional, cfg.hidden_size)
         prev = "t-1" if direction == 0 else "t+1"
-        st.plotly_chart(
-            contributions_figure(
-                [
-                    (f"W_ih · x_t: the inputs at row {row}", [(labels[m], v) for m, v in top_terms(term.input_terms)]),
-                    (
-                        f"W_hh · h_{prev}: the state read before row {row}",
-                        [(f"h[{m}]", v) for m, v in top_terms(term.recurrent_terms)],
-                    ),
-                ]
-            ),
-            theme=None,
-            key="contributions",
-        )
-        with st.expander(f"The {cfg.kind.upper()} equations, as PyTorch computes them"):
+        sums = [(f"W_ih · x_t: the inputs at row {row}", [(labels[m], v) for m, v in top_terms(term.input_terms)])]
+        if term.recurrent_terms is not None:  # minGRU and minLSTM have no W_hh: their gates read the row alone
+            sums.append(
+                (
+                    f"W_hh · h_{prev}: the state read before row {row}",
+                    [(f"h[{m}]", v) for m, v in top_terms(term.recurrent_terms)],
+                )
+            )
+        st.plotly_chart(contributions_figure(sums), theme=None, key="contributions")
+        computes = "explorer.model.mincells computes" if cfg.kind in network.MIN_KINDS else "PyTorch computes"
+        with st.expander(f"The {network.NAMES[cfg.kind]} equations, as {computes} them"):
             for line in equations(cfg.kind):
                 st.latex(line)
 

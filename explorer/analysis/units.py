@@ -6,7 +6,8 @@ import torch
 from ..model.unroll import record_states
 
 ORDERINGS = ("index", "activity", "cluster")
-SIGMOID_GATES = {"rnn": (), "lstm": ("i", "f", "o"), "gru": ("r", "z")}  # gates whose values lie in [0, 1]
+# Gates whose values lie in [0, 1] (the min cells' candidates n, g are positive and unbounded: not gates here).
+SIGMOID_GATES = {"rnn": (), "lstm": ("i", "f", "o"), "gru": ("r", "z"), "mingru": ("z",), "minlstm": ("f", "i")}
 LOW, HIGH = 0.1, 0.9  # Karpathy et al. (2015): a gate is left-saturated below 0.1, right-saturated above 0.9
 
 

@@ -4,6 +4,8 @@ Layout (little-endian): the magic b"RNNX", a uint32 header length, the header as
 multiple of 4 bytes, then the float32 section (every weight tensor, then the fixed noise rows of a noise task),
 then the digits as uint8 (784 bytes each, row-major, 0..255 as in MNIST). The header says where each tensor
 starts (in float32 elements from the section's start) and its shape, so a reader needs nothing but this file.
+Only tensors the model has are written: minGRU and minLSTM have no W_hh or b_hh (their gates read x_t alone), and
+the header's kind and gates say so.
 
 Weights travel as float32, the dtype the model computes in: no error added. The digits are the first ones of
 the test split, as many as fit the byte budget (all of them, up to MAX_DIGITS, for a row task). A noise task's
@@ -20,7 +22,7 @@ import torch
 
 from ..data.digits import Digits
 from ..data.sequences import ROWS, SequenceTask
-from .network import GATES, SequenceClassifier, layer_weights
+from .network import GATES, MIN_KINDS, SequenceClassifier, layer_weights
 
 MAGIC = b"RNNX"
 FORMAT = 1
@@ -31,13 +33,14 @@ DRAWING = -1  # the digit number a drawing's noise rows are drawn for (digit_seq
 
 def tensor_names(model: SequenceClassifier) -> list[str]:
     """The tensors a browser needs, in the order they are written: per layer and direction W_ih, b_ih, W_hh,
-    b_hh (named as nn.LSTM names them), then the readout head."""
+    b_hh (named as nn.LSTM names them; W_ih and b_ih only for minGRU and minLSTM), then the readout head."""
     cfg = model.config
+    kept = ("weight_ih", "bias_ih") if cfg.kind in MIN_KINDS else ("weight_ih", "bias_ih", "weight_hh", "bias_hh")
     names = []
     for layer in range(cfg.num_layers):
         for d in range(cfg.num_directions):
             sfx = f"_l{layer}" + ("_reverse" if d else "")
-            names += [f"{n}{sfx}" for n in ("weight_ih", "bias_ih", "weight_hh", "bias_hh")]
+            names += [f"{n}{sfx}" for n in kept]
     return names + ["head.weight", "head.bias"]
 
 
@@ -46,7 +49,7 @@ def _tensors(model: SequenceClassifier) -> list[np.ndarray]:
     out = []
     for layer in range(cfg.num_layers):
         for d in range(cfg.num_directions):
-            out += [t.detach().to(torch.float32).numpy() for t in layer_weights(model, layer, d)]
+            out += [t.detach().to(torch.float32).numpy() for t in layer_weights(model, layer, d) if t is not None]
     return out + [model.head.weight.detach().float().numpy(), model.head.bias.detach().float().numpy()]
 
 

@@ -2,12 +2,17 @@
 
 Notation (the same on every page): rows t = 1..T top to bottom; x_t the layer's input at row t (the digit's
 row for layer 1, the layer below's h_t above it); h_{t-1} the state this direction read before row t (h_{t+1}
-for the backward direction, which reads bottom to top); [j] one unit; σ the logistic sigmoid; ⊙ elementwise.
+for the backward direction, which reads bottom to top); [j] one unit; σ the logistic sigmoid; ⊙ elementwise;
+pos the min cells' positive candidate activation (v + 0.5 for v ≥ 0, σ(v) below).
 """
 
 import math
 
 from ..analysis.explain import Explanation
+
+POS = r"\operatorname{pos}"
+POS_DEFINITION = r"\operatorname{pos}(v) = v + 0.5 \ \ (v \ge 0), \quad \sigma(v) \ \ (v < 0)"
+FUNCTIONS = {"sigmoid": r"\sigma", "tanh": r"\tanh", "positive": POS}
 
 
 def num(value: float, digits: int = 4, paren: bool = True) -> str:
@@ -29,7 +34,16 @@ def num(value: float, digits: int = 4, paren: bool = True) -> str:
 
 
 def equations(kind: str) -> list[str]:
-    """The forward equations of a cell (no numbers), as torch.nn.RNN / LSTM / GRU compute them."""
+    """The forward equations of a cell (no numbers), as torch.nn.RNN / LSTM / GRU compute them (minGRU and minLSTM:
+    as explorer.model.mincells does, the paper's; their gates read x_t alone)."""
+    if kind in ("mingru", "minlstm"):
+        gates = (("z", r"\sigma"), ("n", POS)) if kind == "mingru" else (("f", r"\sigma"), ("i", r"\sigma"), ("g", POS))
+        lines = [rf"{g}_t = {f}(W_{{i{g}}} x_t + b_{{i{g}}})" for g, f in gates]
+        if kind == "mingru":
+            lines.append(r"h_t = (1 - z_t) \odot h_{t-1} + z_t \odot n_t")
+        else:
+            lines.append(r"h_t = \frac{f_t}{f_t + i_t} \odot h_{t-1} + \frac{i_t}{f_t + i_t} \odot g_t")
+        return lines + [POS_DEFINITION]
     if kind == "rnn":
         return [r"h_t = \tanh(W_{ih} x_t + b_{ih} + W_{hh} h_{t-1} + b_{hh})"]
     if kind == "lstm":
@@ -67,17 +81,20 @@ def step_lines(e: Explanation) -> list[str]:
     j = rf"[{e.unit}]"
     lines = []
     for name, term in e.terms.items():
-        f = r"\sigma" if term.nonlinearity == "sigmoid" else r"\tanh"
+        f = FUNCTIONS[term.nonlinearity]
         w = name  # W_ii, W_hi ... as torch names them; the plain RNN's W_ih, W_hh
-        symbolic_rec = rf"W_{{h{w}}}{j} \cdot h_{{{prev}}} + b_{{h{w}}}{j}"
-        numbers_rec = rf"{num(term.recurrent_part)} + {num(term.recurrent_bias)}"
-        if term.reset is not None:
-            symbolic_rec = rf"r_{{{t}}}{j}\,({symbolic_rec})"
-            numbers_rec = rf"{num(term.reset)} \cdot ({numbers_rec})"
+        symbolic_rec = numbers_rec = ""  # minGRU, minLSTM: no W_hh, the gate reads x_t alone
+        if term.recurrent_part is not None:
+            symbolic_rec = rf"W_{{h{w}}}{j} \cdot h_{{{prev}}} + b_{{h{w}}}{j}"
+            numbers_rec = rf"{num(term.recurrent_part)} + {num(term.recurrent_bias)}"
+            if term.reset is not None:
+                symbolic_rec = rf"r_{{{t}}}{j}\,({symbolic_rec})"
+                numbers_rec = rf"{num(term.reset)} \cdot ({numbers_rec})"
+            symbolic_rec, numbers_rec = f" + {symbolic_rec}", f" + {numbers_rec}"
         lhs = rf"{name}_{{{t}}}{j}"
         lines.append(  # two lines: the equation, then its numbers (one line would not fit a page)
-            rf"\begin{{aligned}}{lhs} &= {f}\big(W_{{i{w}}}{j} \cdot {x} + b_{{i{w}}}{j} + {symbolic_rec}\big)\\"
-            rf" &= {f}\big({num(term.input_part)} + {num(term.input_bias)} + {numbers_rec}\big)"
+            rf"\begin{{aligned}}{lhs} &= {f}\big(W_{{i{w}}}{j} \cdot {x} + b_{{i{w}}}{j}{symbolic_rec}\big)\\"
+            rf" &= {f}\big({num(term.input_part)} + {num(term.input_bias)}{numbers_rec}\big)"
             rf" = {f}({num(term.preactivation, paren=False)}) = {num(term.value, paren=False)}\end{{aligned}}"
         )
     if e.kind == "lstm":
@@ -89,6 +106,20 @@ def step_lines(e: Explanation) -> list[str]:
         lines.append(
             rf"h_{{{t}}}{j} = o_{{{t}}}{j} \tanh(c_{{{t}}}{j}) = {num(o)} \cdot \tanh({num(e.c, paren=False)})"
             rf" = {num(e.h, paren=False)}"
+        )
+    elif e.kind == "mingru":
+        z, n = e.terms["z"].value, e.terms["n"].value
+        lines.append(
+            rf"h_{{{t}}}{j} = (1 - z_{{{t}}}{j})\, h_{{{prev}}}{j} + z_{{{t}}}{j}\, n_{{{t}}}{j}"
+            rf" = (1 - {num(z)}) \cdot {num(e.h_prev)} + {num(z)} \cdot {num(n)} = {num(e.h, paren=False)}"
+        )
+    elif e.kind == "minlstm":
+        f, i, g = (e.terms[k].value for k in "fig")
+        lines.append(
+            rf"h_{{{t}}}{j} = \tfrac{{f_{{{t}}}{j}}}{{f_{{{t}}}{j} + i_{{{t}}}{j}}}\, h_{{{prev}}}{j}"
+            rf" + \tfrac{{i_{{{t}}}{j}}}{{f_{{{t}}}{j} + i_{{{t}}}{j}}}\, g_{{{t}}}{j}"
+            rf" = \tfrac{{{num(f)}}}{{{num(f)} + {num(i)}}} \cdot {num(e.h_prev)}"
+            rf" + \tfrac{{{num(i)}}}{{{num(f)} + {num(i)}}} \cdot {num(g)} = {num(e.h, paren=False)}"
         )
     elif e.kind == "gru":
         z, n = e.terms["z"].value, e.terms["n"].value

@@ -79,6 +79,8 @@ def gate_reading(kind: str, bidirectional: bool, h: np.ndarray | None = None) ->
             f"of it shows in the hidden state *h*. The next row reads both h and c; {readout}. Where forget "
             "gates close, units drop what they held and start over."
         )
+    if kind in ("mingru", "minlstm"):
+        return _min_gate_reading(kind, readout, h)
     if kind == "gru":
         return (
             "hₜ = (1 − z) ⊙ n + z ⊙ hₜ₋₁: where the update gate *z* is open (yellow) a unit keeps its old "
@@ -99,8 +101,45 @@ def gate_reading(kind: str, bidirectional: bool, h: np.ndarray | None = None) ->
     return text
 
 
+def _min_gate_reading(kind: str, readout: str, h: np.ndarray | None) -> str:
+    """minGRU and minLSTM (explorer.model.mincells): no W_hh, so h is a running average the row alone gates."""
+    if kind == "mingru":
+        text = (
+            "A minGRU has no W_hh: its gates read the row alone, z = σ(W_iz xₜ + b_iz) and the candidate "
+            "n = pos(W_in xₜ + b_in), and hₜ = (1 − z) ⊙ hₜ₋₁ + z ⊙ n is a running average of the candidates. "
+            "Where the update gate *z* is open (yellow) a unit takes the candidate; where it is shut (purple) the "
+            "unit keeps its old state, the other way round from a GRU's z. "
+        )
+    else:
+        text = (
+            "A minLSTM has no W_hh and no cell state: its gates read the row alone, f = σ(W_if xₜ + b_if), "
+            "i = σ(W_ii xₜ + b_ii) and the candidate g = pos(W_ig xₜ + b_ig), and hₜ = f/(f + i) ⊙ hₜ₋₁ + "
+            "i/(f + i) ⊙ g is a running average of the candidates: the forget gate *f* and the input gate *i*, "
+            "scaled to add up to 1, share each unit between what it held and the new candidate. "
+        )
+    text += (
+        "pos(v) = v + 0.5 for v ≥ 0 and σ(v) below, so every candidate is positive and h, an average of them "
+        f"from h₀ = 0, is never negative (on a log colour scale: blue below pos(0) = 0.5, red above). The next row reads h, and {readout}."
+    )
+    if h is not None:
+        text += f" On this digit h goes up to {float(np.max(h)):.2f}."
+    return text
+
+
 def unit_caption(kind: str) -> str:
     """What the unit inspector shows, for this kind of cell."""
+    if kind == "mingru":
+        return (
+            "One unit's update gate z (top) and its candidate n and hidden state h (bottom) at every row. An "
+            "update gate near 1 takes the candidate n; near 0 the unit keeps its old h (no W_hh: z reads the row "
+            "alone)."
+        )
+    if kind == "minlstm":
+        return (
+            "One unit's forget gate f and input gate i (top) and its candidate g and hidden state h (bottom) at "
+            "every row. h moves towards g by the share i/(f + i); with f near 1 and i near 0 it holds (no W_hh: "
+            "the gates read the row alone)."
+        )
     if kind == "lstm":
         return (
             "One unit's gates i, f, o (top) and its candidate g, cell c and hidden state h (bottom) at every "

@@ -31,6 +31,8 @@ CASES = [  # model, layer, direction
     ("bilstm-128", 0, 0),
     ("lstm-2x128", 1, 0),  # layer 2 reads layer 1's h
     ("lstm-2x128", 0, 0),
+    ("mingru-128", 0, 0),  # no W_hh: the gates read the row alone
+    ("minlstm-128", 0, 0),
 ]
 
 
@@ -54,8 +56,10 @@ def test_every_number_equals_the_trace(digit, name, layer, direction):
             assert e.c == pytest.approx(float(states["c"][0, row, unit]), abs=2e-6)
         first = row == (0 if direction == 0 else T - 1)
         assert e.first_step == first
+        if model.config.kind.startswith("min"):  # no recurrent part at all, rather than a made-up zero
+            assert all(t.recurrent_part is t.recurrent_bias is t.recurrent_terms is None for t in e.terms.values())
         if first:
-            assert e.h_prev == 0.0 and all(t.recurrent_part == 0.0 for t in e.terms.values())
+            assert e.h_prev == 0.0 and all(t.recurrent_part in (0.0, None) for t in e.terms.values())
         else:
             neighbour = row - 1 if direction == 0 else row + 1
             assert e.h_prev == pytest.approx(float(states["h"][0, neighbour, unit]), abs=0)
@@ -124,7 +128,7 @@ def test_the_substituted_numbers_are_the_traces(digit, name, layer, direction):
     e = explain(model, tr, digit, layer, direction, 11, 14)
     lines = step_lines(e)
     states = tr.states[layer][direction]
-    names = list(e.terms) + (["c", "h"] if model.config.kind == "lstm" else ["h"] if model.config.kind == "gru" else [])
+    names = list(e.terms) + (["c", "h"] if model.config.kind == "lstm" else [] if model.config.kind == "rnn" else ["h"])
     assert len(lines) == len(names)
     for line, quantity in zip(lines, names):
         assert line.removeprefix(r"\begin{aligned}").startswith(f"{quantity}_{{15}}[11]")  # row 15, unit 11
@@ -132,8 +136,24 @@ def test_the_substituted_numbers_are_the_traces(digit, name, layer, direction):
         assert shown == pytest.approx(float(states[quantity][0, 14, 11]), rel=5e-4, abs=1e-7)
     term = next(iter(e.terms.values()))
     assert f"{num(term.input_part)} + {num(term.input_bias)}" in lines[0]
-    assert ("h_{16}" in lines[0]) == (direction == 1) and ("h_{14}" in lines[0]) == (direction == 0)
+    reads_h = lines[-1] if model.config.kind.startswith("min") else lines[0]  # the min cells: only h's line
+    assert ("h_{16}" in reads_h) == (direction == 1) and ("h_{14}" in reads_h) == (direction == 0)
+    assert ("W_{h" in "".join(lines)) == (not model.config.kind.startswith("min"))
     assert ("h^{(1)}_{15}" in lines[0]) == (layer == 1) and ("x_{15}" in lines[0]) == (layer == 0)
+
+
+def test_a_min_cells_h_is_the_modules_scan_output(digit):
+    """Independent of the trace's loop: the min module's own parallel scan, at every row."""
+    for name in ("mingru-128", "minlstm-128"):
+        model = shipped(name)
+        x = torch.from_numpy(digit)[None]
+        with torch.no_grad():
+            out, _ = model.rnn(x)
+        tr = trace(model, x)
+        for row in (0, 9, 27):
+            e = explain(model, tr, digit, 0, 0, 17, row)
+            assert e.h == pytest.approx(float(out[0, row, 17]), abs=2e-6)
+            assert e.terms["n" if model.config.kind == "mingru" else "g"].nonlinearity == "positive"
 
 
 def test_equations_name_torchs_gates():

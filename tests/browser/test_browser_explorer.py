@@ -15,7 +15,7 @@ from explorer.data.digits import EmptyDrawingError, TooSmallDrawingError, drawin
 from explorer.data.sequences import ROW_MNIST, SequenceTask, digit_sequence
 from explorer.model.checkpoint_file import read_checkpoint
 from explorer.model.checkpoints import list_checkpoints
-from explorer.model.network import ModelConfig, untrained_model
+from explorer.model.network import KINDS, ModelConfig, untrained_model
 from explorer.model.portable import pack
 from explorer.model.predictions import settled_after
 from explorer.model.unroll import trace
@@ -26,11 +26,15 @@ pytestmark = [pytest.mark.browser]
 TEST = load_sample()[1]
 TOL = 1e-5
 SHIPPED = {info.name: info for info in list_checkpoints(include_user=False)}
-BUILT = {  # what no shipped model covers: delay tasks, three layers, bidirectional GRU and RNN
+BUILT = {  # what no shipped model covers: delay tasks, three layers, bidirectional GRU, RNN and min cells
     "lstm-noise-before": (ModelConfig("lstm", 16), SequenceTask("noise", 6, "before")),
     "rnn-3x12-bi-blank": (ModelConfig("rnn", 12, num_layers=3, bidirectional=True), SequenceTask("blank", 4)),
     "gru-2x10-bi-noise": (ModelConfig("gru", 10, num_layers=2, bidirectional=True), SequenceTask("noise", 3)),
+    # No W_hh: layer 2 reads layer 1's positive h; one layer runs the backward direction over every prefix.
+    "minlstm-2x16-bi": (ModelConfig("minlstm", 16, num_layers=2, bidirectional=True), ROW_MNIST),
+    "mingru-12-bi-blank": (ModelConfig("mingru", 12, bidirectional=True), SequenceTask("blank", 4)),
 }
+MIN_SHIPPED = ("mingru-128", "minlstm-128")
 
 READ_TRACE = """(root) => {
   const x = root.rnnExplorer, t = x.traces[0].tr;
@@ -71,10 +75,16 @@ def worst_difference(model, task, got: dict, sequence: np.ndarray) -> float:
     return worst
 
 
+def test_every_cell_is_covered():
+    """Each kind the engine offers has a shipped or built model here, the min cells a shipped one each."""
+    kinds = {model_and_task(name)[0].config.kind for name in [*SHIPPED, *BUILT]}
+    assert kinds == set(KINDS) and set(MIN_SHIPPED) <= set(SHIPPED)
+
+
 @pytest.mark.parametrize("name", [*SHIPPED, *BUILT])
 def test_the_browser_computes_the_engines_trace(page, tmp_path, name):
-    """Every shipped model and the built ones (delay tasks, 3 layers, bidirectional GRU/RNN): test digits 0, 1
-    (N: the presentation key, in the browser) and 2 (the view's ▶)."""
+    """Every shipped model and the built ones (delay tasks, 3 layers, bidirectional GRU/RNN/min cells): test
+    digits 0, 1 (N: the presentation key, in the browser) and 2 (the view's ▶)."""
     model, task = model_and_task(name)
     root = open_explorer(page, tmp_path, model, task, name=name)
     for digit in range(3):
@@ -114,6 +124,43 @@ def test_a_wrong_sign_in_one_gate_is_caught(page, tmp_path, monkeypatch):
     got = open_explorer(page, tmp_path, model, task, name="bug").evaluate(READ_TRACE)
     sequence = TEST.images[0].astype(np.float32) / 255
     assert worst_difference(model, task, got, sequence) > 1e-2
+
+
+@pytest.mark.parametrize(
+    ("name", "right", "wrong"),
+    [
+        ("minlstm-128", "f[j] = sigmoid(xp[j]);", "f[j] = sigmoid(-xp[j]);"),
+        ("mingru-128", "n[j] = positive(xp[H + j]);", "n[j] = positive(-xp[H + j]);"),
+    ],
+)
+def test_a_wrong_sign_in_a_min_cells_gate_is_caught(page, tmp_path, monkeypatch, name, right, wrong):
+    """The comparison can fail for the min cells too: minLSTM's forget gate, minGRU's candidate, negated."""
+    assert browser_view.JS.count(right) == 1
+    monkeypatch.setattr(browser_view, "JS", browser_view.JS.replace(right, wrong))
+    model, task = model_and_task(name)
+    got = open_explorer(page, tmp_path, model, task, name="bug").evaluate(READ_TRACE)
+    sequence = TEST.images[0].astype(np.float32) / 255
+    assert worst_difference(model, task, got, sequence) > 1e-2
+
+
+def test_compare_mode_runs_an_lstm_beside_a_minlstm(page, tmp_path):
+    """Two models in one view, rows in step: each column's trace is its own model's (the min cell's without W_hh),
+    and each column has its own cell's heatmaps (c beside the LSTM only)."""
+    models = [model_and_task(name)[0] for name in ("lstm-128", "minlstm-128")]
+    blobs = [pack(m, ROW_MNIST, TEST, n, m.config.label, 10) for m, n in zip(models, ("lstm-128", "minlstm-128"))]
+    path = tmp_path / "compare.html"
+    view = browser_view.view_blob(blobs, browser_view.view_options(digit=3))
+    path.write_text(browser_view.offline_html(view, "compare"), encoding="utf-8")
+    page.goto(path.as_uri())
+    page.wait_for_function("() => document.querySelector('.rx-root')?.rnnExplorer?.traces", timeout=30_000)
+    root = page.locator(".rx-root")
+    sequence = TEST.images[3].astype(np.float32) / 255
+    for k, model in enumerate(models):
+        got = root.evaluate(READ_TRACE.replace("x.traces[0]", f"x.traces[{k}]"))
+        assert got["index"] == 3 and worst_difference(model, ROW_MNIST, got, sequence) <= TOL
+    columns = page.locator(".rx-column")
+    assert columns.nth(0).locator(".rx-map").evaluate_all("(m) => m.map((c) => c.dataset.state)") == [*"ifgoch"]
+    assert columns.nth(1).locator(".rx-map").evaluate_all("(m) => m.map((c) => c.dataset.state)") == [*"figh"]
 
 
 def pad_strokes(page, strokes) -> None:
@@ -261,6 +308,72 @@ def test_a_clicked_cell_is_explained_with_the_engines_numbers(page, tmp_path, na
         assert abs(e["h"] - want.h) <= TOL and (want.c is None or abs(e["c"] - want.c) <= TOL)
         panel = page.locator(".rx-explain")
         assert panel.is_visible() and f"{state}[{k}] at row {t + 1}" in panel.text_content()
+
+
+def positive(v: np.ndarray) -> np.ndarray:
+    """The min cells' candidate activation, written out here: v + 0.5 for v >= 0, sigmoid below."""
+    return np.where(v >= 0, v + 0.5, 1 / (1 + np.exp(-v)))
+
+
+def click_cell(page, state: str, t: int, k: int, T: int, H: int) -> None:
+    box = page.locator(f'.rx-map[data-state="{state}"]').bounding_box()
+    page.mouse.click(box["x"] + (t + 0.5) / T * box["width"], box["y"] + (k + 0.5) / H * box["height"])
+
+
+@pytest.mark.parametrize(
+    ("name", "layer", "direction"), [("minlstm-128", 0, 0), ("mingru-128", 0, 0), ("minlstm-2x16-bi", 1, 1)]
+)
+def test_a_min_cells_click_is_explained_from_the_row_alone(page, tmp_path, name, layer, direction):
+    """minGRU and minLSTM have no W_hh: each gate is W_i·x_t + b_i through its nonlinearity, and h mixes h_prev
+    and the candidate as the cell says. Every number is held to float64 NumPy on the weights and the engine's
+    trace (the layer's input, h_prev, and the heatmap's value); the panel writes no recurrent part."""
+    model, task = model_and_task(name)
+    root = open_explorer(page, tmp_path, model, task, digit=4, layer=layer, direction=direction)
+    cfg = model.config
+    H, T, kind = cfg.hidden_size, task.T, cfg.kind
+    sequence = digit_sequence(task, TEST.images[4].astype(np.float32) / 255, 4)
+    tr = trace(model, torch.from_numpy(sequence)[None])
+    states = tr.states[layer][direction]
+    below = [d["h"][0] for d in tr.states[layer - 1]] if layer else [sequence]
+    x_all = np.concatenate(below, axis=-1).astype(np.float64)  # (T, input size): what this layer reads
+    sfx = f"_l{layer}" + ("_reverse" if direction else "")
+    w = getattr(model.rnn, f"weight_ih{sfx}").detach().double().numpy()
+    b = getattr(model.rnn, f"bias_ih{sfx}").detach().double().numpy()
+    assert not hasattr(model.rnn, f"weight_hh{sfx}")
+    gates = ("z", "n") if kind == "mingru" else ("f", "i", "g")
+    for state, t, k in [(gates[0], 9, 17 % H), ("h", 0, 3), ("h", T - 1, H - 1), (gates[-1], 14, 5)]:
+        click_cell(page, state, t, k, T, H)
+        e = root.evaluate("(r) => r.rnnExplorer.explanation")
+        assert (e["row"], e["unit"], e["layer"], e["direction"], e["recurrent"]) == (t, k, layer, direction, False)
+        previous = t - 1 if direction == 0 else t + 1
+        h_prev = float(states["h"][0, previous, k]) if 0 <= previous < T else 0.0
+        values = {}
+        for g, gate in enumerate(gates):
+            js = e["terms"][gate]
+            x_part = float(w[g * H + k] @ x_all[t])
+            pre = x_part + b[g * H + k]
+            values[gate] = float(1 / (1 + np.exp(-pre)) if gate in ("z", "f", "i") else positive(pre))
+            assert js["h"] is None and js["bh"] is None and js["topRecurrent"] == []
+            assert abs(js["x"] - x_part) <= TOL and abs(js["bx"] - b[g * H + k]) <= TOL
+            assert abs(js["pre"] - pre) <= TOL and abs(js["value"] - values[gate]) <= TOL
+            assert abs(js["value"] - states[gate][0, t, k]) <= TOL  # the heatmap's own number
+        if kind == "mingru":
+            h = (1 - values["z"]) * h_prev + values["z"] * values["n"]
+        else:
+            f, i = values["f"], values["i"]
+            h = f / (f + i) * h_prev + i / (f + i) * values["g"]
+        assert abs(e["hPrev"] - h_prev) <= TOL and abs(e["h"] - h) <= TOL and abs(e["h"] - states["h"][0, t, k]) <= TOL
+        assert e["c"] is None and e["cPrev"] is None
+        text = page.locator(".rx-explain").text_content()
+        step, prev = t + 1, previous + 1
+        equation = (
+            f"h_{step} = (1 − z_{step}) · h_{prev} + z_{step} · n_{step}"
+            if kind == "mingru"
+            else f"h_{step} = f_{step} / (f_{step} + i_{step}) · h_{prev} + i_{step} / (f_{step} + i_{step}) · g_{step}"
+        )
+        assert f"{state}[{k}] at row {step}" in text and equation in text
+        assert f"{gates[-1]}_{step}[{k}] = pos(W_i{gates[-1]}[{k}]·" in text
+        assert "has no W_hh" in text and "W_h" not in text.replace("has no W_hh", "")
 
 
 def test_model_names_are_text_never_markup(page, tmp_path):

@@ -60,20 +60,22 @@ def test_play_pause_and_step_run_in_the_browser(page, app_url):
     screenshot(page, "watch")
 
 
-def test_the_apps_view_computes_the_engines_numbers(page, app_url):
-    """The app's own path (the blob the server sends through Streamlit): the BiLSTM's backward direction."""
-    open_watch(page, app_url, "?model=bilstm-128&digit=6")
+@pytest.mark.parametrize(("name", "direction", "gate"), [("bilstm-128", 1, "f"), ("minlstm-128", 0, "g")])
+def test_the_apps_view_computes_the_engines_numbers(page, app_url, name, direction, gate):
+    """The app's own path (the blob the server sends through Streamlit): the BiLSTM's backward direction, and
+    minLSTM's candidate (no W_hh sent)."""
+    open_watch(page, app_url, f"?model={name}&digit=6")
     got = page.evaluate(
         f"""() => {{ const t = ({VIEW})().rnnExplorer.traces[0].tr;
-        const back = t.runs[0][1];
-        return {{ probs: Array.from(t.probs), h: Array.from(back.h), f: Array.from(back.gates.f) }}; }}"""
+        const run = t.runs[0][{direction}];
+        return {{ probs: Array.from(t.probs), h: Array.from(run.h), gate: Array.from(run.gates.{gate}) }}; }}"""
     )
-    model = read_checkpoint(shipped_dir() / "bilstm-128.safetensors").model
+    model = read_checkpoint(shipped_dir() / f"{name}.safetensors").model
     image = load_sample()[1].images[6].astype(np.float32) / 255
     tr = trace(model, torch.from_numpy(image)[None])
     assert np.abs(np.array(got["probs"]).reshape(28, 10) - tr.probs[0]).max() <= 1e-5
-    assert np.abs(np.array(got["h"]).reshape(28, -1) - tr.get(0, 1, "h")[0]).max() <= 1e-5
-    assert np.abs(np.array(got["f"]).reshape(28, -1) - tr.get(0, 1, "f")[0]).max() <= 1e-5
+    assert np.abs(np.array(got["h"]).reshape(28, -1) - tr.get(0, direction, "h")[0]).max() <= 1e-5
+    assert np.abs(np.array(got["gate"]).reshape(28, -1) - tr.get(0, direction, gate)[0]).max() <= 1e-5
 
 
 def test_a_drawing_is_read_and_sent_for_a_closer_look(page, app_url):

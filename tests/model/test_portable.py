@@ -13,15 +13,23 @@ from explorer.model.portable import BUDGET, DRAWING, digits_to_send, pack, tenso
 TEST = load_sample()[1]
 
 
-def test_every_weight_and_digit_arrives_exactly():
-    model = untrained_model(ModelConfig("gru", 16, num_layers=2, bidirectional=True), seed=3)
+@pytest.mark.parametrize(
+    ("kind", "gates", "per_direction"),
+    [("gru", ["r", "z", "n"], 4), ("mingru", ["z", "n"], 2), ("minlstm", ["f", "i", "g"], 2)],
+)
+def test_every_weight_and_digit_arrives_exactly(kind, gates, per_direction):
+    """Every tensor of the model, and only those: minGRU and minLSTM have no W_hh, b_hh, and none is made up."""
+    model = untrained_model(ModelConfig(kind, 16, num_layers=2, bidirectional=True), seed=3)
     header, tensors, digits, noise = unpack(pack(model, ROW_MNIST, TEST, "gru-x", "GRU <b>x</b>"))
     state = {k.removeprefix("rnn."): v for k, v in model.state_dict().items()}
     assert list(tensors) == tensor_names(model) and set(tensors) == set(state)
+    assert len(tensors) == 2 * 2 * per_direction + 2
     for name, value in tensors.items():
         assert np.array_equal(value, state[name].numpy()), name
     assert header["label"] == "GRU <b>x</b>"  # carried as data: the browser sets it as text
-    assert header["config"] == {"kind": "gru", "hidden": 16, "layers": 2, "directions": 2, "gates": ["r", "z", "n"]}
+    assert header["config"] == {"kind": kind, "hidden": 16, "layers": 2, "directions": 2, "gates": gates}
+    floats = sum(p.numel() for p in model.parameters())
+    assert sum(int(np.prod(t["shape"])) for t in header["tensors"]) == floats
     assert noise is None and header["digits"]["count"] == len(digits) == len(TEST)
     assert np.array_equal(digits, TEST.images) and header["digits"]["labels"] == TEST.labels.tolist()
 
@@ -50,13 +58,18 @@ def test_noise_rows_are_the_engines(task):
 
 
 def test_every_shipped_model_fits_the_budget():
-    """The BiLSTM-128 goes with every bundled test digit; the 2-layer LSTM, the largest, with most of them."""
+    """The BiLSTM-128 goes with every bundled test digit; the 2-layer LSTM, the largest, with most of them; the
+    min cells, which have no W_hh, with every one."""
+    names = set()
     for info in list_checkpoints(shipped_dir()):
+        names.add(info.name)
         model = read_checkpoint(info.path).model
         blob = pack(model, ROW_MNIST, TEST, info.name, info.label)
         assert len(blob) <= BUDGET, (info.name, len(blob))
         count = unpack(blob)[0]["digits"]["count"]
-        assert count == (len(TEST) if info.name == "bilstm-128" else count) and count >= 800, info.name
+        everything = info.name in ("bilstm-128", "mingru-128", "minlstm-128")
+        assert count == (len(TEST) if everything else count) and count >= 800, info.name
+    assert {"mingru-128", "minlstm-128"} <= names
 
 
 def test_a_long_noise_delay_sends_fewer_digits_within_the_budget():

@@ -18,14 +18,21 @@ from explorer.analysis.units import gate_saturation
 from explorer.data.digits import drawing_to_digit, load_sample
 from explorer.model.checkpoint_file import read_checkpoint
 from explorer.model.checkpoints import list_checkpoints, save_checkpoint, shipped_dir, user_dir
-from explorer.model.network import ModelConfig, SequenceClassifier
+from explorer.model.network import NAMES, ModelConfig, SequenceClassifier
 from explorer.model.portable import tensor_names, unpack
 from explorer.model.predictions import misclassified, predict
 from explorer.model.snapshots import points
 from explorer.model.unroll import trace
 from explorer.readings.formulas import equations, step_lines
 from explorer.readings.models import point_note
-from explorer.readings.watch import edit_caption, explain_caption, occlusion_reading, replay_caption, saturation_caption
+from explorer.readings.watch import (
+    edit_caption,
+    explain_caption,
+    gate_reading,
+    occlusion_reading,
+    replay_caption,
+    saturation_caption,
+)
 from explorer.serving.budget import digits_for
 from explorer.ui.browser_view import parse_view
 
@@ -264,6 +271,27 @@ def test_tabs_inspector_saturation_and_export():
     ]
 
 
+@pytest.mark.parametrize("name", ["mingru-128", "minlstm-128"])
+def test_the_min_cells_open_on_every_tab(name):
+    """minGRU and minLSTM have no W_hh: the view gets only the tensors they have, and every tab opens on them; the
+    saturation tab holds their sigmoid gates (z; f and i), not the positive candidates."""
+    at = run_watch(query={"model": name, "digit": "4"})
+    assert_view_shows(at, name, 4)
+    assert not any(t["name"].startswith("weight_hh") for t in view_of(at)[1][0][0]["tensors"])
+    assert gate_reading(model(name).config.kind, False, expected_trace(name, digit_image(4)).get(0, 0, "h")[0]) in [
+        m.value.split("\n\n")[-1] for m in at.markdown
+    ]
+    for tab in ["Explain a number", "What if", "Replay training", "Gate saturation", "Export"]:
+        at.session_state["watch_tab"] = tab
+        rerun(at)
+    at.session_state["watch_tab"] = "Gate saturation"
+    rerun(at)
+    stats = gate_saturation(model(name), sample_test().tensors()[0])[0, 0]
+    assert set(stats) == ({"z"} if name == "mingru-128" else {"f", "i"})
+    dots = [d for d in json.loads(at.get("plotly_chart")[0].proto.spec)["data"] if "customdata" in d]
+    np.testing.assert_allclose(array(dots[0]["x"]), stats[("z" if name == "mingru-128" else "f")][1])
+
+
 def test_trace_export_round_trips():
     import io
 
@@ -291,7 +319,15 @@ def test_a_model_deleted_under_the_open_page_gives_a_message_not_a_traceback(mon
 
 
 @pytest.mark.parametrize(
-    "name,layer,direction", [("lstm-2x128", 1, 0), ("bilstm-128", 0, 1), ("gru-128", 0, 0), ("rnn-128", 0, 0)]
+    "name,layer,direction",
+    [
+        ("lstm-2x128", 1, 0),
+        ("bilstm-128", 0, 1),
+        ("gru-128", 0, 0),
+        ("rnn-128", 0, 0),
+        ("mingru-128", 0, 0),
+        ("minlstm-128", 0, 0),
+    ],
 )
 def test_explain_a_number_shows_the_engines_equations_and_contributions(name, layer, direction):
     state = {"model": name, "watch_tab": "Explain a number"}
@@ -307,12 +343,19 @@ def test_explain_a_number_shows_the_engines_equations_and_contributions(name, la
     e = explain(model(name), expected_trace(name, image), image, layer, direction, 9, 11)
     shown = [m.value.strip("$\n") for m in at.latex]
     assert shown[: len(step_lines(e))] == step_lines(e)
-    assert shown[len(step_lines(e)) :] == equations(model(name).config.kind)  # in the expander
+    kind = model(name).config.kind
+    assert shown[len(step_lines(e)) :] == equations(kind)  # in the expander
+    computes = "explorer.model.mincells" if kind.startswith("min") else "PyTorch"
+    assert at.expander[-1].label == f"The {NAMES[kind]} equations, as {computes} computes them"
     assert explain_caption(e) in [c.value for c in at.caption]
     bars = json.loads(at.get("plotly_chart")[0].proto.spec)["data"]
     gate = at.selectbox(key="explain_gate").value
-    inputs, recurrent = top_terms(e.terms[gate].input_terms), top_terms(e.terms[gate].recurrent_terms)
+    inputs = top_terms(e.terms[gate].input_terms)
     np.testing.assert_allclose(array(bars[0]["x"]), [v for _, v in inputs])
+    if kind.startswith("min"):  # no W_hh: the row's inputs are the gate's only sum
+        assert len(bars) == 1 and e.terms[gate].recurrent_terms is None
+        return
+    recurrent = top_terms(e.terms[gate].recurrent_terms)
     np.testing.assert_allclose(array(bars[1]["x"]), [v for _, v in recurrent])
     assert bars[1]["y"] == [f"h[{m}]" for m, _ in recurrent]
     if layer:
@@ -389,7 +432,14 @@ def test_the_progress_slider_shows_the_model_as_it_was_at_a_snapshot(name):
 
 @pytest.mark.parametrize(
     "name,layer,direction",
-    [("lstm-128", 0, 0), ("gru-128", 0, 0), ("bilstm-128", 0, 1), ("lstm-2x128", 1, 0), ("rnn-128", 0, 0)],
+    [
+        ("lstm-128", 0, 0),
+        ("gru-128", 0, 0),
+        ("bilstm-128", 0, 1),
+        ("lstm-2x128", 1, 0),
+        ("rnn-128", 0, 0),
+        ("minlstm-128", 0, 0),
+    ],
 )
 def test_replay_tab_holds_every_point_of_training(name, layer, direction):
     state = {"model": name, "watch_tab": "Replay training"}

@@ -114,12 +114,41 @@ def test_rnn_saturation_sentence_is_measured():
     assert 1 - 0.9**2 < 0.19 + 1e-12  # tanh'(x) = 1 - tanh(x)^2 at |tanh| = 0.9
 
 
-@pytest.mark.parametrize("kind", ("rnn", "gru", "lstm"))
+@pytest.mark.parametrize("kind", ("rnn", "gru", "lstm", "mingru", "minlstm"))
 def test_unit_inspector_caption_names_only_the_cells_own_parts(kind):
     text = unit_caption(kind)
-    assert ("forget gate" in text) == (kind == "lstm") and ("cell c" in text) == (kind == "lstm")
-    assert ("update gate z" in text) == (kind == "gru")
-    assert ("no gates" in text) == (kind == "rnn")
+    assert ("forget gate" in text) == (kind in ("lstm", "minlstm")) and ("cell c" in text) == (kind == "lstm")
+    assert ("update gate z" in text) == (kind in ("gru", "mingru"))
+    assert ("no gates" in text) == (kind == "rnn") and ("no W_hh" in text) == kind.startswith("min")
+
+
+@pytest.mark.parametrize("name", ("mingru-128", "minlstm-128"))
+def test_the_min_cells_equations_stated_are_what_they_compute(name):
+    """minGRU: h = (1 - z) h_prev + z n; minLSTM: h = f/(f + i) h_prev + i/(f + i) g; the gates from the row alone
+    through σ and pos: recomputed in NumPy from the weights and held to the module's own (scan) output."""
+    image, _ = bundled_digit(3)
+    x = torch.from_numpy(image)[None]
+    model = shipped(name)
+    with torch.no_grad():
+        h_ref = model.rnn(x)[0][0].double().numpy()  # the parallel scan: not the trace's loop
+    w_ih, b_ih, w_hh, b_hh = layer_weights(model, 0, 0)
+    assert w_hh is None and b_hh is None
+    pre = image.astype(np.float64) @ w_ih.detach().double().numpy().T + b_ih.detach().double().numpy()
+    sigmoid = 1 / (1 + np.exp(-pre))
+    pos = np.where(pre >= 0, pre + 0.5, sigmoid)
+    h_prev = np.vstack([np.zeros((1, 128)), h_ref[:-1]])
+    text = gate_reading(model.config.kind, False, h_ref)
+    if name == "mingru-128":
+        z, n = sigmoid[:, :128], pos[:, 128:]
+        np.testing.assert_allclose(h_ref, (1 - z) * h_prev + z * n, atol=1e-5)
+        assert "z = σ(W_iz xₜ + b_iz)" in text and "n = pos(W_in xₜ + b_in)" in text
+        assert "hₜ = (1 − z) ⊙ hₜ₋₁ + z ⊙ n" in text
+    else:
+        f, i, g = sigmoid[:, :128], sigmoid[:, 128:256], pos[:, 256:]
+        np.testing.assert_allclose(h_ref, f / (f + i) * h_prev + i / (f + i) * g, atol=1e-5)
+        assert "f = σ(W_if xₜ + b_if)" in text and "g = pos(W_ig xₜ + b_ig)" in text
+        assert "hₜ = f/(f + i) ⊙ hₜ₋₁ + i/(f + i) ⊙ g" in text
+    assert np.all(h_ref >= 0) and "never negative" in text and f"h goes up to {h_ref.max():.2f}." in text
 
 
 def test_captions_for_the_state_jacobian_and_saturation():

@@ -127,7 +127,7 @@ def check_watch(model, task: SequenceTask) -> None:
                     e = explain(model, tr, seq, layer, d, 1, row)
                     check_explain_caption(watch.explain_caption(e), e)
                     lines = formulas.step_lines(e)
-                    assert len(lines) == len(e.terms) + {"lstm": 2, "gru": 1, "rnn": 0}[cfg.kind]
+                    assert len(lines) == len(e.terms) + {"lstm": 2, "rnn": 0}.get(cfg.kind, 1)
                     assert all(formulas.num(t.value, paren=False) in line for t, line in zip(e.terms.values(), lines))
 
 
@@ -424,12 +424,14 @@ def test_every_reading_is_checked():
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_captions_and_equations_name_the_cells_own_parts(kind):
-    gates = {"rnn": (), "lstm": "ifgo", "gru": "rzn"}[kind]
+    gates = {"rnn": (), "lstm": "ifgo", "gru": "rzn", "mingru": "zn", "minlstm": "fig"}[kind]
     text = watch.unit_caption(kind)
     assert all(f" {g}" in text or f"{g}," in text for g in gates) and ("no gates" in text) == (kind == "rnn")
     lines = formulas.equations(kind)
     assert [line.split("_t")[0] for line in lines[: len(gates)]] == list(gates)
     assert ("c_t" in "".join(lines)) == (kind == "lstm")
+    assert ("W_{h" in "".join(lines)) == (kind not in ("mingru", "minlstm"))  # the min cells have no W_hh
+    assert ("pos" in "".join(lines)) == (kind in ("mingru", "minlstm"))
     assert "2,500 test digits" in watch.saturation_caption(2500)
     assert len(formulas.bptt_equations()) == 4
     for ratio in (0.0, 3.2e-6, 0.031, 0.032, 1.0, 31.0, 32.0, 4e5):

@@ -4,7 +4,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from explorer.model.network import ModelConfig
+from explorer.model.network import KINDS, ModelConfig
 from explorer.readings.models import accuracy_text, created_text, data_text, how_it_ended
 from explorer.training.loop import TrainConfig
 from explorer.training.metadata import canonical_command, described_config, recorded, recorded_train_config
@@ -128,6 +128,8 @@ def test_described_config():
         == "Long short-term memory (LSTM), bidirectional · 2 layers · 128 units per direction"
     )
     assert described_config(ModelConfig("rnn", 16)) == "Vanilla (tanh) RNN · 1 layer · 16 units"
+    assert described_config(ModelConfig("minlstm", 128)).startswith("Minimal LSTM (minLSTM: gates from the row alone")
+    assert all(described_config(ModelConfig(kind, 8)) for kind in KINDS)  # every cell the engine offers
 
 
 def test_recorded_train_config_reads_old_and_new_files():

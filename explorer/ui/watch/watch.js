@@ -30,8 +30,9 @@ function decodeModel(bytes) {
       dirs.push({
         wih: byName[`weight_ih${sfx}`],
         bih: byName[`bias_ih${sfx}`],
-        whh: byName[`weight_hh${sfx}`],
-        bhh: byName[`bias_hh${sfx}`],
+        // null for a cell without W_hh (minGRU, minLSTM): the blob carries only the tensors the model has
+        whh: byName[`weight_hh${sfx}`] ?? null,
+        bhh: byName[`bias_hh${sfx}`] ?? null,
         inSize: inSize(`weight_ih${sfx}`)
       });
     }
@@ -222,7 +223,9 @@ function drawingToDigit(rgba, width, height) {
 
 // src/cells.js
 var sigmoid = (v) => 1 / (1 + Math.exp(-v));
+var positive = (v) => v >= 0 ? v + 0.5 : sigmoid(v);
 var plainPre = (p) => p.x + p.bx + (p.h + p.bh);
+var inputPre = (p) => p.x + p.bx;
 var CELLS = {
   rnn: {
     gates: [],
@@ -235,6 +238,7 @@ var CELLS = {
       return { h, gates: {} };
     },
     // h_t = tanh(...) is the sum itself: its explanation is its one "gate" h.
+    unit: (v) => ({ h: v.h }),
     combine: () => []
   },
   lstm: {
@@ -254,6 +258,10 @@ var CELLS = {
         h[j] = o[j] * Math.tanh(c[j]);
       }
       return { h, c, gates: { i, f, g, o } };
+    },
+    unit(v) {
+      const c = v.f * v.cPrev + v.i * v.g;
+      return { c, h: v.o * Math.tanh(c) };
     },
     combine: (v) => [
       {
@@ -288,6 +296,7 @@ var CELLS = {
       }
       return { h, gates: { r, z, n } };
     },
+    unit: (v) => ({ h: (1 - v.z) * v.n + v.z * v.hPrev }),
     combine: (v) => [
       {
         name: "h",
@@ -297,9 +306,70 @@ var CELLS = {
         filled: `(1 \u2212 ${fmt(v.z)}) \xB7 ${fmt(v.n)} + ${fmt(v.z)} \xB7 ${fmt(v.hPrev)}`
       }
     ]
+  },
+  // h_t = (1 − z) h_prev + z n: the update gate z is the share of the candidate taken (GRU's z is the share kept).
+  mingru: {
+    gates: ["z", "n"],
+    states: ["z", "n", "h"],
+    nonlinearity: { z: "sigmoid", n: "positive" },
+    scales: { n: "positive", h: "positive" },
+    // both > 0 and unbounded: colours.js
+    recurrent: false,
+    pre: inputPre,
+    step(xp, a, hPrev, cPrev, H) {
+      const z = new Float64Array(H), n = new Float64Array(H), h = new Float64Array(H);
+      for (let j = 0; j < H; j++) {
+        z[j] = sigmoid(xp[j]);
+        n[j] = positive(xp[H + j]);
+        h[j] = (1 - z[j]) * hPrev[j] + z[j] * n[j];
+      }
+      return { h, gates: { z, n } };
+    },
+    unit: (v) => ({ h: (1 - v.z) * v.hPrev + v.z * v.n }),
+    combine: (v) => [
+      {
+        name: "h",
+        text: "h_t = (1 \u2212 z_t) \xB7 h_prev + z_t \xB7 n_t",
+        numbers: [v.z, v.hPrev, v.n],
+        value: v.h,
+        filled: `(1 \u2212 ${fmt(v.z)}) \xB7 ${fmt(v.hPrev)} + ${fmt(v.z)} \xB7 ${fmt(v.n)}`
+      }
+    ]
+  },
+  // h_t = f/(f + i) h_prev + i/(f + i) g: the two gates, normalised, share h between the old state and g.
+  minlstm: {
+    gates: ["f", "i", "g"],
+    states: ["f", "i", "g", "h"],
+    nonlinearity: { f: "sigmoid", i: "sigmoid", g: "positive" },
+    scales: { g: "positive", h: "positive" },
+    // both > 0 and unbounded: colours.js
+    recurrent: false,
+    pre: inputPre,
+    step(xp, a, hPrev, cPrev, H) {
+      const f = new Float64Array(H), i = new Float64Array(H), g = new Float64Array(H), h = new Float64Array(H);
+      for (let j = 0; j < H; j++) {
+        f[j] = sigmoid(xp[j]);
+        i[j] = sigmoid(xp[H + j]);
+        g[j] = positive(xp[2 * H + j]);
+        const total = f[j] + i[j];
+        h[j] = f[j] / total * hPrev[j] + i[j] / total * g[j];
+      }
+      return { h, gates: { f, i, g } };
+    },
+    unit: (v) => ({ h: v.f / (v.f + v.i) * v.hPrev + v.i / (v.f + v.i) * v.g }),
+    combine: (v) => [
+      {
+        name: "h",
+        text: "h_t = f_t / (f_t + i_t) \xB7 h_prev + i_t / (f_t + i_t) \xB7 g_t",
+        numbers: [v.f, v.i, v.hPrev, v.g],
+        value: v.h,
+        filled: `${fmt(v.f)} / (${fmt(v.f)} + ${fmt(v.i)}) \xB7 ${fmt(v.hPrev)} + ${fmt(v.i)} / (${fmt(v.f)} + ${fmt(v.i)}) \xB7 ${fmt(v.g)}`
+      }
+    ]
   }
 };
-var apply = { sigmoid, tanh: Math.tanh };
+var apply = { sigmoid, tanh: Math.tanh, positive };
+var SYMBOLS = { sigmoid: "\u03C3", tanh: "tanh", positive: "pos" };
 function fmt(v, paren = true) {
   if (!Number.isFinite(v)) return String(v);
   let s = Math.abs(v) >= 1e-3 || v === 0 ? v.toFixed(4) : v.toExponential(2);
@@ -332,15 +402,16 @@ function explainCell(model, tr, layer, direction, unit, row) {
   const hPrevVec = first ? new Float64Array(H) : run.h.subarray(previous * H, (previous + 1) * H);
   const x = run.input.subarray(row * w.inSize, (row + 1) * w.inSize);
   const names = cell.gates.length ? cell.gates : ["h"];
+  const recurrent = cell.recurrent !== false;
   const values = {};
   const terms = {};
   names.forEach((name, g) => {
     const r = g * H + unit;
-    const inputTerms = new Float64Array(w.inSize), recurrentTerms = new Float64Array(H);
+    const inputTerms = new Float64Array(w.inSize), recurrentTerms = new Float64Array(recurrent ? H : 0);
     let xs = 0, hs = 0;
     for (let m = 0; m < w.inSize; m++) xs += inputTerms[m] = w.wih[r * w.inSize + m] * x[m];
-    for (let m = 0; m < H; m++) hs += recurrentTerms[m] = w.whh[r * H + m] * hPrevVec[m];
-    const parts = { x: xs, bx: w.bih[r], h: hs, bh: w.bhh[r] };
+    for (let m = 0; m < recurrentTerms.length; m++) hs += recurrentTerms[m] = w.whh[r * H + m] * hPrevVec[m];
+    const parts = { x: xs, bx: w.bih[r], h: recurrent ? hs : null, bh: recurrent ? w.bhh[r] : null };
     const pre = cell.pre(parts, name, values);
     const nonlinearity = cell.nonlinearity[name];
     values[name] = apply[nonlinearity](pre);
@@ -357,11 +428,7 @@ function explainCell(model, tr, layer, direction, unit, row) {
   const hPrev = hPrevVec[unit];
   const cPrev = run.c ? first ? 0 : run.c[previous * H + unit] : null;
   const v = { ...values, hPrev, cPrev };
-  if (kind === "lstm") {
-    v.c = values.f * cPrev + values.i * values.g;
-    v.h = values.o * Math.tanh(v.c);
-  } else if (kind === "gru") v.h = (1 - values.z) * values.n + values.z * hPrev;
-  else v.h = values.h;
+  Object.assign(v, cell.unit(v));
   return {
     kind,
     layer,
@@ -369,6 +436,7 @@ function explainCell(model, tr, layer, direction, unit, row) {
     unit,
     row,
     first,
+    recurrent,
     terms,
     hPrev,
     cPrev,
@@ -384,17 +452,17 @@ function explanationLines(e) {
   const j = `[${e.unit}]`;
   const lines = [];
   for (const [name, term] of Object.entries(e.terms)) {
-    const f = term.nonlinearity === "sigmoid" ? "\u03C3" : "tanh";
-    let rec = `W_h${name}${j}\xB7h_${prev} + b_h${name}${j}`;
-    let recNumbers = `${fmt(term.h)} + ${fmt(term.bh)}`;
+    const f = SYMBOLS[term.nonlinearity];
+    let rec = e.recurrent ? ` + W_h${name}${j}\xB7h_${prev} + b_h${name}${j}` : "";
+    let recNumbers = e.recurrent ? ` + ${fmt(term.h)} + ${fmt(term.bh)}` : "";
     if (term.reset !== null) {
-      rec = `r_${t}${j}\xB7(${rec})`;
-      recNumbers = `${fmt(term.reset)} \xB7 (${recNumbers})`;
+      rec = ` + r_${t}${j}\xB7(${rec.slice(3)})`;
+      recNumbers = ` + ${fmt(term.reset)} \xB7 (${recNumbers.slice(3)})`;
     }
     lines.push({
       name,
-      equation: `${name}_${t}${j} = ${f}(W_i${name}${j}\xB7${x} + b_i${name}${j} + ${rec})`,
-      numbers: `= ${f}(${fmt(term.x)} + ${fmt(term.bx)} + ${recNumbers}) = ${f}(${fmt(term.pre, false)}) = ` + fmt(term.value, false)
+      equation: `${name}_${t}${j} = ${f}(W_i${name}${j}\xB7${x} + b_i${name}${j}${rec})`,
+      numbers: `= ${f}(${fmt(term.x)} + ${fmt(term.bx)}${recNumbers}) = ${f}(${fmt(term.pre, false)}) = ` + fmt(term.value, false)
     });
   }
   for (const c of e.combined) {
@@ -449,6 +517,7 @@ var SCALES = {
   ]
 };
 var rgb = (hex) => [1, 3, 5].map((k) => parseInt(hex.slice(k, k + 2), 16));
+SCALES.positive = SCALES.signed;
 var LUTS = Object.fromEntries(
   Object.entries(SCALES).map(([name, stops]) => {
     const c = stops.map(rgb);
@@ -462,11 +531,13 @@ var LUTS = Object.fromEntries(
     return [name, lut];
   })
 );
-function scaleOf(name) {
+function scaleOf(name, cell) {
+  if (cell && cell.scales && cell.scales[name]) return cell.scales[name];
   if (name === "c") return "cell";
   return name === "h" || name === "g" || name === "n" ? "signed" : "gate";
 }
 function colour(scale, v, lo, hi) {
+  if (scale === "positive") [v, lo, hi] = [Math.log(Math.max(v, lo)), Math.log(lo), Math.log(hi)];
   const k = Math.round(Math.min(Math.max((v - lo) / (hi - lo || 1), 0), 1) * 255);
   const lut = LUTS[scale];
   return [lut[3 * k], lut[3 * k + 1], lut[3 * k + 2]];
@@ -496,16 +567,18 @@ function projections(w, input, T) {
 }
 function runDirection(cell, w, xp, T, H, reverse) {
   const G = Math.max(cell.gates.length, 1);
-  const out = { h: new Float64Array(T * H), a: new Float64Array(T * G * H), gates: {} };
+  const recurrent = cell.recurrent !== false;
+  const out = { h: new Float64Array(T * H), gates: {} };
+  if (recurrent) out.a = new Float64Array(T * G * H);
   if (cell.states.includes("c")) out.c = new Float64Array(T * H);
   for (const g of cell.gates) out.gates[g] = new Float64Array(T * H);
   let h = new Float64Array(H), c = new Float64Array(H);
-  const a = new Float64Array(G * H);
+  const a = recurrent ? new Float64Array(G * H) : null;
   for (let s = 0; s < T; s++) {
     const t = reverse ? T - 1 - s : s;
-    affine(w.whh, w.bhh, h, 0, G * H, H, a);
+    if (recurrent) affine(w.whh, w.bhh, h, 0, G * H, H, a);
     const step = cell.step(xp.subarray(t * G * H, (t + 1) * G * H), a, h, c, H);
-    out.a.set(a, t * G * H);
+    if (recurrent) out.a.set(a, t * G * H);
     for (const g of cell.gates) out.gates[g].set(step.gates[g], t * H);
     out.h.set(step.h, t * H);
     if (out.c) out.c.set(step.c, t * H);
@@ -557,14 +630,16 @@ function dot(W, w, x, xo, cols) {
 }
 function prefixStates(cell, w, xp, H, T) {
   const GH = Math.max(cell.gates.length, 1) * H;
-  const hs = new Float64Array(T * H), cs = new Float64Array(T * H), a = new Float64Array(T * GH);
+  const recurrent = cell.recurrent !== false;
+  const hs = new Float64Array(T * H), cs = new Float64Array(T * H), a = recurrent ? new Float64Array(T * GH) : null;
   for (let s = 0; s < T; s++) {
-    affineMany(w.whh, w.bhh, hs, s, T, GH, H, a);
+    if (recurrent) affineMany(w.whh, w.bhh, hs, s, T, GH, H, a);
     for (let p = s; p < T; p++) {
       const row = p - s;
+      const ap = recurrent ? a.subarray(p * GH, (p + 1) * GH) : null;
       const step = cell.step(
         xp.subarray(row * GH, (row + 1) * GH),
-        a.subarray(p * GH, (p + 1) * GH),
+        ap,
         hs.subarray(p * H, (p + 1) * H),
         cs.subarray(p * H, (p + 1) * H),
         H
@@ -744,6 +819,14 @@ function cellRange(values) {
   const pos = (a.length - 1) * 0.99, lo = Math.floor(pos);
   const r = Math.max(a[lo] + (a[Math.min(lo + 1, a.length - 1)] - a[lo]) * (pos - lo), 0.1);
   return [-r, r];
+}
+var POSITIVE_CENTRE = 0.5;
+function positiveRange(arrays) {
+  const a = Float64Array.from(arrays.flatMap((v) => Array.from(v))).sort();
+  const pos = (a.length - 1) * 0.99, lo = Math.floor(pos);
+  const p99 = a[lo] + (a[Math.min(lo + 1, a.length - 1)] - a[lo]) * (pos - lo);
+  const k = Math.max(p99 / POSITIVE_CENTRE, 2);
+  return [POSITIVE_CENTRE / k, POSITIVE_CENTRE * k];
 }
 function settling(final, settled, inkRow, T) {
   if (settled < inkRow && inkRow <= T) {
@@ -1160,6 +1243,11 @@ var Explorer = class {
         card.values = name === "h" ? run.h : name === "c" ? run.c : run.gates[name];
         [card.lo, card.hi] = card.scale === "gate" ? [0, 1] : card.scale === "cell" ? cellRange(card.values) : [-1, 1];
       }
+      const positive2 = v.cards.filter((card) => card.scale === "positive");
+      if (positive2.length) {
+        const range = positiveRange(positive2.map((card) => card.values));
+        for (const card of positive2) [card.lo, card.hi] = range;
+      }
     });
   }
   buildCards(v) {
@@ -1182,7 +1270,7 @@ var Explorer = class {
       box.append(canvas, cursor);
       card.append(box);
       v.maps.append(card);
-      const entry = { name, canvas, cursor, scale: scaleOf(name), ctx: canvas.getContext("2d") };
+      const entry = { name, canvas, cursor, scale: scaleOf(name, CELLS[cfg.kind]), ctx: canvas.getContext("2d") };
       entry.image = entry.ctx.createImageData(this.T, cfg.hidden);
       this.hookMap(v, entry);
       v.cards.push(entry);
@@ -1353,6 +1441,9 @@ var Explorer = class {
       row2.append(el("div", "rx-eq", line.equation), el("div", "rx-num", line.numbers));
       p.append(row2);
     }
+    if (!e.recurrent) {
+      p.append(el("div", "rx-note rx-explain-note", `${v.model.label} has no W_hh: every gate reads row ${row + 1} alone, and h_${direction === 0 ? row : row + 2} enters only the last line. pos(v) = v + 0.5 for v \u2265 0, \u03C3(v) below: the candidate is always positive.`));
+    }
     const term = e.terms[name];
     if (term) {
       const grid = el("div", "rx-terms");
@@ -1367,10 +1458,8 @@ var Explorer = class {
         return box;
       };
       const prev = direction === 0 ? row : row + 2;
-      grid.append(
-        list(`largest terms of W_i${name}\xB7x_${row + 1}`, term.topInput),
-        list(`largest terms of W_h${name}\xB7h_${prev}`, term.topRecurrent)
-      );
+      grid.append(list(`largest terms of W_i${name}\xB7x_${row + 1}`, term.topInput));
+      if (e.recurrent) grid.append(list(`largest terms of W_h${name}\xB7h_${prev}`, term.topRecurrent));
       p.append(grid);
     }
     p.hidden = false;

@@ -1,10 +1,11 @@
 // One number of a trace explained, in the browser: the same content as the engine's explain-a-number
 // (explorer.analysis.explain.explain): for unit j of one layer and direction at image row t, every gate's
-// pre-activation split into W_ih[j]·x_t, b_ih[j], W_hh[j]·h_prev and b_hh[j], its value, how the gates make c
-// and h, and the largest terms of the sums. h_prev is the state this direction read before row t (row t-1
-// forward, row t+1 backward, zeros before its first step).
+// pre-activation split into W_ih[j]·x_t, b_ih[j], W_hh[j]·h_prev and b_hh[j] (minGRU and minLSTM have no W_hh:
+// their recurrent parts are null), its value, how the gates make c and h, and the largest terms of the sums.
+// h_prev is the state this direction read before row t (row t-1 forward, row t+1 backward, zeros before its first
+// step).
 
-import { CELLS, apply, fmt } from "./cells.js";
+import { CELLS, SYMBOLS, apply, fmt } from "./cells.js";
 
 const TOP = 5;
 
@@ -31,15 +32,16 @@ export function explainCell(model, tr, layer, direction, unit, row) {
   const hPrevVec = first ? new Float64Array(H) : run.h.subarray(previous * H, (previous + 1) * H);
   const x = run.input.subarray(row * w.inSize, (row + 1) * w.inSize);
   const names = cell.gates.length ? cell.gates : ["h"];
+  const recurrent = cell.recurrent !== false;
   const values = {};
   const terms = {};
   names.forEach((name, g) => {
     const r = g * H + unit;
-    const inputTerms = new Float64Array(w.inSize), recurrentTerms = new Float64Array(H);
+    const inputTerms = new Float64Array(w.inSize), recurrentTerms = new Float64Array(recurrent ? H : 0);
     let xs = 0, hs = 0;
     for (let m = 0; m < w.inSize; m++) xs += inputTerms[m] = w.wih[r * w.inSize + m] * x[m];
-    for (let m = 0; m < H; m++) hs += recurrentTerms[m] = w.whh[r * H + m] * hPrevVec[m];
-    const parts = { x: xs, bx: w.bih[r], h: hs, bh: w.bhh[r] };
+    for (let m = 0; m < recurrentTerms.length; m++) hs += recurrentTerms[m] = w.whh[r * H + m] * hPrevVec[m];
+    const parts = { x: xs, bx: w.bih[r], h: recurrent ? hs : null, bh: recurrent ? w.bhh[r] : null };
     const pre = cell.pre(parts, name, values);
     const nonlinearity = cell.nonlinearity[name];
     values[name] = apply[nonlinearity](pre);
@@ -52,12 +54,8 @@ export function explainCell(model, tr, layer, direction, unit, row) {
   const hPrev = hPrevVec[unit];
   const cPrev = run.c ? (first ? 0 : run.c[previous * H + unit]) : null;
   const v = { ...values, hPrev, cPrev };
-  if (kind === "lstm") {
-    v.c = values.f * cPrev + values.i * values.g;
-    v.h = values.o * Math.tanh(v.c);
-  } else if (kind === "gru") v.h = (1 - values.z) * values.n + values.z * hPrev;
-  else v.h = values.h;
-  return { kind, layer, direction, unit, row, first, terms, hPrev, cPrev, c: v.c ?? null, h: v.h,
+  Object.assign(v, cell.unit(v));
+  return { kind, layer, direction, unit, row, first, recurrent, terms, hPrev, cPrev, c: v.c ?? null, h: v.h,
     combined: cell.combine(v) };
 }
 
@@ -69,17 +67,18 @@ export function explanationLines(e) {
   const j = `[${e.unit}]`;
   const lines = [];
   for (const [name, term] of Object.entries(e.terms)) {
-    const f = term.nonlinearity === "sigmoid" ? "σ" : "tanh";
-    let rec = `W_h${name}${j}·h_${prev} + b_h${name}${j}`;
-    let recNumbers = `${fmt(term.h)} + ${fmt(term.bh)}`;
+    const f = SYMBOLS[term.nonlinearity];
+    // No W_hh (minGRU, minLSTM): the gate is the row's input part and bias alone.
+    let rec = e.recurrent ? ` + W_h${name}${j}·h_${prev} + b_h${name}${j}` : "";
+    let recNumbers = e.recurrent ? ` + ${fmt(term.h)} + ${fmt(term.bh)}` : "";
     if (term.reset !== null) {
-      rec = `r_${t}${j}·(${rec})`;
-      recNumbers = `${fmt(term.reset)} · (${recNumbers})`;
+      rec = ` + r_${t}${j}·(${rec.slice(3)})`;
+      recNumbers = ` + ${fmt(term.reset)} · (${recNumbers.slice(3)})`;
     }
     lines.push({
       name,
-      equation: `${name}_${t}${j} = ${f}(W_i${name}${j}·${x} + b_i${name}${j} + ${rec})`,
-      numbers: `= ${f}(${fmt(term.x)} + ${fmt(term.bx)} + ${recNumbers}) = ${f}(${fmt(term.pre, false)}) = ` +
+      equation: `${name}_${t}${j} = ${f}(W_i${name}${j}·${x} + b_i${name}${j}${rec})`,
+      numbers: `= ${f}(${fmt(term.x)} + ${fmt(term.bx)}${recNumbers}) = ${f}(${fmt(term.pre, false)}) = ` +
         fmt(term.value, false),
     });
   }

@@ -1,7 +1,8 @@
 // The forward pass, in the browser: the same numbers as the engine's trace (explorer.model.unroll.trace).
 //
 // A model is what payload.js decodes: config {kind, hidden, layers, directions}, and weights[layer][direction]
-// = {wih, bih, whh, bhh, inSize} (row-major Float32Arrays, gates stacked as nn.LSTM stacks them), head {w, b}.
+// = {wih, bih, whh, bhh, inSize} (row-major Float32Arrays, gates stacked as nn.LSTM stacks them; whh and bhh
+// null for minGRU and minLSTM, whose gates read the row alone), head {w, b}.
 // A sequence is a Float32Array of T*28 numbers (row t, pixel m at t*28 + m). Everything is indexed by image row
 // (row 0 = top) for both directions, as nn.LSTM's output is: the backward direction reads row T-1 first.
 
@@ -35,19 +36,21 @@ export function projections(w, input, T) {
 }
 
 // One layer and direction over the T rows; steps run in reading order, from the zero state. Returns per-row
-// arrays (T*H, T*G*H), by image row.
+// arrays (T*H, and the recurrent parts a: T*G*H, for a cell that has them), by image row.
 export function runDirection(cell, w, xp, T, H, reverse) {
   const G = Math.max(cell.gates.length, 1);
-  const out = { h: new Float64Array(T * H), a: new Float64Array(T * G * H), gates: {} };
+  const recurrent = cell.recurrent !== false;
+  const out = { h: new Float64Array(T * H), gates: {} };
+  if (recurrent) out.a = new Float64Array(T * G * H);
   if (cell.states.includes("c")) out.c = new Float64Array(T * H);
   for (const g of cell.gates) out.gates[g] = new Float64Array(T * H);
   let h = new Float64Array(H), c = new Float64Array(H);
-  const a = new Float64Array(G * H);
+  const a = recurrent ? new Float64Array(G * H) : null;
   for (let s = 0; s < T; s++) {
     const t = reverse ? T - 1 - s : s;
-    affine(w.whh, w.bhh, h, 0, G * H, H, a);
+    if (recurrent) affine(w.whh, w.bhh, h, 0, G * H, H, a);
     const step = cell.step(xp.subarray(t * G * H, (t + 1) * G * H), a, h, c, H);
-    out.a.set(a, t * G * H);
+    if (recurrent) out.a.set(a, t * G * H);
     for (const g of cell.gates) out.gates[g].set(step.gates[g], t * H);
     out.h.set(step.h, t * H);
     if (out.c) out.c.set(step.c, t * H);
@@ -94,16 +97,19 @@ function dot(W, w, x, xo, cols) {
 
 // The backward direction's h after reading rows t, t-1, ..., 0 from the zero state, for every prefix t at once:
 // (T*H). All prefixes step together, one row deeper each pass (prefix p reads row p - s at pass s), so a pass's
-// recurrent products are one weight matrix times the states of the prefixes still reading (affineMany).
+// recurrent products are one weight matrix times the states of the prefixes still reading (affineMany); a cell
+// without W_hh (minGRU, minLSTM) has none to compute.
 export function prefixStates(cell, w, xp, H, T) {
   const GH = Math.max(cell.gates.length, 1) * H;
-  const hs = new Float64Array(T * H), cs = new Float64Array(T * H), a = new Float64Array(T * GH);
+  const recurrent = cell.recurrent !== false;
+  const hs = new Float64Array(T * H), cs = new Float64Array(T * H), a = recurrent ? new Float64Array(T * GH) : null;
   for (let s = 0; s < T; s++) {
-    affineMany(w.whh, w.bhh, hs, s, T, GH, H, a);
+    if (recurrent) affineMany(w.whh, w.bhh, hs, s, T, GH, H, a);
     for (let p = s; p < T; p++) {
       const row = p - s;
-      const step = cell.step(xp.subarray(row * GH, (row + 1) * GH), a.subarray(p * GH, (p + 1) * GH),
-        hs.subarray(p * H, (p + 1) * H), cs.subarray(p * H, (p + 1) * H), H);
+      const ap = recurrent ? a.subarray(p * GH, (p + 1) * GH) : null;
+      const step = cell.step(xp.subarray(row * GH, (row + 1) * GH), ap, hs.subarray(p * H, (p + 1) * H),
+        cs.subarray(p * H, (p + 1) * H), H);
       hs.set(step.h, p * H);
       if (step.c) cs.set(step.c, p * H);
     }

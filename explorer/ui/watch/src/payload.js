@@ -36,7 +36,8 @@ export function decodeModel(bytes) {
       const sfx = `_l${l}` + (d ? "_reverse" : "");
       dirs.push({
         wih: byName[`weight_ih${sfx}`], bih: byName[`bias_ih${sfx}`],
-        whh: byName[`weight_hh${sfx}`], bhh: byName[`bias_hh${sfx}`], inSize: inSize(`weight_ih${sfx}`),
+        // null for a cell without W_hh (minGRU, minLSTM): the blob carries only the tensors the model has
+        whh: byName[`weight_hh${sfx}`] ?? null, bhh: byName[`bias_hh${sfx}`] ?? null, inSize: inSize(`weight_ih${sfx}`),
       });
     }
     weights.push(dirs);

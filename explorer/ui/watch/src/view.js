@@ -48,6 +48,19 @@ function cellRange(values) {
   return [-r, r];
 }
 
+// minGRU's and minLSTM's candidate and h (> 0, heavy-tailed) on one log colour scale for the view, so the two
+// maps read alike: centred on pos(0) = 0.5, from 0.5 / k to 0.5 k, k the 99th percentile of their values over 0.5
+// (at least 2).
+const POSITIVE_CENTRE = 0.5;
+
+function positiveRange(arrays) {
+  const a = Float64Array.from(arrays.flatMap((v) => Array.from(v))).sort();
+  const pos = (a.length - 1) * 0.99, lo = Math.floor(pos);
+  const p99 = a[lo] + (a[Math.min(lo + 1, a.length - 1)] - a[lo]) * (pos - lo);
+  const k = Math.max(p99 / POSITIVE_CENTRE, 2);
+  return [POSITIVE_CENTRE / k, POSITIVE_CENTRE * k];
+}
+
 // When the answer after the last row was reached, said so that a drawing's "settled after row 1" means something:
 // an answer reached on blank rows is the one the model gives before it reads any ink.
 function settling(final, settled, inkRow, T) {
@@ -484,6 +497,11 @@ export class Explorer {
         card.values = name === "h" ? run.h : name === "c" ? run.c : run.gates[name];
         [card.lo, card.hi] = card.scale === "gate" ? [0, 1] : card.scale === "cell" ? cellRange(card.values) : [-1, 1];
       }
+      const positive = v.cards.filter((card) => card.scale === "positive");
+      if (positive.length) {
+        const range = positiveRange(positive.map((card) => card.values));
+        for (const card of positive) [card.lo, card.hi] = range;
+      }
     });
   }
 
@@ -493,7 +511,7 @@ export class Explorer {
     v.cards = [];
     v.built = v.where.join(",");
     const states = CELLS[cfg.kind].states;
-    const n = states.length; // two rows of maps: 3 + 3 (LSTM), 2 + 2 (GRU); one map alone
+    const n = states.length; // two rows of maps: 3 + 3 (LSTM), 2 + 2 (GRU, minLSTM), 2 + 1 (minGRU); one alone
     v.maps.style.setProperty("--map-cols", String(this.models.length > 1 ? Math.min(n, 3) : Math.ceil(n / 2)));
     for (const name of states) {
       const card = el("div", "rx-card");
@@ -507,7 +525,7 @@ export class Explorer {
       box.append(canvas, cursor);
       card.append(box);
       v.maps.append(card);
-      const entry = { name, canvas, cursor, scale: scaleOf(name), ctx: canvas.getContext("2d") };
+      const entry = { name, canvas, cursor, scale: scaleOf(name, CELLS[cfg.kind]), ctx: canvas.getContext("2d") };
       entry.image = entry.ctx.createImageData(this.T, cfg.hidden);
       this.hookMap(v, entry);
       v.cards.push(entry);
@@ -694,6 +712,11 @@ export class Explorer {
       row.append(el("div", "rx-eq", line.equation), el("div", "rx-num", line.numbers));
       p.append(row);
     }
+    if (!e.recurrent) {
+      p.append(el("div", "rx-note rx-explain-note", `${v.model.label} has no W_hh: every gate reads row ` +
+        `${row + 1} alone, and h_${direction === 0 ? row : row + 2} enters only the last line. ` +
+        "pos(v) = v + 0.5 for v ≥ 0, σ(v) below: the candidate is always positive."));
+    }
     const term = e.terms[name];
     if (term) {
       const grid = el("div", "rx-terms");
@@ -708,8 +731,8 @@ export class Explorer {
         return box;
       };
       const prev = direction === 0 ? row : row + 2;
-      grid.append(list(`largest terms of W_i${name}·x_${row + 1}`, term.topInput),
-        list(`largest terms of W_h${name}·h_${prev}`, term.topRecurrent));
+      grid.append(list(`largest terms of W_i${name}·x_${row + 1}`, term.topInput));
+      if (e.recurrent) grid.append(list(`largest terms of W_h${name}·h_${prev}`, term.topRecurrent));
       p.append(grid);
     }
     p.hidden = false;
