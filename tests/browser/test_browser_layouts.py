@@ -9,7 +9,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 SIZES = [(1024, 768), (1280, 720), (1440, 900), (1920, 1080)]
 ALL_FIVE = "lstm-128,bilstm-128,lstm-2x128,gru-128,rnn-128"
 PAGES = {
-    "watch": "watch?digit=8",
+    "watch": "watch?digit=8&closer=1",
     "gradients": f"gradients?grad_models={ALL_FIVE}",  # five overlaid models: legends must not cover the axes
     "truncation": "truncation",
     "home": "",

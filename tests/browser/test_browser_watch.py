@@ -92,9 +92,12 @@ def test_a_drawing_is_read_and_sent_for_a_closer_look(page, app_url):
     page.wait_for_timeout(200)
     assert page.locator(".rx-guess").text_content().startswith("after row 28: 1 (")
     screenshot(page, "watch-drawing")
+    assert page.get_by_role("tab", name="Unit inspector").count() == 0  # the closer look waits until asked for
     page.get_by_role("button", name="Look closer below ↓").click()
     page.get_by_text("A closer look at your drawing").wait_for(timeout=30_000)
+    page.get_by_role("tab", name="Unit inspector").wait_for(timeout=30_000)  # Look closer opened it
     wait_until_idle(page)
+    assert "closer=1" in page.url
     assert page.locator('[data-testid="stException"]').count() == 0
     assert view_state(page)["source"] == "draw"  # the view kept the drawing through the rerun
     assert page.locator(".rx-guess").text_content().startswith("after row 28: 1 (")
@@ -184,7 +187,7 @@ def test_home_page_shows_the_model_cards(page, app_url):
 
 def test_what_if_erases_rows_in_the_browser(page, app_url):
     page.set_viewport_size({"width": 1280, "height": 720})
-    open_watch(page, app_url, "?digit=4")
+    open_watch(page, app_url, "?digit=4&closer=1")
     page.get_by_role("tab", name="What if").click()
     page.get_by_text("Which rows does the answer need?").wait_for(timeout=30_000)
     wait_until_idle(page)
@@ -212,7 +215,7 @@ def training_shown(page) -> str:
 
 def test_replay_plays_training_client_side(page, app_url):
     page.set_viewport_size({"width": 1440, "height": 1900})
-    open_watch(page, app_url, "?digit=5")
+    open_watch(page, app_url, "?digit=5&closer=1")
     page.get_by_role("tab", name="Replay training").click()
     page.locator(".updatemenu-button", has_text="Play training").wait_for(timeout=30_000)
     wait_until_idle(page)
