@@ -3,7 +3,9 @@ the forget-gate product, decay over training."""
 
 import numpy as np
 
+from ..analysis.chain import KEEP_SHARE
 from ..analysis.gradients import first_to_last_ratio
+from ..model.network import MIN_KINDS, NAMES
 from .sweep import EXPLODING, VANISHING
 
 SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
@@ -72,8 +74,10 @@ def jacobian_caption(kinds: set[str], digits: int) -> str:
         "lstm": "for an LSTM the whole state (h_t, c_t), both parts moved independently",
         "gru": "for a GRU h_t",
         "rnn": "for a plain RNN h_t",
+        "mingru": "for a minGRU h_t",
+        "minlstm": "for a minLSTM h_t (it has no cell state)",
     }
-    which = "; ".join(state[k] for k in ("lstm", "gru", "rnn") if k in kinds)
+    which = "; ".join(state[k] for k in state if k in kinds)
     return (
         f"On the first {digits} digits of the batch: how strongly the final hidden state still depends on the "
         f"state s_t after row t, loss aside ({which}). At the last row it is the identity: √(hidden units)."
@@ -136,19 +140,32 @@ def chain_reading(chain) -> str:
                 f"not force the gradient to shrink; what decides is tanh′ = 1 − h², which brings ‖J_t‖₂ below 1 at "
                 f"{below} of {steps} steps here."
             )
+    if chain.kind in MIN_KINDS and len(chain.delta_layers) == 1:
+        text += (
+            f" A {NAMES[chain.kind]} has no W_hh: each J_t is diagonal, diag{KEEP_SHARE[chain.kind]}_t, read from the "
+            "row alone, so the product's norm is the largest unit's product of keep shares (the heatmap below)."
+        )
     return text + _measured(chain, row_first, row_last)
 
 
-def forget_reading(product: np.ndarray, row: int) -> str:
-    """The forget-gate products of an LSTM at one row (0-based): how many units keep their cell."""
+def forget_reading(product: np.ndarray, row: int, kind: str = "lstm") -> str:
+    """The products of the keep share (an LSTM's forget gate, a minGRU's 1 − z, a minLSTM's f/(f + i)) at one
+    row (0-based): how many units keep what they held."""
     column = product[:, row]
     H = len(column)
     kept = int(np.sum(column > 0.5))
     median = float(np.median(column))
+    if kind == "lstm":
+        return (
+            f"From row {row + 1} to the end, the forget gates alone keep a median {median:.2g} of what each "
+            f"unit's cell held ({power_of_ten(median)}); {kept} of {H} units keep more than half. Where "
+            "∏ f stays near 1, the cell path carries the gradient back without shrinking: the LSTM's gradient highway."
+        )
     return (
-        f"From row {row + 1} to the end, the forget gates alone keep a median {median:.2g} of what each "
-        f"unit's cell held ({power_of_ten(median)}); {kept} of {H} units keep more than half. Where "
-        "∏ f stays near 1, the cell path carries the gradient back without shrinking: the LSTM's gradient highway."
+        f"From row {row + 1} to the end, the keep shares {KEEP_SHARE[kind]} keep a median {median:.2g} of what each "
+        f"unit's h held ({power_of_ten(median)}); {kept} of {H} units keep more than half. A {NAMES[kind]}'s gates "
+        f"read x_t alone, so within a layer this product is ∂h_last/∂h_t itself, unit by unit: where it stays "
+        "near 1 the gradient travels back without shrinking, and nothing else can carry it along the layer."
     )
 
 

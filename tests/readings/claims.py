@@ -105,11 +105,25 @@ def check_chain_reading(text: str, chain) -> None:
             holds(f"below 1 at {below} of {T - 1} steps" in text, text, "steps below 1")
     else:
         holds(chain.gamma is None, text, "Pascanu's line for a tanh RNN")
+    if "has no W_hh: each J_t is diagonal" in text:
+        holds(chain.kind in ("mingru", "minlstm") and len(chain.delta_layers) == 1, text, "one min-cell layer")
+        largest = np.max(chain.forget_product[:, first])  # the largest unit's product of keep shares
+        holds(
+            np.isclose(chain.product_norm[first], largest, rtol=1e-9), text, "the product's norm is the largest unit's"
+        )
+    else:
+        holds(chain.kind not in ("mingru", "minlstm") or len(chain.delta_layers) > 1, text, "a min cell's diagonal")
     claims_known(text, "vanish", phrases)
     claims_known(text, "xplode", phrases)
 
 
-def check_forget_reading(text: str, product: np.ndarray, row: int) -> None:
+def check_forget_reading(text: str, product: np.ndarray, row: int, kind: str = "lstm") -> None:
+    share = {
+        "lstm": "the forget gates alone",
+        "mingru": "the keep shares (1 − z)",
+        "minlstm": "the keep shares f/(f + i)",
+    }
+    holds(f"to the end, {share[kind]} keep" in text, text, "the gate multiplied")
     column = product[:, row]
     median = float(np.median(column))
     holds(f"median {median:.2g}" in text and f"({ten(median)})" in text, text, "the median")
@@ -149,6 +163,8 @@ def check_jacobian_caption(text: str, kinds: set, digits: int) -> None:
     holds(f"first {digits} digits" in text, text, "digits")
     holds(("(h_t, c_t)" in text) == ("lstm" in kinds), text, "an LSTM's state")
     holds(("for a GRU" in text) == ("gru" in kinds), text, "a GRU")
+    holds(("for a minGRU" in text) == ("mingru" in kinds), text, "a minGRU")
+    holds(("for a minLSTM h_t (it has no cell state)" in text) == ("minlstm" in kinds), text, "a minLSTM")
 
 
 # ---- Watch it read ----------------------------------------------------------------------------------------------

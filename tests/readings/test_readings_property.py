@@ -154,7 +154,8 @@ def check_gradients(models: dict, task: SequenceTask, loss_at: str, chained: int
             check_chain_reading(gradients.chain_reading(chain), chain)
             if chain.forget_product is not None:
                 row = len(chain.delta) - 1 if d else 0
-                check_forget_reading(gradients.forget_reading(chain.forget_product, row), chain.forget_product, row)
+                text = gradients.forget_reading(chain.forget_product, row, cfg.kind)
+                check_forget_reading(text, chain.forget_product, row, cfg.kind)
     kinds = {m.config.kind for m in models.values()}
     check_jacobian_caption(gradients.jacobian_caption(kinds, BATCH), kinds, BATCH)
 
