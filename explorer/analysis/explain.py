@@ -7,6 +7,9 @@ layer's h for the others); h_prev is the state this direction read before row t 
 row t+1 going backward, zeros before the first step). Everything is recomputed in float64 from the weights
 and the trace's own inputs, so a test can hold each value to the trace's.
 
+minGRU and minLSTM have no W_hh: their gates read x_t alone, so a term has no recurrent part (None) and h_prev
+enters only the last line, h_t = a ⊙ h_prev + b. Their candidate (n, g) goes through mincells.positive.
+
 The contributions say which inputs push a pre-activation most: the terms W[j, m] * input[m] of the sums.
 """
 
@@ -15,10 +18,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..model.network import GATES, SequenceClassifier, layer_weights
+from ..model.network import GATES, MIN_KINDS, SequenceClassifier, layer_weights
 from ..model.unroll import Trace
 
 NONLINEARITY = {"i": "sigmoid", "f": "sigmoid", "o": "sigmoid", "r": "sigmoid", "z": "sigmoid"}  # else tanh
+MIN_CANDIDATE = ("n", "g")  # a min cell's candidate: mincells.positive, v + 1/2 for v >= 0, sigmoid(v) below
 
 
 @dataclass(frozen=True)
@@ -28,18 +32,20 @@ class Term:
     gate: str
     input_part: float  # W_ih[j] · x_t
     input_bias: float  # b_ih[j]
-    recurrent_part: float  # W_hh[j] · h_prev
-    recurrent_bias: float  # b_hh[j]
+    recurrent_part: float | None  # W_hh[j] · h_prev; None without W_hh (minGRU, minLSTM)
+    recurrent_bias: float | None  # b_hh[j]; likewise
     reset: float | None  # GRU's n only: r_t[j], which multiplies (W_hn[j] · h_prev + b_hn[j])
     preactivation: float
-    nonlinearity: str  # "sigmoid" or "tanh"
+    nonlinearity: str  # "sigmoid", "tanh" or "positive" (a min cell's candidate)
     value: float
     input_terms: np.ndarray  # (input size,) W_ih[j, m] * x_t[m]
-    recurrent_terms: np.ndarray  # (H,) W_hh[j, m] * h_prev[m]
+    recurrent_terms: np.ndarray  # (H,) W_hh[j, m] * h_prev[m]; (0,) without W_hh
 
     @property
     def recurrent_total(self) -> float:
-        """What the recurrence adds to the pre-activation (for GRU's n, after the reset gate)."""
+        """What the recurrence adds to the pre-activation (for GRU's n, after the reset gate); 0 without W_hh."""
+        if self.recurrent_part is None:
+            return 0.0
         scale = 1.0 if self.reset is None else self.reset
         return scale * (self.recurrent_part + self.recurrent_bias)
 
@@ -65,6 +71,14 @@ def _sigmoid(a: float) -> float:
     return float(1.0 / (1.0 + np.exp(-a)))
 
 
+def _activate(nonlinearity: str, a: float) -> float:
+    if nonlinearity == "sigmoid":
+        return _sigmoid(a)
+    if nonlinearity == "positive":
+        return a + 0.5 if a >= 0 else _sigmoid(a)
+    return float(np.tanh(a))
+
+
 def layer_input(trace: Trace, sequence: np.ndarray, layer: int) -> np.ndarray:
     """(T, input size) what a layer reads per image row: the pixels for layer 0, else the previous layer's h
     (forward then backward, as nn.LSTM concatenates them)."""
@@ -83,7 +97,9 @@ def explain(
         raise ValueError(f"no layer {layer + 1}, direction {direction} in this model")
     if not (0 <= unit < cfg.hidden_size and 0 <= row < T):
         raise ValueError(f"unit must be in 0..{cfg.hidden_size - 1} and row in 0..{T - 1}")
-    w_ih, b_ih, w_hh, b_hh = (t.detach().to(torch.float64).numpy() for t in layer_weights(model, layer, direction))
+    w_ih, b_ih, w_hh, b_hh = (
+        None if t is None else t.detach().to(torch.float64).numpy() for t in layer_weights(model, layer, direction)
+    )
     states = trace.states[layer][direction]
     x = layer_input(trace, sequence, layer)[row]
     previous = row - 1 if direction == 0 else row + 1  # the row this direction read before this one
@@ -92,14 +108,20 @@ def explain(
     h_prev = np.zeros(H) if first else states["h"][0, previous].astype(np.float64)
     gates = GATES[cfg.kind] or ("h",)
     terms = {}
+    minimal = cfg.kind in MIN_KINDS
     for g, name in enumerate(gates):
         j = g * H + unit  # this gate's row of the stacked weights
-        input_terms, recurrent_terms = w_ih[j] * x, w_hh[j] * h_prev
-        parts = (float(input_terms.sum()), float(b_ih[j]), float(recurrent_terms.sum()), float(b_hh[j]))
-        reset = float(terms["r"].value) if name == "n" else None
-        pre = parts[0] + parts[1] + (1.0 if reset is None else reset) * (parts[2] + parts[3])
-        nonlinearity = NONLINEARITY.get(name, "tanh")
-        value = _sigmoid(pre) if nonlinearity == "sigmoid" else float(np.tanh(pre))
+        input_terms = w_ih[j] * x
+        if minimal:  # the gate reads x_t alone
+            recurrent_terms, parts = np.zeros(0), (float(input_terms.sum()), float(b_ih[j]), None, None)
+            reset, pre = None, parts[0] + parts[1]
+        else:
+            recurrent_terms = w_hh[j] * h_prev
+            parts = (float(input_terms.sum()), float(b_ih[j]), float(recurrent_terms.sum()), float(b_hh[j]))
+            reset = float(terms["r"].value) if name == "n" else None
+            pre = parts[0] + parts[1] + (1.0 if reset is None else reset) * (parts[2] + parts[3])
+        nonlinearity = "positive" if minimal and name in MIN_CANDIDATE else NONLINEARITY.get(name, "tanh")
+        value = _activate(nonlinearity, pre)
         terms[name] = Term(name, *parts, reset, pre, nonlinearity, value, input_terms, recurrent_terms)
     c_prev = c = None
     if cfg.kind == "lstm":
@@ -109,6 +131,12 @@ def explain(
     elif cfg.kind == "gru":
         z = terms["z"].value
         h = (1 - z) * terms["n"].value + z * float(h_prev[unit])
+    elif cfg.kind == "mingru":
+        z = terms["z"].value
+        h = (1 - z) * float(h_prev[unit]) + z * terms["n"].value
+    elif cfg.kind == "minlstm":
+        f, i = terms["f"].value, terms["i"].value
+        h = f / (f + i) * float(h_prev[unit]) + i / (f + i) * terms["g"].value
     else:
         h = terms["h"].value
     return Explanation(cfg.kind, layer, direction, unit, row, first, terms, float(h_prev[unit]), c_prev, c, h)

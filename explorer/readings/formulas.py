@@ -2,7 +2,8 @@
 
 Notation (the same on every page): rows t = 1..T top to bottom; x_t the layer's input at row t (the digit's
 row for layer 1, the layer below's h_t above it); h_{t-1} the state this direction read before row t (h_{t+1}
-for the backward direction, which reads bottom to top); [j] one unit; σ the logistic sigmoid; ⊙ elementwise.
+for the backward direction, which reads bottom to top); [j] one unit; σ the logistic sigmoid; ⊙ elementwise;
+g (upright) the min cells' candidate activation, v + 1/2 for v ≥ 0 and σ(v) below (Feng et al. 2024).
 """
 
 import math
@@ -28,8 +29,28 @@ def num(value: float, digits: int = 4, paren: bool = True) -> str:
     return f"({text})" if value < 0 and paren else text
 
 
+POSITIVE = r"\operatorname{g}(v) = \begin{cases} v + \tfrac12 & v \ge 0 \\ \sigma(v) & v < 0 \end{cases}"
+ACTIVATION = {"sigmoid": r"\sigma", "tanh": r"\tanh", "positive": r"\operatorname{g}"}
+
+
 def equations(kind: str) -> list[str]:
-    """The forward equations of a cell (no numbers), as torch.nn.RNN / LSTM / GRU compute them."""
+    """The forward equations of a cell (no numbers), as torch.nn.RNN / LSTM / GRU and explorer.mincells compute
+    them."""
+    if kind == "mingru":
+        return [
+            r"z_t = \sigma(W_{iz} x_t + b_{iz})",
+            r"n_t = \operatorname{g}(W_{in} x_t + b_{in})",
+            r"h_t = (1 - z_t) \odot h_{t-1} + z_t \odot n_t",
+            POSITIVE,
+        ]
+    if kind == "minlstm":
+        return [
+            r"f_t = \sigma(W_{if} x_t + b_{if})",
+            r"i_t = \sigma(W_{ii} x_t + b_{ii})",
+            r"g_t = \operatorname{g}(W_{ig} x_t + b_{ig})",
+            r"h_t = \frac{f_t}{f_t + i_t} \odot h_{t-1} + \frac{i_t}{f_t + i_t} \odot g_t",
+            POSITIVE,
+        ]
     if kind == "rnn":
         return [r"h_t = \tanh(W_{ih} x_t + b_{ih} + W_{hh} h_{t-1} + b_{hh})"]
     if kind == "lstm":
@@ -67,17 +88,19 @@ def step_lines(e: Explanation) -> list[str]:
     j = rf"[{e.unit}]"
     lines = []
     for name, term in e.terms.items():
-        f = r"\sigma" if term.nonlinearity == "sigmoid" else r"\tanh"
+        f = ACTIVATION[term.nonlinearity]
         w = name  # W_ii, W_hi ... as torch names them; the plain RNN's W_ih, W_hh
-        symbolic_rec = rf"W_{{h{w}}}{j} \cdot h_{{{prev}}} + b_{{h{w}}}{j}"
-        numbers_rec = rf"{num(term.recurrent_part)} + {num(term.recurrent_bias)}"
+        symbolic_rec = numbers_rec = ""  # a min cell's gate reads x_t alone
+        if term.recurrent_part is not None:
+            symbolic_rec = rf"W_{{h{w}}}{j} \cdot h_{{{prev}}} + b_{{h{w}}}{j}"
+            numbers_rec = rf"{num(term.recurrent_part)} + {num(term.recurrent_bias)}"
         if term.reset is not None:
             symbolic_rec = rf"r_{{{t}}}{j}\,({symbolic_rec})"
             numbers_rec = rf"{num(term.reset)} \cdot ({numbers_rec})"
         lhs = rf"{name}_{{{t}}}{j}"
         lines.append(  # two lines: the equation, then its numbers (one line would not fit a page)
-            rf"\begin{{aligned}}{lhs} &= {f}\big(W_{{i{w}}}{j} \cdot {x} + b_{{i{w}}}{j} + {symbolic_rec}\big)\\"
-            rf" &= {f}\big({num(term.input_part)} + {num(term.input_bias)} + {numbers_rec}\big)"
+            rf"\begin{{aligned}}{lhs} &= {f}\big(W_{{i{w}}}{j} \cdot {x} + b_{{i{w}}}{j}{_plus(symbolic_rec)}\big)\\"
+            rf" &= {f}\big({num(term.input_part)} + {num(term.input_bias)}{_plus(numbers_rec)}\big)"
             rf" = {f}({num(term.preactivation, paren=False)}) = {num(term.value, paren=False)}\end{{aligned}}"
         )
     if e.kind == "lstm":
@@ -96,4 +119,23 @@ def step_lines(e: Explanation) -> list[str]:
             rf"h_{{{t}}}{j} = (1 - z_{{{t}}}{j})\, n_{{{t}}}{j} + z_{{{t}}}{j}\, h_{{{prev}}}{j}"
             rf" = (1 - {num(z)}) \cdot {num(n)} + {num(z)} \cdot {num(e.h_prev)} = {num(e.h, paren=False)}"
         )
+    elif e.kind == "mingru":
+        z, n = e.terms["z"].value, e.terms["n"].value
+        lines.append(
+            rf"h_{{{t}}}{j} = (1 - z_{{{t}}}{j})\, h_{{{prev}}}{j} + z_{{{t}}}{j}\, n_{{{t}}}{j}"
+            rf" = (1 - {num(z)}) \cdot {num(e.h_prev)} + {num(z)} \cdot {num(n)} = {num(e.h, paren=False)}"
+        )
+    elif e.kind == "minlstm":
+        f, i, g = (e.terms[k].value for k in "fig")
+        lines.append(
+            rf"h_{{{t}}}{j} = \tfrac{{f_{{{t}}}{j}}}{{f_{{{t}}}{j} + i_{{{t}}}{j}}}\, h_{{{prev}}}{j}"
+            rf" + \tfrac{{i_{{{t}}}{j}}}{{f_{{{t}}}{j} + i_{{{t}}}{j}}}\, g_{{{t}}}{j}"
+            rf" = \tfrac{{{num(f)}}}{{{num(f)} + {num(i)}}} \cdot {num(e.h_prev)}"
+            rf" + \tfrac{{{num(i)}}}{{{num(f)} + {num(i)}}} \cdot {num(g)} = {num(e.h, paren=False)}"
+        )
     return lines
+
+
+def _plus(term: str) -> str:
+    """' + term', or nothing for an empty term (a min cell's gate has no recurrent part)."""
+    return f" + {term}" if term else ""

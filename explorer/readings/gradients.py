@@ -9,6 +9,7 @@ from ..model.network import MIN_KINDS, NAMES
 from .sweep import EXPLODING, VANISHING
 
 SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+SHARE_AT = {"mingru": "1 − z_{0}", "minlstm": "f_{0}/(f_{0} + i_{0})"}  # a min cell's keep share at step {0}
 
 
 def decade(x: float) -> int:
@@ -142,8 +143,9 @@ def chain_reading(chain) -> str:
             )
     if chain.kind in MIN_KINDS and len(chain.delta_layers) == 1:
         text += (
-            f" A {NAMES[chain.kind]} has no W_hh: each J_t is diagonal, diag{KEEP_SHARE[chain.kind]}_t, read from the "
-            "row alone, so the product's norm is the largest unit's product of keep shares (the heatmap below)."
+            f" A {NAMES[chain.kind]} has no W_hh: each J_t is diagonal, diag({SHARE_AT[chain.kind].format('t')}), "
+            "read from the row alone, so the product's norm is the largest unit's product of keep shares "
+            "(the heatmap below)."
         )
     return text + _measured(chain, row_first, row_last)
 
@@ -166,6 +168,31 @@ def forget_reading(product: np.ndarray, row: int, kind: str = "lstm") -> str:
         f"unit's h held ({power_of_ten(median)}); {kept} of {H} units keep more than half. A {NAMES[kind]}'s gates "
         f"read x_t alone, so within a layer this product is ∂h_last/∂h_t itself, unit by unit: where it stays "
         "near 1 the gradient travels back without shrinking, and nothing else can carry it along the layer."
+    )
+
+
+def product_title(kind: str) -> str:
+    """The heading of the keep-share product heatmap of an LSTM, a minGRU or a minLSTM (Markdown)."""
+    if kind == "lstm":
+        return "**The forget-gate product** ∏ f_s over the rows after t, per unit: the LSTM's cell path."
+    return (
+        f"**The keep-share product** ∏ ({SHARE_AT[kind].format('s')}) over the rows after t, per unit: with no "
+        f"W_hh, the whole of what carries a {NAMES[kind]}'s gradient back along its layer."
+    )
+
+
+def no_recurrent_weights(labels: list[str], what: str) -> str:
+    """Why models without W_hh (minGRU, minLSTM) are left out of the per-row ∂L/∂W_hh chart (what = 'contributions')
+    or untouched by the recurrent weight scale (what = 'scale')."""
+    names = ", ".join(labels)
+    if what == "contributions":
+        return (
+            f"Left out: {names}. A minGRU's and a minLSTM's gates read x_t alone: there is no W_hh, so no row adds "
+            "to a ∂L/∂W_hh."
+        )
+    return (
+        f"The recurrent weight scale does not change {names}: a minGRU or minLSTM has no W_hh to scale, so "
+        "PyTorch's init stays."
     )
 
 

@@ -143,7 +143,13 @@ def recorded_train_config(train_config) -> TrainConfig | None:
 
 def described_config(config: ModelConfig) -> str:
     """e.g. 'Long short-term memory (LSTM), bidirectional · 2 layers · 128 units per direction'."""
-    kinds = {"rnn": "Vanilla (tanh) RNN", "lstm": "Long short-term memory (LSTM)", "gru": "Gated recurrent unit (GRU)"}
+    kinds = {
+        "rnn": "Vanilla (tanh) RNN",
+        "lstm": "Long short-term memory (LSTM)",
+        "gru": "Gated recurrent unit (GRU)",
+        "mingru": "minGRU (gates read x_t alone, no W_hh)",
+        "minlstm": "minLSTM (gates read x_t alone, no W_hh)",
+    }
     size = f"{config.hidden_size} units" + (" per direction" if config.bidirectional else "")
     layers = f"{config.num_layers} layers" if config.num_layers > 1 else "1 layer"
     return f"{kinds[config.kind]}{', bidirectional' if config.bidirectional else ''} · {layers} · {size}"

@@ -9,7 +9,7 @@ from explorer.data.digits import load_sample
 from explorer.data.sequences import SequenceTask
 from explorer.model.checkpoint_file import read_checkpoint
 from explorer.model.checkpoints import shipped_dir
-from explorer.model.network import GATES
+from explorer.model.network import GATES, ModelConfig, untrained_model
 from explorer.model.unroll import trace
 from explorer.readings.formulas import bptt_equations, equations, num, step_lines
 
@@ -31,7 +31,10 @@ CASES = [  # model, layer, direction
     ("bilstm-128", 0, 0),
     ("lstm-2x128", 1, 0),  # layer 2 reads layer 1's h
     ("lstm-2x128", 0, 0),
+    ("mingru-128", 0, 0),  # no W_hh: the gates read x_t alone
+    ("minlstm-128", 0, 0),
 ]
+MIN = ("mingru", "minlstm")
 
 
 @pytest.mark.parametrize("name,layer,direction", CASES)
@@ -55,7 +58,9 @@ def test_every_number_equals_the_trace(digit, name, layer, direction):
         first = row == (0 if direction == 0 else T - 1)
         assert e.first_step == first
         if first:
-            assert e.h_prev == 0.0 and all(t.recurrent_part == 0.0 for t in e.terms.values())
+            none = model.config.kind in MIN  # no recurrent part at all, rather than a zero one
+            assert e.h_prev == 0.0 and all((t.recurrent_part is None) == none for t in e.terms.values())
+            assert all(t.recurrent_part == 0.0 for t in e.terms.values() if not none)
         else:
             neighbour = row - 1 if direction == 0 else row + 1
             assert e.h_prev == pytest.approx(float(states["h"][0, neighbour, unit]), abs=0)
@@ -124,7 +129,8 @@ def test_the_substituted_numbers_are_the_traces(digit, name, layer, direction):
     e = explain(model, tr, digit, layer, direction, 11, 14)
     lines = step_lines(e)
     states = tr.states[layer][direction]
-    names = list(e.terms) + (["c", "h"] if model.config.kind == "lstm" else ["h"] if model.config.kind == "gru" else [])
+    kind = model.config.kind
+    names = list(e.terms) + (["c", "h"] if kind == "lstm" else [] if kind == "rnn" else ["h"])
     assert len(lines) == len(names)
     for line, quantity in zip(lines, names):
         assert line.removeprefix(r"\begin{aligned}").startswith(f"{quantity}_{{15}}[11]")  # row 15, unit 11
@@ -132,10 +138,32 @@ def test_the_substituted_numbers_are_the_traces(digit, name, layer, direction):
         assert shown == pytest.approx(float(states[quantity][0, 14, 11]), rel=5e-4, abs=1e-7)
     term = next(iter(e.terms.values()))
     assert f"{num(term.input_part)} + {num(term.input_bias)}" in lines[0]
-    assert ("h_{16}" in lines[0]) == (direction == 1) and ("h_{14}" in lines[0]) == (direction == 0)
+    reads_h = lines[-1] if kind in MIN else lines[0]  # a min cell's gates do not read h_prev: only its last line
+    assert ("h_{16}" in reads_h) == (direction == 1) and ("h_{14}" in reads_h) == (direction == 0)
+    assert ("h_{14}" in lines[0] or "h_{16}" in lines[0]) == (kind not in MIN)
     assert ("h^{(1)}_{15}" in lines[0]) == (layer == 1) and ("x_{15}" in lines[0]) == (layer == 0)
+
+
+@pytest.mark.parametrize("kind", MIN)
+def test_a_min_cells_numbers_are_the_parallel_scans(digit, kind):
+    """Independent of the trace: the scan behind MinRNN's forward, at every layer and direction of a stack."""
+    model = untrained_model(ModelConfig(kind, 16, 2, True), 3)
+    x = torch.from_numpy(digit)[None]
+    with torch.no_grad():
+        out, _ = model.rnn(x)  # (1, T, 2H): layer 2's forward then backward h, by image row
+    tr = trace(model, x)
+    for direction in (0, 1):
+        for row in (0, 13, 27):
+            e = explain(model, tr, digit, 1, direction, 5, row)
+            assert e.h == pytest.approx(float(out[0, row, 16 * direction + 5]), abs=2e-6)
+            assert all(t.recurrent_part is None and t.recurrent_terms.size == 0 for t in e.terms.values())
+    candidate = e.terms["n" if kind == "mingru" else "g"]
+    v = candidate.preactivation
+    assert candidate.value == pytest.approx(v + 0.5 if v >= 0 else 1 / (1 + np.exp(-v)), abs=1e-12)
 
 
 def test_equations_name_torchs_gates():
     assert equations("gru")[2] == r"n_t = \tanh(W_{in} x_t + b_{in} + r_t \odot (W_{hn} h_{t-1} + b_{hn}))"
     assert len(equations("lstm")) == 6 and len(equations("rnn")) == 1 and bptt_equations()
+    assert equations("mingru")[2] == r"h_t = (1 - z_t) \odot h_{t-1} + z_t \odot n_t"
+    assert not any("W_{h" in line for kind in MIN for line in equations(kind))  # no W_hh in a min cell

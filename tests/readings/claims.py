@@ -130,6 +130,21 @@ def check_forget_reading(text: str, product: np.ndarray, row: int, kind: str = "
     holds(f"{int(np.sum(column > 0.5))} of {len(column)} units keep more than half" in text, text, "units kept")
 
 
+def check_product_title(text: str, kind: str) -> None:
+    product = {"lstm": "∏ f_s", "mingru": "∏ (1 − z_s)", "minlstm": "∏ (f_s/(f_s + i_s))"}[kind]
+    holds(f"** {product} over the rows after t, per unit" in text, text, "the product drawn")
+    holds(("with no W_hh" in text) == (kind != "lstm"), text, "no W_hh")
+
+
+def check_no_recurrent_weights(text: str, kinds: dict, what: str) -> None:
+    """kinds: label -> cell kind of every model the text names (and only those)."""
+    holds(all(k in ("mingru", "minlstm") for k in kinds.values()), text, "every model named has no W_hh")
+    listed = text.split("Left out: ", 1)[1].split(". ", 1)[0] if what == "contributions" else None
+    if listed is None:
+        listed = text.split("does not change ", 1)[1].split(": a minGRU", 1)[0]
+    holds(listed == ", ".join(kinds), text, "the models named")
+
+
 def check_training_decay_reading(text: str, norms: dict, T) -> None:
     """norms: label -> per-sample ‖∂ℓ_T/∂h_t‖ (B, T) at that point of training, in order."""
     labels = list(norms)

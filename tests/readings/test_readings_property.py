@@ -22,8 +22,10 @@ from claims import (
     check_gate_reading,
     check_gradient_check_summary,
     check_jacobian_caption,
+    check_no_recurrent_weights,
     check_occlusion_reading,
     check_p_text,
+    check_product_title,
     check_replay_caption,
     check_scan_reading,
     check_sweep_findings,
@@ -46,7 +48,7 @@ from explorer.experiments.spec import FULL, RunSpec, SweepConfig
 from explorer.experiments.storage import load_sweep, shipped_sweep_dir
 from explorer.model.checkpoint_file import read_checkpoint
 from explorer.model.checkpoints import shipped_dir
-from explorer.model.network import KINDS, ModelConfig, layer_weights, untrained_model
+from explorer.model.network import KINDS, MIN_KINDS, ModelConfig, layer_weights, untrained_model
 from explorer.model.snapshots import points
 from explorer.model.unroll import trace
 from explorer.readings import formulas, gradients, lesson, math, models, sweep, watch
@@ -127,7 +129,10 @@ def check_watch(model, task: SequenceTask) -> None:
                     e = explain(model, tr, seq, layer, d, 1, row)
                     check_explain_caption(watch.explain_caption(e), e)
                     lines = formulas.step_lines(e)
-                    assert len(lines) == len(e.terms) + {"lstm": 2, "gru": 1, "rnn": 0}[cfg.kind]
+                    assert (
+                        len(lines)
+                        == len(e.terms) + {"lstm": 2, "gru": 1, "rnn": 0, "mingru": 1, "minlstm": 1}[cfg.kind]
+                    )
                     assert all(formulas.num(t.value, paren=False) in line for t, line in zip(e.terms.values(), lines))
 
 
@@ -136,7 +141,11 @@ def check_gradients(models: dict, task: SequenceTask, loss_at: str, chained: int
     (default all) their chain(s) and forget-gate product."""
     x, y = digits()
     xs = task.apply(x, indices=torch.arange(BATCH))
-    norms = {label: bptt_profile(m, xs, y, loss_at).dh_last_row[-1, 0] for label, m in models.items()}
+    profiles = {label: bptt_profile(m, xs, y, loss_at) for label, m in models.items()}
+    norms = {label: p.dh_last_row[-1, 0] for label, p in profiles.items()}
+    if without := {label: m.config.kind for label, m in models.items() if profiles[label].dw_hh is None}:
+        for what in ("contributions", "scale"):
+            check_no_recurrent_weights(gradients.no_recurrent_weights(list(without), what), without, what)
     ratios = {label: first_to_last_ratio(n) for label, n in norms.items()}
     check_decay_reading(gradients.decay_reading(ratios, task.T, loss_at), norms, task.T, loss_at)
     labels = list(norms)
@@ -156,6 +165,7 @@ def check_gradients(models: dict, task: SequenceTask, loss_at: str, chained: int
                 row = len(chain.delta) - 1 if d else 0
                 text = gradients.forget_reading(chain.forget_product, row, cfg.kind)
                 check_forget_reading(text, chain.forget_product, row, cfg.kind)
+                check_product_title(gradients.product_title(cfg.kind), cfg.kind)
     kinds = {m.config.kind for m in models.values()}
     check_jacobian_caption(gradients.jacobian_caption(kinds, BATCH), kinds, BATCH)
 
@@ -220,8 +230,21 @@ def test_trained_models_on_their_tasks(name):
 
 
 def uniform_spectrum(kind: str, sigma: float, layers: int = 1):
-    """W_ih = 0 and every W_hh block sigma times an orthogonal matrix: what the issue's RNN-128 showed at 16 units."""
+    """W_ih = 0 and every W_hh block sigma times an orthogonal matrix: what the issue's RNN-128 showed at 16 units.
+    A minGRU or minLSTM has no W_hh: every unit of layer 1 then keeps the share min(sigma, 0.999) of h_{t-1} at
+    every step (its W_ih = 0 and the gates' biases set for it), so ∏ of the keep shares is a power of it."""
     model = untrained_model(ModelConfig(kind, 16, layers), 0)
+    if kind in MIN_KINDS:
+        share = torch.tensor(min(sigma, 0.999))
+        with torch.no_grad():
+            w_ih, b_ih, _, _ = layer_weights(model, 0, 0)
+            w_ih.zero_()
+            logit = torch.log(share / (1 - share))
+            if kind == "mingru":  # z = 1 − share
+                b_ih[:16] = -logit
+            else:  # f / (f + i) with i's bias −f's: σ(b) / (σ(b) + σ(−b)) = σ(b)
+                b_ih[:16], b_ih[16:32] = logit, -logit
+        return model
     with torch.no_grad():
         for layer in range(layers):
             w_ih, _, w_hh, _ = layer_weights(model, layer, 0)
@@ -387,7 +410,7 @@ def test_model_readings():
 CHECKED = {  # every reading and where it is held to its numbers
     gradients: {
         "decade", "power_of_ten", "decay_verdict", "decay_reading", "jacobian_caption", "chain_reading",
-        "forget_reading", "training_decay_reading", "gradient_check_summary",
+        "forget_reading", "training_decay_reading", "gradient_check_summary", "product_title", "no_recurrent_weights",
     },
     watch: {
         "prediction_path", "scan_reading", "gate_reading", "unit_caption", "saturation_caption", "explain_caption",
@@ -420,7 +443,7 @@ def test_every_reading_is_checked():
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_captions_and_equations_name_the_cells_own_parts(kind):
-    gates = {"rnn": (), "lstm": "ifgo", "gru": "rzn"}[kind]
+    gates = {"rnn": (), "lstm": "ifgo", "gru": "rzn", "mingru": "zn", "minlstm": "fig"}[kind]
     text = watch.unit_caption(kind)
     assert all(f" {g}" in text or f"{g}," in text for g in gates) and ("no gates" in text) == (kind == "rnn")
     lines = formulas.equations(kind)

@@ -128,6 +128,10 @@ def test_described_config():
         == "Long short-term memory (LSTM), bidirectional · 2 layers · 128 units per direction"
     )
     assert described_config(ModelConfig("rnn", 16)) == "Vanilla (tanh) RNN · 1 layer · 16 units"
+    assert (
+        described_config(ModelConfig("minlstm", 16)) == "minLSTM (gates read x_t alone, no W_hh) · 1 layer · 16 units"
+    )
+    assert described_config(ModelConfig("mingru", 8, 1, True)).startswith("minGRU (gates read x_t alone, no W_hh), bi")
 
 
 def test_recorded_train_config_reads_old_and_new_files():
