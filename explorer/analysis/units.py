@@ -6,7 +6,13 @@ import torch
 from ..model.unroll import record_states
 
 ORDERINGS = ("index", "activity", "cluster")
-SIGMOID_GATES = {"rnn": (), "lstm": ("i", "f", "o"), "gru": ("r", "z")}  # gates whose values lie in [0, 1]
+SIGMOID_GATES = {  # gates whose values lie in [0, 1] (a min cell's candidate g can exceed 1)
+    "rnn": (),
+    "lstm": ("i", "f", "o"),
+    "gru": ("r", "z"),
+    "mingru": ("z",),
+    "minlstm": ("f", "i"),
+}
 LOW, HIGH = 0.1, 0.9  # Karpathy et al. (2015): a gate is left-saturated below 0.1, right-saturated above 0.9
 
 

@@ -86,6 +86,18 @@ def gate_reading(kind: str, bidirectional: bool, h: np.ndarray | None = None) ->
             "b_hn)). The reset gate *r* scales the recurrent part of the candidate, W_hn hₜ₋₁ + b_hn. "
             f"There is no cell state: the next row reads h, and {readout}."
         )
+    if kind == "mingru":
+        return (
+            "hₜ = (1 − z) ⊙ hₜ₋₁ + z ⊙ n: where the update gate *z* is open (yellow) a unit takes the candidate "
+            "n = g(W_in xₜ + b_in), where it shuts the unit keeps its old state. A minGRU's gates read the row "
+            f"alone (there is no W_hh): the next row reads h, and {readout}."
+        )
+    if kind == "minlstm":
+        return (
+            "hₜ = f/(f + i) ⊙ hₜ₋₁ + i/(f + i) ⊙ g: the forget gate *f* and the input gate *i* share each unit out "
+            "between its old state and the candidate g = g(W_ig xₜ + b_ig). A minLSTM has no cell state and no "
+            f"output gate, and its gates read the row alone (there is no W_hh): the next row reads h, and {readout}."
+        )
     text = (
         "A plain RNN has no gates: every row computes hₜ = tanh(W_ih xₜ + b_ih + W_hh hₜ₋₁ + b_hh) from "
         f"the new row and the old state; {readout}."
@@ -110,6 +122,16 @@ def unit_caption(kind: str) -> str:
         return (
             "One unit's reset gate r and update gate z (top) and its candidate n and hidden state h (bottom) at "
             "every row. An update gate near 1 keeps the old h; near 0 the unit takes the candidate n."
+        )
+    if kind == "mingru":
+        return (
+            "One unit's update gate z (top) and its candidate n and hidden state h (bottom) at every row. An update "
+            "gate near 1 takes the candidate n; near 0 the unit keeps its old h."
+        )
+    if kind == "minlstm":
+        return (
+            "One unit's gates f, i (top) and its candidate g and hidden state h (bottom) at every row. Where f "
+            "outweighs i the unit keeps its old h; where i outweighs f it takes the candidate g."
         )
     return "One unit's hidden state h at every row (a plain RNN has no gates)."
 

@@ -267,7 +267,12 @@ def check_explain_caption(text: str, e) -> None:
 
 def check_gate_reading(text: str, kind: str, bidirectional: bool, h) -> None:
     holds(("backward h after row 1" in text) == bidirectional, text, "what the classifier reads")
-    holds(("forget gate" in text) == (kind == "lstm") and ("update gate" in text) == (kind == "gru"), text, "gates")
+    forget, update = (
+        ("forget gate" in text) == (kind in ("lstm", "minlstm")),
+        ("update gate" in text) == (kind in ("gru", "mingru")),
+    )
+    holds(forget and update, text, "gates")
+    holds(("there is no W_hh" in text) == (kind in ("mingru", "minlstm")), text, "no W_hh")
     if kind == "rnn" and h is not None:
         holds(f"{np.mean(np.abs(h) > 0.9):.0%} of the values of h are beyond ±0.9" in text, text, "saturation")
 
