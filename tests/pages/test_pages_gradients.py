@@ -479,3 +479,28 @@ def test_min_cells_plot_their_gradients_leave_out_w_hh_and_draw_their_keep_share
         np.median(bptt_profile(fresh, x, y).dh[-1, 0], axis=0),
         rtol=1e-5,
     )
+
+
+@pytest.mark.slow
+def test_the_form_sweeps_min_cells_with_chrono_initialisation(user_home):
+    """The form offers minGRU and minLSTM by name and chrono initialisation, which refuses a forget-gate bias."""
+    at = open_page("truncation")
+    assert {"minGRU", "minLSTM"} <= set(at.multiselect(key="sw_kinds").options)
+    at.multiselect(key="sw_kinds").set_value(["mingru", "minlstm"])
+    at.toggle(key="sw_chrono").set_value(True)
+    at.select_slider(key="sw_bias").set_value(1.0)
+    next(b for b in at.button if b.label == "Run sweep").click()
+    at.run()
+    assert any("chrono initialisation sets the forget bias itself" in e.value.replace("\\", "") for e in at.error)
+    job = run_sweep_from_page(at, 1, [2], 250, sw_bias="default")
+    submitted = json.loads(job.config)["sweep"]  # the JSON the worker builds its SweepConfig from
+    assert submitted["chrono"] is True and submitted["kinds"] == ["mingru", "minlstm"]
+    job = ui.job_manager().wait(job, timeout=180)
+    assert job.status == "done", job.error
+    mine = load_sweep(job.result)
+    assert mine.config.chrono and sorted({r.spec.kind for r in mine.runs}) == ["mingru", "minlstm"]
+    assert all(mine.config.train_config(r.spec).chrono for r in mine.runs)
+    at.run()
+    at.run()
+    assert not at.exception and not at.error
+    assert any(o.startswith("minGRU, ") for o in at.selectbox(key="look_inside").options)

@@ -367,7 +367,14 @@ def sweeps() -> dict:
         several[RunSpec("rnn", "chunks", 8, seed)] = right(200 + 2 * seed)
         several[RunSpec("rnn", "chunks", 24, seed)] = right(300 + (seed % 2) * 8 - 4)
     chance = {RunSpec("lstm", FULL, None, 0): right(41), RunSpec("lstm", "chunks", 8, 0): right(40, 5)}
+    minimal = {  # the min cells, named as the pages name them
+        RunSpec("mingru", FULL, None, 0): right(352),
+        RunSpec("mingru", "chunks", 8, 0): right(150),  # significantly lower
+        RunSpec("minlstm", FULL, None, 0): right(340, 7),
+        RunSpec("minlstm", "chunks", 8, 0): right(338, 2),  # not significant
+    }
     out = {"one seed": fake_sweep(one, **blank), "seeds": fake_sweep(several, **blank), "chance": fake_sweep(chance)}
+    out["min cells"] = fake_sweep(minimal, task="blank", delay=20, chrono=True)
     stopped = fake_sweep(one, **blank)
     out["stopped"] = dataclasses.replace(stopped, stopped=True, failed={"gru-chunks-k16-s0": "killed"})
     out["shipped"] = load_sweep(shipped_sweep_dir(), models=False)
@@ -387,6 +394,10 @@ def test_sweep_readings():
     for p in (1e-5, 0.001, 0.0099, 0.0401, 0.0495, 0.04999, 0.05, 0.0501, 0.0599, 0.06, 0.3, 1.0):
         check_p_text(sweep.p_text(p), p)
     assert sweep.p_text(0.0495) == "p = 0.0495" and sweep.p_text(0.04999) == "p = 0.04999"
+    minimal = sweeps()["min cells"]
+    headline = sweep.sweep_headline(minimal)
+    assert "minGRU 88.0%" in headline and "minLSTM 85.0%" in headline and "MINGRU" not in headline
+    assert "minGRU, TBPTT(8, 8)" in " ".join(sweep.sweep_findings(minimal)) + headline
     control = sweep.sweep_reading(sweeps()["one seed"])  # random input weights significantly beat trained ones
     assert "5.0 points higher than with them trained (significant, Holm-adjusted p < 0.001): here training" in control
 
