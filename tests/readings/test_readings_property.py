@@ -514,6 +514,26 @@ BUGS = {  # a false sentence injected into a reading, and a check above that mus
         ),
         lambda: check_gradients({"seed 0": small("rnn", 1, False)}, TASKS["blank after"], "last"),
     ),
+    "chain: a stacked minGRU's Jacobians called diagonal": (
+        lambda mp, real=gradients.chain_reading: mp.setattr(
+            gradients,
+            "chain_reading",
+            lambda c: real(dataclasses.replace(c, delta_layers=c.delta_layers[:1])) if c.kind in MIN_KINDS else real(c),
+        ),
+        lambda: check_gradients({"seed 0": small("mingru", 2, False)}, ROW_MNIST, "last"),
+    ),
+    "keep shares: a minLSTM's product read as an LSTM's forget gates": (
+        lambda mp, real=gradients.forget_reading: mp.setattr(
+            gradients, "forget_reading", lambda p, row, kind="lstm": real(p, row, "lstm")
+        ),
+        lambda: check_gradients({"seed 0": small("minlstm", 1, False)}, ROW_MNIST, "last"),
+    ),
+    "no W_hh: every model said to have none": (
+        lambda mp, real=gradients.no_recurrent_weights: mp.setattr(
+            gradients, "no_recurrent_weights", lambda labels, what: real(labels + ["rnn-128"], what)
+        ),
+        lambda: check_gradients({"seed 0": small("mingru", 1, True)}, ROW_MNIST, "last"),
+    ),
     "sweep: a stricter line than the tests'": (lambda mp: mp.setattr(sweep, "ALPHA", 0.01), test_sweep_readings),
     "sweep headline: the smallest significant loss named as the largest": (
         lambda mp: mp.setattr(sweep, "min", max, raising=False),  # the module's min is the builtin until then
