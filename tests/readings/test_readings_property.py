@@ -1,9 +1,10 @@
 """Every reading under every setting a page offers, its claims held to the numbers it was computed from.
 
-Settings: cell (rnn, gru, lstm) x 1-3 layers x one or two directions x the task (row-MNIST, 20 blank or noise
-rows after or before the digit) for small untrained models, both loss placements; the shipped trained models on
-their own tasks; hand-set weights (no gradient at all, a uniform spectrum) and degenerate numbers (NaN, inf,
-zeros). The checks are tests/readings/claims.py's; the last tests show that each one fails on a false sentence.
+Settings: cell (rnn, gru, lstm, mingru, minlstm; the gated ones also chrono-initialised) x 1-3 layers x one or
+two directions x the task (row-MNIST, 20 blank or noise rows after or before the digit) for small untrained models,
+both loss placements; the shipped trained models on their own tasks; hand-set weights (no gradient at all, a
+uniform spectrum or, for the min cells, uniform keep shares) and degenerate numbers (NaN, inf, zeros). The checks
+are tests/readings/claims.py's; the last tests show that each one fails on a false sentence.
 """
 
 import dataclasses
@@ -176,9 +177,13 @@ def test_untrained_models_under_every_setting(kind, layers, bidirectional, task)
     model = small(kind, layers, bidirectional)
     check_watch(model, TASKS[task])
     if task in ("rows", "blank after", "noise before"):  # every placement of the delay, with both loss placements
-        other = small(kind, layers, bidirectional, seed=1)
+        models_ = {"seed 0": model, "seed 1": small(kind, layers, bidirectional, seed=1)}
+        if kind != "rnn":  # chrono initialisation over this task's rows (a gated cell's only)
+            cfg = ModelConfig(kind, 8, layers, bidirectional)
+            models_["chrono"] = untrained_model(cfg, 0, chrono=TASKS[task].T)
+            check_watch(models_["chrono"], TASKS[task])
         for loss_at in ("last", "every"):
-            check_gradients({"seed 0": model, "seed 1": other}, TASKS[task], loss_at)
+            check_gradients(models_, TASKS[task], loss_at)
 
 
 @cache
@@ -186,7 +191,8 @@ def shipped_sweep() -> Sweep:
     return load_sweep(shipped_sweep_dir())
 
 
-TRAINED = ["rnn-128", "gru-128", "lstm-128", "bilstm-128", "lstm-2x128", "sweep rnn", "sweep gru", "sweep lstm"]
+TRAINED = ["rnn-128", "gru-128", "lstm-128", "bilstm-128", "lstm-2x128", "mingru-128", "minlstm-128"]
+TRAINED += ["sweep rnn", "sweep gru", "sweep lstm"]
 
 
 def trained(name: str):
