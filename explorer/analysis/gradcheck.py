@@ -5,12 +5,12 @@ code behind every gradient chart. The reference is independent of it: the model 
 fused single-layer nn.RNN/LSTM/GRU modules (minGRU and minLSTM: the log-space parallel scan of
 explorer.model.mincells, not the step-by-step recurrence the unroll runs), segment by segment, and
 differentiated in forward mode (torch.func.jvp) in float64. Forward mode has no step size, so unlike finite
-differences its round-off stays near 1e-12 however small a gradient is, and a threshold of 1e-6
-separates right from wrong.
+differences its round-off stays near 1e-12 however small a gradient is, and a threshold of 1e-6 separates right
+from wrong.
 
-Checked: weights (W_hh from the per-row contributions the page plots, summed; minGRU and minLSTM have none),
-and per image row the
-plotted per-sample norms ||dL/dh_t|| and ||dL/dx_t||, for any layer and direction and truncation length.
+Checked: weights (W_hh from the per-row contributions the page plots, summed; minGRU and minLSTM have none, so
+their input weights and biases instead), and per image row the plotted per-sample norms ||dL/dh_t|| and
+||dL/dx_t||, for any layer and direction and truncation length.
 A per-row check compares the analytic norm with the reference derivative along the analytic direction,
 and both along a random direction: a gradient that is missing (zero) or wrong in size or direction fails.
 """
