@@ -286,7 +286,7 @@ with st.expander("Gradient check: is this BPTT right?"):
                 "relative error": NUMBER(format="%.1e"),
             },
         )
-        summary = gradient_check_summary(result.max_error, THRESHOLD, result.passed, len(result.checks))
+        summary = gradient_check_summary(result.max_error, THRESHOLD, result.passed, len(result.checks), cfg.kind)
         (st.success if result.passed else st.error)(summary)
         st.caption(
             f"Per-row rows show the batch's first digit; their error is the largest over the {check_digits} digits, "

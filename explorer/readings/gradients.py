@@ -228,11 +228,17 @@ def training_decay_reading(norms: dict, T: int) -> str:
     )
 
 
-def gradient_check_summary(max_error: float, threshold: float, passed: bool, checks: int) -> str:
-    """One line: pass or fail against the threshold, and what was compared with what."""
+def gradient_check_summary(max_error: float, threshold: float, passed: bool, checks: int, kind: str = "lstm") -> str:
+    """One line: pass or fail against the threshold, and what was compared with what (for a minGRU or minLSTM the
+    reference is its parallel scan: torch has no fused module of it)."""
     verdict = "PASS" if passed else "FAIL"
+    reference = (
+        f"the {NAMES[kind]}'s parallel scan (explorer.model.mincells)"
+        if kind in MIN_KINDS
+        else "PyTorch's fused modules"
+    )
     return (
         f"{verdict}: the largest relative error of {checks} checks is {max_error:.1e} (threshold {threshold:.0e}). "
         "Reverse-mode BPTT through the explicit unroll (the code behind every chart on this page) against "
-        "forward-mode derivatives of PyTorch's fused modules, in float64."
+        f"forward-mode derivatives of {reference}, in float64."
     )

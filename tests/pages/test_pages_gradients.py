@@ -464,6 +464,7 @@ def test_min_cells_plot_their_gradients_leave_out_w_hh_and_draw_their_keep_share
     at.toggle[1].set_value(True)
     at.run()
     assert not at.exception and any(s.value.startswith("PASS") for s in at.success)
+    assert any("forward-mode derivatives of the minLSTM's parallel scan" in s.value for s in at.success)
     expected = gradient_check(shipped("minlstm-128"), x[:4], y[:4])
     np.testing.assert_allclose(at.dataframe[1].value["analytic (BPTT)"], [c.analytic for c in expected.checks])
     at.toggle[0].set_value(True)  # untrained copies, with a recurrent scale they have no W_hh for

@@ -169,8 +169,12 @@ def check_training_decay_reading(text: str, norms: dict, T) -> None:
         holds("Nothing to compare over training" in text or len(labels) == 1, text, "a comparison")
 
 
-def check_gradient_check_summary(text: str, max_error: float, threshold: float, passed: bool, checks: int) -> None:
+def check_gradient_check_summary(
+    text: str, max_error: float, threshold: float, passed: bool, checks: int, kind: str = "lstm"
+) -> None:
     holds(text.startswith("PASS") == (passed and max_error < threshold), text, "PASS")
+    scan = kind in ("mingru", "minlstm")  # no fused torch module: the reference is the cell's parallel scan
+    holds(("fused modules" in text) != scan and ("parallel scan" in text) == scan, text, "the reference")
     holds(f"largest relative error of {checks} checks is {max_error:.1e}" in text, text, "the error")
 
 

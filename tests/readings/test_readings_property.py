@@ -327,9 +327,10 @@ def test_degenerate_numbers():
 
 def test_gradient_checks_of_a_real_model():
     x, y = digits()
-    for loss_at, model in (("last", small("gru", 2, True)), ("every", small("lstm", 1, False))):
+    cases = [("last", small("gru", 2, True)), ("every", small("lstm", 1, False)), ("last", small("minlstm", 2, True))]
+    for loss_at, model in cases + [("every", small("mingru", 1, False))]:
         result = gradient_check(model, x[:1], y[:1], loss_at, n_weights=1)
-        args = (result.max_error, THRESHOLD, result.passed, len(result.checks))
+        args = (result.max_error, THRESHOLD, result.passed, len(result.checks), model.config.kind)
         check_gradient_check_summary(gradients.gradient_check_summary(*args), *args)
     fp = first_principles(small("rnn", 1, False), x[0], int(y[0]))
     assert math.first_principles_summary(fp).startswith("PASS") and fp.max_error < 1e-8
@@ -539,6 +540,12 @@ BUGS = {  # a false sentence injected into a reading, and a check above that mus
             gradients, "no_recurrent_weights", lambda labels, what: real(labels + ["rnn-128"], what)
         ),
         lambda: check_gradients({"seed 0": small("mingru", 1, True)}, ROW_MNIST, "last"),
+    ),
+    "gradient check: a min cell's reference called a fused module": (
+        lambda mp, real=gradients.gradient_check_summary: mp.setattr(
+            gradients, "gradient_check_summary", lambda *args: real(*args[:4])
+        ),
+        test_gradient_checks_of_a_real_model,
     ),
     "sweep: a stricter line than the tests'": (lambda mp: mp.setattr(sweep, "ALPHA", 0.01), test_sweep_readings),
     "sweep headline: the smallest significant loss named as the largest": (
