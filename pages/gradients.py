@@ -24,6 +24,7 @@ from explorer.readings.gradients import (
     forget_reading,
     gradient_check_summary,
     jacobian_caption,
+    no_chrono,
     no_recurrent_weights,
     product_title,
     training_decay_reading,
@@ -54,10 +55,19 @@ with c4:
     loss_at = ui.loss_at_picker()
 k1, k2, k3, k4 = st.columns([4, 3, 3, 2])
 fresh = k1.toggle("Untrained copies", help="Same architecture, freshly initialised (seed 0), with the knobs.")
+chrono = k2.checkbox(
+    "Chrono initialisation",
+    key="grad_chrono",
+    disabled=not fresh,
+    help="Tallec & Ollivier (2018): each unit's forget-like bias b_f drawn as log u, u uniform in [1, T − 1] with T "
+    "the model's task rows (LSTM, minLSTM: b_f on f and −b_f on i; GRU: b_f on z; minGRU: −b_f on z, as it keeps "
+    "1 − z), so units start out remembering over every time scale up to the sequence's length. Not for the plain "
+    "RNN, which has no gates; it replaces the forget-gate bias. Applies to untrained copies.",
+)
 forget_bias = k2.select_slider(
     "LSTM forget-gate bias at init",
     ["default", 0.0, 1.0, 2.0],
-    disabled=not fresh,
+    disabled=not fresh or chrono,
     help="Total bias of the forget gate; the source tutorials use forget_bias=1.0. "
     "PyTorch's default init draws it near 0. Applies to untrained copies: turn on **Untrained copies** to use it.",
 )
@@ -80,8 +90,16 @@ clip = k4.number_input(
 
 models = {n: (loaded[0].model, loaded[1]) for n in names if (loaded := ui.loaded_model(infos[n])) is not None}
 if fresh:
-    knobs = tuple(None if v == "default" else v for v in (forget_bias, scale))
-    models |= {n + UNTRAINED: ui.untrained_copy(infos[n].config, *knobs) for n in names}
+    knobs = (None if forget_bias == "default" or chrono else forget_bias, None if scale == "default" else scale)
+    gated = {n: chrono and infos[n].config.kind != "rnn" for n in names}  # chrono over the model's own task
+    models |= {
+        n + UNTRAINED: ui.untrained_copy(
+            infos[n].config, *knobs, ui.recorded_meta(infos[n]).task.T if gated[n] else None
+        )
+        for n in names
+    }
+    if chrono and (plain := [n + UNTRAINED for n in names if not gated[n]]):
+        k2.caption(ui.plain(no_chrono(plain)))
     if knobs[1] is not None and (unscaled := [n + UNTRAINED for n in names if infos[n].config.kind in MIN_KINDS]):
         k3.caption(ui.plain(no_recurrent_weights(unscaled, "scale")))
 tasks = {lb: ui.recorded_meta(infos[lb.removesuffix(UNTRAINED)]).task for lb in models}  # what each model reads

@@ -196,6 +196,14 @@ def no_recurrent_weights(labels: list[str], what: str) -> str:
     )
 
 
+def no_chrono(labels: list[str]) -> str:
+    """Why chrono initialisation leaves these untrained copies (of plain RNNs) at PyTorch's init."""
+    return (
+        f"Chrono initialisation leaves {', '.join(labels)} at PyTorch's init: a plain RNN has no gates whose "
+        "biases it could set."
+    )
+
+
 def _unmeasured(label: str, norms: np.ndarray, T) -> str:
     """Why a point of training has no share to show, or '' when it has one."""
     if not np.isfinite(norms).all():

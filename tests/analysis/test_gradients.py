@@ -2,6 +2,7 @@
 
 import functools
 import itertools
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,10 +11,19 @@ import torch
 import explorer.model.unroll as stepwise
 from explorer.analysis import gradcheck
 from explorer.analysis.gradcheck import THRESHOLD, gradient_check
-from explorer.analysis.gradients import bptt_gradients, bptt_profile, hh_contributions, state_jacobian
+from explorer.analysis.gradients import (
+    bptt_gradients,
+    bptt_profile,
+    digit_batch,
+    first_to_last_ratio,
+    hh_contributions,
+    state_jacobian,
+)
+from explorer.data.digits import load_sample
 from explorer.model.mincells import MinRNN
-from explorer.model.network import ModelConfig, SequenceClassifier
+from explorer.model.network import ModelConfig, SequenceClassifier, untrained_model
 from explorer.model.unroll import trace, unroll
+from explorer.readings.gradients import power_of_ten
 from explorer.training.losses import loss_logits, per_sample_loss, step_logits
 
 KINDS = ("rnn", "lstm", "gru", "mingru", "minlstm")
@@ -331,3 +341,16 @@ def test_fused_and_unrolled_loss_logits_agree(kind, bidir, loss_at):
     for k in (None, 5):
         with pytest.raises(ValueError, match="loss_at must be one of"):
             loss_logits(model, x, "first", k)
+
+
+def test_the_readme_quotes_chrono_on_untrained_copies():
+    """README's powers of ten (row 1 / row 28, batch medians of the default 256 digits), PyTorch's init → chrono."""
+    readme = " ".join((Path(__file__).resolve().parents[2] / "README.md").read_text().split())
+    x, y = digit_batch(load_sample()[1], 256, 0)
+    for kind, name in [("lstm", "LSTM"), ("gru", "GRU"), ("mingru", "minGRU"), ("minlstm", "minLSTM")]:
+        cfg = ModelConfig(kind, 128)
+        before, after = (
+            power_of_ten(first_to_last_ratio(bptt_profile(untrained_model(cfg, 0, chrono=c), x, y).dh[-1, 0]))
+            for c in (None, 28)
+        )
+        assert f"{name}-128 {before} → {after}" in readme

@@ -27,6 +27,7 @@ from explorer.readings.gradients import (
     decay_reading,
     decay_verdict,
     forget_reading,
+    no_chrono,
     no_recurrent_weights,
     training_decay_reading,
 )
@@ -505,3 +506,27 @@ def test_the_form_sweeps_min_cells_with_chrono_initialisation(user_home):
     at.run()
     assert not at.exception and not at.error
     assert any(o.startswith("minGRU, ") for o in at.selectbox(key="look_inside").options)
+
+
+def test_chrono_initialisation_of_the_untrained_copies(test_digits):
+    """Chrono over each model's task rows for the gated copies; the plain RNN's copy keeps torch's init, said so."""
+    names = ["rnn-128", "lstm-128", "mingru-128"]
+    at = open_page("gradients")
+    at.multiselect[0].set_value(names)
+    at.select_slider[0].set_value(16)
+    at.toggle[0].set_value(True)
+    at.run()
+    at.checkbox(key="grad_chrono").check()
+    at.run()
+    assert not at.exception and not at.error and at.select_slider[1].disabled  # no forget-gate bias beside it
+    x, y = digit_batch(test_digits, 16, 0)
+    dh = lines(charts(at)["profile"])
+    for name in names:
+        cfg = shipped(name).config
+        fresh = untrained_model(cfg, 0, chrono=None if cfg.kind == "rnn" else T)
+        expected = np.median(bptt_profile(fresh, x, y).dh[-1, 0], axis=0)
+        np.testing.assert_allclose(dh[name + " (untrained)"], expected, rtol=1e-5)
+    assert ui.plain(no_chrono(["rnn-128 (untrained)"])) in [c.value for c in at.caption]
+    default = bptt_profile(untrained_model(shipped("lstm-128").config, 0), x, y).dh[-1, 0]
+    chrono = bptt_profile(untrained_model(shipped("lstm-128").config, 0, chrono=T), x, y).dh[-1, 0]
+    assert first_to_last_ratio(chrono) > 10 * first_to_last_ratio(default)  # the point of it: a longer memory at init

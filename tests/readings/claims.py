@@ -145,6 +145,13 @@ def check_no_recurrent_weights(text: str, kinds: dict, what: str) -> None:
     holds(listed == ", ".join(kinds), text, "the models named")
 
 
+def check_no_chrono(text: str, kinds: dict) -> None:
+    """kinds: label -> cell kind of every model the text names (and only those)."""
+    holds(all(k == "rnn" for k in kinds.values()), text, "every model named is a plain RNN")
+    listed = text.split("leaves ", 1)[1].split(" at PyTorch's init", 1)[0]
+    holds(listed == ", ".join(kinds), text, "the models named")
+
+
 def check_training_decay_reading(text: str, norms: dict, T) -> None:
     """norms: label -> per-sample ‖∂ℓ_T/∂h_t‖ (B, T) at that point of training, in order."""
     labels = list(norms)

@@ -23,6 +23,7 @@ from claims import (
     check_gate_reading,
     check_gradient_check_summary,
     check_jacobian_caption,
+    check_no_chrono,
     check_no_recurrent_weights,
     check_occlusion_reading,
     check_p_text,
@@ -147,6 +148,8 @@ def check_gradients(models: dict, task: SequenceTask, loss_at: str, chained: int
     if without := {label: m.config.kind for label, m in models.items() if profiles[label].dw_hh is None}:
         for what in ("contributions", "scale"):
             check_no_recurrent_weights(gradients.no_recurrent_weights(list(without), what), without, what)
+    if plain := {label: "rnn" for label, m in models.items() if m.config.kind == "rnn"}:
+        check_no_chrono(gradients.no_chrono(list(plain)), plain)
     ratios = {label: first_to_last_ratio(n) for label, n in norms.items()}
     check_decay_reading(gradients.decay_reading(ratios, task.T, loss_at), norms, task.T, loss_at)
     labels = list(norms)
@@ -429,6 +432,7 @@ CHECKED = {  # every reading and where it is held to its numbers
     gradients: {
         "decade", "power_of_ten", "decay_verdict", "decay_reading", "jacobian_caption", "chain_reading",
         "forget_reading", "training_decay_reading", "gradient_check_summary", "product_title", "no_recurrent_weights",
+        "no_chrono",
     },
     watch: {
         "prediction_path", "scan_reading", "gate_reading", "unit_caption", "saturation_caption", "explain_caption",
@@ -546,6 +550,10 @@ BUGS = {  # a false sentence injected into a reading, and a check above that mus
             gradients, "gradient_check_summary", lambda *args: real(*args[:4])
         ),
         test_gradient_checks_of_a_real_model,
+    ),
+    "chrono: a gated copy said to keep torch's init": (
+        lambda mp, real=gradients.no_chrono: mp.setattr(gradients, "no_chrono", lambda labels: real(labels + ["gru"])),
+        lambda: check_gradients({"seed 0": small("rnn", 1, False)}, ROW_MNIST, "last"),
     ),
     "sweep: a stricter line than the tests'": (lambda mp: mp.setattr(sweep, "ALPHA", 0.01), test_sweep_readings),
     "sweep headline: the smallest significant loss named as the largest": (
