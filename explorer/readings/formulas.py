@@ -34,7 +34,7 @@ ACTIVATION = {"sigmoid": r"\sigma", "tanh": r"\tanh", "positive": r"\operatornam
 
 
 def equations(kind: str) -> list[str]:
-    """The forward equations of a cell (no numbers), as torch.nn.RNN / LSTM / GRU and explorer.mincells compute
+    """The forward equations of a cell (no numbers), as torch.nn.RNN / LSTM / GRU and explorer.model.mincells compute
     them."""
     if kind == "mingru":
         return [
