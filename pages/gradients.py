@@ -3,6 +3,7 @@
 import streamlit as st
 
 from explorer import ui
+from explorer.analysis.chain import KEEP_SHARE
 from explorer.analysis.gradcheck import THRESHOLD
 from explorer.analysis.gradients import clipping_rows, first_to_last_ratio
 from explorer.figures.gradients import (
@@ -13,6 +14,7 @@ from explorer.figures.gradients import (
     over_training_figure,
     saliency_digit_figure,
 )
+from explorer.model.network import MIN_KINDS
 from explorer.model.snapshots import points
 from explorer.model.unroll import DIRECTIONS
 from explorer.readings.formulas import bptt_equations
@@ -22,6 +24,9 @@ from explorer.readings.gradients import (
     forget_reading,
     gradient_check_summary,
     jacobian_caption,
+    no_chrono,
+    no_recurrent_weights,
+    product_title,
     training_decay_reading,
 )
 from explorer.readings.models import point_note
@@ -50,10 +55,19 @@ with c4:
     loss_at = ui.loss_at_picker()
 k1, k2, k3, k4 = st.columns([4, 3, 3, 2])
 fresh = k1.toggle("Untrained copies", help="Same architecture, freshly initialised (seed 0), with the knobs.")
+chrono = k2.checkbox(
+    "Chrono initialisation",
+    key="grad_chrono",
+    disabled=not fresh,
+    help="Tallec & Ollivier (2018): each unit's forget-like bias b_f drawn as log u, u uniform in [1, T − 1] with T "
+    "the model's task rows (LSTM, minLSTM: b_f on f and −b_f on i; GRU: b_f on z; minGRU: −b_f on z, as it keeps "
+    "1 − z), so units start out remembering over every time scale up to the sequence's length. Not for the plain "
+    "RNN, which has no gates; it replaces the forget-gate bias. Applies to untrained copies.",
+)
 forget_bias = k2.select_slider(
     "LSTM forget-gate bias at init",
     ["default", 0.0, 1.0, 2.0],
-    disabled=not fresh,
+    disabled=not fresh or chrono,
     help="Total bias of the forget gate; the source tutorials use forget_bias=1.0. "
     "PyTorch's default init draws it near 0. Applies to untrained copies: turn on **Untrained copies** to use it.",
 )
@@ -62,7 +76,8 @@ scale = k3.select_slider(
     SCALES,
     disabled=not fresh,
     help=(
-        "Spectral radius of every W_hh gate block (PyTorch's default init gives about 0.58). Pascanu et al. (2013): "
+        "Spectral radius of every W_hh gate block (PyTorch's default init gives about 0.58; minGRU and minLSTM have "
+        "no W_hh, so it leaves them alone). Pascanu et al. (2013): "
         "for a tanh RNN, a largest singular value σ_max of W_hh below 1 lets at most σ_max^k of the gradient back k "
         "rows, a ceiling that forces vanishing only over many rows; above 1 it may explode, but need not. Try it: the "
         "chart shows what happens for these digits. Applies to untrained copies: turn on **Untrained copies** to use "
@@ -75,8 +90,18 @@ clip = k4.number_input(
 
 models = {n: (loaded[0].model, loaded[1]) for n in names if (loaded := ui.loaded_model(infos[n])) is not None}
 if fresh:
-    knobs = tuple(None if v == "default" else v for v in (forget_bias, scale))
-    models |= {n + UNTRAINED: ui.untrained_copy(infos[n].config, *knobs) for n in names}
+    knobs = (None if forget_bias == "default" or chrono else forget_bias, None if scale == "default" else scale)
+    gated = {n: chrono and infos[n].config.kind != "rnn" for n in names}  # chrono over the model's own task
+    models |= {
+        n + UNTRAINED: ui.untrained_copy(
+            infos[n].config, *knobs, ui.recorded_meta(infos[n]).task.T if gated[n] else None
+        )
+        for n in names
+    }
+    if chrono and (plain := [n + UNTRAINED for n in names if not gated[n]]):
+        k2.caption(ui.plain(no_chrono(plain)))
+    if knobs[1] is not None and (unscaled := [n + UNTRAINED for n in names if infos[n].config.kind in MIN_KINDS]):
+        k3.caption(ui.plain(no_recurrent_weights(unscaled, "scale")))
 tasks = {lb: ui.recorded_meta(infos[lb.removesuffix(UNTRAINED)]).task for lb in models}  # what each model reads
 if not models:
     st.info("Choose at least one model.")
@@ -156,17 +181,16 @@ with left:
     )
 with right:
     st.subheader("Per-row contributions to ∂L/∂W_hh")
-    st.plotly_chart(
-        norms_figure(
-            {"‖row t's share of ∂L/∂W_hh‖ (batch-mean loss)": {lb: p.dw_hh[-1, 0] for lb, p in profiles.items()}},
-            height=340,
-        ),
-        key="dw_hh",
-    )
-    st.caption(
-        "W_hh of the last layer (of the forward direction, for a bidirectional model). Row 1 reads the zero "
-        "initial state, so it adds nothing to ∂L/∂W_hh (no point drawn)."
-    )
+    if shares := {lb: p.dw_hh[-1, 0] for lb, p in profiles.items() if p.dw_hh is not None}:
+        st.plotly_chart(
+            norms_figure({"‖row t's share of ∂L/∂W_hh‖ (batch-mean loss)": shares}, height=340), key="dw_hh"
+        )
+        st.caption(
+            "W_hh of the last layer (of the forward direction, for a bidirectional model). Row 1 reads the zero "
+            "initial state, so it adds nothing to ∂L/∂W_hh (no point drawn)."
+        )
+    if without := [lb for lb, p in profiles.items() if p.dw_hh is None]:
+        st.caption(ui.plain(no_recurrent_weights(without, "contributions")))
 
 st.subheader("The BPTT chain, step by step")
 st.caption(
@@ -195,9 +219,10 @@ else:
     st.plotly_chart(chain_figure(chain), key="chain")
     st.markdown("**Reading:** " + chain_reading(chain))
     if chain.forget_product is not None:
-        st.markdown("**The forget-gate product** ∏ f_s over the rows after t, per unit: the LSTM's cell path.")
-        st.plotly_chart(forget_product_figure(chain.forget_product, chain_cfg.num_layers), key="forget_product")
-        st.caption(forget_reading(chain.forget_product, len(chain.delta) - 1 if chain_direction else 0))
+        st.markdown(product_title(chain_cfg.kind))
+        share = KEEP_SHARE[chain_cfg.kind]
+        st.plotly_chart(forget_product_figure(chain.forget_product, chain_cfg.num_layers, share), key="forget_product")
+        st.caption(forget_reading(chain.forget_product, len(chain.delta) - 1 if chain_direction else 0, chain_cfg.kind))
 
 st.subheader("Over training")
 snapped = {n: loaded for n in names if (loaded := ui.loaded_model(infos[n])) is not None and loaded[0].snapshots}
@@ -279,7 +304,7 @@ with st.expander("Gradient check: is this BPTT right?"):
                 "relative error": NUMBER(format="%.1e"),
             },
         )
-        summary = gradient_check_summary(result.max_error, THRESHOLD, result.passed, len(result.checks))
+        summary = gradient_check_summary(result.max_error, THRESHOLD, result.passed, len(result.checks), cfg.kind)
         (st.success if result.passed else st.error)(summary)
         st.caption(
             f"Per-row rows show the batch's first digit; their error is the largest over the {check_digits} digits, "

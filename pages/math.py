@@ -6,6 +6,7 @@ import streamlit as st
 
 from explorer import ui
 from explorer.analysis import numpy_bptt
+from explorer.model.network import MIN_KINDS, NAMES
 from explorer.readings.formulas import bptt_equations, equations
 from explorer.readings.math import first_principles_summary
 
@@ -29,6 +30,17 @@ for kind in ("rnn", "lstm", "gru"):
     st.markdown(f"**{names[kind]}**")
     for line in equations(kind):
         st.latex(line)
+st.markdown(
+    "**minGRU and minLSTM** (Feng et al. 2024, “Were RNNs All We Needed?”) drop W_hh: every gate reads x_t "
+    "alone, so h_t = a_t ⊙ h_{t−1} + b_t with a_t and b_t known from the input, and training computes a whole "
+    "sequence at once with a parallel scan (`explorer/model/mincells.py`; the pages run the same recurrence step "
+    "by step). The candidate goes through g, which is always positive, so the scan can run in log space. Their "
+    "input weights are stacked as minGRU z, n and minLSTM f, i, g."
+)
+for kind in MIN_KINDS:
+    st.markdown(f"**{NAMES[kind]}**")
+    for line in equations(kind):
+        st.latex(line)
 # Page links do not wrap: a short label, and what the page shows in a caption under it.
 st.page_link("../pages/watch.py", label="Watch it read", icon=":material/play_circle:")
 st.caption("The gates i, f, g, o, the cell c and h, per row.")
@@ -47,10 +59,12 @@ st.markdown(
     "For a tanh RNN, J_t = diag(1 − h_t²) W_hh, so ‖J_t‖ ≤ ‖W_hh‖ (|tanh′| ≤ γ = 1): if the largest singular value "
     "σ_max of W_hh is below 1, at most σ_max^k of the gradient gets back k rows (Pascanu et al. 2013): a ceiling "
     "that forces vanishing only over many rows (0.999^27 is still 0.97). An LSTM's cell state adds a path whose "
-    "Jacobian is diag(f_t): the product of forget gates decides how far the gradient travels along it."
+    "Jacobian is diag(f_t): the product of forget gates decides how far the gradient travels along it. A minGRU's "
+    "or minLSTM's gates do not read h, so its J_t is exactly diag(1 − z_t) or diag(f_t / (f_t + i_t)): within a "
+    "layer the gradient across time is the product of these gate values, unit by unit, and nothing else."
 )
 st.page_link("../pages/gradients.py", label="Gradients through time", icon=":material/show_chart:")
-st.caption("‖δ_t‖ per row, J_t's singular values, their product, the forget-gate product.")
+st.caption("‖δ_t‖ per row, J_t's singular values, their product, the forget-gate (or keep-share) product.")
 
 st.subheader("From first principles: a NumPy RNN and its BPTT")
 st.markdown(

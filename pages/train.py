@@ -16,7 +16,7 @@ from explorer.figures.training import live_figure, training_curves_figure
 from explorer.model import snapshots
 from explorer.model.checkpoint_file import MAX_BYTES, CheckpointError, checkpoint_bytes, size_text
 from explorer.model.checkpoints import delete_checkpoint, import_checkpoint, listed_name, user_path
-from explorer.model.network import KINDS, ModelConfig
+from explorer.model.network import KINDS, NAMES, ModelConfig
 from explorer.readings.models import accuracy_text, created_text, data_text, how_it_ended
 from explorer.serving import tasks
 from explorer.serving.jobs import Job
@@ -44,8 +44,10 @@ def model_ui() -> ModelConfig:
         "t_kind",
         M.kind,
         options=KINDS,
-        format_func=str.upper,
-        help="RNN: plain tanh cell. LSTM: gated, with a cell state. GRU: gated, no cell state.",
+        format_func=NAMES.get,
+        help="RNN: plain tanh cell. LSTM: gated, with a cell state. GRU: gated, no cell state. minGRU, minLSTM "
+        "(Feng et al. 2024): GRU and LSTM cut down until their gates read the row alone, with no W_hh, so training "
+        "runs a whole sequence at once as a parallel scan.",
     )
     hidden = ui.kept(
         st.select_slider,
@@ -164,15 +166,26 @@ def optimisation_ui() -> dict:
     )
 
 
-def init_ui() -> dict:
+CHRONO_HELP = (
+    "Tallec & Ollivier (2018): each unit's forget-like bias b_f is drawn as log u, u uniform in [1, T − 1] with T "
+    "the task's rows, so units start out remembering over every time scale up to the sequence's length. LSTM and "
+    "minLSTM: b_f on the forget gate f and −b_f on the input gate i; GRU: b_f on z (the share of h it keeps); "
+    "minGRU: −b_f on z (it keeps 1 − z). Not for the plain RNN, which has no gates; it replaces the forget-gate bias."
+)
+
+
+def init_ui(kind: str) -> dict:
     st.markdown("**Initialisation**")
+    chrono = ui.kept(st.toggle, "Chrono initialisation", "t_chrono", D.chrono, disabled=kind == "rnn", help=CHRONO_HELP)
+    chrono = chrono and kind != "rnn"
     forget = ui.kept(
         st.select_slider,
         "LSTM forget-gate bias at init",
         "t_forget",
         "default",
         options=["default", 1.0, 2.0, 3.0],
-        help="The source tutorials use forget_bias=1.0.",
+        disabled=chrono,
+        help="The source tutorials use forget_bias=1.0. Off while chrono initialisation sets the biases.",
     )
     frozen = ui.kept(
         st.toggle,
@@ -193,7 +206,8 @@ def init_ui() -> dict:
             "the CLI on all cores, whose float sums come in another order)."
         ),
     )
-    return dict(forget_bias=None if forget == "default" else forget, freeze_input=frozen, seed=seed)
+    bias = None if forget == "default" or chrono else forget
+    return dict(forget_bias=bias, chrono=chrono, freeze_input=frozen, seed=seed)
 
 
 def task_ui() -> dict:
@@ -673,15 +687,15 @@ def checkpoints_ui() -> None:
 
 st.title("Train a model")
 st.caption(
-    "Train an RNN, LSTM or GRU in the background; the other pages stay usable, and a reload finds your job "
-    "again. The result is saved as a checkpoint of yours and appears in every page's model picker."
+    "Train an RNN, LSTM, GRU, minGRU or minLSTM in the background; the other pages stay usable, and a reload finds "
+    "your job again. The result is saved as a checkpoint of yours and appears in every page's model picker."
 )
 job = ui.job_manager().latest(ui.owner_id(), "train", "download")
 with st.container(border=True):
     left, middle, right = st.columns(3, gap="large")
     with left:
         model_cfg = model_ui()
-        init = init_ui()
+        init = init_ui(model_cfg.kind)
     with middle:
         optimisation = optimisation_ui()
     with right:

@@ -22,7 +22,7 @@ from explorer.experiments.storage import (
 )
 from explorer.figures.truncation import accuracy_vs_k_figure, bias_figure, learning_curves_figure, rows_by_k_figure
 from explorer.model.checkpoint_file import CheckpointError
-from explorer.model.network import KINDS
+from explorer.model.network import KINDS, NAMES
 from explorer.readings.sweep import sweep_findings, sweep_headline, sweep_table
 from explorer.serving.limits import confirm_job_minutes, max_job_minutes
 from explorer.serving.quota import LimitReached
@@ -47,7 +47,7 @@ def sweep_form() -> SweepConfig | None:
     """The settings of a new sweep; a config when Run was pressed."""
     with st.form("sweep_form", border=False):
         c1, c2, c3, c4 = st.columns(4)
-        kinds = c1.multiselect("Cells", KINDS, default=list(DEFAULT.kinds), format_func=str.upper, key="sw_kinds")
+        kinds = c1.multiselect("Cells", KINDS, default=list(DEFAULT.kinds), format_func=NAMES.get, key="sw_kinds")
         hidden = c2.select_slider("Hidden units", [8, 16, 32, 64, 128], value=DEFAULT.hidden_size, key="sw_hidden")
         epochs = c3.number_input("Epochs per run", 1, 100, DEFAULT.epochs, help="1 to 100.", key="sw_epochs")
         with c4:
@@ -103,6 +103,13 @@ def sweep_form() -> SweepConfig | None:
             key="sw_seeds",
         )
         control = st.toggle("Add the control: full BPTT with the input weights W_ih frozen at init", key="sw_control")
+        chrono = st.toggle(
+            "Chrono initialisation of the gated cells",
+            key="sw_chrono",
+            help="Tallec & Ollivier (2018): each unit's forget-like bias b_f drawn as log u, u uniform in [1, T − 1] "
+            "with T the task's rows (LSTM, minLSTM: b_f on f and −b_f on i; GRU: b_f on z; minGRU: −b_f on z, as it "
+            "keeps 1 − z). The plain RNN keeps PyTorch's init. Not with a forget-gate bias: it sets that itself.",
+        )
         if not st.form_submit_button("Run sweep", type="primary"):
             return None
     try:
@@ -117,6 +124,7 @@ def sweep_form() -> SweepConfig | None:
             schemes=tuple(schemes),
             k1=k1 if "tbptt" in schemes else None,
             forget_bias=None if bias == "default" else bias,
+            chrono=chrono,
             ks=tuple(ks),
             train_size=size,
             seeds=tuple(range(seeds)),
@@ -292,7 +300,7 @@ with st.expander("The full statistics: every comparison, its paired test and wha
 options = [(k, s) for k, s, f in sweep.arms() if s != FULL]
 if options:
     kind, scheme = st.selectbox(
-        "Look inside", options, format_func=lambda o: f"{o[0].upper()}, {FAMILY_NAMES[o[1]]}", key="look_inside"
+        "Look inside", options, format_func=lambda o: f"{NAMES[o[0]]}, {FAMILY_NAMES[o[1]]}", key="look_inside"
     )
     runs = [sweep.runs_of(kind, scheme, k)[0] for k in sweep.ks_of(kind, scheme)] + sweep.runs_of(kind, FULL, None)[:1]
     labels = [f"k = {r.spec.k}" if r.spec.k is not None else "full" for r in runs]

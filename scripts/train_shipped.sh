@@ -8,6 +8,5 @@ train --kind lstm --hidden 128 --bidirectional --out checkpoints/bilstm-128.safe
 train --kind lstm --hidden 128 --layers 2 --out checkpoints/lstm-2x128.safetensors
 train --kind gru --hidden 128 --out checkpoints/gru-128.safetensors
 train --kind rnn --hidden 128 --out checkpoints/rnn-128.safetensors
-# minGRU and minLSTM (explorer.mincells): 30 epochs, which their accuracy has settled by on the 4,000 digits.
-train --kind mingru --hidden 128 --epochs 30 --out checkpoints/mingru-128.safetensors
-train --kind minlstm --hidden 128 --epochs 30 --out checkpoints/minlstm-128.safetensors
+train --kind mingru --hidden 128 --out checkpoints/mingru-128.safetensors
+train --kind minlstm --hidden 128 --out checkpoints/minlstm-128.safetensors

@@ -18,7 +18,9 @@ Pascanu et al. (2013): for a one-layer tanh RNN, J_t = diag(1 - h_t²) W_hh and 
 and forces the gradient to vanish only over horizons long enough for (σ_max γ)^k to be small (0.999^27 is
 0.97); how much arrives is what `delta` measures. Above 1/γ it may explode (necessary, not sufficient). For
 an LSTM the cell path carries ∏ f: `forget_product` is, per unit, how much of c_t survives to the end
-through the forget gates alone.
+through the forget gates alone. minGRU and minLSTM have no W_hh: h_t = a_t ⊙ h_{t-1} + b_t with a_t (the share
+kept, 1 − z_t or f_t / (f_t + i_t)) and b_t read from x_t alone, so within a layer ∂h_T/∂h_t = diag(∏ a) over the
+steps after t exactly; `forget_product` then holds that product of keep shares, per unit.
 """
 
 import copy
@@ -27,9 +29,20 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..model.network import SequenceClassifier, layer_weights
+from ..model import mincells
+from ..model.network import MIN_KINDS, SequenceClassifier, layer_weights
 from ..model.unroll import gru_step, lstm_step, rnn_step, unroll
 from ..training.losses import per_sample_loss
+
+KEEP_SHARE = {"lstm": "f", "mingru": "(1 − z)", "minlstm": "f/(f + i)"}  # the product `forget_product` multiplies
+
+
+def keep_share(kind: str, gates: dict) -> torch.Tensor:
+    """The share of the old state each step keeps, from a run's gates (lists over steps of (B, H)): (B, T, H)."""
+    if kind == "mingru":
+        return 1 - torch.stack(gates["z"], dim=1)
+    f = torch.stack(gates["f"], dim=1)
+    return f / (f + torch.stack(gates["i"], dim=1)) if kind == "minlstm" else f
 
 
 @dataclass(frozen=True)
@@ -44,7 +57,8 @@ class Chain:
     bound: np.ndarray  # (T,) ∏ ‖J_u‖₂ over the same steps: the bound on the product's norm
     delta: np.ndarray  # (T,) ‖δ_t‖ measured by autograd through the unroll
     delta_product: np.ndarray  # (T,) ‖(J_last ⋯ J_{t+1})ᵀ δ_last‖: what the recursion claims
-    forget_product: np.ndarray | None  # (H, T) LSTM: ∏ of f over the steps after t, per unit; 1 at the last step
+    forget_product: np.ndarray | None  # (L*H, T) LSTM: ∏ f over the steps after t, per unit; minGRU/minLSTM: ∏ of
+    # the keep share (KEEP_SHARE); 1 at the last step
     recurrent_norm: float  # one-layer tanh RNN: σ_max(W_hh) of this direction (else nan)
     gamma: float | None  # Pascanu's bound on the nonlinearity's derivative (1 for a tanh RNN); None: no such bound
     delta_layers: np.ndarray  # (L, T) ‖δ_t‖ of each layer's part of the state, layer 1 first
@@ -68,6 +82,8 @@ class Chain:
 def _layer_step(kind: str, H: int, w_ih, b_ih, w_hh, b_hh, x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
     """One layer's step for one sample: input x, state s (h, or h and c concatenated) -> the new state."""
     xp = torch.nn.functional.linear(x, w_ih, b_ih)[None]
+    if kind in MIN_KINDS:
+        return mincells.step(kind, xp, s[None])[0][0]
     if kind == "lstm":
         h, c, _, _ = lstm_step(xp, s[None, :H], s[None, H:], w_hh, b_hh)
         return torch.cat([h[0], c[0]])
@@ -80,8 +96,8 @@ def _stack_step(model: SequenceClassifier, direction: int):
     """s_{t-1} -> s_t of the whole stack of layers of one direction, for one input row x_t: s is every layer's
     state concatenated, layer 1 first; layer l reads layer l-1's new h."""
     cfg = model.config
-    H, per = cfg.hidden_size, cfg.hidden_size * (2 if cfg.kind == "lstm" else 1)
-    weights = [[w.detach() for w in layer_weights(model, layer, direction)] for layer in range(cfg.num_layers)]
+    H, L, per = cfg.hidden_size, cfg.num_layers, cfg.hidden_size * (2 if cfg.kind == "lstm" else 1)
+    weights = [[w if w is None else w.detach() for w in layer_weights(model, layer, direction)] for layer in range(L)]
 
     def step(s: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         out, inp = [], x
@@ -175,10 +191,10 @@ def bptt_chain(
     delta = np.array([float(d.norm()) for d in deltas])
     delta_product = (products.transpose(1, 2) @ deltas[-1]).norm(dim=1).numpy()
     forget = None
-    if lstm:  # per layer, ∏ f over the steps after each one; layers stacked as rows, layer 1 first
+    if cfg.kind in KEEP_SHARE:  # per layer, ∏ of the keep share over the steps after each one; layer 1 first
         blocks = []
         for layer in range(L):
-            f = torch.stack(un.runs[layer][direction].gates["f"], dim=1)[0].detach().numpy()  # (T, H) reading order
+            f = keep_share(cfg.kind, un.runs[layer][direction].gates)[0].detach().numpy()  # (T, H) reading order
             blocks.append(np.concatenate([np.cumprod(f[::-1], axis=0)[::-1][1:], np.ones((1, H))]).T)
         forget = np.concatenate(blocks)
     order = (lambda a: a[::-1].copy()) if direction else (lambda a: a)

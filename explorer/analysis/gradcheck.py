@@ -2,25 +2,30 @@
 
 The analytic side is reverse-mode BPTT through the explicit step-by-step unroll (explorer.analysis.gradients), the
 code behind every gradient chart. The reference is independent of it: the model is re-run with PyTorch's
-fused single-layer nn.RNN/LSTM/GRU modules, segment by segment, and differentiated in forward mode
-(torch.func.jvp) in float64. Forward mode has no step size, so unlike finite differences its round-off
-stays near 1e-12 however small a gradient is, and a threshold of 1e-6 separates right from wrong.
+fused single-layer nn.RNN/LSTM/GRU modules (minGRU and minLSTM: the log-space parallel scan of
+explorer.model.mincells, not the step-by-step recurrence the unroll runs), segment by segment, and
+differentiated in forward mode (torch.func.jvp) in float64. Forward mode has no step size, so unlike finite
+differences its round-off stays near 1e-12 however small a gradient is, and a threshold of 1e-6 separates right
+from wrong.
 
-Checked: weights (W_hh from the per-row contributions the page plots, summed), and per image row the
-plotted per-sample norms ||dL/dh_t|| and ||dL/dx_t||, for any layer and direction and truncation length.
+Checked: weights (W_hh from the per-row contributions the page plots, summed; minGRU and minLSTM have none, so
+their input weights and biases instead), and per image row the plotted per-sample norms ||dL/dh_t|| and
+||dL/dx_t||, for any layer and direction and truncation length.
 A per-row check compares the analytic norm with the reference derivative along the analytic direction,
 and both along a random direction: a gradient that is missing (zero) or wrong in size or direction fails.
 """
 
 import copy
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import torch
 import torch.func as tf
 import torch.nn.functional as F
 
-from ..model.network import MODULES, SequenceClassifier
+from ..model.mincells import MinRNN
+from ..model.network import MIN_KINDS, MODULES, SequenceClassifier
 from ..training.losses import LossAt, per_sample_loss
 from ..training.truncation import FULL, Truncation, truncated_loss
 from . import numpy_bptt
@@ -77,9 +82,10 @@ class FusedReference:
         self.T = x.shape[1]
         self.k = self.T if k is None else min(k, self.T)
         self.params = {name: p.detach() for name, p in model.named_parameters()}
+        module = partial(MinRNN, self.cfg.kind) if self.cfg.kind in MIN_KINDS else MODULES[self.cfg.kind]
         with torch.device("meta"):
             self.cells = [
-                MODULES[self.cfg.kind](
+                module(
                     model.rnn.input_size if layer == 0 else self.cfg.hidden_size * self.cfg.num_directions,
                     self.cfg.hidden_size,
                     batch_first=True,
@@ -89,7 +95,10 @@ class FusedReference:
 
     def _layer_params(self, params: dict, layer: int, direction: int) -> dict:
         sfx = f"_l{layer}" + ("_reverse" if direction else "")
-        return {f"{n}_l0": params[f"rnn.{n}{sfx}"] for n in ("weight_ih", "bias_ih", "weight_hh", "bias_hh")}
+        names = (
+            ("weight_ih", "bias_ih") if self.cfg.kind in MIN_KINDS else ("weight_ih", "bias_ih", "weight_hh", "bias_hh")
+        )
+        return {f"{n}_l0": params[f"rnn.{n}{sfx}"] for n in names}
 
     def losses(
         self,
@@ -202,9 +211,12 @@ def gradient_check(
 
     sfx = f"_l{layer}" + ("_reverse" if direction else "")
     analytic = {n: v / B for n, v in g.params.items()}  # of the batch-mean loss
-    analytic[f"rnn.weight_hh{sfx}"] = hh_contributions(g, layer, direction).sum(0) / B  # what the page plots
+    if cfg.kind in MIN_KINDS:  # no W_hh: the input weights and biases of this layer and direction instead
+        picks = [f"rnn.weight_ih{sfx}", f"rnn.bias_ih{sfx}", "head.weight"]
+    else:
+        analytic[f"rnn.weight_hh{sfx}"] = hh_contributions(g, layer, direction).sum(0) / B  # what the page plots
+        picks = [f"rnn.weight_hh{sfx}", f"rnn.weight_ih{sfx}", f"rnn.bias_hh{sfx}", "head.weight"]
     names = list(analytic)
-    picks = [f"rnn.weight_hh{sfx}", f"rnn.weight_ih{sfx}", f"rnn.bias_hh{sfx}", "head.weight"]
     picks += [names[int(i)] for i in torch.randint(0, len(names), (max(n_weights - len(picks), 0),), generator=gen)]
     for name in picks[:n_weights]:
         idx = _entry_that_matters(analytic[name], gen)

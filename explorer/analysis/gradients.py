@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from ..data.digits import Digits
-from ..model.network import ModelConfig, SequenceClassifier, evaluating
+from ..model.network import MIN_KINDS, ModelConfig, SequenceClassifier, evaluating
 from ..model.unroll import Unrolled, unroll
 from ..training.losses import LossAt, last_row_loss, per_sample_loss, step_logits
 
@@ -17,7 +17,7 @@ class RunGradients:
 
     h: list  # dL/dh_t (B, H): through every consumer of h_t (the next step, the layer above, the head)
     c: list  # dL/dc_t (B, H), LSTM only: also through h_t = o_t tanh(c_t); else empty
-    hh: list  # dL/d(W_hh h_{t-1} + b_hh) (B, G*H): where dL/dW_hh enters
+    hh: list  # dL/d(W_hh h_{t-1} + b_hh) (B, G*H): where dL/dW_hh enters; empty for minGRU/minLSTM (no W_hh)
     last_row_h: list  # dl_T/dh_t (B, H), l_T the loss on the prediction after the last row alone
 
 
@@ -80,6 +80,8 @@ def bptt_gradients(
 def hh_contributions(g: BPTTGradients, layer: int = 0, direction: int = 0) -> torch.Tensor:
     """Each step's contribution to dL/dW_hh of one layer/direction, (T, G*H, H) in reading order; they sum to it."""
     run = g.unrolled.runs[layer][direction]
+    if not run.hh:
+        raise ValueError("minGRU and minLSTM have no W_hh: their gates read x_t alone")
     return torch.stack([ga.T @ hp.detach() for ga, hp in zip(g.runs[layer][direction].hh, run.h_prev)])
 
 
@@ -89,7 +91,8 @@ class Profile:
 
     Norms of dL/dh_t, dL/dc_t and dL/dx_t are per sample (the gradient of that sample's own loss).
     dw_hh[l, d, t] is the Frobenius norm of row t's contribution to dL/dW_hh for the batch-mean loss
-    (the gradient training follows); summed over t the contributions give W_hh's gradient exactly.
+    (the gradient training follows); summed over t the contributions give W_hh's gradient exactly. It is None
+    for minGRU and minLSTM, which have no W_hh.
     """
 
     config: ModelConfig
@@ -99,14 +102,14 @@ class Profile:
     dh: np.ndarray  # (L, D, B, T)
     dc: np.ndarray | None  # (L, D, B, T), LSTM only
     dx: np.ndarray  # (B, T): row saliency
-    dw_hh: np.ndarray  # (L, D, T)
+    dw_hh: np.ndarray | None  # (L, D, T); None without W_hh (minGRU, minLSTM)
     grad_norm: float  # ||dL/dtheta|| over all parameters (before any clipping)
     dh_last_row: np.ndarray  # (L, D, B, T): ||dl_T/dh_t|| of the last row's loss alone (= dh for loss at last)
 
     @property
     def finite(self) -> bool:
         """Whether every gradient norm is finite (huge weights overflow float32)."""
-        parts = [self.dh, self.dx, self.dw_hh, self.dh_last_row] + ([self.dc] if self.dc is not None else [])
+        parts = [self.dh, self.dx, self.dh_last_row] + [p for p in (self.dc, self.dw_hh) if p is not None]
         return bool(np.isfinite(self.loss) and np.isfinite(self.grad_norm) and all(np.isfinite(p).all() for p in parts))
 
 
@@ -146,7 +149,7 @@ def bptt_profile(
         dh,
         _per_run(g, lambda layer, d: _norms(g.runs[layer][d].c, d == 1)) if lstm else None,
         g.x.norm(dim=-1).numpy(),
-        _per_run(g, contributions),
+        None if model.config.kind in MIN_KINDS else _per_run(g, contributions),
         float(param_grads.norm()),
         last,
     )

@@ -8,7 +8,7 @@ from ..analysis import stats
 from ..analysis.gradients import digit_batch
 from ..data.digits import Digits
 from ..data.sequences import SequenceTask
-from ..model.network import SequenceClassifier
+from ..model.network import NAMES, SequenceClassifier
 from ..model.predictions import predict
 from ..training.loop import History
 from ..training.truncation import family_name, windows
@@ -178,7 +178,7 @@ def accuracy_by_k(sweep: Sweep) -> dict[str, dict]:
                 lines[run_label(RunSpec(kind, FULL, None, 0, frozen), sweep.config.T)] = {None: full}
             continue
         by_k = {k: [r.accuracy for r in sweep.runs_of(kind, scheme, k)] for k in sweep.ks_of(kind, scheme)}
-        lines[f"{kind.upper()}, {family_name(scheme, sweep.config.k1)}"] = by_k | ({None: full} if full else {})
+        lines[f"{NAMES[kind]}, {family_name(scheme, sweep.config.k1)}"] = by_k | ({None: full} if full else {})
     return lines
 
 

@@ -124,6 +124,8 @@ class SweepConfig:
             raise ValueError("epochs, train_size and profile_size must be >= 1")
         if not self.seeds or any(s < 0 for s in self.seeds):
             raise ValueError(f"seeds must be one or more numbers >= 0, got {list(self.seeds)}")
+        if self.chrono and self.forget_bias is not None:
+            raise ValueError("chrono initialisation sets the forget bias itself: choose one of the two")
 
     @property
     def sequence_task(self) -> SequenceTask:

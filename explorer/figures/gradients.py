@@ -320,9 +320,9 @@ def chain_figure(chain, height: int = 360) -> go.Figure:
     return fig
 
 
-def forget_product_figure(product: np.ndarray, layers: int = 1, height: int = 320) -> go.Figure:
-    """Heatmap of an LSTM's forget-gate products (layers*H, T): per unit, ∏ of f over the steps after row t,
-    log10; the layers' units stacked, layer 1 first."""
+def forget_product_figure(product: np.ndarray, layers: int = 1, share: str = "f", height: int = 320) -> go.Figure:
+    """Heatmap of products of a keep share (layers*H, T): per unit, ∏ of `share` (an LSTM's f, a minGRU's (1 − z), a
+    minLSTM's f/(f + i)) over the steps after row t, log10; the layers' units stacked, layer 1 first."""
     rows, T = product.shape
     H = rows // layers
     z = np.log10(np.maximum(product, 1e-12))
@@ -337,8 +337,8 @@ def forget_product_figure(product: np.ndarray, layers: int = 1, height: int = 32
             colorscale="Viridis",
             zmin=max(float(z.min()), -6.0),
             zmax=0.0,
-            colorbar=dict(title="log₁₀ ∏ f"),
-            hovertemplate="%{text}, row %{x}: ∏ f = %{customdata:.3g}<extra></extra>",
+            colorbar=dict(title=f"log₁₀ ∏ {share}"),
+            hovertemplate=f"%{{text}}, row %{{x}}: ∏ {share} = %{{customdata:.3g}}<extra></extra>",
         )
     )
     for boundary in range(1, layers):

@@ -4,15 +4,23 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from ..model.network import NAMES
 from .style import ACCENT, FONT, FORWARD, MUTED
 
 COLOURS = ["#dc2626", ACCENT, "#16a34a", "#9333ea"]  # one per model, in the order a step lists them
-KIND_COLOURS = {"RNN": COLOURS[0], "LSTM": COLOURS[1], "GRU": COLOURS[2]}  # the same cell, the same colour
+KIND_COLOURS = {  # the same cell, the same colour, by display name
+    "RNN": COLOURS[0],
+    "LSTM": COLOURS[1],
+    "GRU": COLOURS[2],
+    "minGRU": "#0d9488",
+    "minLSTM": "#ca8a04",
+}
 
 
 def colour(label: str, i: int) -> str:
-    """A cell kind's own colour where the label is one (RNN, LSTM, GRU), else the i-th of COLOURS."""
-    return KIND_COLOURS.get(label.upper(), COLOURS[i % len(COLOURS)])
+    """A cell kind's own colour where the label is one (a kind, 'lstm', or its name, 'LSTM'), else the i-th of
+    COLOURS."""
+    return KIND_COLOURS.get(NAMES.get(label, label), COLOURS[i % len(COLOURS)])
 
 
 def _layout(fig: go.Figure, height: int, **kwargs) -> go.Figure:
@@ -99,7 +107,7 @@ def sweep_figure(means: dict[str, dict], k: int, full_k: int, height: int = 420)
         fig.add_scatter(
             x=ks,
             y=[by_k[j] for j in ks],
-            name=kind.upper(),
+            name=NAMES.get(kind, kind),
             mode="lines+markers",
             line=dict(width=3, color=colour(kind, i)),
         )

@@ -3,10 +3,13 @@ the forget-gate product, decay over training."""
 
 import numpy as np
 
+from ..analysis.chain import KEEP_SHARE
 from ..analysis.gradients import first_to_last_ratio
+from ..model.network import MIN_KINDS, NAMES
 from .sweep import EXPLODING, VANISHING
 
 SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+SHARE_AT = {"mingru": "1 − z_{0}", "minlstm": "f_{0}/(f_{0} + i_{0})"}  # a min cell's keep share at step {0}
 
 
 def decade(x: float) -> int:
@@ -72,8 +75,10 @@ def jacobian_caption(kinds: set[str], digits: int) -> str:
         "lstm": "for an LSTM the whole state (h_t, c_t), both parts moved independently",
         "gru": "for a GRU h_t",
         "rnn": "for a plain RNN h_t",
+        "mingru": "for a minGRU h_t",
+        "minlstm": "for a minLSTM h_t (it has no cell state)",
     }
-    which = "; ".join(state[k] for k in ("lstm", "gru", "rnn") if k in kinds)
+    which = "; ".join(state[k] for k in state if k in kinds)
     return (
         f"On the first {digits} digits of the batch: how strongly the final hidden state still depends on the "
         f"state s_t after row t, loss aside ({which}). At the last row it is the identity: √(hidden units)."
@@ -136,19 +141,66 @@ def chain_reading(chain) -> str:
                 f"not force the gradient to shrink; what decides is tanh′ = 1 − h², which brings ‖J_t‖₂ below 1 at "
                 f"{below} of {steps} steps here."
             )
+    if chain.kind in MIN_KINDS and len(chain.delta_layers) == 1:
+        text += (
+            f" A {NAMES[chain.kind]} has no W_hh: each J_t is diagonal, diag({SHARE_AT[chain.kind].format('t')}), "
+            "read from the row alone, so the product's norm is the largest unit's product of keep shares "
+            "(the heatmap below)."
+        )
     return text + _measured(chain, row_first, row_last)
 
 
-def forget_reading(product: np.ndarray, row: int) -> str:
-    """The forget-gate products of an LSTM at one row (0-based): how many units keep their cell."""
+def forget_reading(product: np.ndarray, row: int, kind: str = "lstm") -> str:
+    """The products of the keep share (an LSTM's forget gate, a minGRU's 1 − z, a minLSTM's f/(f + i)) at one
+    row (0-based): how many units keep what they held."""
     column = product[:, row]
     H = len(column)
     kept = int(np.sum(column > 0.5))
     median = float(np.median(column))
+    if kind == "lstm":
+        return (
+            f"From row {row + 1} to the end, the forget gates alone keep a median {median:.2g} of what each "
+            f"unit's cell held ({power_of_ten(median)}); {kept} of {H} units keep more than half. Where "
+            "∏ f stays near 1, the cell path carries the gradient back without shrinking: the LSTM's gradient highway."
+        )
     return (
-        f"From row {row + 1} to the end, the forget gates alone keep a median {median:.2g} of what each "
-        f"unit's cell held ({power_of_ten(median)}); {kept} of {H} units keep more than half. Where "
-        "∏ f stays near 1, the cell path carries the gradient back without shrinking: the LSTM's gradient highway."
+        f"From row {row + 1} to the end, the keep shares {KEEP_SHARE[kind]} keep a median {median:.2g} of what each "
+        f"unit's h held ({power_of_ten(median)}); {kept} of {H} units keep more than half. A {NAMES[kind]}'s gates "
+        f"read x_t alone, so within a layer this product is ∂h_last/∂h_t itself, unit by unit: where it stays "
+        "near 1 the gradient travels back without shrinking, and nothing else can carry it along the layer."
+    )
+
+
+def product_title(kind: str) -> str:
+    """The heading of the keep-share product heatmap of an LSTM, a minGRU or a minLSTM (Markdown)."""
+    if kind == "lstm":
+        return "**The forget-gate product** ∏ f_s over the rows after t, per unit: the LSTM's cell path."
+    return (
+        f"**The keep-share product** ∏ ({SHARE_AT[kind].format('s')}) over the rows after t, per unit: with no "
+        f"W_hh, the whole of what carries a {NAMES[kind]}'s gradient back along its layer."
+    )
+
+
+def no_recurrent_weights(labels: list[str], what: str) -> str:
+    """Why models without W_hh (minGRU, minLSTM) are left out of the per-row ∂L/∂W_hh chart (what = 'contributions')
+    or untouched by the recurrent weight scale (what = 'scale')."""
+    names = ", ".join(labels)
+    if what == "contributions":
+        return (
+            f"Left out: {names}. A minGRU's and a minLSTM's gates read x_t alone: there is no W_hh, so no row adds "
+            "to a ∂L/∂W_hh."
+        )
+    return (
+        f"The recurrent weight scale does not change {names}: a minGRU or minLSTM has no W_hh to scale, so "
+        "PyTorch's init stays."
+    )
+
+
+def no_chrono(labels: list[str]) -> str:
+    """Why chrono initialisation leaves these untrained copies (of plain RNNs) at PyTorch's init."""
+    return (
+        f"Chrono initialisation leaves {', '.join(labels)} at PyTorch's init: a plain RNN has no gates whose "
+        "biases it could set."
     )
 
 
@@ -184,11 +236,17 @@ def training_decay_reading(norms: dict, T: int) -> str:
     )
 
 
-def gradient_check_summary(max_error: float, threshold: float, passed: bool, checks: int) -> str:
-    """One line: pass or fail against the threshold, and what was compared with what."""
+def gradient_check_summary(max_error: float, threshold: float, passed: bool, checks: int, kind: str = "lstm") -> str:
+    """One line: pass or fail against the threshold, and what was compared with what (for a minGRU or minLSTM the
+    reference is its parallel scan: torch has no fused module of it)."""
     verdict = "PASS" if passed else "FAIL"
+    reference = (
+        f"the {NAMES[kind]}'s parallel scan (explorer.model.mincells)"
+        if kind in MIN_KINDS
+        else "PyTorch's fused modules"
+    )
     return (
         f"{verdict}: the largest relative error of {checks} checks is {max_error:.1e} (threshold {threshold:.0e}). "
         "Reverse-mode BPTT through the explicit unroll (the code behind every chart on this page) against "
-        "forward-mode derivatives of PyTorch's fused modules, in float64."
+        f"forward-mode derivatives of {reference}, in float64."
     )

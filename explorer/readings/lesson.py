@@ -3,6 +3,7 @@ live numbers of a step's view into plain text. The lesson's own prose comes from
 
 import numpy as np
 
+from ..model.network import NAMES
 from .gradients import power_of_ten
 
 CHANCE = 0.1  # ten classes
@@ -104,7 +105,7 @@ def truncation_reading(grad: np.ndarray, full: np.ndarray, k: int, digit_rows: r
 def sweep_reading(means: dict[str, dict], k: int, full_k: int) -> str:
     """means[kind][k] = mean test accuracy over seeds; full BPTT under key full_k (T)."""
     parts = [
-        f"{kind.upper()} {percent(by_k[k])} against {percent(by_k[full_k])} with full BPTT"
+        f"{NAMES.get(kind, kind)} {percent(by_k[k])} against {percent(by_k[full_k])} with full BPTT"
         for kind, by_k in means.items()
         if k in by_k and full_k in by_k
     ]

@@ -5,6 +5,7 @@ import numpy as np
 from ..analysis.stats import ALPHA
 from ..experiments.results import Comparison, Sweep, above_chance, compare, reaches_ink
 from ..experiments.spec import FULL
+from ..model.network import NAMES
 from ..training.truncation import family_name
 
 VANISHING, EXPLODING = -2, 2  # decades (rounded in log space) at or beyond which a ratio gets a verdict
@@ -106,7 +107,7 @@ def _full_reaches(sweep: Sweep) -> str:
     if not fulls:
         return ""
     of = f" (mean ± SD over {seeds} seeds)" if seeds > 1 else ""
-    accs = [f"{kind.upper()} {_pm(np.mean([r.accuracy for r in runs]), _sd(runs))}" for kind, runs in fulls]
+    accs = [f"{NAMES[kind]} {_pm(np.mean([r.accuracy for r in runs]), _sd(runs))}" for kind, runs in fulls]
     return f"On {cfg.sequence_task.name}, full BPTT reaches {_kind_list(accs)}{of}."
 
 
@@ -184,7 +185,7 @@ def _arms_at_ks(comparisons: list[Comparison], name_schemes: bool) -> str:
     for c in comparisons:
         groups.setdefault((c.spec.kind, c.spec.scheme, c.spec.k1), []).append(c.spec.k)
     return "; ".join(
-        f"{kind.upper()}{', ' + family_name(scheme, k1) if name_schemes else ''} at {_ks(sorted(ks))}"
+        f"{NAMES[kind]}{', ' + family_name(scheme, k1) if name_schemes else ''} at {_ks(sorted(ks))}"
         for (kind, scheme, k1), ks in groups.items()
     )
 

@@ -119,7 +119,8 @@ def _min_gate_reading(kind: str, readout: str, h: np.ndarray | None) -> str:
         )
     text += (
         "pos(v) = v + 0.5 for v ≥ 0 and σ(v) below, so every candidate is positive and h, an average of them "
-        f"from h₀ = 0, is never negative (on a log colour scale: blue below pos(0) = 0.5, red above). The next row reads h, and {readout}."
+        "from h₀ = 0, is never negative (on a log colour scale: blue below pos(0) = 0.5, red above). The next "
+        f"row reads h, and {readout}."
     )
     if h is not None:
         text += f" On this digit h goes up to {float(np.max(h)):.2f}."

@@ -13,7 +13,7 @@ from ..data.sequences import SequenceTask, digit_sequence
 from ..experiments.spec import FULL
 from ..experiments.storage import load_sweep, shipped_sweep_dir
 from ..figures import lesson as figures
-from ..model.network import ModelConfig, untrained_model
+from ..model.network import NAMES, ModelConfig, untrained_model
 from ..model.predictions import settled_after
 from ..readings import lesson as readings
 from ..readings.lesson_file import Lesson, LessonError, Step, lesson_files, load_lesson, missing_models
@@ -147,8 +147,9 @@ def _model_task(name: str) -> SequenceTask:
 
 
 def _labels(names: list[str]) -> dict[str, str]:
-    """A short label per model: its kind (RNN, LSTM, GRU), or its name where two share a kind."""
-    kinds = [_info(n).config.kind.upper() for n in names]
+    """A short label per model: its kind's name (RNN, LSTM, GRU, minGRU, minLSTM), or its name where two share a
+    kind."""
+    kinds = [NAMES[_info(n).config.kind] for n in names]
     return {n: k if kinds.count(k) == 1 else n for n, k in zip(names, kinds)}
 
 
@@ -216,7 +217,7 @@ def watch_step(step: Step, value, height: int, screen: int | None, key: str) -> 
     image, label = _test_digit(int(value))
     sequence = digit_sequence(task, image, int(value))
     tr = trace_digit(checkpoint, mkey, sequence)
-    probs, kind = tr.probs[0], info.config.kind.upper()
+    probs, kind = tr.probs[0], NAMES[info.config.kind]
     out = [
         readings.prediction_reading(kind, probs, label, settled_after(probs)),
         readings.accuracy_reading(kind, _accuracy(checkpoint, mkey, task), task.name, len(sample()[1])),

@@ -182,16 +182,19 @@ JACOBIAN_DIGITS = 32  # ||dh_T/dh_t|| costs one gradient pass per hidden unit: a
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
-def _untrained(config: str, forget_bias: float | None, scale: float | None) -> SequenceClassifier:
-    return untrained_model(ModelConfig.from_dict(json.loads(config)), 0, forget_bias, scale)
+def _untrained(
+    config: str, forget_bias: float | None, scale: float | None, chrono: int | None = None
+) -> SequenceClassifier:
+    return untrained_model(ModelConfig.from_dict(json.loads(config)), 0, forget_bias, scale, chrono)
 
 
 def untrained_copy(
-    config: ModelConfig, forget_bias: float | None, scale: float | None
+    config: ModelConfig, forget_bias: float | None, scale: float | None, chrono: int | None = None
 ) -> tuple[SequenceClassifier, str]:
-    """A freshly initialised (seed 0) model of this architecture with the init knobs, and its cache key."""
+    """A freshly initialised (seed 0) model of this architecture with the init knobs (chrono: T_max of chrono
+    initialisation, for a gated cell), and its cache key."""
     text = json.dumps(config.to_dict(), sort_keys=True)
-    return _untrained(text, forget_bias, scale), f"untrained:{text}:{forget_bias}:{scale}"
+    return _untrained(text, forget_bias, scale, chrono), f"untrained:{text}:{forget_bias}:{scale}:{chrono}"
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)

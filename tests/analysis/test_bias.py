@@ -20,16 +20,18 @@ def batch(n=8, T=16):
     return torch.rand(n, T, 28, generator=g), torch.randint(0, 10, (n,), generator=g)
 
 
-def test_the_full_gradient_is_autograd_on_the_fused_module():
-    model = make()
+@pytest.mark.parametrize("kind", ["lstm", "mingru", "minlstm"])  # the min cells' forward is their parallel scan
+def test_the_full_gradient_is_autograd_on_the_fused_module(kind):
+    model = make(kind)
     x, y = batch()
     loss = per_sample_loss(model(x), y).mean()
     expected = torch.cat([g.flatten() for g in torch.autograd.grad(loss, list(model.parameters()))])
     torch.testing.assert_close(gradient_vector(model, x, y, "last", FULL), expected)
 
 
-def test_bias_rows_are_cosines_and_errors_of_the_truncated_gradients():
-    model = make()
+@pytest.mark.parametrize("kind", ["lstm", "mingru", "minlstm"])
+def test_bias_rows_are_cosines_and_errors_of_the_truncated_gradients(kind):
+    model = make(kind)
     x, y = batch()
     rows = gradient_bias(model, x, y, "every", [2, 8, 15], draws=24)
     assert [(r.family, r.k) for r in rows] == [(f, k) for f in ("chunks", "window", "artbp") for k in (2, 8, 15)]

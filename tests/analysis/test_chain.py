@@ -25,6 +25,7 @@ def shipped(name):
 
 
 CASES = [("rnn-128", 0), ("gru-128", 0), ("lstm-128", 0), ("bilstm-128", 0), ("bilstm-128", 1), ("lstm-2x128", 0)]
+CASES += [("mingru-128", 0), ("minlstm-128", 0)]
 
 
 @pytest.mark.parametrize("name,direction", CASES)
@@ -166,3 +167,44 @@ def test_a_stacked_bidirectional_model_has_no_one_way_chain(digit):
     model = SequenceClassifier(ModelConfig("gru", 8, num_layers=2, bidirectional=True))
     with pytest.raises(ValueError, match="both directions"):
         bptt_chain(model, *digit)
+
+
+def keep_shares(model, rows: torch.Tensor) -> torch.Tensor:
+    """A one-layer minGRU's 1 − z_t or minLSTM's f_t / (f_t + i_t), (T, H), from its weights by hand, float64."""
+    w, b = model.rnn.weight_ih_l0.detach().double(), model.rnn.bias_ih_l0.detach().double()
+    pre = rows.double() @ w.T + b  # (T, G*H)
+    H = model.config.hidden_size
+    if model.config.kind == "mingru":
+        return 1 - 1 / (1 + torch.exp(-pre[:, :H]))
+    f, i = 1 / (1 + torch.exp(-pre[:, :H])), 1 / (1 + torch.exp(-pre[:, H : 2 * H]))
+    return f / (f + i)
+
+
+@pytest.mark.parametrize("name", ["mingru-128", "minlstm-128"])
+def test_a_min_cells_jacobian_is_the_diagonal_of_its_keep_shares(digit, name):
+    """No W_hh: J_t = diag(a_t), so the product back from the last row is diag(∏ a) and its norm the largest unit's."""
+    model = shipped(name)
+    a = keep_shares(model, digit[0])
+    _, jac = one_step_jacobians(model, digit[0])
+    for s in (1, 9, 27):
+        torch.testing.assert_close(jac[s - 1], torch.diag(a[s]), rtol=1e-9, atol=1e-12)
+    chain = bptt_chain(model, *digit)
+    for row in (0, 13, 27):
+        np.testing.assert_allclose(chain.forget_product[:, row], a[row + 1 :].prod(0).numpy(), rtol=1e-9)
+        assert chain.product_norm[row] == pytest.approx(float(a[row + 1 :].prod(0).max()), rel=1e-9)
+    assert chain.recursion_error < 1e-9 and chain.gamma is None
+    text = chain_reading(chain)
+    assert "has no W_hh: each J_t is diagonal" in text and f"has norm {float(a[1:].prod(0).max()):.3g}" in text
+    keep = forget_reading(chain.forget_product, 0, model.config.kind)
+    assert f"median {float(np.median(a[1:].prod(0).numpy())):.2g}" in keep and "∂h_last/∂h_t itself" in keep
+
+
+@pytest.mark.parametrize("kind", ["mingru", "minlstm"])
+def test_a_stacked_min_cells_chain_is_not_diagonal_and_says_nothing_of_a_diagonal(digit, kind):
+    """Layer 2 reads layer 1's new h inside the step: J_t has an off-diagonal block, and the reading says no more."""
+    model = untrained_model(ModelConfig(kind, 8, 2), 0)
+    _, jac = one_step_jacobians(model, digit[0])
+    assert jac[5][8:, :8].abs().max() > 0 and jac[5][:8, 8:].abs().max() == 0  # layer 1 never reads layer 2
+    chain = bptt_chain(model, *digit)
+    assert chain.recursion_error < 1e-9 and chain.forget_product.shape == (16, 28)
+    assert "diagonal" not in chain_reading(chain)

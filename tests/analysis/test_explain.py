@@ -9,7 +9,7 @@ from explorer.data.digits import load_sample
 from explorer.data.sequences import SequenceTask
 from explorer.model.checkpoint_file import read_checkpoint
 from explorer.model.checkpoints import shipped_dir
-from explorer.model.network import GATES
+from explorer.model.network import GATES, ModelConfig, untrained_model
 from explorer.model.unroll import trace
 from explorer.readings.formulas import bptt_equations, equations, num, step_lines
 
@@ -34,6 +34,7 @@ CASES = [  # model, layer, direction
     ("mingru-128", 0, 0),  # no W_hh: the gates read the row alone
     ("minlstm-128", 0, 0),
 ]
+MIN = ("mingru", "minlstm")
 
 
 @pytest.mark.parametrize("name,layer,direction", CASES)
@@ -156,6 +157,26 @@ def test_a_min_cells_h_is_the_modules_scan_output(digit):
             assert e.terms["n" if model.config.kind == "mingru" else "g"].nonlinearity == "positive"
 
 
+@pytest.mark.parametrize("kind", MIN)
+def test_a_min_cells_numbers_are_the_parallel_scans(digit, kind):
+    """Independent of the trace: the scan behind MinRNN's forward, at every layer and direction of a stack."""
+    model = untrained_model(ModelConfig(kind, 16, 2, True), 3)
+    x = torch.from_numpy(digit)[None]
+    with torch.no_grad():
+        out, _ = model.rnn(x)  # (1, T, 2H): layer 2's forward then backward h, by image row
+    tr = trace(model, x)
+    for direction in (0, 1):
+        for row in (0, 13, 27):
+            e = explain(model, tr, digit, 1, direction, 5, row)
+            assert e.h == pytest.approx(float(out[0, row, 16 * direction + 5]), abs=2e-6)
+            assert all(t.recurrent_part is None and t.recurrent_terms is None for t in e.terms.values())
+    candidate = e.terms["n" if kind == "mingru" else "g"]
+    v = candidate.preactivation
+    assert candidate.value == pytest.approx(v + 0.5 if v >= 0 else 1 / (1 + np.exp(-v)), abs=1e-12)
+
+
 def test_equations_name_torchs_gates():
     assert equations("gru")[2] == r"n_t = \tanh(W_{in} x_t + b_{in} + r_t \odot (W_{hn} h_{t-1} + b_{hn}))"
     assert len(equations("lstm")) == 6 and len(equations("rnn")) == 1 and bptt_equations()
+    assert equations("mingru")[2] == r"h_t = (1 - z_t) \odot h_{t-1} + z_t \odot n_t"
+    assert not any("W_{h" in line for kind in MIN for line in equations(kind))  # no W_hh in a min cell

@@ -1,6 +1,8 @@
 """BPTT quantities against autograd on the fused modules, and the gradient check against injected bugs."""
 
+import functools
 import itertools
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,12 +11,22 @@ import torch
 import explorer.model.unroll as stepwise
 from explorer.analysis import gradcheck
 from explorer.analysis.gradcheck import THRESHOLD, gradient_check
-from explorer.analysis.gradients import bptt_gradients, bptt_profile, hh_contributions, state_jacobian
-from explorer.model.network import ModelConfig, SequenceClassifier
+from explorer.analysis.gradients import (
+    bptt_gradients,
+    bptt_profile,
+    digit_batch,
+    first_to_last_ratio,
+    hh_contributions,
+    state_jacobian,
+)
+from explorer.data.digits import load_sample
+from explorer.model.mincells import MinRNN
+from explorer.model.network import ModelConfig, SequenceClassifier, untrained_model
 from explorer.model.unroll import trace, unroll
+from explorer.readings.gradients import power_of_ten
 from explorer.training.losses import loss_logits, per_sample_loss, step_logits
 
-KINDS = ("rnn", "lstm", "gru")
+KINDS = ("rnn", "lstm", "gru", "mingru", "minlstm")
 
 
 def make(kind, layers=1, bidir=False, hidden=10, seed=0):
@@ -61,6 +73,11 @@ def test_full_bptt_matches_autograd_on_fused_module(kind, layers, bidir, loss_at
     # Per-sample saliency: the summed loss gives each sample its own gradient, = B * mean-loss gradient.
     np.testing.assert_allclose(prof.dx, (gx * x.shape[0]).norm(dim=-1).numpy(), rtol=1e-4, atol=1e-7)
     assert prof.grad_norm == pytest.approx(float(torch.cat([g.flatten() for g in gp.values()]).norm()), rel=1e-4)
+    if kind in ("mingru", "minlstm"):  # no W_hh: nothing to split by row, and the profile says so
+        assert prof.dw_hh is None and prof.finite
+        with pytest.raises(ValueError, match="no W_hh"):
+            hh_contributions(bptt_gradients(model, x, y, loss_at))
+        return
     for layer in range(layers):
         for d in range(2 if bidir else 1):
             contrib = hh_contributions(bptt_gradients(model, x, y, loss_at), layer, d).sum(0) / x.shape[0]
@@ -103,7 +120,7 @@ def test_truncated_bptt_matches_chunked_fused_module(kind, layers, k, loss_at):
     prof = bptt_profile(model, x, y, loss_at, k)
     _loss, gx, gp = fused_grads(model, x, y, loss_at, k)
     np.testing.assert_allclose(prof.dx, (gx * x.shape[0]).norm(dim=-1).numpy(), rtol=1e-4, atol=1e-7)
-    for layer in range(layers):
+    for layer in range(layers if kind not in ("mingru", "minlstm") else 0):  # the min cells have no W_hh
         contrib = hh_contributions(bptt_gradients(model, x, y, loss_at, k), layer, 0).sum(0) / x.shape[0]
         torch.testing.assert_close(contrib, gp[f"rnn.weight_hh_l{layer}"], atol=1e-6, rtol=1e-4)
 
@@ -157,7 +174,11 @@ def test_state_jacobian_matches_autograd_jacobian_of_the_restarted_fused_module(
     for d in range(2 if bidir else 1):
         seq = x.flip(1) if d else x
         sfx = "_reverse" if d else ""
-        cell = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}[kind](28, H, batch_first=True)
+        modules = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN} | {
+            k: functools.partial(MinRNN, k)
+            for k in ("mingru", "minlstm")  # the parallel scan, not the unroll's loop
+        }
+        cell = modules[kind](28, H, batch_first=True)
         cell.load_state_dict(
             {n.removesuffix(sfx): p for n, p in model.rnn.state_dict().items() if n.endswith("_reverse") == bool(d)}
         )
@@ -196,7 +217,10 @@ def test_an_lstms_cell_path_carries_memory_the_h_path_alone_misses():
 # ---- the gradient check ----------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind,layers,bidir", [("rnn", 1, False), ("gru", 1, False), ("lstm", 2, True)])
+CHECKED_CELLS = [("rnn", 1, False), ("gru", 1, False), ("lstm", 2, True), ("mingru", 1, False), ("minlstm", 2, True)]
+
+
+@pytest.mark.parametrize("kind,layers,bidir", CHECKED_CELLS)
 @pytest.mark.parametrize("loss_at", ("last", "every"))
 def test_gradient_check_passes_on_correct_bptt(kind, layers, bidir, loss_at):
     model = make(kind, layers, bidir)
@@ -235,7 +259,7 @@ def truncate_silently(monkeypatch, steps_kept: int) -> None:
     )
 
 
-@pytest.mark.parametrize("kind,layers,bidir", [("rnn", 1, False), ("gru", 1, False), ("lstm", 2, True)])
+@pytest.mark.parametrize("kind,layers,bidir", CHECKED_CELLS)
 @pytest.mark.parametrize("loss_at", ("last", "every"))
 def test_gradient_check_fails_on_bptt_silently_truncated_to_20_steps(monkeypatch, kind, layers, bidir, loss_at):
     model = make(kind, layers, bidir)
@@ -317,3 +341,16 @@ def test_fused_and_unrolled_loss_logits_agree(kind, bidir, loss_at):
     for k in (None, 5):
         with pytest.raises(ValueError, match="loss_at must be one of"):
             loss_logits(model, x, "first", k)
+
+
+def test_the_readme_quotes_chrono_on_untrained_copies():
+    """README's powers of ten (row 1 / row 28, batch medians of the default 256 digits), PyTorch's init → chrono."""
+    readme = " ".join((Path(__file__).resolve().parents[2] / "README.md").read_text().split())
+    x, y = digit_batch(load_sample()[1], 256, 0)
+    for kind, name in [("lstm", "LSTM"), ("gru", "GRU"), ("mingru", "minGRU"), ("minlstm", "minLSTM")]:
+        cfg = ModelConfig(kind, 128)
+        before, after = (
+            power_of_ten(first_to_last_ratio(bptt_profile(untrained_model(cfg, 0, chrono=c), x, y).dh[-1, 0]))
+            for c in (None, 28)
+        )
+        assert f"{name}-128 {before} → {after}" in readme

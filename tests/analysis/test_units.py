@@ -137,6 +137,20 @@ def test_gru_and_rnn_saturation_shapes():
     assert gate_saturation(make("rnn"), torch.rand(3, 28, 28)) == {(0, 0): {}}
 
 
+@pytest.mark.parametrize("kind,gates", [("mingru", "z"), ("minlstm", "fi")])
+def test_a_min_cells_sigmoid_gates_saturate_as_their_biases_say(kind, gates):
+    """Hand case: zero input weights, each sigmoid gate's bias ±50: every step below 0.1 or above 0.9."""
+    model = make(kind, hidden=4)
+    with torch.no_grad():
+        model.rnn.weight_ih_l0.zero_()
+        for slot, sign in zip(range(len(gates)), (-1, 1)):
+            model.rnn.bias_ih_l0[4 * slot : 4 * (slot + 1)] = 50.0 * sign
+    stats = gate_saturation(model, torch.rand(3, 28, 28))[0, 0]
+    assert set(stats) == set(gates)
+    for g, sign in zip(gates, (-1, 1)):
+        np.testing.assert_array_equal(stats[g][0 if sign < 0 else 1], 1.0)
+
+
 # ---- predictions -------------------------------------------------------------------------------
 
 

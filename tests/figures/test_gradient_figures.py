@@ -332,3 +332,6 @@ def test_chain_and_forget_product_figures():
     np.testing.assert_allclose(arr(heat["data"][0]["z"])[:3, 0], np.log10([0.5, 1e-3, 0.9]))
     assert arr(heat["data"][0]["z"])[3, 0] == -12  # an exact 0 is clipped, not -inf
     assert heat["data"][0]["text"][2][0] == "layer 2, unit 0" and len(heat["layout"]["shapes"]) == 1
+    assert heat["data"][0]["colorbar"]["title"]["text"] == "log₁₀ ∏ f"
+    keep = spec(forget_product_figure(product, share="(1 − z)"))["data"][0]
+    assert keep["colorbar"]["title"]["text"] == "log₁₀ ∏ (1 − z)" and "∏ (1 − z) = " in keep["hovertemplate"]

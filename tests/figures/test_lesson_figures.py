@@ -40,3 +40,15 @@ def test_the_digit_band_follows_a_delay_before_the_digit():
     band = figures.memory_figure({"RNN": np.linspace(0, 1, 48)}, rows).layout.shapes[0]
     assert (band.x0, band.x1) == (20.5, 48.5)
     assert not figures.memory_figure({"RNN": np.linspace(0, 1, 28)}, range(28)).layout.shapes  # nothing after it
+
+
+def test_every_cell_has_its_own_colour_and_name():
+    """A kind ('gru') and its display name ('GRU') get the same colour; the five cells five different ones."""
+    from explorer.model.network import KINDS, NAMES
+
+    colours = [figures.colour(kind, 0) for kind in KINDS]
+    assert len(set(colours)) == len(KINDS) and colours == [figures.colour(NAMES[k], 3) for k in KINDS]
+    assert figures.colour("my-model", 1) == figures.COLOURS[1]
+    fig = figures.sweep_figure({"mingru": {8: 0.5, 48: 0.9}, "rnn": {8: 0.2, 48: 0.4}}, 8, 48)
+    assert [t.name for t in fig.data] == ["minGRU", "RNN"]
+    assert [t.line.color for t in fig.data] == [figures.colour("mingru", 0), figures.colour("rnn", 1)]

@@ -27,6 +27,8 @@ from explorer.readings.gradients import (
     decay_reading,
     decay_verdict,
     forget_reading,
+    no_chrono,
+    no_recurrent_weights,
     training_decay_reading,
 )
 from explorer.readings.models import point_note
@@ -434,3 +436,97 @@ def test_forget_bias_knob_rescues_an_untrained_lstms_gradient(test_digits):
             lines(charts(at)["profile"])["lstm-128 (untrained)"], np.median(prof.dh[-1, 0], axis=0), rtol=1e-5
         )
     assert ratios[1.0] > 100 * ratios["default"]
+
+
+def test_min_cells_plot_their_gradients_leave_out_w_hh_and_draw_their_keep_share_product(test_digits):
+    """minGRU and minLSTM have no W_hh: their profile and chain are the engine's, the per-row ∂L/∂W_hh chart and
+    the recurrent weight scale say why they are left out, and the gradient check passes."""
+    names = ["mingru-128", "minlstm-128"]
+    at = open_page("gradients")
+    at.multiselect[0].set_value(names)
+    at.select_slider[0].set_value(16)
+    at.run()
+    assert not at.exception and not at.error
+    x, y = digit_batch(test_digits, 16, 0)
+    specs = charts(at)
+    for name in names:
+        prof = bptt_profile(shipped(name), x, y)
+        np.testing.assert_allclose(lines(specs["profile"])[name], np.median(prof.dh[-1, 0], axis=0), rtol=1e-5)
+        assert prof.dw_hh is None
+    assert "dw_hh" not in specs
+    assert ui.plain(no_recurrent_weights(names, "contributions")) in [c.value for c in at.caption]
+    chain = bptt_chain(shipped("mingru-128"), x[0], int(y[0]))
+    product = charts(at)["forget_product"]["data"][0]
+    np.testing.assert_allclose(arr(product["customdata"]), chain.forget_product, rtol=1e-9)
+    assert product["colorbar"]["title"]["text"] == "log₁₀ ∏ (1 − z)"
+    assert forget_reading(chain.forget_product, 0, "mingru") in [c.value for c in at.caption]
+    assert any(m.value == "**Reading:** " + chain_reading(chain) for m in at.markdown)
+    at.selectbox(key="check_model").set_value("minlstm-128")
+    at.toggle[1].set_value(True)
+    at.run()
+    assert not at.exception and any(s.value.startswith("PASS") for s in at.success)
+    assert any("forward-mode derivatives of the minLSTM's parallel scan" in s.value for s in at.success)
+    expected = gradient_check(shipped("minlstm-128"), x[:4], y[:4])
+    np.testing.assert_allclose(at.dataframe[1].value["analytic (BPTT)"], [c.analytic for c in expected.checks])
+    at.toggle[0].set_value(True)  # untrained copies, with a recurrent scale they have no W_hh for
+    at.run()
+    at.select_slider[2].set_value(3.0)
+    at.run()
+    assert not at.exception
+    unscaled = [n + " (untrained)" for n in names]
+    assert ui.plain(no_recurrent_weights(unscaled, "scale")) in [c.value for c in at.caption]
+    fresh = untrained_model(shipped("minlstm-128").config, 0)  # the scale left its init alone
+    np.testing.assert_allclose(
+        lines(charts(at)["profile"])["minlstm-128 (untrained)"],
+        np.median(bptt_profile(fresh, x, y).dh[-1, 0], axis=0),
+        rtol=1e-5,
+    )
+
+
+@pytest.mark.slow
+def test_the_form_sweeps_min_cells_with_chrono_initialisation(user_home):
+    """The form offers minGRU and minLSTM by name and chrono initialisation, which refuses a forget-gate bias."""
+    at = open_page("truncation")
+    assert {"minGRU", "minLSTM"} <= set(at.multiselect(key="sw_kinds").options)
+    at.multiselect(key="sw_kinds").set_value(["mingru", "minlstm"])
+    at.toggle(key="sw_chrono").set_value(True)
+    at.select_slider(key="sw_bias").set_value(1.0)
+    next(b for b in at.button if b.label == "Run sweep").click()
+    at.run()
+    assert any("chrono initialisation sets the forget bias itself" in e.value.replace("\\", "") for e in at.error)
+    job = run_sweep_from_page(at, 1, [2], 250, sw_bias="default")
+    submitted = json.loads(job.config)["sweep"]  # the JSON the worker builds its SweepConfig from
+    assert submitted["chrono"] is True and submitted["kinds"] == ["mingru", "minlstm"]
+    job = ui.job_manager().wait(job, timeout=180)
+    assert job.status == "done", job.error
+    mine = load_sweep(job.result)
+    assert mine.config.chrono and sorted({r.spec.kind for r in mine.runs}) == ["mingru", "minlstm"]
+    assert all(mine.config.train_config(r.spec).chrono for r in mine.runs)
+    at.run()
+    at.run()
+    assert not at.exception and not at.error
+    assert any(o.startswith("minGRU, ") for o in at.selectbox(key="look_inside").options)
+
+
+def test_chrono_initialisation_of_the_untrained_copies(test_digits):
+    """Chrono over each model's task rows for the gated copies; the plain RNN's copy keeps torch's init, said so."""
+    names = ["rnn-128", "lstm-128", "mingru-128"]
+    at = open_page("gradients")
+    at.multiselect[0].set_value(names)
+    at.select_slider[0].set_value(16)
+    at.toggle[0].set_value(True)
+    at.run()
+    at.checkbox(key="grad_chrono").check()
+    at.run()
+    assert not at.exception and not at.error and at.select_slider[1].disabled  # no forget-gate bias beside it
+    x, y = digit_batch(test_digits, 16, 0)
+    dh = lines(charts(at)["profile"])
+    for name in names:
+        cfg = shipped(name).config
+        fresh = untrained_model(cfg, 0, chrono=None if cfg.kind == "rnn" else T)
+        expected = np.median(bptt_profile(fresh, x, y).dh[-1, 0], axis=0)
+        np.testing.assert_allclose(dh[name + " (untrained)"], expected, rtol=1e-5)
+    assert ui.plain(no_chrono(["rnn-128 (untrained)"])) in [c.value for c in at.caption]
+    default = bptt_profile(untrained_model(shipped("lstm-128").config, 0), x, y).dh[-1, 0]
+    chrono = bptt_profile(untrained_model(shipped("lstm-128").config, 0, chrono=T), x, y).dh[-1, 0]
+    assert first_to_last_ratio(chrono) > 10 * first_to_last_ratio(default)  # the point of it: a longer memory at init

@@ -142,3 +142,27 @@ def test_a_step_naming_a_model_the_server_lacks_says_so_in_place_of_its_view(use
     at.button(key="lesson_next").click()
     rerun(at)
     assert not at.error and at.get("plotly_chart")  # the next step is whole
+
+
+@pytest.mark.parametrize("step", [2, 4, 5, 6, 11, 12])
+def test_a_teachers_lesson_on_the_min_cells_draws_every_figure_step(user_home, step):
+    """Memory, chain, truncation and accuracy views of minGRU-128 and minLSTM-128 (the Watch view is the browser's)."""
+    folder = user_home / "lessons"
+    folder.mkdir()
+    text = (BUILT_IN / "why-lstms.toml").read_text()
+    for old, new in [
+        ('models = ["rnn-128"]', 'models = ["mingru-128", "minlstm-128"]'),
+        ('model = "delay-rnn-64"', 'model = "mingru-128"'),
+        ('model = "delay-lstm-64"', 'model = "minlstm-128"'),
+        ('models = ["delay-rnn-64", "delay-lstm-64", "delay-gru-64"]', 'models = ["mingru-128", "minlstm-128"]'),
+    ]:
+        text = text.replace(old, new)
+    (folder / "min-cells.toml").write_text(text)
+    at = lesson_page(lesson="min-cells", step=step)
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.get("plotly_chart")
+    shown = " ".join(unescaped(m.value) for kind in ("markdown", "text", "caption") for m in at.get(kind))
+    shown += " ".join(t.get("name") or "" for c in at.get("plotly_chart") for t in json.loads(c.proto.spec)["data"])
+    assert "MINGRU" not in shown and "MINLSTM" not in shown
+    if step in (2, 11, 12):
+        assert "minGRU" in shown and "minLSTM" in shown  # named as the pages name them

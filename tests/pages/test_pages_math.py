@@ -25,7 +25,9 @@ def math_page() -> AppTest:
 def test_equations_code_and_the_live_check():
     at = math_page()
     shown = [m.value.strip("$\n") for m in at.latex]
-    assert shown == equations("rnn") + equations("lstm") + equations("gru") + bptt_equations()
+    cells = ("rnn", "lstm", "gru", "mingru", "minlstm")
+    assert shown == [line for kind in cells for line in equations(kind)] + bptt_equations()
+    assert [m.value for m in at.markdown if m.value in ("**minGRU**", "**minLSTM**")] == ["**minGRU**", "**minLSTM**"]
     source = inspect.getsource(numpy_bptt.forward) + "\n\n" + inspect.getsource(numpy_bptt.bptt)
     assert at.code[0].value.strip() == source.strip()
     rnn = read_checkpoint(shipped_dir() / "rnn-128.safetensors").model

@@ -422,3 +422,25 @@ def test_full_mnist_is_offered_downloaded_with_progress_then_trained_on(local_mi
     assert job.status == "done", job.error
     meta = read_checkpoint(owner_dir(owner(at)) / "on-mnist.safetensors").meta
     assert meta["data"] == {"name": "mnist", "train": 40, "test": 20, "augment": True}
+
+
+def test_a_min_cell_with_chrono_initialisation_trains_and_records_both():
+    at = train_page()
+    assert {"minGRU", "minLSTM"} <= set(at.selectbox(key="t_kind").options)
+    settle(at, t_kind="rnn")
+    assert at.toggle(key="t_chrono").disabled  # the plain RNN has no gates to give chrono biases
+    settle(at, t_kind="mingru")
+    settle(at, t_chrono=True)
+    assert at.select_slider(key="t_forget").disabled  # chrono sets the forget bias itself
+    assert "Tallec & Ollivier" in at.toggle(key="t_chrono").help and "−b_f on z" in at.toggle(key="t_chrono").help
+    assert "--kind mingru" in at.code[0].value and "--chrono" in at.code[0].value
+    settle(at, t_chrono=False)
+    assert "--chrono" not in at.code[0].value
+    job = start(at, "tiny-min", t_chrono=True, **TINY)
+    assert job.description == "minGRU-16 on the bundled sample → tiny-min"
+    finish(at, job)
+    assert job.status == "done", job.error
+    saved = read_checkpoint(owner_dir(owner(at)) / "tiny-min.safetensors")
+    assert saved.config == ModelConfig("mingru", 16) and saved.meta["train_config"]["chrono"] is True
+    model_cfg, cfg = configs(parse_args(saved.meta["command"].split()[4:]))  # the recorded command reproduces it
+    assert model_cfg == saved.config and cfg.chrono and cfg.forget_bias is None

@@ -105,15 +105,51 @@ def check_chain_reading(text: str, chain) -> None:
             holds(f"below 1 at {below} of {T - 1} steps" in text, text, "steps below 1")
     else:
         holds(chain.gamma is None, text, "Pascanu's line for a tanh RNN")
+    if "has no W_hh: each J_t is diagonal" in text:
+        holds(chain.kind in ("mingru", "minlstm") and len(chain.delta_layers) == 1, text, "one min-cell layer")
+        largest = np.max(chain.forget_product[:, first])  # the largest unit's product of keep shares
+        holds(
+            np.isclose(chain.product_norm[first], largest, rtol=1e-9), text, "the product's norm is the largest unit's"
+        )
+    else:
+        holds(chain.kind not in ("mingru", "minlstm") or len(chain.delta_layers) > 1, text, "a min cell's diagonal")
     claims_known(text, "vanish", phrases)
     claims_known(text, "xplode", phrases)
 
 
-def check_forget_reading(text: str, product: np.ndarray, row: int) -> None:
+def check_forget_reading(text: str, product: np.ndarray, row: int, kind: str = "lstm") -> None:
+    share = {
+        "lstm": "the forget gates alone",
+        "mingru": "the keep shares (1 − z)",
+        "minlstm": "the keep shares f/(f + i)",
+    }
+    holds(f"to the end, {share[kind]} keep" in text, text, "the gate multiplied")
     column = product[:, row]
     median = float(np.median(column))
     holds(f"median {median:.2g}" in text and f"({ten(median)})" in text, text, "the median")
     holds(f"{int(np.sum(column > 0.5))} of {len(column)} units keep more than half" in text, text, "units kept")
+
+
+def check_product_title(text: str, kind: str) -> None:
+    product = {"lstm": "∏ f_s", "mingru": "∏ (1 − z_s)", "minlstm": "∏ (f_s/(f_s + i_s))"}[kind]
+    holds(f"** {product} over the rows after t, per unit" in text, text, "the product drawn")
+    holds(("with no W_hh" in text) == (kind != "lstm"), text, "no W_hh")
+
+
+def check_no_recurrent_weights(text: str, kinds: dict, what: str) -> None:
+    """kinds: label -> cell kind of every model the text names (and only those)."""
+    holds(all(k in ("mingru", "minlstm") for k in kinds.values()), text, "every model named has no W_hh")
+    listed = text.split("Left out: ", 1)[1].split(". ", 1)[0] if what == "contributions" else None
+    if listed is None:
+        listed = text.split("does not change ", 1)[1].split(": a minGRU", 1)[0]
+    holds(listed == ", ".join(kinds), text, "the models named")
+
+
+def check_no_chrono(text: str, kinds: dict) -> None:
+    """kinds: label -> cell kind of every model the text names (and only those)."""
+    holds(all(k == "rnn" for k in kinds.values()), text, "every model named is a plain RNN")
+    listed = text.split("leaves ", 1)[1].split(" at PyTorch's init", 1)[0]
+    holds(listed == ", ".join(kinds), text, "the models named")
 
 
 def check_training_decay_reading(text: str, norms: dict, T) -> None:
@@ -140,8 +176,12 @@ def check_training_decay_reading(text: str, norms: dict, T) -> None:
         holds("Nothing to compare over training" in text or len(labels) == 1, text, "a comparison")
 
 
-def check_gradient_check_summary(text: str, max_error: float, threshold: float, passed: bool, checks: int) -> None:
+def check_gradient_check_summary(
+    text: str, max_error: float, threshold: float, passed: bool, checks: int, kind: str = "lstm"
+) -> None:
     holds(text.startswith("PASS") == (passed and max_error < threshold), text, "PASS")
+    scan = kind in ("mingru", "minlstm")  # no fused torch module: the reference is the cell's parallel scan
+    holds(("fused modules" in text) != scan and ("parallel scan" in text) == scan, text, "the reference")
     holds(f"largest relative error of {checks} checks is {max_error:.1e}" in text, text, "the error")
 
 
@@ -149,6 +189,8 @@ def check_jacobian_caption(text: str, kinds: set, digits: int) -> None:
     holds(f"first {digits} digits" in text, text, "digits")
     holds(("(h_t, c_t)" in text) == ("lstm" in kinds), text, "an LSTM's state")
     holds(("for a GRU" in text) == ("gru" in kinds), text, "a GRU")
+    holds(("for a minGRU" in text) == ("mingru" in kinds), text, "a minGRU")
+    holds(("for a minLSTM h_t (it has no cell state)" in text) == ("minlstm" in kinds), text, "a minLSTM")
 
 
 # ---- Watch it read ----------------------------------------------------------------------------------------------

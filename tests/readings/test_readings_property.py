@@ -1,9 +1,10 @@
 """Every reading under every setting a page offers, its claims held to the numbers it was computed from.
 
-Settings: cell (rnn, gru, lstm) x 1-3 layers x one or two directions x the task (row-MNIST, 20 blank or noise
-rows after or before the digit) for small untrained models, both loss placements; the shipped trained models on
-their own tasks; hand-set weights (no gradient at all, a uniform spectrum) and degenerate numbers (NaN, inf,
-zeros). The checks are tests/readings/claims.py's; the last tests show that each one fails on a false sentence.
+Settings: cell (rnn, gru, lstm, mingru, minlstm; the gated ones also chrono-initialised) x 1-3 layers x one or
+two directions x the task (row-MNIST, 20 blank or noise rows after or before the digit) for small untrained models,
+both loss placements; the shipped trained models on their own tasks; hand-set weights (no gradient at all, a
+uniform spectrum or, for the min cells, uniform keep shares) and degenerate numbers (NaN, inf, zeros). The checks
+are tests/readings/claims.py's; the last tests show that each one fails on a false sentence.
 """
 
 import dataclasses
@@ -22,8 +23,11 @@ from claims import (
     check_gate_reading,
     check_gradient_check_summary,
     check_jacobian_caption,
+    check_no_chrono,
+    check_no_recurrent_weights,
     check_occlusion_reading,
     check_p_text,
+    check_product_title,
     check_replay_caption,
     check_scan_reading,
     check_sweep_findings,
@@ -46,7 +50,7 @@ from explorer.experiments.spec import FULL, RunSpec, SweepConfig
 from explorer.experiments.storage import load_sweep, shipped_sweep_dir
 from explorer.model.checkpoint_file import read_checkpoint
 from explorer.model.checkpoints import shipped_dir
-from explorer.model.network import KINDS, ModelConfig, layer_weights, untrained_model
+from explorer.model.network import KINDS, MIN_KINDS, ModelConfig, layer_weights, untrained_model
 from explorer.model.snapshots import points
 from explorer.model.unroll import trace
 from explorer.readings import formulas, gradients, lesson, math, memory, models, sweep, watch
@@ -136,7 +140,13 @@ def check_gradients(models: dict, task: SequenceTask, loss_at: str, chained: int
     (default all) their chain(s) and forget-gate product."""
     x, y = digits()
     xs = task.apply(x, indices=torch.arange(BATCH))
-    norms = {label: bptt_profile(m, xs, y, loss_at).dh_last_row[-1, 0] for label, m in models.items()}
+    profiles = {label: bptt_profile(m, xs, y, loss_at) for label, m in models.items()}
+    norms = {label: p.dh_last_row[-1, 0] for label, p in profiles.items()}
+    if without := {label: m.config.kind for label, m in models.items() if profiles[label].dw_hh is None}:
+        for what in ("contributions", "scale"):
+            check_no_recurrent_weights(gradients.no_recurrent_weights(list(without), what), without, what)
+    if plain := {label: "rnn" for label, m in models.items() if m.config.kind == "rnn"}:
+        check_no_chrono(gradients.no_chrono(list(plain)), plain)
     ratios = {label: first_to_last_ratio(n) for label, n in norms.items()}
     check_decay_reading(gradients.decay_reading(ratios, task.T, loss_at), norms, task.T, loss_at)
     labels = list(norms)
@@ -154,7 +164,9 @@ def check_gradients(models: dict, task: SequenceTask, loss_at: str, chained: int
             check_chain_reading(gradients.chain_reading(chain), chain)
             if chain.forget_product is not None:
                 row = len(chain.delta) - 1 if d else 0
-                check_forget_reading(gradients.forget_reading(chain.forget_product, row), chain.forget_product, row)
+                text = gradients.forget_reading(chain.forget_product, row, cfg.kind)
+                check_forget_reading(text, chain.forget_product, row, cfg.kind)
+                check_product_title(gradients.product_title(cfg.kind), cfg.kind)
     kinds = {m.config.kind for m in models.values()}
     check_jacobian_caption(gradients.jacobian_caption(kinds, BATCH), kinds, BATCH)
 
@@ -165,9 +177,13 @@ def test_untrained_models_under_every_setting(kind, layers, bidirectional, task)
     model = small(kind, layers, bidirectional)
     check_watch(model, TASKS[task])
     if task in ("rows", "blank after", "noise before"):  # every placement of the delay, with both loss placements
-        other = small(kind, layers, bidirectional, seed=1)
+        models_ = {"seed 0": model, "seed 1": small(kind, layers, bidirectional, seed=1)}
+        if kind != "rnn":  # chrono initialisation over this task's rows (a gated cell's only)
+            cfg = ModelConfig(kind, 8, layers, bidirectional)
+            models_["chrono"] = untrained_model(cfg, 0, chrono=TASKS[task].T)
+            check_watch(models_["chrono"], TASKS[task])
         for loss_at in ("last", "every"):
-            check_gradients({"seed 0": model, "seed 1": other}, TASKS[task], loss_at)
+            check_gradients(models_, TASKS[task], loss_at)
 
 
 @cache
@@ -175,7 +191,8 @@ def shipped_sweep() -> Sweep:
     return load_sweep(shipped_sweep_dir())
 
 
-TRAINED = ["rnn-128", "gru-128", "lstm-128", "bilstm-128", "lstm-2x128", "sweep rnn", "sweep gru", "sweep lstm"]
+TRAINED = ["rnn-128", "gru-128", "lstm-128", "bilstm-128", "lstm-2x128", "mingru-128", "minlstm-128"]
+TRAINED += ["sweep rnn", "sweep gru", "sweep lstm"]
 
 
 def trained(name: str):
@@ -219,8 +236,21 @@ def test_trained_models_on_their_tasks(name):
 
 
 def uniform_spectrum(kind: str, sigma: float, layers: int = 1):
-    """W_ih = 0 and every W_hh block sigma times an orthogonal matrix: what the issue's RNN-128 showed at 16 units."""
+    """W_ih = 0 and every W_hh block sigma times an orthogonal matrix: what the issue's RNN-128 showed at 16 units.
+    A minGRU or minLSTM has no W_hh: every unit of layer 1 then keeps the share min(sigma, 0.999) of h_{t-1} at
+    every step (its W_ih = 0 and the gates' biases set for it), so ∏ of the keep shares is a power of it."""
     model = untrained_model(ModelConfig(kind, 16, layers), 0)
+    if kind in MIN_KINDS:
+        share = torch.tensor(min(sigma, 0.999))
+        with torch.no_grad():
+            w_ih, b_ih, _, _ = layer_weights(model, 0, 0)
+            w_ih.zero_()
+            logit = torch.log(share / (1 - share))
+            if kind == "mingru":  # z = 1 − share
+                b_ih[:16] = -logit
+            else:  # f / (f + i) with i's bias −f's: σ(b) / (σ(b) + σ(−b)) = σ(b)
+                b_ih[:16], b_ih[16:32] = logit, -logit
+        return model
     with torch.no_grad():
         for layer in range(layers):
             w_ih, _, w_hh, _ = layer_weights(model, layer, 0)
@@ -297,9 +327,10 @@ def test_degenerate_numbers():
 
 def test_gradient_checks_of_a_real_model():
     x, y = digits()
-    for loss_at, model in (("last", small("gru", 2, True)), ("every", small("lstm", 1, False))):
+    cases = [("last", small("gru", 2, True)), ("every", small("lstm", 1, False)), ("last", small("minlstm", 2, True))]
+    for loss_at, model in cases + [("every", small("mingru", 1, False))]:
         result = gradient_check(model, x[:1], y[:1], loss_at, n_weights=1)
-        args = (result.max_error, THRESHOLD, result.passed, len(result.checks))
+        args = (result.max_error, THRESHOLD, result.passed, len(result.checks), model.config.kind)
         check_gradient_check_summary(gradients.gradient_check_summary(*args), *args)
     fp = first_principles(small("rnn", 1, False), x[0], int(y[0]))
     assert math.first_principles_summary(fp).startswith("PASS") and fp.max_error < 1e-8
@@ -343,7 +374,14 @@ def sweeps() -> dict:
         several[RunSpec("rnn", "chunks", 8, seed)] = right(200 + 2 * seed)
         several[RunSpec("rnn", "chunks", 24, seed)] = right(300 + (seed % 2) * 8 - 4)
     chance = {RunSpec("lstm", FULL, None, 0): right(41), RunSpec("lstm", "chunks", 8, 0): right(40, 5)}
+    minimal = {  # the min cells, named as the pages name them
+        RunSpec("mingru", FULL, None, 0): right(352),
+        RunSpec("mingru", "chunks", 8, 0): right(150),  # significantly lower
+        RunSpec("minlstm", FULL, None, 0): right(340, 7),
+        RunSpec("minlstm", "chunks", 8, 0): right(338, 2),  # not significant
+    }
     out = {"one seed": fake_sweep(one, **blank), "seeds": fake_sweep(several, **blank), "chance": fake_sweep(chance)}
+    out["min cells"] = fake_sweep(minimal, task="blank", delay=20, chrono=True)
     stopped = fake_sweep(one, **blank)
     out["stopped"] = dataclasses.replace(stopped, stopped=True, failed={"gru-chunks-k16-s0": "killed"})
     out["shipped"] = load_sweep(shipped_sweep_dir(), models=False)
@@ -363,6 +401,10 @@ def test_sweep_readings():
     for p in (1e-5, 0.001, 0.0099, 0.0401, 0.0495, 0.04999, 0.05, 0.0501, 0.0599, 0.06, 0.3, 1.0):
         check_p_text(sweep.p_text(p), p)
     assert sweep.p_text(0.0495) == "p = 0.0495" and sweep.p_text(0.04999) == "p = 0.04999"
+    minimal = sweeps()["min cells"]
+    headline = sweep.sweep_headline(minimal)
+    assert "minGRU 88.0%" in headline and "minLSTM 85.0%" in headline and "MINGRU" not in headline
+    assert "minGRU, TBPTT(8, 8)" in " ".join(sweep.sweep_findings(minimal)) + headline
     control = sweep.sweep_reading(sweeps()["one seed"])  # random input weights significantly beat trained ones
     assert "5.0 points higher than with them trained (significant, Holm-adjusted p < 0.001): here training" in control
 
@@ -386,7 +428,8 @@ def test_model_readings():
 CHECKED = {  # every reading and where it is held to its numbers
     gradients: {
         "decade", "power_of_ten", "decay_verdict", "decay_reading", "jacobian_caption", "chain_reading",
-        "forget_reading", "training_decay_reading", "gradient_check_summary",
+        "forget_reading", "training_decay_reading", "gradient_check_summary", "product_title", "no_recurrent_weights",
+        "no_chrono",
     },
     watch: {
         "prediction_path", "scan_reading", "gate_reading", "unit_caption", "saturation_caption", "explain_caption",
@@ -485,6 +528,36 @@ BUGS = {  # a false sentence injected into a reading, and a check above that mus
             gradients, "decay_reading", lambda r, T, at: real({k: v * 10 for k, v in r.items()}, T, at)
         ),
         lambda: check_gradients({"seed 0": small("rnn", 1, False)}, TASKS["blank after"], "last"),
+    ),
+    "chain: a stacked minGRU's Jacobians called diagonal": (
+        lambda mp, real=gradients.chain_reading: mp.setattr(
+            gradients,
+            "chain_reading",
+            lambda c: real(dataclasses.replace(c, delta_layers=c.delta_layers[:1])) if c.kind in MIN_KINDS else real(c),
+        ),
+        lambda: check_gradients({"seed 0": small("mingru", 2, False)}, ROW_MNIST, "last"),
+    ),
+    "keep shares: a minLSTM's product read as an LSTM's forget gates": (
+        lambda mp, real=gradients.forget_reading: mp.setattr(
+            gradients, "forget_reading", lambda p, row, kind="lstm": real(p, row, "lstm")
+        ),
+        lambda: check_gradients({"seed 0": small("minlstm", 1, False)}, ROW_MNIST, "last"),
+    ),
+    "no W_hh: every model said to have none": (
+        lambda mp, real=gradients.no_recurrent_weights: mp.setattr(
+            gradients, "no_recurrent_weights", lambda labels, what: real(labels + ["rnn-128"], what)
+        ),
+        lambda: check_gradients({"seed 0": small("mingru", 1, True)}, ROW_MNIST, "last"),
+    ),
+    "gradient check: a min cell's reference called a fused module": (
+        lambda mp, real=gradients.gradient_check_summary: mp.setattr(
+            gradients, "gradient_check_summary", lambda *args: real(*args[:4])
+        ),
+        test_gradient_checks_of_a_real_model,
+    ),
+    "chrono: a gated copy said to keep torch's init": (
+        lambda mp, real=gradients.no_chrono: mp.setattr(gradients, "no_chrono", lambda labels: real(labels + ["gru"])),
+        lambda: check_gradients({"seed 0": small("rnn", 1, False)}, ROW_MNIST, "last"),
     ),
     "sweep: a stricter line than the tests'": (lambda mp: mp.setattr(sweep, "ALPHA", 0.01), test_sweep_readings),
     "sweep headline: the smallest significant loss named as the largest": (
