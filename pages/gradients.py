@@ -56,7 +56,7 @@ with c4:
 k1, k2, k3, k4 = st.columns([4, 3, 3, 2])
 fresh = k1.toggle("Untrained copies", help="Same architecture, freshly initialised (seed 0), with the knobs.")
 chrono = k2.checkbox(
-    "Chrono initialisation",
+    "Chrono init",
     key="grad_chrono",
     disabled=not fresh,
     help="Tallec & Ollivier (2018): each unit's forget-like bias b_f drawn as log u, u uniform in [1, T − 1] with T "
