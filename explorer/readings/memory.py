@@ -150,18 +150,28 @@ def comparison_findings(exp: MemoryExperiment) -> list[str]:
     return out
 
 
+def _named_extreme(here: list[ArmResult], pick, which: str) -> str:
+    """'GRU has the highest mean test accuracy, 93.0% (…)', or, where several arms tie, '…; … share the
+    highest mean test accuracy, 10.0%'."""
+    value = pick(r.mean for r in here)
+    tied = [r for r in here if abs(r.mean - value) <= 1e-12]
+    if len(tied) == 1:
+        return f"{tied[0].arm.name} has the {which} mean test accuracy, {accuracy_text(tied[0])}"
+    names = f"{'; '.join(r.arm.name for r in tied[:-1])} and {tied[-1].arm.name}"  # the names hold commas
+    return f"{names} share the {which} mean test accuracy, {_pct(value)}"
+
+
 def memory_headline(exp: MemoryExperiment) -> str:
-    """Per delay, the arm with the highest and the lowest mean accuracy, with their intervals."""
+    """Per delay, the arm with the highest and the lowest mean accuracy, with their intervals (arms that tie are
+    named together)."""
     if not exp.results:
         return "No model of the memory experiment has finished yet: nothing to read."
     parts = []
     for delay in exp.delays:
         here = [r for r in exp.results if r.delay == delay]
-        best, worst = max(here, key=lambda r: r.mean), min(here, key=lambda r: r.mean)
-        text = f"With D = {delay} blank rows after the digit, {best.arm.name} has the highest mean test accuracy, "
-        text += accuracy_text(best)
-        if worst is not best:
-            text += f", and {worst.arm.name} the lowest, {accuracy_text(worst)}"
+        text = f"With D = {delay} blank rows after the digit, {_named_extreme(here, max, 'highest')}"
+        if max(r.mean for r in here) - min(r.mean for r in here) > 1e-12:
+            text += f"; {_named_extreme(here, min, 'lowest')}"
         parts.append(text + f" ({len(here)} cells).")
     return " ".join(parts) + " Which gaps are real is what the paired comparisons below test."
 

@@ -542,18 +542,40 @@ def check_memory_comparisons(findings: list[str], table: list[dict], expected: l
         holds(word not in text.lower(), text, word)
 
 
+def _extreme_holds(part: str, truth: dict, d: int, means: dict, value: float, which: str) -> None:
+    """part: what the headline says of the highest or lowest arm(s) at delay d; every arm at that mean is named,
+    and only those (in any order)."""
+    tied = {n for n, m in means.items() if abs(m - value) <= 1e-12}
+    if len(tied) == 1:
+        (name,) = tied
+        shown = f"{name} has the {which} mean test accuracy, {_accuracy_shown(truth[name, d].values())}"
+        holds(part == shown, part, shown)
+        return
+    ending = f" share the {which} mean test accuracy, {100 * value:.1f}%"
+    holds(part.endswith(ending), part, ending)
+    first, last = part.removesuffix(ending).rsplit(" and ", 1)
+    holds({*first.split("; "), last} == tied, part, f"the arms tied at {100 * value:.1f}%")
+
+
 def check_memory_headline(text: str, truth: dict) -> None:
     if not truth:
         holds(text.startswith("No model of the memory experiment has finished yet"), text, "nothing finished")
         return
     for d in sorted({d for _, d in truth}):
         means = {name: np.mean(list(accs.values())) for (name, dd), accs in truth.items() if dd == d}
-        best, worst = max(means, key=means.get), min(means, key=means.get)
-        shown = f"D = {d} blank rows after the digit, {best} has the highest mean test accuracy, "
-        shown += _accuracy_shown(truth[best, d].values())
-        if worst != best:
-            shown += f", and {worst} the lowest, {_accuracy_shown(truth[worst, d].values())}"
-        holds(shown + f" ({len(means)} cells)." in text, text, shown)
+        start, end = f"D = {d} blank rows after the digit, ", f" ({len(means)} cells)."
+        holds(start in text, text, start)
+        said = text.split(start, 1)[1].split(end, 1)[0]
+        top, bottom = max(means.values()), min(means.values())
+        parts = said.split("; ", 1) if top - bottom > 1e-12 else [said]
+        # the highest part may itself hold "; " between tied names: split at the lowest part's first name
+        if len(parts) == 2 and "share the highest" in said:
+            head, tail = said.split(" share the highest", 1)
+            parts = [head + " share the highest" + tail.split("; ", 1)[0], tail.split("; ", 1)[1]]
+        _extreme_holds(parts[0], truth, d, means, top, "highest")
+        if top - bottom > 1e-12:
+            holds(len(parts) == 2, said, "the lowest named")
+            _extreme_holds(parts[1], truth, d, means, bottom, "lowest")
     holds("ignificant" not in text, text, "no significance in the headline")
     for word in MEMORY_FORBIDDEN:
         holds(word not in text.lower(), text, word)
