@@ -6,8 +6,7 @@ Both cells keep a linear recurrence h_t = a_t ⊙ h_{t-1} + b_t whose a_t and b_
            h_t = f / (f + i) ⊙ h_{t-1} + i / (f + i) ⊙ g
 with the paper's positive candidate activation g(v) = v + 0.5 for v ≥ 0, σ(v) below. Over a whole sequence
 h_t = A_t h_0 + Σ_{s≤t} (A_t / A_s) b_s with A_t = a_1 ⋯ a_t, which the scan computes in log space (b > 0),
-as the paper does, in log2(T) parallel steps (torch's logcumsumexp, the paper's route, is slower than a plain
-loop on a CPU at these lengths; bench/cells.py).
+as the paper does, in ceil(log2 T) parallel steps (bench/cells.py times it against the step loop).
 `MinRNN` stacks layers (and directions) of one cell behind nn.RNN's interface, so training, truncation and
 checkpoints treat it as the fused modules; the step-by-step trace runs the plain recurrence (explorer.unroll).
 """

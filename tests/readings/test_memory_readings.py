@@ -267,3 +267,10 @@ def test_the_checks_catch_a_false_sentence(bug, monkeypatch):
     inject(monkeypatch)
     with pytest.raises(AssertionError, match="claim"):
         check_all(*scenarios()[which])
+
+
+def test_readme_shows_the_tables_the_shipped_folders_give():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert memory.readme_tables(engine.load_memory(models=False)).strip() in readme
