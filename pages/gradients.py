@@ -99,9 +99,9 @@ if fresh:
         for n in names
     }
     if chrono and (plain := [n + UNTRAINED for n in names if not gated[n]]):
-        k2.caption(ui.plain(no_chrono(plain)))
+        k2.caption(ui.plain(no_chrono(plain), None))
     if knobs[1] is not None and (unscaled := [n + UNTRAINED for n in names if infos[n].config.kind in MIN_KINDS]):
-        k3.caption(ui.plain(no_recurrent_weights(unscaled, "scale")))
+        k3.caption(ui.plain(no_recurrent_weights(unscaled, "scale"), None))
 tasks = {lb: ui.recorded_meta(infos[lb.removesuffix(UNTRAINED)]).task for lb in models}  # what each model reads
 if not models:
     st.info("Choose at least one model.")
@@ -190,7 +190,7 @@ with right:
             "initial state, so it adds nothing to ∂L/∂W_hh (no point drawn)."
         )
     if without := [lb for lb, p in profiles.items() if p.dw_hh is None]:
-        st.caption(ui.plain(no_recurrent_weights(without, "contributions")))
+        st.caption(ui.plain(no_recurrent_weights(without, "contributions"), None))
 
 st.subheader("The BPTT chain, step by step")
 st.caption(

@@ -44,7 +44,7 @@ if screen:
 else:
     st.title(ui.plain(lesson.title))
     if lesson.summary:
-        st.caption(ui.plain(lesson.summary))
+        st.caption(ui.plain(lesson.summary, None))
 
 problems = [e for e in parts.lesson_problems(lesson) if e.step == n]  # a model this server lacks: no view
 text, view = st.columns([1, 2.2] if step.view == "watch" else [1, 1.6], gap="medium")
@@ -54,7 +54,7 @@ with text:
     value = None if problems else parts.try_control(step, key=f"try_{lesson.name}_{n}")
     # On a 720-line projector the browser view fills the height: its sentences scroll in a box of their own.
     measured = st.container(border=True, height=150 if screen == 720 and step.view == "watch" else "content")
-    with st.expander(f"**{ui.plain(step.question)}**", icon=":material/help:"):  # the answer, behind a reveal
+    with st.expander(f"**{ui.plain(step.question, None)}**", icon=":material/help:"):  # the answer, behind a reveal
         st.text(step.answer)
     parts.step_buttons(n, count, screen is not None)
 with view:

@@ -28,33 +28,33 @@ st.caption(
 )
 exp, key = memory_experiment(memory_dir())
 if note := status_note(exp):
-    st.info(ui.plain(note))
+    st.info(ui.plain(note, None))
 if not exp.results:
     st.stop()
 
-st.write(ui.plain(memory_headline(exp)))
+st.write(ui.plain(memory_headline(exp), None))
 st.plotly_chart(accuracy_figure(exp.results), key="memory_accuracy")
-st.caption(ui.plain(interval_note(exp)))
+st.caption(ui.plain(interval_note(exp), None))
 if note := chance_note(exp):
-    st.write(ui.plain(note))
+    st.write(ui.plain(note, None))
 st.dataframe(accuracy_table(exp), hide_index=True, key="memory_table")
 
 st.subheader("Paired comparisons")
 if exp.comparisons:
     st.dataframe(comparison_table(exp), hide_index=True, key="memory_comparisons")
     for sentence in comparison_findings(exp):
-        st.write(ui.plain(sentence))
+        st.write(ui.plain(sentence, None))
 else:
     st.write("No pair of compared cells has finished at the same delay yet.")
 
 st.subheader("Gradient norm across time")
 profiles, digits = memory_profiles(exp, key)
 if profiles:
-    st.caption(ui.plain(profile_caption(digits, sorted({d for _, d in profiles}))))
+    st.caption(ui.plain(profile_caption(digits, sorted({d for _, d in profiles})), None))
     digit_rows = exp.results[0].config.sequence_task.digit_rows
     st.plotly_chart(profile_figure(profiles, digit_rows), key="memory_profiles")
-    st.write(ui.plain(profile_reading(profiles, digit_rows)))
+    st.write(ui.plain(profile_reading(profiles, digit_rows), None))
 else:
     st.write("No seed-0 model of this experiment has been kept yet.")
 
-st.caption(ui.plain(training_note(exp)))
+st.caption(ui.plain(training_note(exp), None))

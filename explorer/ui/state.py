@@ -61,12 +61,13 @@ _MARKUP = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&=\"'@^%;,?/])")
 _WJ = "\u2060"  # word joiner: invisible, and breaks GitHub-style autolinks (www., http://, a@b)
 
 
-def plain(text) -> str:
-    """Any text made safe to put inside Markdown: every markup character escaped, autolinks broken, one line.
+def plain(text, limit: int | None = 500) -> str:
+    """Any text made safe to put inside Markdown: every markup character escaped, autolinks broken, one line, cut
+    to `limit` characters (None: whole, for the app's own sentences and validated lesson text).
 
     For whatever a visitor supplied (names, file names, URL parameters, error messages that quote a file).
     """
-    text = re.sub(r"(?i)(www)(\.)", "\\1" + _WJ + "\\2", str(text)[:500])
+    text = re.sub(r"(?i)(www)(\.)", "\\1" + _WJ + "\\2", str(text) if limit is None else str(text)[:limit])
     text = text.replace(":", _WJ + ":").replace("@", _WJ + "@")
     return _MARKUP.sub(r"\\\1", text).replace("\n", " ").replace("\r", " ")
 

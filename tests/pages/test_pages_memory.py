@@ -27,6 +27,12 @@ from explorer.readings.memory import (
 )
 from explorer.training.loop import History
 
+
+def said(text: str) -> str:
+    """A sentence as the page writes it: escaped, and whole (never cut at ui.plain's 500 characters)."""
+    return ui.plain(text, None)
+
+
 ACCURACY = {"gru": [0.9, 0.94, 0.92], "mingru": [0.4, 0.3, 0.5], "lstm": [0.8, 0.9, 0.85], "minlstm": [0.3, 0.35, 0.2]}
 
 
@@ -63,11 +69,11 @@ def test_the_page_shows_the_engines_numbers_and_the_readings(monkeypatch, tmp_pa
     exp = memory.load_memory(tmp_path)
     assert [r.arm.name for r in exp.results] == ["GRU", "minGRU", "LSTM, forget bias 1", "LSTM, chrono init", "minLSTM"]
     shown = [m.value for m in at.markdown]
-    assert ui.plain(memory_headline(exp)) in shown
-    assert all(ui.plain(s) in shown for s in comparison_findings(exp)) and len(comparison_findings(exp)) == 3
+    assert said(memory_headline(exp)) in shown
+    assert all(said(s) in shown for s in comparison_findings(exp)) and len(comparison_findings(exp)) == 3
     assert comparison_findings(exp)[0].endswith("not testable (every paired seed differs by exactly as much).")
-    assert at.info[0].value == ui.plain(status_note(exp)) and ui.plain("d40-cells") in at.info[0].value
-    assert ui.plain(training_note(exp)) in [c.value for c in at.caption]
+    assert at.info[0].value == said(status_note(exp)) and said("d40-cells") in at.info[0].value
+    assert said(training_note(exp)) in [c.value for c in at.caption]
     pd.testing.assert_frame_equal(at.dataframe[0].value, pd.DataFrame(accuracy_table(exp)), check_dtype=False)
     pd.testing.assert_frame_equal(at.dataframe[1].value, pd.DataFrame(comparison_table(exp)), check_dtype=False)
     figures = charts(at)
@@ -78,10 +84,21 @@ def test_the_page_shows_the_engines_numbers_and_the_readings(monkeypatch, tmp_pa
     assert set(lines) == {arm.name for arm, _ in expected}
     for (arm, _), norms in expected.items():
         np.testing.assert_allclose(lines[arm.name], norms, rtol=1e-6)
-    assert ui.plain(profile_reading(expected, range(28))) in shown
+    assert said(profile_reading(expected, range(28))) in shown
 
 
 def test_a_missing_experiment_is_said_plainly(monkeypatch, tmp_path):
     at = memory_page(monkeypatch, tmp_path / "not-here")
-    assert at.info[0].value.startswith(ui.plain("The memory experiment has not been trained here"))
+    assert at.info[0].value.startswith(said("The memory experiment has not been trained here"))
     assert not at.get("plotly_chart") and not at.dataframe
+
+
+def test_the_shipped_experiments_long_sentences_are_shown_whole():
+    """The shipped headline runs past 500 characters (four arms tie at D = 40): the page shows every word."""
+    at = AppTest.from_file("../../explorer/app.py", default_timeout=120)
+    at.run()
+    at.switch_page("../pages/memory.py")
+    at.run()
+    assert not at.exception
+    headline = memory_headline(memory.load_memory(models=False))
+    assert len(headline) > 500 and said(headline) in [m.value for m in at.markdown]
