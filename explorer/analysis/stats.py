@@ -5,6 +5,7 @@ from dataclasses import dataclass
 import numpy as np
 
 ALPHA = 0.05  # significance level of every test the app reports
+ROUND_OFF = 1e-12  # differences of accuracies closer than this are the same difference
 
 
 def _scipy():
@@ -49,7 +50,7 @@ class SeedsResult:
     """How a compares with b across seeds, each seed's pair trained alike except for what is compared."""
 
     differences: np.ndarray  # per seed: accuracy of a minus accuracy of b
-    p: float  # two-sided paired t-test p-value (nan with fewer than 2 seeds or no spread)
+    p: float  # two-sided paired t-test p-value (nan with fewer than 2 seeds or no spread beyond float round-off)
 
     @property
     def mean(self) -> float:
@@ -67,8 +68,18 @@ def paired_across_seeds(accuracy_a: np.ndarray, accuracy_b: np.ndarray) -> Seeds
     if a.shape != b.shape or a.ndim != 1:
         raise ValueError(f"need per-seed accuracies of equal length, got {a.shape} and {b.shape}")
     d = a - b
-    p = float(_scipy().ttest_rel(a, b).pvalue) if len(d) >= 2 and np.ptp(d) > 0 else float("nan")
+    # The same difference in every seed but for float round-off (0.95 - 0.9 vs 0.85 - 0.8) has no spread to test.
+    p = float(_scipy().ttest_rel(a, b).pvalue) if len(d) >= 2 and np.ptp(d) > ROUND_OFF else float("nan")
     return SeedsResult(d, p)
+
+
+def t_interval(values: np.ndarray, confidence: float = 0.95) -> tuple[float, float]:
+    """The t-interval of the mean over independent values (seeds): mean ± t_{n-1} SD / sqrt(n); nan below 2."""
+    v = np.asarray(values, float)
+    if len(v) < 2:
+        return float("nan"), float("nan")
+    half = float(_scipy().t.ppf((1 + confidence) / 2, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v)))
+    return float(v.mean() - half), float(v.mean() + half)
 
 
 def holm(pvalues: list[float]) -> list[float]:

@@ -7,18 +7,10 @@ import sys
 
 import numpy as np
 
-from ..analysis.stats import ALPHA
-from ..experiments.memory import (
-    CHANCE,
-    CONFIDENCE,
-    ArmResult,
-    MemoryExperiment,
-    PairedComparison,
-    load_memory,
-    settings,
-)
+from ..analysis.stats import ALPHA, ROUND_OFF
+from ..experiments.memory import CHANCE, CONFIDENCE, ArmResult, MemoryExperiment, load_memory, settings
 from .gradients import power_of_ten
-from .sweep import p_text
+from .sweep import p_text, verdict
 
 OPTIMIZER_NAMES = {"adam": "Adam", "sgd": "SGD with momentum 0.9"}
 
@@ -99,14 +91,6 @@ def _points(d: float, versus: str) -> str:
     )
 
 
-def _verdict(c: PairedComparison) -> str:
-    if np.isnan(c.p):
-        return "not testable"
-    if c.p_holm < ALPHA:
-        return f"significantly {'lower' if c.difference < 0 else 'higher'}"
-    return "not significant"
-
-
 def comparison_table(exp: MemoryExperiment) -> list[dict]:
     """One row per paired comparison: the mean difference over seeds with its t-interval, p and Holm's p."""
     return [
@@ -119,7 +103,7 @@ def comparison_table(exp: MemoryExperiment) -> list[dict]:
             f"{_level()} t-interval (points)": "—" if np.isnan(c.p) else _signed(*c.interval),
             "paired t-test": "—" if np.isnan(c.p) else p_text(c.p),
             "Holm-adjusted": "—" if np.isnan(c.p) else p_text(c.p_holm),
-            "verdict": _verdict(c),
+            "verdict": verdict(c, ALPHA),  # the memory page's own ALPHA
         }
         for c in exp.comparisons
     ]
@@ -154,7 +138,7 @@ def _named_extreme(here: list[ArmResult], pick, which: str) -> str:
     """'GRU has the highest mean test accuracy, 93.0% (…)', or, where several arms tie, '…; … share the
     highest mean test accuracy, 10.0%'."""
     value = pick(r.mean for r in here)
-    tied = [r for r in here if abs(r.mean - value) <= 1e-12]
+    tied = [r for r in here if abs(r.mean - value) <= ROUND_OFF]
     if len(tied) == 1:
         return f"{tied[0].arm.name} has the {which} mean test accuracy, {accuracy_text(tied[0])}"
     names = f"{'; '.join(r.arm.name for r in tied[:-1])} and {tied[-1].arm.name}"  # the names hold commas
@@ -170,7 +154,7 @@ def memory_headline(exp: MemoryExperiment) -> str:
     for delay in exp.delays:
         here = [r for r in exp.results if r.delay == delay]
         text = f"With D = {delay} blank rows after the digit, {_named_extreme(here, max, 'highest')}"
-        if max(r.mean for r in here) - min(r.mean for r in here) > 1e-12:
+        if max(r.mean for r in here) - min(r.mean for r in here) > ROUND_OFF:
             text += f"; {_named_extreme(here, min, 'lowest')}"
         parts.append(text + f" ({len(here)} cells).")
     return " ".join(parts) + " Which gaps are real is what the paired comparisons below test."

@@ -41,10 +41,11 @@ def _pm(c_mean: float, spread: float) -> str:
     return _pct(c_mean) + ("" if np.isnan(spread) else f" ± {100 * spread:.1f}")
 
 
-def _verdict(c: Comparison) -> str:
+def verdict(c, alpha: float = ALPHA) -> str:
+    """A paired comparison's word (anything with p, p_holm and difference): 'not significant' stays that."""
     if np.isnan(c.p):
         return "not testable"
-    if c.p_holm < ALPHA:
+    if c.p_holm < alpha:
         return f"significantly {'lower' if c.difference < 0 else 'higher'}"
     return "not significant"
 
@@ -60,7 +61,7 @@ def sweep_table(sweep: Sweep, chance: float = 0.1) -> list[dict]:
                 "compared with": c.versus,
                 "difference (points)": f"{100 * c.difference:+.1f}",
                 "paired test (Holm-adjusted)": "" if np.isnan(c.p) else f"{c.test}, {p_text(c.p_holm)}",
-                "verdict": _verdict(c),
+                "verdict": verdict(c),
                 "above chance": f"{c.above_chance} of {len(c.accuracies)}",
             }
         )

@@ -435,7 +435,7 @@ CHECKED = {  # every reading and where it is held to its numbers
         "prediction_path", "scan_reading", "gate_reading", "unit_caption", "saturation_caption", "explain_caption",
         "occlusion_reading", "edit_caption", "replay_caption",
     },
-    sweep: {"p_text", "sweep_table", "sweep_reading", "sweep_findings", "sweep_headline"},
+    sweep: {"p_text", "verdict", "sweep_table", "sweep_reading", "sweep_findings", "sweep_headline"},
     models: {"accuracy_text", "data_text", "how_it_ended", "created_text", "point_note"},
     math: {"first_principles_summary"},
     # Held to independent computations in test_memory_readings.py (claims.py's check_memory_*).
