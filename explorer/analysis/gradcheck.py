@@ -17,15 +17,13 @@ and both along a random direction: a gradient that is missing (zero) or wrong in
 
 import copy
 from dataclasses import dataclass
-from functools import partial
 
 import numpy as np
 import torch
 import torch.func as tf
 import torch.nn.functional as F
 
-from ..model.mincells import MinRNN
-from ..model.network import MIN_KINDS, MODULES, SequenceClassifier
+from ..model.network import MIN_KINDS, SequenceClassifier, recurrent_module
 from ..training.losses import LossAt, per_sample_loss
 from ..training.truncation import FULL, Truncation, truncated_loss
 from . import numpy_bptt
@@ -82,7 +80,7 @@ class FusedReference:
         self.T = x.shape[1]
         self.k = self.T if k is None else min(k, self.T)
         self.params = {name: p.detach() for name, p in model.named_parameters()}
-        module = partial(MinRNN, self.cfg.kind) if self.cfg.kind in MIN_KINDS else MODULES[self.cfg.kind]
+        module = recurrent_module(self.cfg.kind)
         with torch.device("meta"):
             self.cells = [
                 module(
@@ -95,10 +93,8 @@ class FusedReference:
 
     def _layer_params(self, params: dict, layer: int, direction: int) -> dict:
         sfx = f"_l{layer}" + ("_reverse" if direction else "")
-        names = (
-            ("weight_ih", "bias_ih") if self.cfg.kind in MIN_KINDS else ("weight_ih", "bias_ih", "weight_hh", "bias_hh")
-        )
-        return {f"{n}_l0": params[f"rnn.{n}{sfx}"] for n in names}
+        names = ("weight_ih", "bias_ih", "weight_hh", "bias_hh")  # those the cell has (min cells: no W_hh)
+        return {f"{n}_l0": params[f"rnn.{n}{sfx}"] for n in names if f"rnn.{n}{sfx}" in params}
 
     def losses(
         self,

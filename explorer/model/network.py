@@ -27,6 +27,11 @@ MIN_KINDS = ("mingru", "minlstm")  # gates from x_t alone, no W_hh: explorer.min
 NAMES = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU", "mingru": "minGRU", "minlstm": "minLSTM"}
 
 
+def recurrent_module(kind: str):
+    """The class (nn.RNN's constructor signature) that runs a stack of this cell: torch's fused module, or MinRNN."""
+    return partial(MinRNN, kind) if kind in MIN_KINDS else MODULES[kind]
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """Architecture of a SequenceClassifier; saved inside every checkpoint."""
@@ -72,8 +77,7 @@ class SequenceClassifier(nn.Module):
     def __init__(self, config: ModelConfig):
         super().__init__()
         self.config = config
-        module = partial(MinRNN, config.kind) if config.kind in MIN_KINDS else MODULES[config.kind]
-        self.rnn = module(
+        self.rnn = recurrent_module(config.kind)(
             input_size=INPUT_SIZE,
             hidden_size=config.hidden_size,
             num_layers=config.num_layers,

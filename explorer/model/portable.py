@@ -22,12 +22,13 @@ import torch
 
 from ..data.digits import Digits
 from ..data.sequences import ROWS, SequenceTask
-from .network import GATES, MIN_KINDS, SequenceClassifier, layer_weights
+from .network import GATES, SequenceClassifier, layer_weights
 
 MAGIC = b"RNNX"
 FORMAT = 1
 BUDGET = 1_500_000  # bytes per model view, at most
 MAX_DIGITS = 1000  # the bundled test split
+RECURRENT = ("weight_ih", "bias_ih", "weight_hh", "bias_hh")  # layer_weights' order, nn.LSTM's names
 DRAWING = -1  # the digit number a drawing's noise rows are drawn for (digit_sequence's default)
 
 
@@ -35,12 +36,11 @@ def tensor_names(model: SequenceClassifier) -> list[str]:
     """The tensors a browser needs, in the order they are written: per layer and direction W_ih, b_ih, W_hh,
     b_hh (named as nn.LSTM names them; W_ih and b_ih only for minGRU and minLSTM), then the readout head."""
     cfg = model.config
-    kept = ("weight_ih", "bias_ih") if cfg.kind in MIN_KINDS else ("weight_ih", "bias_ih", "weight_hh", "bias_hh")
     names = []
     for layer in range(cfg.num_layers):
         for d in range(cfg.num_directions):
             sfx = f"_l{layer}" + ("_reverse" if d else "")
-            names += [f"{n}{sfx}" for n in kept]
+            names += [f"{n}{sfx}" for n in RECURRENT if hasattr(model.rnn, f"{n}{sfx}")]
     return names + ["head.weight", "head.bias"]
 
 
