@@ -134,6 +134,11 @@ class MinRNN(nn.Module):
         for p in self.parameters():
             nn.init.uniform_(p, -bound, bound)
 
+    @staticmethod
+    def _backward(x: torch.Tensor, lengths: torch.Tensor, packed: bool) -> torch.Tensor:
+        """The backward direction's reading order: each sequence reversed within its length (all: a flip)."""
+        return _reverse_within(x, lengths) if packed else x.flip(1)
+
     def forward(self, x, h0: torch.Tensor | None = None):
         packed = isinstance(x, PackedSequence)
         if packed:
@@ -147,11 +152,11 @@ class MinRNN(nn.Module):
             outs = []
             for d in range(D):
                 sfx = f"_l{layer}" + ("_reverse" if d else "")
-                seq = _reverse_within(layer_input, lengths) if d else layer_input
+                seq = self._backward(layer_input, lengths, packed) if d else layer_input
                 xp = F.linear(seq, getattr(self, f"weight_ih{sfx}"), getattr(self, f"bias_ih{sfx}"))
                 h = scan(self.kind, xp, None if h0 is None else h0[layer * D + d])  # (B, T, H)
                 finals.append(h[torch.arange(h.shape[0]), lengths - 1])  # each sequence's last step
-                outs.append(_reverse_within(h, lengths) if d else h)
+                outs.append(self._backward(h, lengths, packed) if d else h)
             layer_input = torch.cat(outs, dim=-1)  # (B, T, D*H) by position
         h_n = torch.stack(finals)  # (L*D, B, H)
         if packed:
