@@ -25,7 +25,13 @@ NICE = 19  # the lowest priority, where the idle scheduling class is not to be h
 
 def background() -> None:
     """Run this process only when the machine has nothing else to do (Linux's SCHED_IDLE), or at the lowest
-    priority: page views, and the visitors' browsers on a shared machine, stay quick while jobs train."""
+    priority: page views, and the visitors' browsers on a shared machine, stay quick while jobs train.
+
+    A worker leads a session of its own (it outlives the server). Where Linux schedules by session (autogroup),
+    a session's group gets as much CPU as any other group, whatever its tasks' policy: so the group is set to
+    the lowest priority too."""
+    with contextlib.suppress(OSError):  # no autogroup (a kernel without it, or another system): nothing to set
+        Path("/proc/self/autogroup").write_text(str(NICE))
     with contextlib.suppress(AttributeError, OSError):
         os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
         return

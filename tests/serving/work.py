@@ -50,3 +50,15 @@ def home(job) -> str:
     import os
 
     return os.environ["RNN_EXPLORER_HOME"]
+
+
+def priority(job) -> dict:
+    """The worker's scheduling: its policy, and its session group's line in /proc (None where there is none)."""
+    import os
+    from pathlib import Path
+
+    try:
+        group = Path("/proc/self/autogroup").read_text().strip()
+    except OSError:
+        group = None
+    return {"policy": os.sched_getscheduler(0), "autogroup": group, "session": os.getsid(0) == os.getpid()}
