@@ -6,7 +6,9 @@ view its model once, and then presses N ten times. N is answered in the browser 
 itself), so those presses send the server nothing: a visitor here sends nothing for them either, and the
 Chromium test that pauses the server (SIGSTOP) proves the view needs nothing. A page open's latency runs from
 the request to the server's "script finished" message, after every element (the model's bytes too) has been
-sent. A headless browser per visitor would measure 100 Chromiums on 2 cores, not the server.
+sent, and until the model files the page links to (explorer.ui.browser_view.view_data) have been fetched over
+HTTP, as a browser seeing them for the first time fetches them. A headless browser per visitor would measure
+100 Chromiums on 2 cores, not the server.
 
 python bench/load.py                 # first page after a cold start, fresh views, then 1, 30 and 100 at once
 python bench/load.py --visitors 5
@@ -15,6 +17,7 @@ python bench/load.py --visitors 5
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import random
 import signal
@@ -69,7 +72,7 @@ class Visitor:
         msg.rerun_script.query_string = query
         msg.rerun_script.page_name = self.page
         msg.rerun_script.widget_states.widgets.extend(widgets)
-        start = time.perf_counter()
+        start, links = time.perf_counter(), []
         await self.ws.send(msg.SerializeToString())
         while True:
             raw = await self.ws.recv()
@@ -84,12 +87,23 @@ class Visitor:
                     self.errors += 1
                 elif which == "number_input":
                     self.widgets[element.number_input.id.rsplit("-", 1)[-1]] = element.number_input.id
+                elif which == "bidi_component" and element.bidi_component.WhichOneof("data") == "json":
+                    links += json.loads(element.bidi_component.json).get("models", [])
             elif kind == "script_finished":
                 if reply.script_finished in FINISHED:
+                    for link in links:  # a first-time visitor's browser fetches the models the view links to
+                        self.received += await asyncio.to_thread(self._get, link["url"])
                     return time.perf_counter() - start
                 if reply.script_finished != ForwardMsg.FINISHED_EARLY_FOR_RERUN:
                     self.errors += 1
                     return time.perf_counter() - start
+
+    def _get(self, url: str) -> int:
+        with urllib.request.urlopen(f"http://localhost:{self.port}{url}", timeout=60) as r:
+            size = len(r.read())
+        if r.status != 200:
+            self.errors += 1
+        return size
 
     async def close(self) -> None:
         if self.ws is not None:

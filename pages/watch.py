@@ -13,7 +13,7 @@ from explorer.model.unroll import DIRECTIONS
 from explorer.readings.models import point_note
 from explorer.readings.watch import PRESENT_KEYS
 from explorer.ui import present
-from explorer.ui.browser_view import view_blob, view_options, watch_view
+from explorer.ui.browser_view import view_data, view_options, watch_view
 from explorer.ui.closer import closer_look
 
 ORDER_LABELS = {"index": "unit number", "activity": "mean activity |h|", "cluster": "similarity (clusters)"}
@@ -162,7 +162,7 @@ view = view_options(
     inspect=not screen,
     keys=PRESENT_KEYS if screen else "",
 )
-result = watch_view(view_blob(blobs, view), key="watch_view")
+result = watch_view(view_data(blobs, view), key="watch_view")
 if result is not None and result.get("key") == "m":
     next_model()
     st.rerun()

@@ -4,15 +4,24 @@ The component's code is the files in explorer/ui/watch/: watch.js, bundled with 
 module per concern; the cells in src/cells.js, one entry per cell), and watch.css. Both are read from the
 package when the app starts and handed to st.components.v2; the page asks no other host for anything.
 
-Per model view the server sends one binary blob (`view_blob`): the view's options as JSON, then each model as
-explorer.model.portable packs it (weights, config, task, test digits). The browser runs the model itself from
+Per model view the page sends the view's options and a link to each model as explorer.model.portable packs it
+(weights, config, task, test digits): `view_data`. The blob itself is a static file that Streamlit serves
+(server.enableStaticServing, from explorer/static/), named by its SHA-256: the browser fetches it once and its
+HTTP cache keeps it, so a page open passes a few hundred bytes through the visitor's session instead of the
+model (100 visitors opening the page at once queued behind 1.2 MB each). Where static serving is off, the page
+sends the bytes themselves (`view_blob`, as the offline export does). The browser runs the model itself from
 there: a new digit, a drawing, a step or a switch of layer is drawn without the server.
 """
 
 import base64
+import contextlib
+import hashlib
 import html
 import json
+import os
 import struct
+import tempfile
+from collections import OrderedDict
 from pathlib import Path
 
 import streamlit as st
@@ -25,6 +34,11 @@ JS = (WATCH / "watch.js").read_text(encoding="utf-8")
 CSS = (WATCH / "watch.css").read_text(encoding="utf-8")
 VIEW_MAGIC = b"RNXV"
 EXPORT_DIGITS = 100  # test digits an offline explorer carries
+# Streamlit serves the folder "static" beside the main script (explorer/app.py) at app/static/.
+LINKED = Path(__file__).resolve().parents[1] / "static" / "models"
+LINKED_SUFFIX = ".rxm"
+LINKED_KEEP = 512 * 2**20  # bytes of blobs kept: past it, the least recently linked go (a later view re-writes one)
+_names: OrderedDict[int, tuple[bytes, str]] = OrderedDict()  # id(blob) -> (blob, file name): hashed once each
 
 _watch = st.components.v2.component("rnn_explorer.watch", css=CSS, js=JS)
 
@@ -41,6 +55,83 @@ def view_blob(models: list[bytes], options: dict) -> bytes:
     for blob in models:
         out += [struct.pack("<I", len(blob)), blob]
     return b"".join(out)
+
+
+def _file_name(blob: bytes) -> str:
+    """The blob's file name, its SHA-256: a name nobody can guess without holding the weights. Hashed once per
+    blob object (the loaders cache one object per model)."""
+    known = _names.get(id(blob))
+    if known is None or known[0] is not blob:
+        known = (blob, hashlib.sha256(blob).hexdigest() + LINKED_SUFFIX)
+        _names[id(blob)] = known
+        while len(_names) > 64:
+            _names.popitem(last=False)
+    _names.move_to_end(id(blob))
+    return known[1]
+
+
+def _prune(keep: Path) -> None:
+    """Delete the least recently linked blobs while the folder holds more than LINKED_KEEP bytes."""
+    files = []
+    for entry in os.scandir(LINKED):
+        with contextlib.suppress(FileNotFoundError):
+            if entry.name.endswith(LINKED_SUFFIX):
+                files.append((entry.stat().st_mtime_ns, entry.stat().st_size, entry.path))
+    total = sum(size for _, size, _ in files)
+    for _, size, path in sorted(files):
+        if total <= LINKED_KEEP:
+            break
+        if path != str(keep):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+            total -= size
+
+
+def linked(blob: bytes) -> Path:
+    """The blob as a file in explorer/static/models/, written once (atomically, so a fetch never sees half a
+    file) and marked as used now; OSError where the folder cannot be written."""
+    path = LINKED / _file_name(blob)
+    try:
+        os.utime(path)
+        return path
+    except FileNotFoundError:
+        pass
+    LINKED.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(dir=LINKED, prefix=".part-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(blob)
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)
+        raise
+    _prune(path)
+    return path
+
+
+def view_data(models: list[bytes], options: dict):
+    """What the page sends the view: the options and a link to each model's file ({"url", "bytes"}); the bytes
+    themselves (view_blob) where Streamlit does not serve explorer/static/ or the folder cannot be written."""
+    if not st.get_option("server.enableStaticServing"):
+        return view_blob(models, options)
+    try:
+        paths = [linked(blob) for blob in models]
+    except OSError:
+        return view_blob(models, options)
+    base = "/".join(part for part in str(st.get_option("server.baseUrlPath") or "").split("/") if part)
+    prefix = f"/{base}/app/static/models/" if base else "/app/static/models/"
+    links = [{"url": prefix + path.name, "bytes": len(blob)} for path, blob in zip(paths, models, strict=True)]
+    return {"options": options, "models": links}
+
+
+def sent_view(element) -> tuple[dict, list[bytes]]:
+    """(options, model blobs) of a view as the page sent it (a bidi_component element's proto): the links read
+    back from explorer/static/models/, or the bytes. For tests and tools."""
+    if element.WhichOneof("data") == "bytes":
+        return parse_view(element.bytes)
+    data = json.loads(element.json)
+    return data["options"], [(LINKED / Path(link["url"]).name).read_bytes() for link in data["models"]]
 
 
 def parse_view(blob: bytes) -> tuple[dict, list[bytes]]:
@@ -60,10 +151,11 @@ def parse_view(blob: bytes) -> tuple[dict, list[bytes]]:
     return options, models
 
 
-def watch_view(blob: bytes, key: str, on_key=None, on_inspect=None):
-    """Mount the view; its result's .key is "m" after M was pressed, .inspect the digit sent to the tabs."""
+def watch_view(data, key: str, on_key=None, on_inspect=None):
+    """Mount the view on view_data's links (or view_blob's bytes); its result's .key is "m" after M was pressed,
+    .inspect the digit sent to the tabs."""
     return _watch(
-        data=blob, key=key, on_key_change=on_key or (lambda: None), on_inspect_change=on_inspect or (lambda: None)
+        data=data, key=key, on_key_change=on_key or (lambda: None), on_inspect_change=on_inspect or (lambda: None)
     )
 
 

@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 from explorer import ui
 from explorer.model.portable import unpack
-from explorer.ui.browser_view import parse_view
+from explorer.ui.browser_view import sent_view
 
 APP = str(Path(__file__).resolve().parents[2] / "explorer" / "app.py")
 
@@ -28,7 +28,7 @@ def open_page(page: str, query=None, state=None) -> AppTest:
 def sent_models(at) -> list[str]:
     """The names of the models the page sent the browser view, in order."""
     (element,) = at.get("bidi_component")
-    _, blobs = parse_view(element.proto.bytes)
+    _, blobs = sent_view(element.proto)
     return [unpack(b)[0]["name"] for b in blobs]
 
 
@@ -69,7 +69,7 @@ def test_a_link_to_no_model_says_no_model_has_that_name():
 def test_a_linked_digit_outside_the_test_set_is_replaced_and_said(asked, shown):
     at = open_page("watch", query={"digit": asked})
     (element,) = at.get("bidi_component")
-    options, _ = parse_view(element.proto.bytes)
+    options, _ = sent_view(element.proto)
     assert options["digit"] == shown and at.query_params["digit"] == str(shown)
     notes = [i.value for i in at.info]
     if asked == str(shown):

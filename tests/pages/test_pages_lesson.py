@@ -18,7 +18,7 @@ from explorer.model.checkpoints import shipped_dir
 from explorer.model.unroll import trace
 from explorer.readings.lesson import memory_reading, prediction_reading
 from explorer.readings.lesson_file import BUILT_IN, load_lesson
-from explorer.ui.browser_view import parse_view
+from explorer.ui.browser_view import sent_view
 
 APP = str(Path(__file__).resolve().parents[2] / "explorer" / "app.py")
 LESSON = load_lesson(BUILT_IN / "why-lstms.toml")
@@ -70,7 +70,7 @@ def test_step_one_shows_the_rnn_reading_the_digit_the_control_picks():
     at = lesson_page(step=1)
     at.number_input(key="try_why-lstms_1").set_value(7)
     rerun(at)
-    options, _ = parse_view(at.get("bidi_component")[0].proto.bytes)
+    options, _ = sent_view(at.get("bidi_component")[0].proto)
     assert options["digit"] == 7
     net = read_checkpoint(shipped_dir() / "rnn-128.safetensors").model
     x = torch.from_numpy(TEST.images[7].astype(np.float32) / 255.0)[None]

@@ -29,7 +29,7 @@ from explorer.serving.tasks import EpochEnd
 from explorer.training.cli import configs, parse_args
 from explorer.training.loop import Step
 from explorer.training.metadata import recorded_train_config
-from explorer.ui.browser_view import parse_view
+from explorer.ui.browser_view import sent_view
 
 APP = str(Path(__file__).resolve().parents[2] / "explorer" / "app.py")
 TINY = dict(t_hidden=16, t_epochs=2, t_batch=512)  # 16 steps on the sample: about a second
@@ -176,7 +176,7 @@ def test_a_delayed_truncated_run_records_its_task_and_scheme_and_watch_reads_its
     assert saved.meta["command"].split()[4:] == shown[4:]
     click(at, "Open in Watch it read")
     assert not at.exception and at.selectbox(key="_widget_model").value.endswith("/delayed")
-    _, (blob,) = parse_view(at.get("bidi_component")[0].proto.bytes)
+    _, (blob,) = sent_view(at.get("bidi_component")[0].proto)
     task = unpack(blob)[0]["task"]  # the browser view reads the model's own sequences, the 5 blank rows too
     assert (task["name"], task["T"]) == ("row-MNIST + 5 blank rows after (T = 33)", 33)
 

@@ -34,7 +34,7 @@ from explorer.readings.watch import (
     saturation_caption,
 )
 from explorer.serving.budget import digits_for
-from explorer.ui.browser_view import parse_view
+from explorer.ui.browser_view import sent_view
 
 APP = str(Path(__file__).resolve().parents[2] / "explorer" / "app.py")
 
@@ -79,7 +79,7 @@ def view_of(at) -> tuple[dict, list]:
     """The options and the unpacked models (header, tensors, digits, noise) the page sent the browser view."""
     (element,) = at.get("bidi_component")
     assert element.proto.component_name == "rnn_explorer.watch"
-    options, blobs = parse_view(element.proto.bytes)
+    options, blobs = sent_view(element.proto)
     return options, [unpack(b) for b in blobs]
 
 

@@ -70,6 +70,28 @@ function decodeView(bytes) {
   }
   return { options, models };
 }
+var fetched = /* @__PURE__ */ new Map();
+var KEEP = 8;
+function modelAt(link) {
+  if (!fetched.has(link.url)) {
+    const loading = fetch(link.url, { cache: "force-cache" }).then(async (r) => {
+      if (!r.ok) throw new Error(`the server answered ${r.status} for the model's weights`);
+      const bytes = new Uint8Array(await r.arrayBuffer());
+      if (bytes.length !== link.bytes) throw new Error("the model's weights arrived incomplete");
+      return decodeModel(bytes);
+    });
+    loading.catch(() => fetched.delete(link.url));
+    fetched.set(link.url, loading);
+    while (fetched.size > KEEP) fetched.delete(fetched.keys().next().value);
+  }
+  return fetched.get(link.url);
+}
+function isLinkedView(data) {
+  return !!data && typeof data === "object" && Array.isArray(data.models) && !!data.options;
+}
+async function fetchView(data) {
+  return { options: data.options, models: await Promise.all(data.models.map(modelAt)) };
+}
 function digitImage(model, index) {
   const px = model.digits.pixels.subarray(index * ROWS * ROWS, (index + 1) * ROWS * ROWS);
   const out = new Float32Array(ROWS * ROWS);
@@ -1505,20 +1527,44 @@ function mount(component) {
   }
   const send = setTriggerValue ? (name, value) => setTriggerValue(name, value) : () => {
   };
-  const explorer = new Explorer(root, decodeView(data), send);
-  const stored = key ? fromStorage(`rnn-explorer:${location.pathname}:${key}`) : null;
-  if (key && saved.has(key) && saved.get(key).state) explorer.restore(saved.get(key));
-  else if (stored) explorer.restoreStored(stored);
-  if (key) {
-    explorer.memoryKey = `rnn-explorer:${location.pathname}:${key}`;
-    explorer.memory = saved.get(key) || {};
-    saved.set(key, explorer.memory);
-    explorer.remember(true);
+  let explorer = null, gone = false;
+  const start = (view) => {
+    if (gone) return;
+    explorer = new Explorer(root, view, send);
+    const stored = key ? fromStorage(`rnn-explorer:${location.pathname}:${key}`) : null;
+    if (key && saved.has(key) && saved.get(key).state) explorer.restore(saved.get(key));
+    else if (stored) explorer.restoreStored(stored);
+    if (key) {
+      explorer.memoryKey = `rnn-explorer:${location.pathname}:${key}`;
+      explorer.memory = saved.get(key) || {};
+      saved.set(key, explorer.memory);
+      explorer.remember(true);
+    }
+    current = explorer;
+  };
+  if (isLinkedView(data)) {
+    if (!root.firstChild) {
+      const wait = document.createElement("p");
+      wait.className = "rx-note";
+      const size = data.models.reduce((s, m) => s + m.bytes, 0);
+      wait.textContent = `Loading the model's weights (${(size / 1e6).toFixed(1)} MB)\u2026`;
+      root.append(wait);
+    }
+    fetchView(data).then(start, (error) => {
+      if (gone) return;
+      const note = document.createElement("p");
+      note.className = "rx-note rx-error";
+      note.textContent = `The view could not start: ${error.message}. Reload the page to try again.`;
+      root.replaceChildren(note);
+    });
+  } else {
+    start(decodeView(data));
   }
-  current = explorer;
   document.removeEventListener("keydown", onKey);
   document.addEventListener("keydown", onKey);
   return () => {
+    gone = true;
+    if (!explorer) return;
     explorer.pause();
     if (current === explorer) current = null;
   };

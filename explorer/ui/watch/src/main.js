@@ -1,7 +1,8 @@
-// The component's entry point (st.components.v2): Streamlit calls it with the bytes the server sent; the
-// standalone export (explorer.ui.browser_view.offline_html) calls it the same way with the bytes inlined.
+// The component's entry point (st.components.v2): Streamlit calls it with what the server sent, links to the
+// models' blobs (fetched here) or the bytes themselves; the standalone export
+// (explorer.ui.browser_view.offline_html) calls it the same way with the bytes inlined.
 
-import { decodeView } from "./payload.js";
+import { decodeView, fetchView, isLinkedView } from "./payload.js";
 import { Explorer } from "./view.js";
 
 export { decodeView, decodeModel, digitImage, sequenceOf } from "./payload.js";
@@ -40,20 +41,44 @@ export default function mount(component) {
     parentElement.append(root);
   }
   const send = setTriggerValue ? (name, value) => setTriggerValue(name, value) : () => {};
-  const explorer = new Explorer(root, decodeView(data), send);
-  const stored = key ? fromStorage(`rnn-explorer:${location.pathname}:${key}`) : null;
-  if (key && saved.has(key) && saved.get(key).state) explorer.restore(saved.get(key));
-  else if (stored) explorer.restoreStored(stored);
-  if (key) {
-    explorer.memoryKey = `rnn-explorer:${location.pathname}:${key}`;
-    explorer.memory = saved.get(key) || {};
-    saved.set(key, explorer.memory);
-    explorer.remember(true);
+  let explorer = null, gone = false;
+  const start = (view) => {
+    if (gone) return;
+    explorer = new Explorer(root, view, send);
+    const stored = key ? fromStorage(`rnn-explorer:${location.pathname}:${key}`) : null;
+    if (key && saved.has(key) && saved.get(key).state) explorer.restore(saved.get(key));
+    else if (stored) explorer.restoreStored(stored);
+    if (key) {
+      explorer.memoryKey = `rnn-explorer:${location.pathname}:${key}`;
+      explorer.memory = saved.get(key) || {};
+      saved.set(key, explorer.memory);
+      explorer.remember(true);
+    }
+    current = explorer;
+  };
+  if (isLinkedView(data)) {
+    if (!root.firstChild) {
+      const wait = document.createElement("p");
+      wait.className = "rx-note";
+      const size = data.models.reduce((s, m) => s + m.bytes, 0);
+      wait.textContent = `Loading the model's weights (${(size / 1e6).toFixed(1)} MB)…`;
+      root.append(wait);
+    }
+    fetchView(data).then(start, (error) => {
+      if (gone) return;
+      const note = document.createElement("p");
+      note.className = "rx-note rx-error";
+      note.textContent = `The view could not start: ${error.message}. Reload the page to try again.`;
+      root.replaceChildren(note);
+    });
+  } else {
+    start(decodeView(data));
   }
-  current = explorer;
   document.removeEventListener("keydown", onKey);
   document.addEventListener("keydown", onKey);
   return () => {
+    gone = true;
+    if (!explorer) return;
     explorer.pause();
     if (current === explorer) current = null;
   };

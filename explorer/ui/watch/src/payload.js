@@ -71,6 +71,36 @@ export function decodeView(bytes) {
   return { options, models };
 }
 
+// The view as the server sends it on the page (explorer.ui.browser_view.view_data): the options, and a link to
+// each model's blob, which the server serves as a static file named by its SHA-256. A link's bytes are fetched
+// once per page (and kept by the browser's HTTP cache across pages and reloads): a new digit, a rerun or a
+// second model view of the same weights asks the server for nothing.
+const fetched = new Map(); // url -> Promise of the decoded model; the last few links a page used
+const KEEP = 8;
+
+function modelAt(link) {
+  if (!fetched.has(link.url)) {
+    const loading = fetch(link.url, { cache: "force-cache" }).then(async (r) => {
+      if (!r.ok) throw new Error(`the server answered ${r.status} for the model's weights`);
+      const bytes = new Uint8Array(await r.arrayBuffer());
+      if (bytes.length !== link.bytes) throw new Error("the model's weights arrived incomplete");
+      return decodeModel(bytes);
+    });
+    loading.catch(() => fetched.delete(link.url)); // a failed fetch is tried again by the next view
+    fetched.set(link.url, loading);
+    while (fetched.size > KEEP) fetched.delete(fetched.keys().next().value);
+  }
+  return fetched.get(link.url);
+}
+
+export function isLinkedView(data) {
+  return !!data && typeof data === "object" && Array.isArray(data.models) && !!data.options;
+}
+
+export async function fetchView(data) {
+  return { options: data.options, models: await Promise.all(data.models.map(modelAt)) };
+}
+
 // A test digit's image as the engine reads it: uint8 / 255 in float32, (28*28).
 export function digitImage(model, index) {
   const px = model.digits.pixels.subarray(index * ROWS * ROWS, (index + 1) * ROWS * ROWS);

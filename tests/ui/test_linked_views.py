@@ -1,0 +1,72 @@
+"""The model blobs a page links to instead of sending (explorer.ui.browser_view.view_data): files named by their
+SHA-256 in explorer/static/models/, written once and atomically, the least recently linked pruned past a limit,
+and the bytes sent inline where Streamlit serves no static files or the folder cannot be written."""
+
+import hashlib
+import json
+import os
+
+import pytest
+
+from explorer.ui import browser_view
+
+
+@pytest.fixture
+def folder(tmp_path, monkeypatch):
+    monkeypatch.setattr(browser_view, "LINKED", tmp_path / "models")
+    return tmp_path / "models"
+
+
+def options_of(monkeypatch, **values):
+    monkeypatch.setattr(browser_view.st, "get_option", lambda name: values[name])
+
+
+def test_a_blob_is_written_once_under_its_sha256_and_read_back_as_sent(folder, monkeypatch):
+    blob, other = b"RNNX" + bytes(range(256)) * 40, b"RNNX" + b"\x01" * 999
+    options_of(monkeypatch, **{"server.enableStaticServing": True, "server.baseUrlPath": ""})
+    data = browser_view.view_data([blob, other], {"digit": 3})
+    assert [link["bytes"] for link in data["models"]] == [len(blob), len(other)]
+    names = [link["url"].rsplit("/", 1)[1] for link in data["models"]]
+    assert names == [hashlib.sha256(b).hexdigest() + ".rxm" for b in (blob, other)]
+    assert all(link["url"].startswith("/app/static/models/") for link in data["models"])
+    path = folder / names[0]
+    os.utime(path, ns=(1, 1))
+    assert browser_view.linked(blob) == path and path.stat().st_mtime_ns > 1  # not re-written, marked as used
+    assert sorted(p.name for p in folder.iterdir()) == sorted(names)  # no partial file left behind
+
+    class Element:  # what a page test reads: the bidi_component's proto
+        json = json.dumps(data)
+
+        def WhichOneof(self, _):
+            return "json"
+
+    assert browser_view.sent_view(Element()) == ({"digit": 3}, [blob, other])
+
+
+def test_a_base_url_path_prefixes_the_links(folder, monkeypatch):
+    options_of(monkeypatch, **{"server.enableStaticServing": True, "server.baseUrlPath": "/class/rnn/"})
+    (link,) = browser_view.view_data([b"RNNX-a"], {})["models"]
+    assert link["url"].startswith("/class/rnn/app/static/models/")
+
+
+def test_without_static_serving_or_a_writable_folder_the_bytes_go_inline(folder, monkeypatch, tmp_path):
+    blob = b"RNNX" + b"\x02" * 64
+    options_of(monkeypatch, **{"server.enableStaticServing": False, "server.baseUrlPath": ""})
+    assert browser_view.parse_view(browser_view.view_data([blob], {"a": 1})) == ({"a": 1}, [blob])
+    assert not folder.exists()
+    options_of(monkeypatch, **{"server.enableStaticServing": True, "server.baseUrlPath": ""})
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.setattr(browser_view, "LINKED", tmp_path / "a-file" / "models")  # cannot be a folder
+    assert browser_view.parse_view(browser_view.view_data([blob], {"a": 1})) == ({"a": 1}, [blob])
+
+
+def test_past_the_limit_the_least_recently_linked_blobs_go_but_never_the_one_just_linked(folder, monkeypatch):
+    monkeypatch.setattr(browser_view, "LINKED_KEEP", 2500)
+    blobs = [bytes([k]) * 1000 for k in range(3)]
+    for k, blob in enumerate(blobs[:2]):
+        os.utime(browser_view.linked(blob), ns=(k + 1, k + 1))
+    newest = browser_view.linked(blobs[2])  # 3000 bytes: the oldest goes
+    assert sorted(p.name for p in folder.iterdir()) == sorted(browser_view._file_name(b) for b in blobs[1:])
+    monkeypatch.setattr(browser_view, "LINKED_KEEP", 10)
+    only = browser_view.linked(bytes([9]) * 1000)  # over the limit alone: it stays, every other goes
+    assert [p.name for p in folder.iterdir()] == [only.name] and newest.name != only.name
