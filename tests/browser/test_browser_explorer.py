@@ -9,6 +9,7 @@ and explain within 1e-5. A wrong sign injected into one gate makes the compariso
 import numpy as np
 import pytest
 import torch
+from playwright.sync_api import expect
 
 from explorer.analysis.explain import explain
 from explorer.data.digits import EmptyDrawingError, TooSmallDrawingError, drawing_to_digit, load_sample
@@ -39,7 +40,7 @@ MIN_SHIPPED = ("mingru-128", "minlstm-128")
 READ_TRACE = """(root) => {
   const x = root.rnnExplorer, t = x.traces[0].tr;
   const arr = (v) => (v ? Array.from(v) : null);
-  return { index: x.state.index, probs: arr(t.probs), runs: t.runs.map((dirs) => dirs.map((r) => ({
+  return { index: x.state.index, final: arr(t.final), probs: arr(t.probs), runs: t.runs.map((dirs) => dirs.map((r) => ({
     h: arr(r.h), c: arr(r.c), gates: Object.fromEntries(Object.entries(r.gates).map(([k, v]) => [k, arr(v)])) }))) };
 }"""
 
@@ -66,6 +67,7 @@ def worst_difference(model, task, got: dict, sequence: np.ndarray) -> float:
     probabilities after every row."""
     tr = trace(model, torch.from_numpy(sequence)[None])
     worst = float(np.abs(np.array(got["probs"]).reshape(-1, 10) - tr.probs[0]).max())
+    worst = max(worst, float(np.abs(np.array(got["final"]) - tr.probs[0, -1]).max()))
     for layer, dirs in enumerate(tr.states):
         for d, named in enumerate(dirs):
             run = got["runs"][layer][d]
@@ -96,7 +98,27 @@ def test_the_browser_computes_the_engines_trace(page, tmp_path, name):
         assert got["index"] == digit
         sequence = digit_sequence(task, TEST.images[digit].astype(np.float32) / 255, digit)
         assert worst_difference(model, task, got, sequence) <= TOL, (name, digit)
-        assert page.locator(".rx-guess").text_content() == verdict(model, sequence, int(TEST.labels[digit]))
+        expect(page.locator(".rx-guess")).to_have_text(verdict(model, sequence, int(TEST.labels[digit])))
+
+
+NEXT_NOW = """(r) => {
+  document.dispatchEvent(new KeyboardEvent('keydown', { key: 'n', bubbles: true }));
+  const tr = r.rnnExplorer.traces[0].tr;
+  return { prefixed: tr.prefixed, text: r.querySelector('.rx-guess').textContent };
+}"""
+
+
+def test_a_new_digit_is_drawn_before_its_per_row_answers_are_computed(page, tmp_path):
+    """BiLSTM-128: N draws the new digit and its final answer at once, and works out the answer after every row
+    (the backward direction re-run on each prefix) only after that frame, adding when the answer settled."""
+    model, task = model_and_task("bilstm-128")
+    root = open_explorer(page, tmp_path, model, task)
+    now = root.evaluate(NEXT_NOW)
+    full = verdict(model, digit_sequence(task, TEST.images[1].astype(np.float32) / 255, 1), int(TEST.labels[1]))
+    assert not now["prefixed"]
+    assert now["text"] == full.split(" · ")[0]
+    expect(page.locator(".rx-guess")).to_have_text(full)
+    assert root.evaluate("(r) => r.rnnExplorer.traces[0].tr.prefixed")
 
 
 def verdict(model, sequence: np.ndarray, label: int | None) -> str:
@@ -202,7 +224,7 @@ def test_a_drawing_is_read_while_it_is_drawn_as_the_engine_reads_it(page, tmp_pa
     image = np.array(root.evaluate("(r) => Array.from(r.rnnExplorer.image)"), np.float32).reshape(28, 28)
     assert np.abs(image - drawing_to_digit(pad_pixels(page))).max() <= TOL
     assert worst_difference(model, task, got, digit_sequence(task, image)) <= TOL
-    assert page.locator(".rx-guess").text_content() == verdict(model, digit_sequence(task, image), None)
+    expect(page.locator(".rx-guess")).to_have_text(verdict(model, digit_sequence(task, image), None))
     page.get_by_role("button", name="Clear").click()
     page.wait_for_timeout(100)
     assert page.locator(".rx-message").text_content() == "The drawing is empty: draw a digit first."
@@ -217,8 +239,8 @@ def test_a_single_stroke_says_its_answer_came_before_the_ink(page, tmp_path):
     page.wait_for_timeout(100)
     image = np.array(page.locator(".rx-root").evaluate("(r) => Array.from(r.rnnExplorer.image)"), np.float32)
     sequence = digit_sequence(task, image.reshape(28, 28))
+    expect(page.locator(".rx-guess")).to_have_text(verdict(model, sequence, None))
     text = page.locator(".rx-guess").text_content()
-    assert text == verdict(model, sequence, None)
     assert "before any ink" in text and "settled after row 1" not in text
 
 

@@ -737,8 +737,21 @@ function prefixLogits(model, seq, T, runs) {
 }
 function trace(model, seq, T) {
   const runs = runLayers(model, seq, T);
-  const logits = prefixLogits(model, seq, T, runs);
-  return { T, runs, logits, probs: softmax(logits, T) };
+  const { hidden: H, layers, directions: D } = model.config;
+  const last = runs[layers - 1];
+  const features = new Float64Array(D * H);
+  features.set(last[0].h.subarray((T - 1) * H, T * H), 0);
+  if (D === 2) features.set(last[1].h.subarray(0, H), H);
+  const finalLogits = new Float64Array(10);
+  headLogits(model, features, finalLogits, 0);
+  let logits = null;
+  let probs = null;
+  const tr = { T, runs, final: softmax(finalLogits, 1) };
+  return Object.defineProperties(tr, {
+    logits: { enumerable: true, get: () => logits ?? (logits = prefixLogits(model, seq, T, runs)) },
+    probs: { enumerable: true, get: () => probs ?? (probs = softmax(tr.logits, T)) },
+    prefixed: { get: () => logits !== null }
+  });
 }
 function settledAfter(probs, T) {
   const guess = (t) => argmax(probs, t * 10, 10);
@@ -1347,15 +1360,9 @@ var Explorer = class {
         return;
       }
       const { tr } = this.traces[k];
-      const p = tr.probs.subarray((row - 1) * 10, row * 10);
+      const p = row === T ? tr.final : tr.probs.subarray((row - 1) * 10, row * 10);
       const guess = argmax(p);
-      const final = argmax(tr.probs, (T - 1) * 10, 10);
-      let text2 = `after row ${row}: ${guess} (${(100 * p[guess]).toFixed(1)}%)`;
-      if (row === T) {
-        text2 += this.label === null || this.label === void 0 ? "" : final === this.label ? " \u2014 correct" : ` \u2014 wrong, it is a ${this.label}`;
-        text2 += settling(final, settledAfter(tr.probs, T), firstInput(this.traces[k].seq, T), T);
-      }
-      v.guess.textContent = text2;
+      v.guess.textContent = this.verdict(k, row);
       v.barEls.forEach((b, c) => {
         b.style.height = `${(100 * p[c]).toFixed(1)}%`;
         b.classList.toggle("rx-lead", c === guess);
@@ -1363,8 +1370,38 @@ var Explorer = class {
       v.bars.dataset.probs = Array.from(p, (x) => x.toFixed(6)).join(",");
       for (const card of v.cards) this.paintMap(v, card, row);
     });
+    if (row === T && this.traces && !this.traces.every(({ tr }) => tr.prefixed)) this.settleLater();
     this.remember();
     this.exposeState();
+  }
+  // What the view says under a model's bars: its answer after `row`; at the last row, whether it is right and from
+  // which row on it stopped changing (that clause waits for the per-row answers, see settleLater).
+  verdict(k, row) {
+    const { tr, seq } = this.traces[k];
+    const T = this.T;
+    const p = row === T ? tr.final : tr.probs.subarray((row - 1) * 10, row * 10);
+    const guess = argmax(p);
+    let text2 = `after row ${row}: ${guess} (${(100 * p[guess]).toFixed(1)}%)`;
+    if (row !== T) return text2;
+    const final = argmax(tr.final);
+    text2 += this.label === null || this.label === void 0 ? "" : final === this.label ? " \u2014 correct" : ` \u2014 wrong, it is a ${this.label}`;
+    return tr.prefixed ? text2 + settling(final, settledAfter(tr.probs, T), firstInput(seq, T), T) : text2;
+  }
+  // The settling clause needs the answer after every row; a bidirectional model gets those by re-running its
+  // backward direction on every prefix. A new digit shown at its last row is drawn first, and the clause is
+  // written once the browser has painted it (two frames, then a task), unless another digit came meanwhile.
+  settleLater() {
+    const traces = this.traces;
+    if (this.settling === traces) return;
+    this.settling = traces;
+    requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(() => {
+      if (this.settling !== traces) return;
+      this.settling = null;
+      if (this.traces !== traces || this.state.row !== this.T) return;
+      for (const { tr } of traces) void tr.probs;
+      this.views.forEach((v, k) => v.guess.textContent = this.verdict(k, this.T));
+      this.exposeState();
+    }, 0)));
   }
   // One pixel per (row, unit); rows not read yet (forward) are faded. The backward direction has read the
   // whole digit by the time its heatmap exists: it is drawn whole, with the cursor at the row.

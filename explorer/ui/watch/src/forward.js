@@ -188,12 +188,28 @@ function prefixLogits(model, seq, T, runs) {
   return logits;
 }
 
-// The trace of one sequence: runs[layer][direction] with every gate, c and h by image row, and the per-row
-// logits and probabilities.
+// The trace of one sequence: runs[layer][direction] with every gate, c and h by image row; `final`, the
+// probabilities after the last row (the head on the last forward h and, bidirectional, the backward h that has
+// read the whole digit); and the per-row logits and probabilities, computed when first asked for (`prefixed`
+// tells whether they have been): a bidirectional model re-runs its backward direction on every prefix for them,
+// which a new digit shown at its last row does not need before it is drawn.
 export function trace(model, seq, T) {
   const runs = runLayers(model, seq, T);
-  const logits = prefixLogits(model, seq, T, runs);
-  return { T, runs, logits, probs: softmax(logits, T) };
+  const { hidden: H, layers, directions: D } = model.config;
+  const last = runs[layers - 1];
+  const features = new Float64Array(D * H);
+  features.set(last[0].h.subarray((T - 1) * H, T * H), 0);
+  if (D === 2) features.set(last[1].h.subarray(0, H), H);
+  const finalLogits = new Float64Array(10);
+  headLogits(model, features, finalLogits, 0);
+  let logits = null;
+  let probs = null;
+  const tr = { T, runs, final: softmax(finalLogits, 1) };
+  return Object.defineProperties(tr, {
+    logits: { enumerable: true, get: () => (logits ??= prefixLogits(model, seq, T, runs)) },
+    probs: { enumerable: true, get: () => (probs ??= softmax(tr.logits, T)) },
+    prefixed: { get: () => logits !== null },
+  });
 }
 
 // The rows (1..T) from which the most likely class never changes again (the engine's settled_after).

@@ -586,16 +586,9 @@ export class Explorer {
         return;
       }
       const { tr } = this.traces[k];
-      const p = tr.probs.subarray((row - 1) * 10, row * 10);
+      const p = row === T ? tr.final : tr.probs.subarray((row - 1) * 10, row * 10);
       const guess = argmax(p);
-      const final = argmax(tr.probs, (T - 1) * 10, 10);
-      let text = `after row ${row}: ${guess} (${(100 * p[guess]).toFixed(1)}%)`;
-      if (row === T) {
-        text += this.label === null || this.label === undefined ? "" :
-          (final === this.label ? " — correct" : ` — wrong, it is a ${this.label}`);
-        text += settling(final, settledAfter(tr.probs, T), firstInput(this.traces[k].seq, T), T);
-      }
-      v.guess.textContent = text;
+      v.guess.textContent = this.verdict(k, row);
       v.barEls.forEach((b, c) => {
         b.style.height = `${(100 * p[c]).toFixed(1)}%`;
         b.classList.toggle("rx-lead", c === guess);
@@ -603,8 +596,41 @@ export class Explorer {
       v.bars.dataset.probs = Array.from(p, (x) => x.toFixed(6)).join(",");
       for (const card of v.cards) this.paintMap(v, card, row);
     });
+    if (row === T && this.traces && !this.traces.every(({ tr }) => tr.prefixed)) this.settleLater();
     this.remember();
     this.exposeState();
+  }
+
+  // What the view says under a model's bars: its answer after `row`; at the last row, whether it is right and from
+  // which row on it stopped changing (that clause waits for the per-row answers, see settleLater).
+  verdict(k, row) {
+    const { tr, seq } = this.traces[k];
+    const T = this.T;
+    const p = row === T ? tr.final : tr.probs.subarray((row - 1) * 10, row * 10);
+    const guess = argmax(p);
+    let text = `after row ${row}: ${guess} (${(100 * p[guess]).toFixed(1)}%)`;
+    if (row !== T) return text;
+    const final = argmax(tr.final);
+    text += this.label === null || this.label === undefined ? "" :
+      (final === this.label ? " — correct" : ` — wrong, it is a ${this.label}`);
+    return tr.prefixed ? text + settling(final, settledAfter(tr.probs, T), firstInput(seq, T), T) : text;
+  }
+
+  // The settling clause needs the answer after every row; a bidirectional model gets those by re-running its
+  // backward direction on every prefix. A new digit shown at its last row is drawn first, and the clause is
+  // written once the browser has painted it (two frames, then a task), unless another digit came meanwhile.
+  settleLater() {
+    const traces = this.traces;
+    if (this.settling === traces) return;
+    this.settling = traces;
+    requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(() => {
+      if (this.settling !== traces) return;
+      this.settling = null;
+      if (this.traces !== traces || this.state.row !== this.T) return;
+      for (const { tr } of traces) void tr.probs; // the per-row answers, computed now
+      this.views.forEach((v, k) => (v.guess.textContent = this.verdict(k, this.T)));
+      this.exposeState();
+    }, 0)));
   }
 
   // One pixel per (row, unit); rows not read yet (forward) are faded. The backward direction has read the
