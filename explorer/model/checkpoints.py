@@ -7,6 +7,7 @@ only that visitor may replace or delete. A checkpoint's name in a listing is uni
 keep it in the URL): the file stem for shipped and local files ("stem (local)" if a shipped one has
 that stem), and "<first 8 digits of the owner id>/stem" for a visitor's."""
 
+import functools
 import logging
 import os
 import re
@@ -69,9 +70,12 @@ class CheckpointInfo:
         return recorded_accuracy(self.meta)
 
 
+SHIPPED = Path(__file__).resolve().parents[2] / "checkpoints"
+
+
 def shipped_dir() -> Path:
     """The repo's read-only `checkpoints/` folder."""
-    return Path(__file__).resolve().parents[2] / "checkpoints"
+    return SHIPPED
 
 
 def home_dir() -> Path:
@@ -82,8 +86,14 @@ def home_dir() -> Path:
 
 def user_dir() -> Path:
     """$RNN_EXPLORER_HOME/checkpoints, or ~/.rnn-explorer/checkpoints; never inside shipped_dir()."""
-    folder = home_dir() / "checkpoints"
-    if folder.resolve().is_relative_to(shipped_dir().resolve()):
+    return _outside(home_dir() / "checkpoints", shipped_dir())
+
+
+@functools.lru_cache(maxsize=16)
+def _outside(folder: Path, shipped: Path) -> Path:
+    """`folder`, checked once per pair (resolving both paths is most of listing the checkpoints, which every
+    page open does) not to lie inside `shipped`; CheckpointError (not cached) if it does."""
+    if folder.resolve().is_relative_to(shipped.resolve()):
         raise CheckpointError(
             f"the user checkpoint folder {folder} is inside the shipped checkpoints folder; "
             "set RNN_EXPLORER_HOME somewhere else"

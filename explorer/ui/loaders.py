@@ -37,7 +37,8 @@ def sample() -> tuple[Digits, Digits]:
 
 def _checkpoint_files() -> tuple:
     """(path, inode, mtime_ns, size) of every checkpoint file: a cheap listing that changes whenever a file does."""
-    files, folders = [], [shipped_dir(), user_dir()]
+    users = user_dir()
+    files, folders, visitors = [], [shipped_dir(), users], str(users)
     while folders:
         try:
             entries = list(os.scandir(folders.pop()))
@@ -48,7 +49,7 @@ def _checkpoint_files() -> tuple:
                 if entry.name.endswith(SUFFIX):
                     stat = entry.stat()
                     files.append((entry.path, entry.inode(), stat.st_mtime_ns, stat.st_size))
-                elif entry.is_dir() and os.path.dirname(entry.path) == str(user_dir()):  # visitors' folders
+                elif entry.is_dir() and os.path.dirname(entry.path) == visitors:  # visitors' folders
                     folders.append(entry.path)
             except FileNotFoundError:  # deleted while we looked
                 pass
@@ -56,8 +57,9 @@ def _checkpoint_files() -> tuple:
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
-def _list_checkpoints(files: tuple) -> tuple[list[CheckpointInfo], list[tuple[str, str]]]:
-    """list_checkpoints() and the files it skipped, cached per state of the folders (`files` is the cache key)."""
+def _list_checkpoints(files: str) -> tuple[list[CheckpointInfo], list[tuple[str, str]]]:
+    """list_checkpoints() and the files it skipped, cached per state of the folders (`files`, the repr of
+    _checkpoint_files(), is the cache key: a string hashes in microseconds, a tuple of tuples element by element)."""
     skipped = []
     infos = list_checkpoints(on_error=lambda path, error: skipped.append((path.name, str(error))))
     return infos, skipped
@@ -65,12 +67,12 @@ def _list_checkpoints(files: tuple) -> tuple[list[CheckpointInfo], list[tuple[st
 
 def available_models() -> list[CheckpointInfo]:
     """Shipped and user checkpoints; their headers are read again only when a file was added, removed or changed."""
-    return _list_checkpoints(_checkpoint_files())[0]
+    return _list_checkpoints(repr(_checkpoint_files()))[0]
 
 
 def skipped_checkpoints() -> list[tuple[str, str]]:
     """(file name, why) of checkpoint files in the user folders that cannot be read."""
-    return _list_checkpoints(_checkpoint_files())[1]
+    return _list_checkpoints(repr(_checkpoint_files()))[1]
 
 
 @st.cache_resource(show_spinner="Loading model…", max_entries=16)
