@@ -37,6 +37,7 @@ from explorer.serving.table import JobTable
 
 ROOT = Path(__file__).resolve().parent.parent
 DIGITS = 1000  # bundled test digits
+LINK_MAGIC = b"RNXL"  # explorer.ui.browser_view.view_data
 FINISHED = {ForwardMsg.FINISHED_SUCCESSFULLY, ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY}
 
 
@@ -87,8 +88,8 @@ class Visitor:
                     self.errors += 1
                 elif which == "number_input":
                     self.widgets[element.number_input.id.rsplit("-", 1)[-1]] = element.number_input.id
-                elif which == "bidi_component" and element.bidi_component.WhichOneof("data") == "json":
-                    links += json.loads(element.bidi_component.json).get("models", [])
+                elif which == "bidi_component" and element.bidi_component.bytes[:4] == LINK_MAGIC:
+                    links += json.loads(element.bidi_component.bytes[4:])["models"]
             elif kind == "script_finished":
                 if reply.script_finished in FINISHED:
                     for link in links:  # a first-time visitor's browser fetches the models the view links to

@@ -33,6 +33,7 @@ WATCH = Path(__file__).resolve().parent / "watch"
 JS = (WATCH / "watch.js").read_text(encoding="utf-8")
 CSS = (WATCH / "watch.css").read_text(encoding="utf-8")
 VIEW_MAGIC = b"RNXV"
+LINK_MAGIC = b"RNXL"
 EXPORT_DIGITS = 100  # test digits an offline explorer carries
 # Streamlit serves the folder "static" beside the main script (explorer/app.py) at app/static/.
 LINKED = Path(__file__).resolve().parents[1] / "static" / "models"
@@ -110,9 +111,11 @@ def linked(blob: bytes) -> Path:
     return path
 
 
-def view_data(models: list[bytes], options: dict):
-    """What the page sends the view: the options and a link to each model's file ({"url", "bytes"}); the bytes
-    themselves (view_blob) where Streamlit does not serve explorer/static/ or the folder cannot be written."""
+def view_data(models: list[bytes], options: dict) -> bytes:
+    """What the page sends the view: "RNXL" and a JSON of the options and a link to each model's file ({"url",
+    "bytes"}); the models themselves (view_blob) where Streamlit does not serve explorer/static/ or the folder
+    cannot be written. Bytes either way: Streamlit forwards bytes as they are, while a dict is inspected value
+    by value for dataframes (importing pandas, half a second, on a cold server's first page)."""
     if not st.get_option("server.enableStaticServing"):
         return view_blob(models, options)
     try:
@@ -122,15 +125,20 @@ def view_data(models: list[bytes], options: dict):
     base = "/".join(part for part in str(st.get_option("server.baseUrlPath") or "").split("/") if part)
     prefix = f"/{base}/app/static/models/" if base else "/app/static/models/"
     links = [{"url": prefix + path.name, "bytes": len(blob)} for path, blob in zip(paths, models, strict=True)]
-    return {"options": options, "models": links}
+    return LINK_MAGIC + json.dumps({"options": options, "models": links}, separators=(",", ":")).encode()
+
+
+def parse_links(data: bytes) -> dict | None:
+    """{"options", "models": [{"url", "bytes"}]} of view_data's linked form; None for a view_blob."""
+    return json.loads(data[len(LINK_MAGIC) :]) if data[: len(LINK_MAGIC)] == LINK_MAGIC else None
 
 
 def sent_view(element) -> tuple[dict, list[bytes]]:
     """(options, model blobs) of a view as the page sent it (a bidi_component element's proto): the links read
     back from explorer/static/models/, or the bytes. For tests and tools."""
-    if element.WhichOneof("data") == "bytes":
+    data = parse_links(element.bytes)
+    if data is None:
         return parse_view(element.bytes)
-    data = json.loads(element.json)
     return data["options"], [(LINKED / Path(link["url"]).name).read_bytes() for link in data["models"]]
 
 

@@ -3,7 +3,6 @@ SHA-256 in explorer/static/models/, written once and atomically, the least recen
 and the bytes sent inline where Streamlit serves no static files or the folder cannot be written."""
 
 import hashlib
-import json
 import os
 
 import pytest
@@ -24,7 +23,8 @@ def options_of(monkeypatch, **values):
 def test_a_blob_is_written_once_under_its_sha256_and_read_back_as_sent(folder, monkeypatch):
     blob, other = b"RNNX" + bytes(range(256)) * 40, b"RNNX" + b"\x01" * 999
     options_of(monkeypatch, **{"server.enableStaticServing": True, "server.baseUrlPath": ""})
-    data = browser_view.view_data([blob, other], {"digit": 3})
+    sent = browser_view.view_data([blob, other], {"digit": 3})
+    data = browser_view.parse_links(sent)
     assert [link["bytes"] for link in data["models"]] == [len(blob), len(other)]
     names = [link["url"].rsplit("/", 1)[1] for link in data["models"]]
     assert names == [hashlib.sha256(b).hexdigest() + ".rxm" for b in (blob, other)]
@@ -35,17 +35,14 @@ def test_a_blob_is_written_once_under_its_sha256_and_read_back_as_sent(folder, m
     assert sorted(p.name for p in folder.iterdir()) == sorted(names)  # no partial file left behind
 
     class Element:  # what a page test reads: the bidi_component's proto
-        json = json.dumps(data)
-
-        def WhichOneof(self, _):
-            return "json"
+        bytes = sent
 
     assert browser_view.sent_view(Element()) == ({"digit": 3}, [blob, other])
 
 
 def test_a_base_url_path_prefixes_the_links(folder, monkeypatch):
     options_of(monkeypatch, **{"server.enableStaticServing": True, "server.baseUrlPath": "/class/rnn/"})
-    (link,) = browser_view.view_data([b"RNNX-a"], {})["models"]
+    (link,) = browser_view.parse_links(browser_view.view_data([b"RNNX-a"], {}))["models"]
     assert link["url"].startswith("/class/rnn/app/static/models/")
 
 

@@ -86,8 +86,9 @@ function modelAt(link) {
   }
   return fetched.get(link.url);
 }
-function isLinkedView(data) {
-  return !!data && typeof data === "object" && Array.isArray(data.models) && !!data.options;
+function linkedView(bytes) {
+  if (text.decode(bytes.subarray(0, 4)) !== "RNXL") return null;
+  return JSON.parse(text.decode(bytes.subarray(4)));
 }
 async function fetchView(data) {
   return { options: data.options, models: await Promise.all(data.models.map(modelAt)) };
@@ -1579,15 +1580,16 @@ function mount(component) {
     }
     current = explorer;
   };
-  if (isLinkedView(data)) {
+  const linked = linkedView(data);
+  if (linked) {
     if (!root.firstChild) {
       const wait = document.createElement("p");
       wait.className = "rx-note";
-      const size = data.models.reduce((s, m) => s + m.bytes, 0);
+      const size = linked.models.reduce((s, m) => s + m.bytes, 0);
       wait.textContent = `Loading the model's weights (${(size / 1e6).toFixed(1)} MB)\u2026`;
       root.append(wait);
     }
-    fetchView(data).then(start, (error) => {
+    fetchView(linked).then(start, (error) => {
       if (gone) return;
       const note = document.createElement("p");
       note.className = "rx-note rx-error";

@@ -2,7 +2,7 @@
 // models' blobs (fetched here) or the bytes themselves; the standalone export
 // (explorer.ui.browser_view.offline_html) calls it the same way with the bytes inlined.
 
-import { decodeView, fetchView, isLinkedView } from "./payload.js";
+import { decodeView, fetchView, linkedView } from "./payload.js";
 import { Explorer } from "./view.js";
 
 export { decodeView, decodeModel, digitImage, sequenceOf } from "./payload.js";
@@ -56,15 +56,16 @@ export default function mount(component) {
     }
     current = explorer;
   };
-  if (isLinkedView(data)) {
+  const linked = linkedView(data);
+  if (linked) {
     if (!root.firstChild) {
       const wait = document.createElement("p");
       wait.className = "rx-note";
-      const size = data.models.reduce((s, m) => s + m.bytes, 0);
+      const size = linked.models.reduce((s, m) => s + m.bytes, 0);
       wait.textContent = `Loading the model's weights (${(size / 1e6).toFixed(1)} MB)…`;
       root.append(wait);
     }
-    fetchView(data).then(start, (error) => {
+    fetchView(linked).then(start, (error) => {
       if (gone) return;
       const note = document.createElement("p");
       note.className = "rx-note rx-error";

@@ -93,8 +93,10 @@ function modelAt(link) {
   return fetched.get(link.url);
 }
 
-export function isLinkedView(data) {
-  return !!data && typeof data === "object" && Array.isArray(data.models) && !!data.options;
+// "RNXL" and the JSON {options, models: [{url, bytes}]}: a linked view; "RNXV": the models' bytes inline.
+export function linkedView(bytes) {
+  if (text.decode(bytes.subarray(0, 4)) !== "RNXL") return null;
+  return JSON.parse(text.decode(bytes.subarray(4)));
 }
 
 export async function fetchView(data) {
