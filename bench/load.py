@@ -37,7 +37,8 @@ from explorer.serving.table import JobTable
 
 ROOT = Path(__file__).resolve().parent.parent
 DIGITS = 1000  # bundled test digits
-LINK_MAGIC = b"RNXL"  # explorer.ui.browser_view.view_data
+LINK_MAGIC = b"RNXL"
+BROWSER_ENCODINGS = "gzip, deflate, br, zstd"  # what Chromium sends  # explorer.ui.browser_view.view_data
 FINISHED = {ForwardMsg.FINISHED_SUCCESSFULLY, ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY}
 
 
@@ -100,7 +101,10 @@ class Visitor:
                     return time.perf_counter() - start
 
     def _get(self, url: str) -> int:
-        with urllib.request.urlopen(f"http://localhost:{self.port}{url}", timeout=60) as r:
+        """GET as a browser does (it accepts gzip: the server may compress on the fly); the bytes on the wire."""
+        address = f"http://localhost:{self.port}{url}"
+        ask = urllib.request.Request(address, headers={"Accept-Encoding": BROWSER_ENCODINGS})
+        with urllib.request.urlopen(ask, timeout=60) as r:
             size = len(r.read())
         if r.status != 200:
             self.errors += 1

@@ -1,9 +1,12 @@
 """Watch it read in real Chromium, through the app: the view plays, draws and steps in the browser, even with the
 server paused; a drawing goes to the tabs below when asked."""
 
+import gzip
+import hashlib
 import os
 import re
 import signal
+import urllib.request
 
 import numpy as np
 import pytest
@@ -37,6 +40,22 @@ def view_state(page) -> dict:
 
 def rows_read(page) -> int:
     return view_state(page)["row"]
+
+
+def test_the_models_file_is_served_as_stored_gzipped_and_unzipped_by_the_view(page, app_url):
+    """The page links to its model's file; the server sends it as the gzip it is stored as (not compressed again
+    for a browser that accepts gzip), and the view's model is that blob unzipped."""
+    open_watch(page, app_url, "?digit=3")
+    url = page.evaluate(
+        """() => performance.getEntriesByType('resource').map((r) => r.name).find((n) => n.endsWith('.rxm.gz'))"""
+    )
+    ask = urllib.request.Request(url, headers={"Accept-Encoding": "gzip, deflate, br, zstd"})
+    with urllib.request.urlopen(ask, timeout=30) as r:
+        sent, kind, encoding = r.read(), r.headers["Content-Type"], r.headers["Content-Encoding"]
+    assert kind == "application/gzip" and encoding is None
+    blob = gzip.decompress(sent)
+    assert url.rsplit("/", 1)[1] == hashlib.sha256(blob).hexdigest() + ".rxm.gz"
+    assert page.evaluate(f"() => ({VIEW})().rnnExplorer.models[0].bytes") == len(blob)
 
 
 def test_play_pause_and_step_run_in_the_browser(page, app_url):

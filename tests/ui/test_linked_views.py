@@ -2,8 +2,10 @@
 SHA-256 in explorer/static/models/, written once and atomically, the least recently linked pruned past a limit,
 and the bytes sent inline where Streamlit serves no static files or the folder cannot be written."""
 
+import gzip
 import hashlib
 import os
+import random
 
 import pytest
 
@@ -27,9 +29,10 @@ def test_a_blob_is_written_once_under_its_sha256_and_read_back_as_sent(folder, m
     data = browser_view.parse_links(sent)
     assert [link["bytes"] for link in data["models"]] == [len(blob), len(other)]
     names = [link["url"].rsplit("/", 1)[1] for link in data["models"]]
-    assert names == [hashlib.sha256(b).hexdigest() + ".rxm" for b in (blob, other)]
+    assert names == [hashlib.sha256(b).hexdigest() + ".rxm.gz" for b in (blob, other)]
     assert all(link["url"].startswith("/app/static/models/") for link in data["models"])
     path = folder / names[0]
+    assert gzip.decompress(path.read_bytes()) == blob
     os.utime(path, ns=(1, 1))
     assert browser_view.linked(blob) == path and path.stat().st_mtime_ns > 1  # not re-written, marked as used
     assert sorted(p.name for p in folder.iterdir()) == sorted(names)  # no partial file left behind
@@ -59,11 +62,11 @@ def test_without_static_serving_or_a_writable_folder_the_bytes_go_inline(folder,
 
 def test_past_the_limit_the_least_recently_linked_blobs_go_but_never_the_one_just_linked(folder, monkeypatch):
     monkeypatch.setattr(browser_view, "LINKED_KEEP", 2500)
-    blobs = [bytes([k]) * 1000 for k in range(3)]
+    blobs = [random.Random(k).randbytes(1000) for k in range(3)]  # stored gzipped: bytes that do not shrink
     for k, blob in enumerate(blobs[:2]):
         os.utime(browser_view.linked(blob), ns=(k + 1, k + 1))
     newest = browser_view.linked(blobs[2])  # 3000 bytes: the oldest goes
     assert sorted(p.name for p in folder.iterdir()) == sorted(browser_view._file_name(b) for b in blobs[1:])
     monkeypatch.setattr(browser_view, "LINKED_KEEP", 10)
-    only = browser_view.linked(bytes([9]) * 1000)  # over the limit alone: it stays, every other goes
+    only = browser_view.linked(random.Random(9).randbytes(1000))  # over the limit alone: it stays, every other goes
     assert [p.name for p in folder.iterdir()] == [only.name] and newest.name != only.name

@@ -76,7 +76,8 @@ function modelAt(link) {
   if (!fetched.has(link.url)) {
     const loading = fetch(link.url, { cache: "force-cache" }).then(async (r) => {
       if (!r.ok) throw new Error(`the server answered ${r.status} for the model's weights`);
-      const bytes = new Uint8Array(await r.arrayBuffer());
+      const unzipped = new Response(r.body.pipeThrough(new DecompressionStream("gzip")));
+      const bytes = new Uint8Array(await unzipped.arrayBuffer());
       if (bytes.length !== link.bytes) throw new Error("the model's weights arrived incomplete");
       return decodeModel(bytes);
     });
