@@ -70,12 +70,12 @@ class CheckpointInfo:
         return recorded_accuracy(self.meta)
 
 
-SHIPPED = Path(__file__).resolve().parents[2] / "checkpoints"
+SHIPPED_DIR = Path(__file__).resolve().parents[2] / "checkpoints"
 
 
 def shipped_dir() -> Path:
     """The repo's read-only `checkpoints/` folder."""
-    return SHIPPED
+    return SHIPPED_DIR
 
 
 def home_dir() -> Path:
