@@ -152,14 +152,38 @@ RUN_STATE = "document.querySelector('[data-testid=\"stApp\"]')?.getAttribute('da
 RENDERED = 'document.querySelector(\'[data-testid="stMain"] [data-testid="stElementContainer"]\')'
 
 
+# Resolves once the page has stopped moving: the document's and the main container's sizes and every chart's box
+# (the chart and its drawn SVG: Plotly lays a chart out again a moment after a resize) the same over `still`
+# looks 100 ms apart, or after `timeout` ms.
+LAYOUT_STILL = """async ([still, timeout]) => {
+  const box = (e) => { const b = e.getBoundingClientRect(); return [b.x, b.y, b.width, b.height]; };
+  const main = () => document.querySelector('[data-testid="stMain"]');
+  const shape = () => JSON.stringify([document.documentElement.scrollWidth, main()?.scrollHeight,
+    ...[...document.querySelectorAll('.js-plotly-plot, .js-plotly-plot .main-svg')].map(box)]);
+  const end = performance.now() + timeout;
+  let last = shape(), same = 0;
+  while (same < still && performance.now() < end) {
+    await new Promise((done) => setTimeout(done, 100));
+    const now = shape();
+    same = now === last ? same + 1 : 0;
+    last = now;
+  }
+}"""
+
+
+def wait_for_layout(page, still: int = 3, timeout_ms: int = 5_000) -> None:
+    """Wait until the layout has stayed the same for `still` looks 100 ms apart (at most timeout_ms)."""
+    page.evaluate(LAYOUT_STILL, [still, timeout_ms])
+
+
 def wait_until_idle(page, timeout_ms: int = 90_000) -> None:
     """Wait until the script has run and drawn: Streamlit 1.67 marks stApp 'initial' before the first run,
     then 'running' and 'notRunning' (so 'not running' alone can be true before anything ran)."""
     page.wait_for_function(f"() => {RUN_STATE} === 'notRunning' && {RENDERED} !== null", timeout=timeout_ms)
     page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=timeout_ms)
-    # Widget skeletons linger for a moment after a run ends.
+    # Widget skeletons linger for a moment after a run ends; then the layout settles.
     page.wait_for_function("() => !document.querySelector('[data-testid=\"stSkeleton\"]')", timeout=timeout_ms)
-    page.wait_for_timeout(500)
+    wait_for_layout(page, still=2)
 
 
 def screenshot(page, name: str, whole: bool = False) -> Path:
@@ -168,7 +192,7 @@ def screenshot(page, name: str, whole: bool = False) -> Path:
     if whole:
         height = page.evaluate("document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
         page.set_viewport_size({"width": page.viewport_size["width"], "height": min(int(height) + 50, 6000)})
-        page.wait_for_timeout(1500)
+        wait_for_layout(page)
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path))

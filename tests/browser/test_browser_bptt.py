@@ -1,7 +1,7 @@
 """The Gradients and Truncation pages in headless Chromium: they render charts, no errors; screenshots for a look."""
 
 import pytest
-from conftest import screenshot, wait_until_idle
+from conftest import screenshot, wait_for_layout, wait_until_idle
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -10,7 +10,7 @@ def open_page(page, app_url: str, path: str) -> None:
     page.goto(f"{app_url}/{path}")
     wait_until_idle(page, 90_000)
     page.wait_for_selector(".js-plotly-plot .main-svg", timeout=30_000)
-    page.wait_for_timeout(1000)  # let Plotly finish laying out every chart
+    wait_for_layout(page)  # let Plotly finish laying out every chart
 
 
 def assert_clean(page) -> None:

@@ -2,7 +2,7 @@
 screenshots of each (test-artifacts/layout-<page>-<size>.png) for a person to look at."""
 
 import pytest
-from conftest import screenshot, wait_until_idle
+from conftest import screenshot, wait_for_layout, wait_until_idle
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -37,7 +37,7 @@ def test_page_fits_every_window_size(page, app_url, page_name):
     assert page.locator('[data-testid="stException"]').count() == 0
     for width, height in SIZES:
         page.set_viewport_size({"width": width, "height": height})
-        page.wait_for_timeout(1500)  # Plotly lays out again after the resize
+        wait_for_layout(page)  # Plotly lays out again after the resize
         overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, f"{width}x{height}: {overflow} px wider than the window"
         assert page.evaluate(CUT_CONTROLS) == [], f"{width}x{height}"

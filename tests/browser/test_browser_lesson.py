@@ -3,7 +3,7 @@ exception and its view on screen (screenshots in test-artifacts/lesson-*.png); t
 step survives a reload."""
 
 import pytest
-from conftest import screenshot, wait_until_idle
+from conftest import screenshot, wait_for_layout, wait_until_idle
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -19,7 +19,7 @@ def open_step(page, app_url: str, n: int, present: str | None) -> None:
         page.wait_for_function(VIEW_READY, timeout=30_000)
     else:
         page.wait_for_selector(".js-plotly-plot .main-svg", timeout=60_000)
-        page.wait_for_timeout(500)
+        wait_for_layout(page, still=2)
     assert page.locator('[data-testid="stException"]').count() == 0, n
 
 
