@@ -37,8 +37,8 @@ from explorer.serving.table import JobTable
 
 ROOT = Path(__file__).resolve().parent.parent
 DIGITS = 1000  # bundled test digits
-LINK_MAGIC = b"RNXL"
-BROWSER_ENCODINGS = "gzip, deflate, br, zstd"  # what Chromium sends  # explorer.ui.browser_view.view_data
+LINK_MAGIC = b"RNXL"  # explorer.ui.browser_view.LINK_MAGIC (importing it would load torch into this client)
+BROWSER_ENCODINGS = "gzip, deflate, br, zstd"  # what Chromium sends
 FINISHED = {ForwardMsg.FINISHED_SUCCESSFULLY, ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY}
 
 

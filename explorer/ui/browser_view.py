@@ -15,6 +15,7 @@ there: a new digit, a drawing, a step or a switch of layer is drawn without the 
 
 import base64
 import contextlib
+import functools
 import gzip
 import hashlib
 import html
@@ -22,7 +23,6 @@ import json
 import os
 import struct
 import tempfile
-from collections import OrderedDict
 from pathlib import Path
 
 import streamlit as st
@@ -43,7 +43,6 @@ LINKED = Path(__file__).resolve().parents[1] / "static" / "models"
 LINKED_SUFFIX = ".rxm.gz"
 LINKED_LEVEL = 6  # a few percent larger than level 9 at a tenth of its time (~20 ms for a 1.2 MB blob, once)
 LINKED_KEEP = 512 * 2**20  # bytes of blobs kept: past it, the least recently linked go (a later view re-writes one)
-_names: OrderedDict[int, tuple[bytes, str]] = OrderedDict()  # id(blob) -> (blob, file name): hashed once each
 
 _watch = st.components.v2.component("rnn_explorer.watch", css=CSS, js=JS)
 
@@ -62,17 +61,12 @@ def view_blob(models: list[bytes], options: dict) -> bytes:
     return b"".join(out)
 
 
+@functools.lru_cache(maxsize=64)
 def _file_name(blob: bytes) -> str:
     """The blob's file name, its SHA-256: a name nobody can guess without holding the weights. Hashed once per
-    blob object (the loaders cache one object per model)."""
-    known = _names.get(id(blob))
-    if known is None or known[0] is not blob:
-        known = (blob, hashlib.sha256(blob).hexdigest() + LINKED_SUFFIX)
-        _names[id(blob)] = known
-        while len(_names) > 64:
-            _names.popitem(last=False)
-    _names.move_to_end(id(blob))
-    return known[1]
+    model (the loaders cache one bytes object per model; a bytes object keeps its own hash, and the lookup
+    matches it by identity first)."""
+    return hashlib.sha256(blob).hexdigest() + LINKED_SUFFIX
 
 
 def _prune(keep: Path) -> None:
@@ -81,7 +75,8 @@ def _prune(keep: Path) -> None:
     for entry in os.scandir(LINKED):
         with contextlib.suppress(FileNotFoundError):
             if entry.name.endswith(LINKED_SUFFIX):
-                files.append((entry.stat().st_mtime_ns, entry.stat().st_size, entry.path))
+                stat = entry.stat()
+                files.append((stat.st_mtime_ns, stat.st_size, entry.path))
     total = sum(size for _, size, _ in files)
     for _, size, path in sorted(files):
         if total <= LINKED_KEEP:

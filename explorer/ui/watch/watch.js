@@ -872,6 +872,9 @@ function settling(final, settled, inkRow, T) {
   if (settled === 1) return ` \xB7 ${final} from row 1 on: it never changed its answer`;
   return ` \xB7 settled: ${final} from row ${settled} on`;
 }
+function probsAfter(tr, row, T) {
+  return row === T ? tr.final : tr.probs.subarray((row - 1) * 10, row * 10);
+}
 function firstInput(seq, T) {
   const width = seq.length / T;
   for (let t = 0; t < T; t++) {
@@ -1361,10 +1364,9 @@ var Explorer = class {
         v.barEls.forEach((b) => b.style.height = "0");
         return;
       }
-      const { tr } = this.traces[k];
-      const p = row === T ? tr.final : tr.probs.subarray((row - 1) * 10, row * 10);
+      const p = probsAfter(this.traces[k].tr, row, T);
       const guess = argmax(p);
-      v.guess.textContent = this.verdict(k, row);
+      v.guess.textContent = this.verdict(k, row, p);
       v.barEls.forEach((b, c) => {
         b.style.height = `${(100 * p[c]).toFixed(1)}%`;
         b.classList.toggle("rx-lead", c === guess);
@@ -1378,10 +1380,9 @@ var Explorer = class {
   }
   // What the view says under a model's bars: its answer after `row`; at the last row, whether it is right and from
   // which row on it stopped changing (that clause waits for the per-row answers, see settleLater).
-  verdict(k, row) {
+  verdict(k, row, p = probsAfter(this.traces[k].tr, row, this.T)) {
     const { tr, seq } = this.traces[k];
     const T = this.T;
-    const p = row === T ? tr.final : tr.probs.subarray((row - 1) * 10, row * 10);
     const guess = argmax(p);
     let text2 = `after row ${row}: ${guess} (${(100 * p[guess]).toFixed(1)}%)`;
     if (row !== T) return text2;

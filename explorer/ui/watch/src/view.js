@@ -71,6 +71,11 @@ function settling(final, settled, inkRow, T) {
   return ` · settled: ${final} from row ${settled} on`;
 }
 
+// The ten probabilities after `row` (1..T): at the last row the final ones, which need no per-row answers.
+function probsAfter(tr, row, T) {
+  return row === T ? tr.final : tr.probs.subarray((row - 1) * 10, row * 10);
+}
+
 // The first row (1..T) of a sequence with a non-zero input; T + 1 if there is none.
 function firstInput(seq, T) {
   const width = seq.length / T;
@@ -585,10 +590,9 @@ export class Explorer {
         v.barEls.forEach((b) => (b.style.height = "0"));
         return;
       }
-      const { tr } = this.traces[k];
-      const p = row === T ? tr.final : tr.probs.subarray((row - 1) * 10, row * 10);
+      const p = probsAfter(this.traces[k].tr, row, T);
       const guess = argmax(p);
-      v.guess.textContent = this.verdict(k, row);
+      v.guess.textContent = this.verdict(k, row, p);
       v.barEls.forEach((b, c) => {
         b.style.height = `${(100 * p[c]).toFixed(1)}%`;
         b.classList.toggle("rx-lead", c === guess);
@@ -603,10 +607,9 @@ export class Explorer {
 
   // What the view says under a model's bars: its answer after `row`; at the last row, whether it is right and from
   // which row on it stopped changing (that clause waits for the per-row answers, see settleLater).
-  verdict(k, row) {
+  verdict(k, row, p = probsAfter(this.traces[k].tr, row, this.T)) {
     const { tr, seq } = this.traces[k];
     const T = this.T;
-    const p = row === T ? tr.final : tr.probs.subarray((row - 1) * 10, row * 10);
     const guess = argmax(p);
     let text = `after row ${row}: ${guess} (${(100 * p[guess]).toFixed(1)}%)`;
     if (row !== T) return text;
