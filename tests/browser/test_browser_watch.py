@@ -58,6 +58,32 @@ def test_the_models_file_is_served_as_stored_gzipped_and_unzipped_by_the_view(pa
     assert page.evaluate(f"() => ({VIEW})().rnnExplorer.models[0].bytes") == len(blob)
 
 
+def test_the_view_says_it_is_loading_its_model_and_why_it_cannot_start(page, app_url):
+    """While the model's file is on its way the view says so, with the model's size; a file the server does not
+    give becomes a plain note saying what happened."""
+    held = []
+    # Held until the note is read; routing also turns the HTTP cache off, so the file is asked for again.
+    page.route("**/*.rxm.gz", lambda route: held.append(route))
+    page.goto(f"{app_url}/watch?digit=3")
+    waiting = page.locator(".rx-note", has_text="Loading the model")
+    waiting.wait_for(timeout=60_000)
+    said = waiting.text_content()
+    screenshot(page, "watch-loading")
+    held[0].continue_()
+    page.wait_for_function(VIEW_READY, timeout=30_000)
+    size = page.evaluate(f"() => ({VIEW})().rnnExplorer.models[0].bytes")
+    assert said == f"Loading the model: its weights and test digits, {size / 1e6:.1f} MB…"
+    page.unroute("**/*.rxm.gz")
+    page.route("**/*.rxm.gz", lambda route: route.fulfill(status=404, body="gone"))
+    page.goto(f"{app_url}/watch?digit=4")
+    failed = page.locator(".rx-error")
+    failed.wait_for(timeout=60_000)
+    assert failed.text_content() == (
+        "The view could not start: the server answered 404 for the model. Reload the page to try again."
+    )
+    screenshot(page, "watch-load-failed")
+
+
 def test_play_pause_and_step_run_in_the_browser(page, app_url):
     open_watch(page, app_url, "?digit=8")
     assert rows_read(page) == 28 and page.locator(".rx-map").count() == 6  # i, f, g, o, c, h

@@ -75,10 +75,10 @@ var KEEP = 8;
 function modelAt(link) {
   if (!fetched.has(link.url)) {
     const loading = fetch(link.url, { cache: "force-cache" }).then(async (r) => {
-      if (!r.ok) throw new Error(`the server answered ${r.status} for the model's weights`);
+      if (!r.ok) throw new Error(`the server answered ${r.status} for the model`);
       const unzipped = new Response(r.body.pipeThrough(new DecompressionStream("gzip")));
       const bytes = new Uint8Array(await unzipped.arrayBuffer());
-      if (bytes.length !== link.bytes) throw new Error("the model's weights arrived incomplete");
+      if (bytes.length !== link.bytes) throw new Error("the model arrived incomplete");
       return decodeModel(bytes);
     });
     loading.catch(() => fetched.delete(link.url));
@@ -1588,7 +1588,7 @@ function mount(component) {
       const wait = document.createElement("p");
       wait.className = "rx-note";
       const size = linked.models.reduce((s, m) => s + m.bytes, 0);
-      wait.textContent = `Loading the model's weights (${(size / 1e6).toFixed(1)} MB)\u2026`;
+      wait.textContent = `Loading the model: its weights and test digits, ${(size / 1e6).toFixed(1)} MB\u2026`;
       root.append(wait);
     }
     fetchView(linked).then(start, (error) => {

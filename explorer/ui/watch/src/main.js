@@ -62,7 +62,7 @@ export default function mount(component) {
       const wait = document.createElement("p");
       wait.className = "rx-note";
       const size = linked.models.reduce((s, m) => s + m.bytes, 0);
-      wait.textContent = `Loading the model's weights (${(size / 1e6).toFixed(1)} MB)…`;
+      wait.textContent = `Loading the model: its weights and test digits, ${(size / 1e6).toFixed(1)} MB…`;
       root.append(wait);
     }
     fetchView(linked).then(start, (error) => {

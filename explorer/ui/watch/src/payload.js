@@ -81,11 +81,11 @@ const KEEP = 8;
 function modelAt(link) {
   if (!fetched.has(link.url)) {
     const loading = fetch(link.url, { cache: "force-cache" }).then(async (r) => {
-      if (!r.ok) throw new Error(`the server answered ${r.status} for the model's weights`);
+      if (!r.ok) throw new Error(`the server answered ${r.status} for the model`);
       // stored gzipped (explorer.ui.browser_view.linked), served as application/gzip: unzipped here
       const unzipped = new Response(r.body.pipeThrough(new DecompressionStream("gzip")));
       const bytes = new Uint8Array(await unzipped.arrayBuffer());
-      if (bytes.length !== link.bytes) throw new Error("the model's weights arrived incomplete");
+      if (bytes.length !== link.bytes) throw new Error("the model arrived incomplete");
       return decodeModel(bytes);
     });
     loading.catch(() => fetched.delete(link.url)); // a failed fetch is tried again by the next view
