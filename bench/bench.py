@@ -31,7 +31,8 @@ from explorer.figures.counterfactual import contributions_figure
 from explorer.model import snapshots
 from explorer.model.checkpoint_file import read_checkpoint
 from explorer.model.checkpoints import shipped_dir
-from explorer.model.network import ModelConfig, SequenceClassifier
+from explorer.model.config import ModelConfig
+from explorer.model.network import SequenceClassifier
 from explorer.model.portable import pack
 from explorer.model.unroll import one_layer_prefix_logits, prefix_logits, trace, unroll
 from explorer.readings.formulas import step_lines

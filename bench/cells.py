@@ -21,7 +21,8 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from explorer.model import mincells
-from explorer.model.network import ModelConfig, seeded_model
+from explorer.model.config import ModelConfig
+from explorer.model.network import seeded_model
 
 TRAIN_DIGITS, BATCH = 4000, 64
 LENGTHS = (28, 68, 228)

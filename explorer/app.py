@@ -1,5 +1,6 @@
 """Entry point: `streamlit run explorer/app.py` from the repo root."""
 
+import os
 import sys
 from pathlib import Path
 
@@ -7,16 +8,16 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # Streamlit puts only explorer/ on sys.path
     sys.path.insert(0, str(ROOT))
 
+# Page requests and background training share a small CPU: one intra-op thread each keeps a trace at
+# milliseconds while a job trains (with two threads each they oversubscribe the cores and a trace takes
+# hundreds of ms). Said before torch is first imported, which reads it: a page that runs no model on the server
+# (Watch it read) never imports torch, a second of a cold server's first page.
+os.environ["OMP_NUM_THREADS"] = "1"
+
 import streamlit as st
-import torch
 
 from explorer import ui
 from explorer.ui.navigation import pages
-
-# Page requests and background training share a small CPU: one intra-op thread each keeps a trace at
-# milliseconds while a job trains (with two threads each they oversubscribe the cores and a trace takes
-# hundreds of ms).
-torch.set_num_threads(1)
 
 # An emoji icon: a Material icon for the browser tab would be fetched from the internet.
 st.set_page_config(page_title="RNN Explorer", page_icon="🔁", layout="wide")

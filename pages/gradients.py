@@ -14,7 +14,7 @@ from explorer.figures.gradients import (
     over_training_figure,
     saliency_digit_figure,
 )
-from explorer.model.network import MIN_KINDS
+from explorer.model.config import MIN_KINDS
 from explorer.model.snapshots import points
 from explorer.model.unroll import DIRECTIONS
 from explorer.readings.formulas import bptt_equations

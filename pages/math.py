@@ -6,7 +6,7 @@ import streamlit as st
 
 from explorer import ui
 from explorer.analysis import numpy_bptt
-from explorer.model.network import MIN_KINDS, NAMES
+from explorer.model.config import MIN_KINDS, NAMES
 from explorer.readings.formulas import bptt_equations, equations
 from explorer.readings.math import first_principles_summary
 

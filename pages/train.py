@@ -16,7 +16,7 @@ from explorer.figures.training import live_figure, training_curves_figure
 from explorer.model import snapshots
 from explorer.model.checkpoint_file import MAX_BYTES, CheckpointError, checkpoint_bytes, size_text
 from explorer.model.checkpoints import delete_checkpoint, import_checkpoint, listed_name, user_path
-from explorer.model.network import KINDS, NAMES, ModelConfig
+from explorer.model.config import KINDS, NAMES, ModelConfig
 from explorer.readings.models import accuracy_text, created_text, data_text, how_it_ended
 from explorer.serving import tasks
 from explorer.serving.jobs import Job

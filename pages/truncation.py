@@ -21,8 +21,8 @@ from explorer.experiments.storage import (
     sweep_owner,
 )
 from explorer.figures.truncation import accuracy_vs_k_figure, bias_figure, learning_curves_figure, rows_by_k_figure
-from explorer.model.checkpoint_file import CheckpointError
-from explorer.model.network import KINDS, NAMES
+from explorer.model.config import KINDS, NAMES
+from explorer.model.header import CheckpointError
 from explorer.readings.sweep import sweep_findings, sweep_headline, sweep_table
 from explorer.serving.limits import confirm_job_minutes, max_job_minutes
 from explorer.serving.quota import LimitReached

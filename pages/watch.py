@@ -8,13 +8,10 @@ import streamlit as st
 from explorer import ui
 from explorer.analysis.units import ORDERINGS
 from explorer.data.digits import checked_digit
-from explorer.model.snapshots import points
-from explorer.model.unroll import DIRECTIONS
+from explorer.model.config import DIRECTIONS
 from explorer.readings.models import point_note
-from explorer.readings.watch import PRESENT_KEYS
 from explorer.ui import present
-from explorer.ui.browser_view import view_data, view_options, watch_view
-from explorer.ui.closer import closer_look
+from explorer.ui.browser_view import view_data, view_options, watch_view, watched_model
 
 ORDER_LABELS = {"index": "unit number", "activity": "mean activity |h|", "cluster": "similarity (clusters)"}
 DEFAULT_MODEL = "lstm-128"  # the classic: four gates and a cell state to watch
@@ -89,13 +86,18 @@ else:
 with st.sidebar:
     screen = present.presentation_toggle()
     info = ui.model_picker(default=DEFAULT_MODEL)
-    loaded = ui.loaded_model(info) if info else None
-if loaded is None:
+if info is None:
     st.stop()
-checkpoint, key = loaded
-cfg, task = checkpoint.config, ui.recorded_meta(info).task
-history = points(checkpoint.snapshots, checkpoint.meta.get("metrics"), checkpoint.meta.get("history"))
-original = (checkpoint, key)  # the final weights, whatever point of training is shown
+# The view runs the model in the browser: the page needs only what the model's header says, and a link to its
+# weights (browser_view.watched_model), so a page open loads no weights and imports no torch.
+try:
+    version = ui.model_key(info)
+except OSError:  # deleted since it was listed
+    ui.loaded_model(info)  # says so
+    st.stop()
+cfg, task = info.config, ui.model_task(info)
+history = ui.model_points(info)
+at = len(history) - 1  # the final weights, unless the replay slider picks a snapshot
 if len(history) > 1:
     with st.sidebar:
         at = st.select_slider(
@@ -103,12 +105,11 @@ if len(history) > 1:
             options=list(range(len(history))),
             value=len(history) - 1,
             format_func=lambda i: history[i].label,
-            key=f"progress_{zlib.crc32(key.encode()):08x}",  # per file version, no path: keys reach the DOM
+            key=f"progress_{zlib.crc32(version.encode()):08x}",  # per file version, no path: keys reach the DOM
             help="Replay: this model's weights as they were at a snapshot taken during training. Every view on "
             "the page uses them.",
         )
         st.caption(point_note(history[at]))
-    checkpoint, key = ui.at_snapshot(checkpoint, key, history[at].index)
 with st.sidebar:
     st.caption("Where the view starts and what the tabs under it show; the view has its own switches too.")
     layer = ui.choice("Layer", range(cfg.num_layers), "layer", lambda n: f"layer {n + 1}") if cfg.num_layers > 1 else 0
@@ -139,17 +140,16 @@ with st.sidebar:
         st.info("The second model is the first one again: pick another to compare two.")
         other_info = None
 
-blobs = [ui.model_blob(checkpoint, key, task, info.name, info.label)]
-other = ui.loaded_model(other_info) if other_info else None
-if other is not None:
-    other_task = ui.recorded_meta(other_info).task
+models = [watched_model(info, task, history[at].index)]
+if other_info is not None:
+    other_task = ui.model_task(other_info)
     if other_task != task:
         st.warning(
             f"{ui.plain(other_info.stem)} was trained on {other_task.name}, not {task.name}: compare models "
             "of the same task."
         )
     else:
-        blobs.append(ui.model_blob(*other, other_task, other_info.name, other_info.label))
+        models.append(watched_model(other_info, other_task))
 digit = closer_digit()
 view = view_options(
     present=screen or 0,
@@ -160,9 +160,9 @@ view = view_options(
     order=order_by,
     speed=speed,
     inspect=not screen,
-    keys=PRESENT_KEYS if screen else "",
+    keys=present.PRESENT_KEYS if screen else "",
 )
-result = watch_view(view_data(blobs, view), key="watch_view")
+result = watch_view(view_data(models, view), key="watch_view")
 if result is not None and result.get("key") == "m":
     next_model()
     st.rerun()
@@ -184,4 +184,10 @@ if not ui.url_toggle(
     help="Computed on the server for the digit the view last sent with **Look closer below ↓**.",
 ):
     st.stop()
-closer_look(info, checkpoint, key, original, history, task, digit, layer, direction, order_by)
+from explorer.ui.closer import closer_look  # noqa: E402 (torch: only when the closer look is open)
+
+loaded = ui.loaded_model(info)
+if loaded is None:
+    st.stop()
+checkpoint, key = ui.at_snapshot(*loaded, history[at].index)
+closer_look(info, checkpoint, key, loaded, history, task, digit, layer, direction, order_by)

@@ -4,7 +4,8 @@ import json
 from pathlib import Path
 
 from explorer.model.checkpoints import save_checkpoint
-from explorer.model.network import ModelConfig, SequenceClassifier
+from explorer.model.config import ModelConfig
+from explorer.model.network import SequenceClassifier
 
 MARKUP = (
     "[Click here to fix your model](http://evil.example/fix) ![pic](http://127.0.0.1:9/x.png) "

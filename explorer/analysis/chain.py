@@ -30,7 +30,8 @@ import numpy as np
 import torch
 
 from ..model import mincells
-from ..model.network import MIN_KINDS, SequenceClassifier, layer_weights
+from ..model.config import MIN_KINDS
+from ..model.network import SequenceClassifier, layer_weights
 from ..model.unroll import gru_step, lstm_step, rnn_step, unroll
 from ..training.losses import per_sample_loss
 

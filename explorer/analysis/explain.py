@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..model.network import GATES, MIN_KINDS, SequenceClassifier, layer_weights
+from ..model.config import GATES, MIN_KINDS
+from ..model.network import SequenceClassifier, layer_weights
 from ..model.unroll import Trace
 
 NONLINEARITY = {"i": "sigmoid", "f": "sigmoid", "o": "sigmoid", "r": "sigmoid", "z": "sigmoid"}  # else tanh

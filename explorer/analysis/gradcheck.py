@@ -23,7 +23,8 @@ import torch
 import torch.func as tf
 import torch.nn.functional as F
 
-from ..model.network import MIN_KINDS, SequenceClassifier, recurrent_module
+from ..model.config import MIN_KINDS
+from ..model.network import SequenceClassifier, recurrent_module
 from ..training.losses import LossAt, per_sample_loss
 from ..training.truncation import FULL, Truncation, truncated_loss
 from . import numpy_bptt

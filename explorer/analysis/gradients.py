@@ -6,7 +6,8 @@ import numpy as np
 import torch
 
 from ..data.digits import Digits
-from ..model.network import MIN_KINDS, ModelConfig, SequenceClassifier, evaluating
+from ..model.config import MIN_KINDS, ModelConfig
+from ..model.network import SequenceClassifier, evaluating
 from ..model.unroll import Unrolled, unroll
 from ..training.losses import LossAt, last_row_loss, per_sample_loss, step_logits
 

@@ -1,9 +1,11 @@
 """Hidden units as a population: orderings for heatmaps, and gate saturation over many digits."""
 
-import numpy as np
-import torch
+from typing import TYPE_CHECKING
 
-from ..model.unroll import record_states
+import numpy as np
+
+if TYPE_CHECKING:  # the orderings are read by pages that never load torch (Watch it read's sidebar)
+    import torch
 
 ORDERINGS = ("index", "activity", "cluster")
 # Gates whose values lie in [0, 1] (the min cells' candidates n, g are positive and unbounded: not gates here).
@@ -48,11 +50,13 @@ def saturation_counts(values: np.ndarray, low: float = LOW, high: float = HIGH) 
     return (values < low).sum(axis=(0, 1)), (values > high).sum(axis=(0, 1))
 
 
-def gate_saturation(model, images: torch.Tensor, batch_size: int = 250) -> dict:
+def gate_saturation(model, images: "torch.Tensor", batch_size: int = 250) -> dict:
     """Fraction of steps each unit's sigmoid gates are below 0.1 / above 0.9 over images (N, 28, 28).
 
     Returns {(layer, direction): {gate: (low_fraction (H,), high_fraction (H,))}}; empty dicts for a plain RNN.
     """
+    from ..model.unroll import record_states  # torch: imported when first needed, not with the orderings
+
     cfg = model.config
     gates = SIGMOID_GATES[cfg.kind]
     totals = {

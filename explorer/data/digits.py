@@ -16,10 +16,12 @@ import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-import torch.nn.functional as F
+
+if TYPE_CHECKING:  # torch is imported inside the functions that make tensors: reading digits needs no torch
+    import torch
 
 T = 28  # timesteps: one image row per step
 SAMPLE_PATH = Path(__file__).resolve().parents[2] / "data" / "mnist_sample.npz"
@@ -71,8 +73,10 @@ class Digits:
     def __len__(self) -> int:
         return len(self.labels)
 
-    def tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
+    def tensors(self) -> tuple["torch.Tensor", "torch.Tensor"]:
         """Images as float32 in [0, 1] (N, 28, 28) and labels as int64 (N,)."""
+        import torch
+
         images = torch.from_numpy(self.images.astype(np.float32) / 255.0)
         return images, torch.from_numpy(self.labels.astype(np.int64))
 
@@ -269,13 +273,16 @@ def load_mnist(
 
 
 def augment(
-    images: torch.Tensor,
-    generator: torch.Generator,
+    images: "torch.Tensor",
+    generator: "torch.Generator",
     max_shift: float = 3.0,
     max_rotate: float = 15.0,
     scale: tuple[float, float] = (0.85, 1.15),
-) -> torch.Tensor:
+) -> "torch.Tensor":
     """Apply a small random shift (px), rotation (degrees) and isotropic scale to each image."""
+    import torch
+    import torch.nn.functional as F
+
     B, H, W = images.shape
     u = torch.rand(B, 4, generator=generator, device=generator.device).to(images)  # (B, 4) in [0, 1)
     angle = torch.deg2rad((2 * u[:, 0] - 1) * max_rotate)  # (B,)
@@ -323,6 +330,9 @@ def _extract_ink(rgba: np.ndarray) -> np.ndarray:
 
 def drawing_to_digit(rgba: np.ndarray) -> np.ndarray:
     """Turn a canvas drawing (H, W, 4) uint8 into a (28, 28) float32 MNIST-style digit in [0, 1]."""
+    import torch
+    import torch.nn.functional as F
+
     ink = _extract_ink(rgba)
     ink = np.where(ink >= INK_THRESHOLD, ink, 0.0)
     rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))

@@ -10,9 +10,10 @@ noise per digit, so every model is tested on the same sequences.
 """
 
 from dataclasses import dataclass
-from typing import Literal, get_args
+from typing import TYPE_CHECKING, Literal, get_args
 
-import torch
+if TYPE_CHECKING:  # torch is imported where a sequence is made: reading a model's task needs no torch
+    import torch
 
 ROWS = 28  # image rows: one per step
 TaskKind = Literal["rows", "blank", "noise"]
@@ -61,8 +62,8 @@ class SequenceTask:
         return f"row-MNIST + {self.delay} {self.kind} rows {self.at} (T = {self.T})"
 
     def apply(
-        self, images: torch.Tensor, generator: torch.Generator | None = None, indices: torch.Tensor | None = None
-    ) -> torch.Tensor:
+        self, images: "torch.Tensor", generator: "torch.Generator | None" = None, indices: "torch.Tensor | None" = None
+    ) -> "torch.Tensor":
         """Images (B, 28, 28) in [0, 1] -> sequences (B, T, 28).
 
         Noise comes from `generator` (training); without one it is fixed per digit: digit `indices[b]` (default
@@ -70,6 +71,8 @@ class SequenceTask:
         """
         if self.kind == "rows":
             return images
+        import torch
+
         B = images.shape[0]
         if self.kind == "blank":
             pad = images.new_zeros(B, self.delay, ROWS)
@@ -93,5 +96,20 @@ ROW_MNIST = SequenceTask()
 
 def digit_sequence(task: SequenceTask, image, index: int = -1):
     """One digit (28, 28) as the sequence (T, 28) a model of `task` reads (digit number `index` fixes the noise)."""
+    import torch
+
     x = torch.as_tensor(image, dtype=torch.float32)[None]
     return task.apply(x, indices=torch.tensor([index]))[0].numpy()
+
+
+def trained_task(train_config) -> SequenceTask:
+    """The sequence task a checkpoint's training config (its "train_config" metadata) records; row-MNIST for
+    anything else."""
+    if not isinstance(train_config, dict):
+        return ROW_MNIST
+    try:
+        return SequenceTask(
+            train_config.get("task", "rows"), train_config.get("delay", 0), train_config.get("delay_at", "after")
+        )
+    except (ValueError, TypeError):
+        return ROW_MNIST

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 import torch
 
-from ..model.network import ModelConfig, evaluating, seeded_model
+from ..model.config import ModelConfig
+from ..model.network import evaluating, seeded_model
 from ..training.loop import TRAIN_PROBE, TrainConfig, make_optimizer
 from ..training.truncation import truncated_loss
 from .spec import SweepConfig

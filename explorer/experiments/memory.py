@@ -17,8 +17,9 @@ from ..analysis import stats
 from ..analysis.gradients import bptt_gradients, digit_batch
 from ..data.digits import Digits
 from ..data.sequences import SequenceTask
-from ..model.checkpoint_file import CheckpointError
-from ..model.network import NAMES, SequenceClassifier, evaluating
+from ..model.config import NAMES
+from ..model.header import CheckpointError
+from ..model.network import SequenceClassifier, evaluating
 from .results import Sweep, SweepRun
 from .spec import FULL, RunSpec, SweepConfig, SweepError
 from .storage import load_sweep

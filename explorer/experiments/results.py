@@ -8,7 +8,8 @@ from ..analysis import stats
 from ..analysis.gradients import digit_batch
 from ..data.digits import Digits
 from ..data.sequences import SequenceTask
-from ..model.network import NAMES, SequenceClassifier
+from ..model.config import NAMES
+from ..model.network import SequenceClassifier
 from ..model.predictions import predict
 from ..training.loop import History
 from ..training.truncation import family_name, windows

@@ -9,7 +9,7 @@ experiments.storage saves each as it finishes, so a stopped sweep resumes where 
 from dataclasses import dataclass, field
 
 from ..data.sequences import DelayAt, SequenceTask, TaskKind
-from ..model.network import KINDS, NAMES, Kind, ModelConfig
+from ..model.config import KINDS, NAMES, Kind, ModelConfig
 from ..training.loop import TrainConfig
 from ..training.losses import LossAt, check_loss_at
 from ..training.truncation import FAMILIES, Family, family_truncation

@@ -4,7 +4,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ..model.network import NAMES
+from ..model.config import NAMES
 from .style import ACCENT, FONT, FORWARD, MUTED
 
 COLOURS = ["#dc2626", ACCENT, "#16a34a", "#9333ea"]  # one per model, in the order a step lists them

@@ -6,7 +6,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ..experiments.memory import Arm, ArmResult
-from ..model.network import KINDS
+from ..model.config import KINDS
 from .gradients import PALETTE
 
 # The LSTM's initialisations share the LSTM's colour; each has its own marker and dash.

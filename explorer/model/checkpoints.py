@@ -15,18 +15,14 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .checkpoint_file import (
-    CheckpointError,
-    check_tensors,
-    decode_metadata,
-    read_checkpoint,
-    read_header,
-    recorded_accuracy,
-    serialize,
-    snapshot_meta,
-)
-from .network import ModelConfig, SequenceClassifier
+from .catalog import Catalog, file_version, source_digest
+from .config import ModelConfig
+from .header import CheckpointError, decode_metadata, read_header, recorded_accuracy, snapshot_meta
+
+if TYPE_CHECKING:
+    from .network import SequenceClassifier
 
 SUFFIX = ".safetensors"
 
@@ -142,9 +138,11 @@ def _write_atomically(path: Path, blob: bytes) -> None:
         raise CheckpointError(f"could not save {path.name}: {e.strerror or e}") from e
 
 
-def save_checkpoint(path: str | Path, model: SequenceClassifier, **fields) -> Path:
+def save_checkpoint(path: str | Path, model: "SequenceClassifier", **fields) -> Path:
     """Write model weights, snapshots and metadata (serialize's fields) to path atomically (parent dirs created);
     return the path."""
+    from .checkpoint_file import serialize  # torch: imported by what writes or loads tensors, not by listings
+
     path = Path(path)
     _write_atomically(path, serialize(model, **fields))
     return path
@@ -152,14 +150,29 @@ def save_checkpoint(path: str | Path, model: SequenceClassifier, **fields) -> Pa
 
 def import_checkpoint(blob: bytes, name: str, owner: str) -> CheckpointInfo:
     """Validate uploaded bytes and store them as the visitor's checkpoint `name` (replacing their own only)."""
+    from .checkpoint_file import read_checkpoint
+
     read_checkpoint(blob)
     path = user_path(name, owner)
     _write_atomically(path, bytes(blob))
     return _info(path, owner, listed_name(owner, name))
 
 
-def _info(path: Path, owner: str, name: str | None = None) -> CheckpointInfo:
-    """Header-only view of a checkpoint file: framing, metadata and tensor shapes checked, no tensors read."""
+# The modules whose code decides what a header check finds (a new release checks every file again).
+HEADER_CODE = ("header.py", "config.py", "snapshots.py", "checkpoint_file.py", "network.py", "mincells.py")
+
+
+@functools.lru_cache(maxsize=4)
+def _headers(home: Path) -> Catalog:
+    """What checking each file version's header found, kept in home_dir()/cache/headers/ across server runs."""
+    here = Path(__file__).resolve().parent
+    return Catalog(home / "cache" / "headers", source_digest(*(here / name for name in HEADER_CODE)))
+
+
+def _checked_header(path: Path) -> tuple[ModelConfig, dict]:
+    """The header of the file at path, checked in full (framing, metadata, tensor names, shapes and dtypes)."""
+    from .checkpoint_file import check_tensors  # torch: only for a file version not checked before
+
     try:
         with path.open("rb") as f:
 
@@ -172,6 +185,29 @@ def _info(path: Path, owner: str, name: str | None = None) -> CheckpointInfo:
         raise CheckpointError(f"could not read {path.name}: {e.strerror or e}") from None
     config, meta = decode_metadata(metadata)
     snapshot_meta(meta, check_tensors(entries, config))
+    return config, meta
+
+
+def _info(path: Path, owner: str, name: str | None = None) -> CheckpointInfo:
+    """Header-only view of a checkpoint file: framing, metadata and tensor shapes checked, no tensors read; what
+    the check found (or why the file is refused) is kept per file version (catalog), so a file is checked once."""
+    try:
+        version = file_version(path)
+    except OSError as e:
+        raise CheckpointError(f"could not read {path.name}: {e.strerror or e}") from None
+    headers = _headers(home_dir())
+    found = headers.get(version)
+    if found is None:
+        try:
+            config, meta = _checked_header(path)
+        except CheckpointError as e:
+            headers.put(version, {"error": str(e)})
+            raise
+        headers.put(version, {"config": config.to_dict(), "meta": meta})
+    elif "error" in found:
+        raise CheckpointError(found["error"])
+    else:
+        config, meta = ModelConfig.from_dict(found["config"]), found["meta"]
     return CheckpointInfo(name=name or path.stem, path=path, owner=owner, config=config, meta=meta)
 
 

@@ -22,7 +22,8 @@ import torch
 
 from ..data.digits import Digits
 from ..data.sequences import ROWS, SequenceTask
-from .network import GATES, SequenceClassifier, layer_weights
+from .config import GATES
+from .network import SequenceClassifier, layer_weights
 
 MAGIC = b"RNNX"
 FORMAT = 1

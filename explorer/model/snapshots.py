@@ -9,9 +9,12 @@ test accuracy in the metadata; replay upcasts them to float32.
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 EARLY_STEPS = (5, 20, 60)  # optimizer steps inside the first epoch
 EPOCH_POINTS = 8  # epoch ends, geometrically spaced from 1 to the last epoch (which is excluded)
@@ -52,9 +55,11 @@ def count(steps_per_epoch: int, epochs: int) -> int:
 
 
 def capture(
-    model: torch.nn.Module, step: int, epoch: float, loss: float | None, test_accuracy: float | None
+    model: "torch.nn.Module", step: int, epoch: float, loss: float | None, test_accuracy: float | None
 ) -> Snapshot:
     """The model's weights now, in float16 (a copy)."""
+    import torch  # here, not at the top: reading a checkpoint's snapshot list (model.header) needs no torch
+
     state = {k: v.detach().to("cpu", torch.float16).clone() for k, v in model.state_dict().items()}
     return Snapshot(step, epoch, loss, test_accuracy, state)
 
@@ -111,3 +116,10 @@ def points(snaps: list, metrics: dict, history: dict) -> list[Point]:
     steps = steps if isinstance(steps, int) and not isinstance(steps, bool) and steps >= 0 else 0
     label = "final" + (f" (epoch {epoch})" if epoch else "")
     return out + [Point(None, label, steps, float(epoch or 0), loss, acc)]
+
+
+def recorded_points(meta: dict) -> list[Point]:
+    """points() from a checkpoint's metadata alone (its validated "snapshots", "metrics" and "history", as
+    model.header decodes them): what a page lists before, or without, loading the weights."""
+    snaps = [Snapshot(m["step"], m["epoch"], m["loss"], m["test_accuracy"], {}) for m in meta.get("snapshots", [])]
+    return points(snaps, meta.get("metrics"), meta.get("history"))

@@ -8,9 +8,8 @@ import torch.nn.functional as F
 from torch.nn.utils.rnn import pack_padded_sequence
 
 from . import mincells
-from .network import GATES, MIN_KINDS, ModelConfig, SequenceClassifier, evaluating, final_hidden, layer_weights
-
-DIRECTIONS = ("forward", "backward")
+from .config import DIRECTIONS, GATES, MIN_KINDS, ModelConfig
+from .network import SequenceClassifier, evaluating, final_hidden, layer_weights
 
 
 def state_names(kind: str) -> tuple[str, ...]:

@@ -5,7 +5,7 @@ import numpy as np
 
 from ..analysis.chain import KEEP_SHARE
 from ..analysis.gradients import first_to_last_ratio
-from ..model.network import MIN_KINDS, NAMES
+from ..model.config import MIN_KINDS, NAMES
 from .sweep import EXPLODING, VANISHING
 
 SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")

@@ -3,7 +3,7 @@ live numbers of a step's view into plain text. The lesson's own prose comes from
 
 import numpy as np
 
-from ..model.network import NAMES
+from ..model.config import NAMES
 from .gradients import power_of_ten
 
 CHANCE = 0.1  # ten classes

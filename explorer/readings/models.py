@@ -1,14 +1,17 @@
 """Sentences about a saved model: its accuracy, data, how its training ended, when it was made."""
 
-from ..training.metadata import Recorded
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # a type only: Watch it read writes point_note without importing training (torch)
+    from ..training.metadata import Recorded
 
 
-def accuracy_text(rec: Recorded) -> str:
+def accuracy_text(rec: "Recorded") -> str:
     """The recorded test accuracy as a percentage, or a dash when there is no valid one."""
     return "—" if rec.test_accuracy is None else f"{100 * rec.test_accuracy:.1f}%"
 
 
-def data_text(rec: Recorded) -> str:
+def data_text(rec: "Recorded") -> str:
     """Where a checkpoint's training digits came from, in words (only validated numbers and fixed words)."""
     name = {"sample": "the bundled MNIST sample", "mnist": "full MNIST", None: "unrecorded data"}[rec.data_source]
     text = f"{rec.train_digits:,} training digits from {name}" if rec.train_digits else name
@@ -16,7 +19,7 @@ def data_text(rec: Recorded) -> str:
     return text + (f"; tested on {rec.test_digits:,}" if rec.test_digits else "")
 
 
-def how_it_ended(rec: Recorded, tested: int | None = None) -> str:
+def how_it_ended(rec: "Recorded", tested: int | None = None) -> str:
     """Finished, or stopped: then which weights were kept."""
     if not rec.stopped:
         return "finished"
@@ -26,7 +29,7 @@ def how_it_ended(rec: Recorded, tested: int | None = None) -> str:
     return "stopped early; the best weights so far" + ("" if rec.epoch is None else f", from epoch {rec.epoch}")
 
 
-def created_text(rec: Recorded) -> str:
+def created_text(rec: "Recorded") -> str:
     return "—" if rec.created is None else rec.created.strftime("%Y-%m-%d %H:%M UTC")
 
 

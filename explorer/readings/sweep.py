@@ -5,7 +5,7 @@ import numpy as np
 from ..analysis.stats import ALPHA
 from ..experiments.results import Comparison, Sweep, above_chance, compare, reaches_ink
 from ..experiments.spec import FULL
-from ..model.network import NAMES
+from ..model.config import NAMES
 from ..training.truncation import family_name
 
 VANISHING, EXPLODING = -2, 2  # decades (rounded in log space) at or beyond which a ratio gets a verdict

@@ -238,6 +238,3 @@ def replay_caption(history: list, traces: list, label: int | None) -> str:
     if settled is None:
         return text + f"; the model's answer is {guesses[-1]} in the end, not {target}."
     return text + f"; the answer is {target} from {history[settled].label} on."
-
-
-PRESENT_KEYS = "Space play/pause · ←/→ one row · N next digit · M next model"

@@ -4,7 +4,8 @@ import math
 
 import torch
 
-from ..model.network import ModelConfig, SequenceClassifier, count_parameters
+from ..model.config import ModelConfig
+from ..model.network import SequenceClassifier, count_parameters
 from .limits import CHART_SECONDS
 
 # Seconds per unit of work on one core of the reference machine (2-core x86, torch 2.13 CPU), measured on

@@ -20,7 +20,7 @@ from ..experiments.runner import run_sweep
 from ..experiments.spec import SweepConfig
 from ..experiments.storage import new_sweep_dir, sweep_config_from, user_sweeps_dir
 from ..model.checkpoints import home_dir, save_checkpoint, user_path
-from ..model.network import ModelConfig
+from ..model.config import ModelConfig
 from ..training import resume
 from ..training.loop import DivergedError, History, TrainConfig, train
 from ..training.resume import ResumePoint

@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 from ..data.digits import DATA_SOURCES, DataError, Digits, download_mnist, load_digits, provenance
-from ..model.checkpoint_file import CheckpointError
 from ..model.checkpoints import save_checkpoint
-from ..model.network import ModelConfig
+from ..model.config import ModelConfig
+from ..model.header import CheckpointError
 from .loop import DivergedError, TrainConfig, train
 from .options import add_flags, from_args, to_words
 

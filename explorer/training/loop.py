@@ -13,7 +13,8 @@ import torch
 from ..data.digits import Digits, augment
 from ..data.sequences import ROW_MNIST, DelayAt, SequenceTask, TaskKind
 from ..model import snapshots
-from ..model.network import ModelConfig, SequenceClassifier, init_weights, seeded, seeded_model
+from ..model.config import ModelConfig
+from ..model.network import SequenceClassifier, init_weights, seeded, seeded_model
 from ..model.predictions import predict
 from . import resume as resume_file
 from .losses import LOSS_AT, LossAt

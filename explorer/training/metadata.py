@@ -14,9 +14,9 @@ from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 
 from ..data.digits import DATA_SOURCES
-from ..data.sequences import ROW_MNIST, SequenceTask
-from ..model.checkpoint_file import fraction_or_none, recorded_accuracy
-from ..model.network import ModelConfig
+from ..data.sequences import ROW_MNIST, SequenceTask, trained_task
+from ..model.config import ModelConfig
+from ..model.header import fraction_or_none, recorded_accuracy
 from .cli import command_line, configs, parser
 from .loop import TrainConfig
 
@@ -109,18 +109,6 @@ def recorded(meta: dict) -> Recorded:
         command=canonical_command(meta.get("command")),
         task=trained_task(meta.get("train_config")),
     )
-
-
-def trained_task(train_config) -> SequenceTask:
-    """The sequence task a checkpoint's training config records; row-MNIST for anything else."""
-    if not isinstance(train_config, dict):
-        return ROW_MNIST
-    try:
-        return SequenceTask(
-            train_config.get("task", "rows"), train_config.get("delay", 0), train_config.get("delay_at", "after")
-        )
-    except (ValueError, TypeError):
-        return ROW_MNIST
 
 
 def recorded_train_config(train_config) -> TrainConfig | None:

@@ -23,12 +23,22 @@ import json
 import os
 import struct
 import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import streamlit as st
 
 from ..figures.panels import NAMES
-from ..model.unroll import DIRECTIONS
+from ..model.catalog import Catalog, file_version, source_digest
+from ..model.checkpoints import home_dir
+from ..model.config import DIRECTIONS
+
+if TYPE_CHECKING:
+    from ..data.sequences import SequenceTask
+    from ..model.checkpoints import CheckpointInfo
 
 WATCH = Path(__file__).resolve().parent / "watch"
 JS = (WATCH / "watch.js").read_text(encoding="utf-8")
@@ -111,21 +121,89 @@ def linked(blob: bytes) -> Path:
     return path
 
 
-def view_data(models: list[bytes], options: dict) -> bytes:
+@dataclass(frozen=True)
+class Source:
+    """A model for the view: `version` names what its blob is made from (a checkpoint file version, the
+    snapshot, task, name and label; None: not to be kept), and `make` builds the blob (loading the weights)."""
+
+    version: str | None
+    make: Callable[[], bytes]
+
+
+# The code a blob is made by (model.portable packs it, ui.computed picks the weights, model and data make the
+# predictions it carries): a link kept from other code is not used.
+BLOB_CODE = ("model/*.py", "data/*.py", "ui/computed.py")
+
+
+def blob_code(package: Path) -> str:
+    """The digest of the code in `package` (explorer/) that blobs are made by, and of the torch and numpy they ran
+    on: links kept under another digest are not used."""
+    files = sorted(path for pattern in BLOB_CODE for path in package.glob(pattern))
+    return source_digest(*files, extra=",".join(f"{name} {metadata.version(name)}" for name in ("torch", "numpy")))
+
+
+@functools.lru_cache(maxsize=4)
+def _links(home: Path) -> Catalog:
+    """Which linked file holds each Source.version's blob, kept in home_dir()/cache/links/ across server runs: a
+    restarted server links a model it linked before without loading its weights (or importing torch)."""
+    return Catalog(home / "cache" / "links", blob_code(Path(__file__).resolve().parents[1]))
+
+
+def link(source: Source) -> dict:
+    """{"url" (the file's name), "bytes" (the blob's size, unzipped)} of the source's blob as a linked file: the
+    one kept for its version if that file is still there, else made now (source.make) and kept."""
+    links = _links(home_dir()) if source.version is not None else None
+    kept = links.get(source.version) if links else None
+    if isinstance(kept, dict) and isinstance(kept.get("file"), str) and isinstance(kept.get("bytes"), int):
+        path = LINKED / Path(kept["file"]).name
+        with contextlib.suppress(FileNotFoundError):
+            os.utime(path)  # recently linked: pruned last
+            return {"url": path.name, "bytes": kept["bytes"]}
+    blob = source.make()
+    path = linked(blob)
+    if links:
+        links.put(source.version, {"file": path.name, "bytes": len(blob)})
+    return {"url": path.name, "bytes": len(blob)}
+
+
+def watched_model(info: "CheckpointInfo", task: "SequenceTask", snapshot: int | None = None) -> Source:
+    """The model as Watch it read's view runs it (a Source): its weights at `snapshot` (None: the
+    final ones), read as sequences of `task`. Its blob is made (torch: ui.computed.model_blob) only for a file
+    version the server has not linked before; a file gone or broken since it was listed stops the page with
+    widgets.loaded_model's message."""
+
+    def make() -> bytes:
+        from .computed import at_snapshot, model_blob  # torch: only for a model never linked before
+        from .widgets import loaded_model
+
+        loaded = loaded_model(info)
+        if loaded is None:
+            st.stop()
+        checkpoint, key = at_snapshot(*loaded, snapshot)
+        return model_blob(checkpoint, key, task, info.name, info.label)
+
+    try:
+        version = f"{file_version(info.path)}|{snapshot}|{task}|{info.name}|{info.label}"
+    except OSError:  # gone since it was listed: make() says so
+        version = None
+    return Source(version, make)
+
+
+def view_data(models: list[Source], options: dict) -> bytes:
     """What the page sends the view: "RNXL" and a JSON of the options and a link to each model's file ({"url",
     "bytes": the blob's size, unzipped}); the models themselves (view_blob) where Streamlit does not serve
     explorer/static/ or the folder cannot be written. Bytes either way: Streamlit forwards bytes as they are,
     while a dict is inspected value by value for dataframes (importing pandas, half a second, on a cold
     server's first page)."""
     if not st.get_option("server.enableStaticServing"):
-        return view_blob(models, options)
+        return view_blob([model.make() for model in models], options)
     try:
-        paths = [linked(blob) for blob in models]
+        links = [link(model) for model in models]
     except OSError:
-        return view_blob(models, options)
+        return view_blob([model.make() for model in models], options)
     base = "/".join(part for part in str(st.get_option("server.baseUrlPath") or "").split("/") if part)
     prefix = f"/{base}/app/static/models/" if base else "/app/static/models/"
-    links = [{"url": prefix + path.name, "bytes": len(blob)} for path, blob in zip(paths, models, strict=True)]
+    links = [{"url": prefix + found["url"], "bytes": found["bytes"]} for found in links]
     return LINK_MAGIC + json.dumps({"options": options, "models": links}, separators=(",", ":")).encode()
 
 

@@ -15,9 +15,10 @@ from explorer.figures.counterfactual import contributions_figure, edited_figure,
 from explorer.figures.panels import NAMES
 from explorer.figures.replay import replay_figure
 from explorer.figures.units import prediction_figure, saturation_figure
-from explorer.model import network
 from explorer.model.checkpoint_file import Checkpoint
 from explorer.model.checkpoints import CheckpointInfo
+from explorer.model.config import MIN_KINDS
+from explorer.model.config import NAMES as CELL_NAMES
 from explorer.model.unroll import state_names
 from explorer.readings.formulas import equations, step_lines
 from explorer.readings.models import point_note
@@ -134,8 +135,8 @@ def closer_look(
                     )
                 )
             st.plotly_chart(contributions_figure(sums), theme=None, key="contributions")
-            computes = "explorer.model.mincells computes" if cfg.kind in network.MIN_KINDS else "PyTorch computes"
-            with st.expander(f"The {network.NAMES[cfg.kind]} equations, as {computes} them"):
+            computes = "explorer.model.mincells computes" if cfg.kind in MIN_KINDS else "PyTorch computes"
+            with st.expander(f"The {CELL_NAMES[cfg.kind]} equations, as {computes} them"):
                 for line in equations(cfg.kind):
                     st.latex(line)
 

@@ -13,12 +13,14 @@ from ..data.sequences import SequenceTask, digit_sequence
 from ..experiments.spec import FULL
 from ..experiments.storage import load_sweep, shipped_sweep_dir
 from ..figures import lesson as figures
-from ..model.network import NAMES, ModelConfig, untrained_model
+from ..model.config import NAMES, ModelConfig
+from ..model.network import untrained_model
 from ..model.predictions import settled_after
 from ..readings import lesson as readings
 from ..readings.lesson_file import Lesson, LessonError, Step, lesson_files, load_lesson, missing_models
-from .browser_view import view_data, view_options, watch_view
-from .loaders import available_models, load_model, model_blob, predicted_classes, recorded_meta, sample, trace_digit
+from .browser_view import view_data, view_options, watch_view, watched_model
+from .computed import load_model, predicted_classes, recorded_meta, trace_digit
+from .loaders import available_models, sample
 from .state import plain, remember, remembered, synced
 
 BATCH = 64  # test digits behind a per-row gradient or forget-gate curve
@@ -213,7 +215,7 @@ def watch_step(step: Step, value, height: int, screen: int | None, key: str) -> 
     view = view_options(
         present=screen or 0, digit=int(value), source="test", inspect=False, keys=KEYS_NOTE if screen else ""
     )
-    watch_view(view_data([model_blob(checkpoint, mkey, task, info.name, info.label)], view), key=f"{key}_{value}")
+    watch_view(view_data([watched_model(info, task)], view), key=f"{key}_{value}")
     image, label = _test_digit(int(value))
     sequence = digit_sequence(task, image, int(value))
     tr = trace_digit(checkpoint, mkey, sequence)

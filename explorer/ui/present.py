@@ -23,6 +23,7 @@ def presenting() -> int | None:
     return SCREENS.get(str(remembered("present", "0")))
 
 
+PRESENT_KEYS = "Space play/pause · ←/→ one row · N next digit · M next model"  # the view shows it as its legend
 WATCH_HELP = (
     "For a projector: the animation and the prediction fill a 1280x720 screen (?present=1080 for 1920x1080), no "
     "sidebar. Keys: Space play/pause, ←/→ a row, N next digit, M next model."

@@ -3,15 +3,18 @@
 import zlib
 from collections.abc import Collection
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import streamlit as st
 
-from ..model.checkpoint_file import Checkpoint, CheckpointError
 from ..model.checkpoints import LOCAL, CheckpointInfo
-from ..training.losses import LOSS_AT
-from .loaders import available_models, load_model
+from ..model.header import CheckpointError
+from .loaders import available_models
 from .state import kept, owner_id, owner_tag, plain, remember, remembered
+
+if TYPE_CHECKING:
+    from ..model.checkpoint_file import Checkpoint
 
 NO_MODELS = "No models found. Train one on the Train page or check the `checkpoints/` folder."
 
@@ -124,9 +127,11 @@ def model_multiselect(label: str, key: str, default: list[str]) -> dict[str, Che
     return {n: infos[n] for n in names}
 
 
-def loaded_model(info: CheckpointInfo) -> tuple[Checkpoint, str] | None:
+def loaded_model(info: CheckpointInfo) -> "tuple[Checkpoint, str] | None":
     """load_model, or None after a friendly error (a bad file, or one deleted while the page was open) that never
     names the file's path on the server."""
+    from .computed import load_model  # torch: imported by the first page that loads a model's weights
+
     try:
         return load_model(info)
     except (CheckpointError, OSError) as e:
@@ -142,6 +147,8 @@ def loaded_model(info: CheckpointInfo) -> tuple[Checkpoint, str] | None:
 def loss_at_picker(key: str | None = None, default: str = "last") -> str:
     """Radio: the loss on the prediction after the last row, or averaged over the predictions after every row;
     with a key, the choice is kept across pages."""
+    from ..training.losses import LOSS_AT  # torch: the pages with a loss load it anyway
+
     options = dict(
         options=LOSS_AT,
         horizontal=True,

@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from explorer.analysis.bias import gradient_bias, gradient_vector
-from explorer.model.network import ModelConfig, SequenceClassifier
+from explorer.model.config import ModelConfig
+from explorer.model.network import SequenceClassifier
 from explorer.training.losses import per_sample_loss
 from explorer.training.truncation import FULL, Truncation
 

@@ -9,7 +9,8 @@ from explorer.data.digits import load_sample
 from explorer.data.sequences import SequenceTask
 from explorer.model.checkpoint_file import read_checkpoint
 from explorer.model.checkpoints import shipped_dir
-from explorer.model.network import GATES, ModelConfig, untrained_model
+from explorer.model.config import GATES, ModelConfig
+from explorer.model.network import untrained_model
 from explorer.model.unroll import trace
 from explorer.readings.formulas import bptt_equations, equations, num, step_lines
 

@@ -20,8 +20,9 @@ from explorer.analysis.gradients import (
     state_jacobian,
 )
 from explorer.data.digits import load_sample
+from explorer.model.config import ModelConfig
 from explorer.model.mincells import MinRNN
-from explorer.model.network import ModelConfig, SequenceClassifier, untrained_model
+from explorer.model.network import SequenceClassifier, untrained_model
 from explorer.model.unroll import trace, unroll
 from explorer.readings.gradients import power_of_ten
 from explorer.training.losses import loss_logits, per_sample_loss, step_logits

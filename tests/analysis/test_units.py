@@ -15,7 +15,8 @@ from explorer.analysis.units import (
     unit_linkage,
 )
 from explorer.data.digits import Digits
-from explorer.model.network import ModelConfig, SequenceClassifier
+from explorer.model.config import ModelConfig
+from explorer.model.network import SequenceClassifier
 from explorer.model.predictions import misclassified, predict, settled_after
 from explorer.model.unroll import trace
 

@@ -16,7 +16,8 @@ from explorer.data.digits import EmptyDrawingError, TooSmallDrawingError, drawin
 from explorer.data.sequences import ROW_MNIST, SequenceTask, digit_sequence
 from explorer.model.checkpoint_file import read_checkpoint
 from explorer.model.checkpoints import list_checkpoints
-from explorer.model.network import KINDS, ModelConfig, untrained_model
+from explorer.model.config import KINDS, ModelConfig
+from explorer.model.network import untrained_model
 from explorer.model.portable import pack
 from explorer.model.predictions import settled_after
 from explorer.model.unroll import trace

@@ -27,7 +27,8 @@ from explorer.experiments.memory import (
 from explorer.experiments.results import Sweep, SweepRun
 from explorer.experiments.spec import FULL, RunSpec, SweepConfig
 from explorer.experiments.storage import SUMMARY, write_summary
-from explorer.model.network import ModelConfig, final_hidden, untrained_model
+from explorer.model.config import ModelConfig
+from explorer.model.network import final_hidden, untrained_model
 from explorer.training.loop import History
 
 TEST = 50  # test digits of a hand-made sweep

@@ -461,7 +461,7 @@ def test_the_readme_quotes_the_shipped_experiment():
 def test_every_sweep_config_field_is_a_flag_with_its_choices_derived_from_the_engine():
     import dataclasses
 
-    from explorer.model.network import KINDS
+    from explorer.model.config import KINDS
     from explorer.training.truncation import FAMILIES
 
     actions = {a.dest: a for a in parser()._actions}

@@ -27,7 +27,8 @@ from explorer.figures.gradients import (
     saliency_digit_figure,
 )
 from explorer.figures.truncation import accuracy_vs_k_figure, learning_curves_figure, relative_log10, rows_by_k_figure
-from explorer.model.network import ModelConfig, SequenceClassifier, init_weights, spectral_radius, untrained_model
+from explorer.model.config import ModelConfig
+from explorer.model.network import SequenceClassifier, init_weights, spectral_radius, untrained_model
 from explorer.readings.gradients import decay_reading, decay_verdict, power_of_ten
 
 T = 28

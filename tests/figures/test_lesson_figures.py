@@ -44,7 +44,7 @@ def test_the_digit_band_follows_a_delay_before_the_digit():
 
 def test_every_cell_has_its_own_colour_and_name():
     """A kind ('gru') and its display name ('GRU') get the same colour; the five cells five different ones."""
-    from explorer.model.network import KINDS, NAMES
+    from explorer.model.config import KINDS, NAMES
 
     colours = [figures.colour(kind, 0) for kind in KINDS]
     assert len(set(colours)) == len(KINDS) and colours == [figures.colour(NAMES[k], 3) for k in KINDS]

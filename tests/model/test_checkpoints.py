@@ -15,7 +15,7 @@ import safetensors.torch
 import tomllib
 import torch
 
-from explorer.model import checkpoint_file, checkpoints
+from explorer.model import checkpoint_file, checkpoints, header
 from explorer.model.checkpoint_file import FORMAT, Checkpoint, CheckpointError, library_versions, read_checkpoint
 from explorer.model.checkpoints import (
     CheckpointInfo,
@@ -27,7 +27,8 @@ from explorer.model.checkpoints import (
     user_dir,
     user_path,
 )
-from explorer.model.network import ModelConfig, SequenceClassifier
+from explorer.model.config import ModelConfig
+from explorer.model.network import SequenceClassifier
 
 SMALL = ModelConfig(kind="lstm", hidden_size=8)
 
@@ -300,7 +301,7 @@ def test_bad_file_gives_clear_error(tmp_path, case, as_path):
 
 
 def test_too_large(tmp_path, monkeypatch):
-    monkeypatch.setattr(checkpoint_file, "MAX_BYTES", 100)
+    monkeypatch.setattr(header, "MAX_BYTES", 100)
     with pytest.raises(CheckpointError, match="file is .* KB, larger than the 100 bytes limit"):
         read_checkpoint(make_blob())
 

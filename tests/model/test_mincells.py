@@ -8,7 +8,8 @@ from explorer.data.digits import load_sample
 from explorer.model import mincells
 from explorer.model.checkpoint_file import read_checkpoint
 from explorer.model.checkpoints import shipped_dir
-from explorer.model.network import MIN_KINDS, ModelConfig, untrained_model
+from explorer.model.config import MIN_KINDS, ModelConfig
+from explorer.model.network import untrained_model
 from explorer.model.unroll import trace, unroll
 
 KINDS = pytest.mark.parametrize("kind", MIN_KINDS)

@@ -7,7 +7,8 @@ from explorer.data.digits import load_sample
 from explorer.data.sequences import ROW_MNIST, SequenceTask, digit_sequence
 from explorer.model.checkpoint_file import read_checkpoint
 from explorer.model.checkpoints import list_checkpoints, shipped_dir
-from explorer.model.network import ModelConfig, untrained_model
+from explorer.model.config import ModelConfig
+from explorer.model.network import untrained_model
 from explorer.model.portable import BUDGET, DRAWING, digits_to_send, pack, tensor_names, unpack
 
 TEST = load_sample()[1]

@@ -9,8 +9,9 @@ import torch
 from explorer.data.digits import Digits, load_sample
 from explorer.model import snapshots
 from explorer.model.checkpoint_file import CheckpointError, read_checkpoint
-from explorer.model.checkpoints import save_checkpoint
-from explorer.model.network import ModelConfig, SequenceClassifier, seeded_model
+from explorer.model.checkpoints import list_checkpoints, save_checkpoint, user_dir
+from explorer.model.config import ModelConfig
+from explorer.model.network import SequenceClassifier, seeded_model
 from explorer.readings.gradients import training_decay_reading
 from explorer.readings.models import point_note
 from explorer.readings.watch import replay_caption
@@ -127,6 +128,19 @@ def test_points_end_with_the_final_weights():
     assert (pts[-1].loss, pts[-1].test_accuracy, pts[-1].step) == (0.2, 0.97, 189)
     odd = snapshots.points([], {"epoch": "three", "test_accuracy": 7, "steps": -1}, {"loss": "x"})
     assert odd == [snapshots.Point(None, "final", 0, 0.0, None, None)]  # a visitor's file: nothing unvalidated
+
+
+def test_the_points_from_a_header_are_those_of_the_loaded_checkpoint():
+    """recorded_points(meta) (what Watch it read lists without loading the weights) equals points() of the
+    loaded snapshots, for every shipped checkpoint (all with snapshots) and one saved without any."""
+    save_checkpoint(user_dir() / "plain.safetensors", seeded_model(ModelConfig(hidden_size=4), 0), metrics={"epoch": 1})
+    lengths = []
+    for info in list_checkpoints():
+        ckpt = read_checkpoint(info.path)
+        expected = snapshots.points(ckpt.snapshots, ckpt.meta["metrics"], ckpt.meta["history"])
+        assert snapshots.recorded_points(info.meta) == expected, info.name
+        lengths.append(len(expected))
+    assert min(lengths) == 1 and max(lengths) > 10
 
 
 def fake_traces(finals):

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from explorer.model.network import ModelConfig, SequenceClassifier
+from explorer.model.config import ModelConfig
+from explorer.model.network import SequenceClassifier
 from explorer.model.unroll import record_states, state_names, trace, truncation_starts, unroll
 
 CASES = list(itertools.product(("rnn", "lstm", "gru"), (1, 2), (False, True)))

@@ -15,7 +15,8 @@ from explorer.experiments import memory
 from explorer.experiments.results import Sweep, SweepRun
 from explorer.experiments.spec import FULL, RunSpec, SweepConfig
 from explorer.experiments.storage import save_run
-from explorer.model.network import ModelConfig, untrained_model
+from explorer.model.config import ModelConfig
+from explorer.model.network import untrained_model
 from explorer.readings.memory import (
     accuracy_table,
     comparison_findings,

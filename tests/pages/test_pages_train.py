@@ -23,7 +23,8 @@ from explorer.analysis.live import LIVE_DIGITS, look_inside
 from explorer.data.digits import load_sample
 from explorer.model.checkpoint_file import MAX_BYTES, read_checkpoint
 from explorer.model.checkpoints import owner_dir, save_checkpoint, shipped_dir, user_dir
-from explorer.model.network import ModelConfig, SequenceClassifier
+from explorer.model.config import ModelConfig
+from explorer.model.network import SequenceClassifier
 from explorer.model.portable import unpack
 from explorer.serving.tasks import EpochEnd
 from explorer.training.cli import configs, parse_args

@@ -18,7 +18,8 @@ from explorer.analysis.units import gate_saturation
 from explorer.data.digits import drawing_to_digit, load_sample
 from explorer.model.checkpoint_file import read_checkpoint
 from explorer.model.checkpoints import list_checkpoints, save_checkpoint, shipped_dir, user_dir
-from explorer.model.network import NAMES, ModelConfig, SequenceClassifier
+from explorer.model.config import NAMES, ModelConfig
+from explorer.model.network import SequenceClassifier
 from explorer.model.portable import tensor_names, unpack
 from explorer.model.predictions import misclassified, predict
 from explorer.model.snapshots import points

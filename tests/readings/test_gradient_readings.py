@@ -9,7 +9,8 @@ from claims import check_chain_reading, check_training_decay_reading
 from explorer.analysis.chain import bptt_chain
 from explorer.analysis.gradients import bptt_profile, digit_batch
 from explorer.data.digits import load_sample
-from explorer.model.network import ModelConfig, layer_weights, untrained_model
+from explorer.model.config import ModelConfig
+from explorer.model.network import layer_weights, untrained_model
 from explorer.readings.gradients import chain_reading, training_decay_reading
 
 

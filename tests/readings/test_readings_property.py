@@ -50,7 +50,8 @@ from explorer.experiments.spec import FULL, RunSpec, SweepConfig
 from explorer.experiments.storage import load_sweep, shipped_sweep_dir
 from explorer.model.checkpoint_file import read_checkpoint
 from explorer.model.checkpoints import shipped_dir
-from explorer.model.network import KINDS, MIN_KINDS, ModelConfig, layer_weights, untrained_model
+from explorer.model.config import KINDS, MIN_KINDS, ModelConfig
+from explorer.model.network import layer_weights, untrained_model
 from explorer.model.snapshots import points
 from explorer.model.unroll import trace
 from explorer.readings import formulas, gradients, lesson, math, memory, models, sweep, watch

@@ -12,7 +12,8 @@ from untrusted import EVIL_OWNER, MARKUP, evil_checkpoint
 from explorer import ui
 from explorer.model import checkpoint_file, checkpoints
 from explorer.model.checkpoints import owner_dir, save_checkpoint, user_dir
-from explorer.model.network import ModelConfig, SequenceClassifier
+from explorer.model.config import ModelConfig
+from explorer.model.network import SequenceClassifier
 from explorer.serving import budget
 from explorer.ui import browser_view
 
@@ -348,6 +349,6 @@ def test_a_file_that_cannot_be_read_is_named_but_its_path_is_not(monkeypatch):
     def refuse(info):
         raise PermissionError(13, "Permission denied", str(info.path))
 
-    monkeypatch.setattr("explorer.ui.widgets.load_model", refuse)
+    monkeypatch.setattr("explorer.ui.computed.load_model", refuse)
     at = page("watch")
     assert at.error[0].value == "Could not load lstm\\-128: Permission denied"

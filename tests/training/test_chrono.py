@@ -13,7 +13,8 @@ import explorer.model.network as network
 import explorer.training.loop as training
 from explorer.data.digits import Digits, load_sample
 from explorer.experiments.spec import SweepConfig
-from explorer.model.network import ModelConfig, chrono_biases, layer_weights, untrained_model
+from explorer.model.config import ModelConfig
+from explorer.model.network import chrono_biases, layer_weights, untrained_model
 from explorer.training.cli import command_line, configs, parse_args
 from explorer.training.loop import TrainConfig, train
 

@@ -4,7 +4,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from explorer.model.network import KINDS, ModelConfig
+from explorer.model.config import KINDS, ModelConfig
 from explorer.readings.models import accuracy_text, created_text, data_text, how_it_ended
 from explorer.training.loop import TrainConfig
 from explorer.training.metadata import canonical_command, described_config, recorded, recorded_train_config

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from explorer.data.digits import Digits, load_sample
-from explorer.model.network import ModelConfig
+from explorer.model.config import ModelConfig
 from explorer.training import resume
 from explorer.training.loop import TrainConfig, train
 

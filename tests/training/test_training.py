@@ -16,7 +16,8 @@ from explorer.data.digits import DataError, Digits, load_digits, load_sample
 from explorer.figures.training import smooth, training_curves_figure
 from explorer.model.checkpoint_file import read_checkpoint
 from explorer.model.checkpoints import shipped_dir
-from explorer.model.network import ModelConfig, SequenceClassifier, init_weights, seeded_model
+from explorer.model.config import ModelConfig
+from explorer.model.network import SequenceClassifier, init_weights, seeded_model
 from explorer.serving.tasks import EpochEnd
 from explorer.training.cli import command_line, configs, parse_args
 from explorer.training.loop import DivergedError, Step, TrainConfig, accuracy, accuracy_within, pick_device, train

@@ -8,7 +8,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from explorer.model.network import ModelConfig, SequenceClassifier
+from explorer.model.config import ModelConfig
+from explorer.model.network import SequenceClassifier
 from explorer.training import truncation
 from explorer.training.losses import per_sample_loss
 from explorer.training.truncation import FULL, Truncation, Window, truncated_loss, update_points, windows
