@@ -92,8 +92,8 @@ if info is None:
 # weights (browser_view.watched_model), so a page open loads no weights and imports no torch.
 try:
     version = ui.model_key(info)
-except OSError:  # deleted since it was listed
-    ui.loaded_model(info)  # says so
+except OSError as e:  # deleted since it was listed
+    ui.unreadable(info, e)
     st.stop()
 cfg, task = info.config, ui.model_task(info)
 history = ui.model_points(info)

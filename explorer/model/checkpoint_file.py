@@ -10,7 +10,6 @@ parses them, so a bad upload gives a CheckpointError with a message fit for the 
 import dataclasses
 import json
 import platform
-import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata as importlib_metadata
@@ -23,24 +22,9 @@ from safetensors.torch import load as parse_safetensors  # a plain tensor format
 from safetensors.torch import save as serialize_safetensors
 
 from .config import ModelConfig
-from .header import (
-    FORMAT,
-    MAX_BYTES,
-    CheckpointError,
-    check_size,
-    decode_metadata,
-    read_header,
-    recorded_accuracy,
-    size_text,
-    snapshot_meta,
-)
+from .header import FORMAT, MAX_BYTES, CheckpointError, checked, read_file, recorded_accuracy, size_text
 from .network import SequenceClassifier, count_parameters
-from .snapshots import MAX_SNAPSHOTS, Snapshot
-
-SNAPSHOT_TENSOR = re.compile(r"snapshot\.(\d{2})\.(.+)")  # snapshot.NN.<parameter>, float16
-
-
-DTYPES = {torch.float32: "F32", torch.float64: "F64", torch.float16: "F16", torch.bfloat16: "BF16"}
+from .snapshots import Snapshot
 
 
 @dataclass
@@ -134,75 +118,10 @@ def serialize(
     return blob
 
 
-def _shape_text(shape) -> str:
-    return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
-
-
-def _check_snapshot_tensors(entries: dict, expected: dict) -> int:
-    """Check the snapshot tensors (complete float16 copies of the weights, numbered from 00); return how many."""
-    sets: dict[int, dict] = {}
-    for key, entry in entries.items():
-        match = SNAPSHOT_TENSOR.fullmatch(key)
-        if match is None or match.group(2) not in expected:
-            raise CheckpointError(f"extra tensors: {key}")
-        sets.setdefault(int(match.group(1)), {})[match.group(2)] = entry
-    if len(sets) > MAX_SNAPSHOTS or sorted(sets) != list(range(len(sets))):
-        raise CheckpointError(f"snapshots must be numbered 00 to at most {MAX_SNAPSHOTS - 1:02d} without gaps")
-    for i, found in sets.items():
-        if set(found) != set(expected):
-            raise CheckpointError(f"snapshot {i:02d} lacks tensors: {', '.join(sorted(set(expected) - set(found)))}")
-        for name, entry in found.items():
-            want = expected[name]
-            start, end = entry["data_offsets"]
-            if tuple(entry["shape"]) != tuple(want.shape) or entry["dtype"] != "F16" or end - start != 2 * want.numel():
-                raise CheckpointError(f"snapshot {i:02d}: tensor {name} is not a float16 {_shape_text(want.shape)}")
-    return len(sets)
-
-
-def check_tensors(entries: dict, config: ModelConfig) -> int:
-    """Compare the file's tensor names, shapes and dtypes with what SequenceClassifier(config) expects; check
-    the snapshots; return how many snapshots there are."""
-    with torch.device("meta"):  # shapes only, no memory
-        expected = SequenceClassifier(config).state_dict()
-    snapshots = _check_snapshot_tensors({k: v for k, v in entries.items() if k.startswith("snapshot.")}, expected)
-    entries = {k: v for k, v in entries.items() if not k.startswith("snapshot.")}
-    missing = [k for k in expected if k not in entries]
-    if missing:
-        raise CheckpointError(f"missing tensors: {', '.join(missing)}")
-    extra = [k for k in entries if k not in expected]
-    if extra:
-        raise CheckpointError(f"extra tensors: {', '.join(extra)}")
-    for key, want in expected.items():
-        entry = entries[key]
-        if tuple(entry["shape"]) != tuple(want.shape):
-            raise CheckpointError(
-                f"tensor {key} has shape {_shape_text(entry['shape'])}, expected {_shape_text(want.shape)}"
-            )
-        if entry["dtype"] != DTYPES.get(want.dtype):
-            raise CheckpointError(f"tensor {key} has dtype {entry['dtype']}, expected {DTYPES.get(want.dtype)}")
-        start, end = entry["data_offsets"]
-        nbytes = want.numel() * want.element_size()
-        if end - start != nbytes:
-            raise CheckpointError(f"tensor {key} has {end - start} bytes of data, expected {nbytes}")
-    return snapshots
-
-
-def _read_bytes(path: Path) -> bytes:
-    try:
-        check_size(path.stat().st_size)
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise CheckpointError(f"no checkpoint file at {path}") from None
-    except OSError as e:
-        raise CheckpointError(f"could not read {path.name}: {e.strerror or e}") from None
-
-
 def read_checkpoint(source: str | Path | bytes) -> Checkpoint:
     """Validate and load a checkpoint from a path or the raw bytes of an upload."""
-    blob = bytes(source) if isinstance(source, (bytes, bytearray, memoryview)) else _read_bytes(Path(source))
-    entries, metadata = read_header(len(blob), lambda offset, n: blob[offset : offset + n])
-    config, meta = decode_metadata(metadata)
-    snapshot_meta(meta, check_tensors(entries, config))
+    blob = bytes(source) if isinstance(source, (bytes, bytearray, memoryview)) else read_file(Path(source))
+    config, meta = checked(blob)
     try:
         tensors = parse_safetensors(blob)
     except Exception as e:  # safetensors raises its own error types for malformed data

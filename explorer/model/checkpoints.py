@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from .catalog import Catalog, file_version, source_digest
 from .config import ModelConfig
-from .header import CheckpointError, decode_metadata, read_header, recorded_accuracy, snapshot_meta
+from .header import CheckpointError, check_tensors, decode_metadata, read_header, recorded_accuracy, snapshot_meta
 
 if TYPE_CHECKING:
     from .network import SequenceClassifier
@@ -171,8 +171,6 @@ def _headers(home: Path) -> Catalog:
 
 def _checked_header(path: Path) -> tuple[ModelConfig, dict]:
     """The header of the file at path, checked in full (framing, metadata, tensor names, shapes and dtypes)."""
-    from .checkpoint_file import check_tensors  # torch: only for a file version not checked before
-
     try:
         with path.open("rb") as f:
 

@@ -60,3 +60,23 @@ class ModelConfig:
     @classmethod
     def from_dict(cls, d: dict) -> "ModelConfig":
         return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
+
+
+def parameter_shapes(config: ModelConfig) -> dict[str, tuple[int, ...]]:
+    """Every tensor of SequenceClassifier(config)'s state_dict (all float32), in its order, with its shape: per
+    layer and direction W_ih, W_hh, b_ih, b_hh as nn.RNN names them (W_ih and b_ih alone for minGRU and minLSTM,
+    whose gates read x_t only), then the readout head. What a checkpoint's header is checked against."""
+    H, D = config.hidden_size, config.num_directions
+    rows = max(len(GATES[config.kind]), 1) * H  # the gates' blocks stacked (a plain RNN has one)
+    shapes: dict[str, tuple[int, ...]] = {}
+    for layer in range(config.num_layers):
+        fan_in = INPUT_SIZE if layer == 0 else H * D
+        for d in range(D):
+            sfx = f"_l{layer}" + ("_reverse" if d else "")
+            shapes[f"rnn.weight_ih{sfx}"] = (rows, fan_in)
+            if config.kind not in MIN_KINDS:
+                shapes[f"rnn.weight_hh{sfx}"] = (rows, H)
+            shapes[f"rnn.bias_ih{sfx}"] = (rows,)
+            if config.kind not in MIN_KINDS:
+                shapes[f"rnn.bias_hh{sfx}"] = (rows,)
+    return shapes | {"head.weight": (NUM_CLASSES, H * D), "head.bias": (NUM_CLASSES,)}

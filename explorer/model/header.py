@@ -2,16 +2,19 @@
 
 The safetensors header (tensor names, dtypes, shapes, offsets) and the string metadata (explorer.model.
 checkpoint_file describes the fields) are read and validated here with the standard library alone: listing the
-models, which every page does, needs no tensor library. model.checkpoint_file checks the tensors against the
-architecture and loads them.
+models, which every page does, needs no tensor library; nor does checking the tensors' names, shapes and dtypes
+against the architecture (config.parameter_shapes). model.checkpoint_file loads the tensors.
 """
 
 import json
+import math
+import re
 import struct
 from collections.abc import Callable
+from pathlib import Path
 
-from .config import ModelConfig
-from .snapshots import check_meta
+from .config import ModelConfig, parameter_shapes
+from .snapshots import MAX_SNAPSHOTS, check_meta
 
 FORMAT = "rnn-explorer/1"
 
@@ -176,3 +179,77 @@ def snapshot_meta(meta: dict, count: int) -> None:
         meta["snapshots"] = check_meta(meta["snapshots"], count)
     except ValueError as e:
         raise CheckpointError(f"invalid snapshots: {e}") from None
+
+
+SNAPSHOT_TENSOR = re.compile(r"snapshot\.(\d{2})\.(.+)")  # snapshot.NN.<parameter>, float16
+
+
+def _shape_text(shape) -> str:
+    return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def _check_snapshot_tensors(entries: dict, expected: dict[str, tuple[int, ...]]) -> int:
+    """Check the snapshot tensors (complete float16 copies of the weights, numbered from 00); return how many."""
+    sets: dict[int, dict] = {}
+    for key, entry in entries.items():
+        match = SNAPSHOT_TENSOR.fullmatch(key)
+        if match is None or match.group(2) not in expected:
+            raise CheckpointError(f"extra tensors: {key}")
+        sets.setdefault(int(match.group(1)), {})[match.group(2)] = entry
+    if len(sets) > MAX_SNAPSHOTS or sorted(sets) != list(range(len(sets))):
+        raise CheckpointError(f"snapshots must be numbered 00 to at most {MAX_SNAPSHOTS - 1:02d} without gaps")
+    for i, found in sets.items():
+        if set(found) != set(expected):
+            raise CheckpointError(f"snapshot {i:02d} lacks tensors: {', '.join(sorted(set(expected) - set(found)))}")
+        for name, entry in found.items():
+            shape = expected[name]
+            start, end = entry["data_offsets"]
+            if tuple(entry["shape"]) != shape or entry["dtype"] != "F16" or end - start != 2 * math.prod(shape):
+                raise CheckpointError(f"snapshot {i:02d}: tensor {name} is not a float16 {_shape_text(shape)}")
+    return len(sets)
+
+
+def check_tensors(entries: dict, config: ModelConfig) -> int:
+    """Compare the file's tensor names, shapes and dtypes with what SequenceClassifier(config) holds (float32
+    tensors of config.parameter_shapes); check the snapshots; return how many snapshots there are."""
+    expected = parameter_shapes(config)
+    snapshots = _check_snapshot_tensors({k: v for k, v in entries.items() if k.startswith("snapshot.")}, expected)
+    entries = {k: v for k, v in entries.items() if not k.startswith("snapshot.")}
+    missing = [k for k in expected if k not in entries]
+    if missing:
+        raise CheckpointError(f"missing tensors: {', '.join(missing)}")
+    extra = [k for k in entries if k not in expected]
+    if extra:
+        raise CheckpointError(f"extra tensors: {', '.join(extra)}")
+    for key, shape in expected.items():
+        entry = entries[key]
+        if tuple(entry["shape"]) != shape:
+            raise CheckpointError(
+                f"tensor {key} has shape {_shape_text(entry['shape'])}, expected {_shape_text(shape)}"
+            )
+        if entry["dtype"] != "F32":
+            raise CheckpointError(f"tensor {key} has dtype {entry['dtype']}, expected F32")
+        start, end = entry["data_offsets"]
+        if end - start != 4 * math.prod(shape):
+            raise CheckpointError(f"tensor {key} has {end - start} bytes of data, expected {4 * math.prod(shape)}")
+    return snapshots
+
+
+def read_file(path: Path) -> bytes:
+    """A checkpoint file's bytes, refused over MAX_BYTES before reading; CheckpointError if it cannot be read."""
+    try:
+        check_size(path.stat().st_size)
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise CheckpointError(f"no checkpoint file at {path}") from None
+    except OSError as e:
+        raise CheckpointError(f"could not read {path.name}: {e.strerror or e}") from None
+
+
+def checked(blob: bytes) -> tuple[ModelConfig, dict]:
+    """(config, meta with its snapshots validated) of a whole checkpoint file, its framing, metadata and tensor
+    entries checked; the tensors' values are for the reader to parse (checkpoint_file: torch, arrays: NumPy)."""
+    entries, metadata = read_header(len(blob), lambda offset, n: blob[offset : offset + n])
+    config, meta = decode_metadata(metadata)
+    snapshot_meta(meta, check_tensors(entries, config))
+    return config, meta

@@ -16,14 +16,18 @@ a drawing (digit number -1).
 
 import json
 import struct
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from ..data.digits import Digits
 from ..data.sequences import ROWS, SequenceTask
-from .config import GATES
-from .network import SequenceClassifier, layer_weights
+from . import arrays
+from .config import GATES, ModelConfig, parameter_shapes
+
+if TYPE_CHECKING:  # packing reads arrays: a model's tensors become arrays in pack(), without importing torch
+    from .network import SequenceClassifier
 
 MAGIC = b"RNNX"
 FORMAT = 1
@@ -33,25 +37,16 @@ RECURRENT = ("weight_ih", "bias_ih", "weight_hh", "bias_hh")  # layer_weights' o
 DRAWING = -1  # the digit number a drawing's noise rows are drawn for (digit_sequence's default)
 
 
-def tensor_names(model: SequenceClassifier) -> list[str]:
+def tensor_names(config: ModelConfig) -> list[str]:
     """The tensors a browser needs, in the order they are written: per layer and direction W_ih, b_ih, W_hh,
     b_hh (named as nn.LSTM names them; W_ih and b_ih only for minGRU and minLSTM), then the readout head."""
-    cfg = model.config
+    shapes = parameter_shapes(config)
     names = []
-    for layer in range(cfg.num_layers):
-        for d in range(cfg.num_directions):
+    for layer in range(config.num_layers):
+        for d in range(config.num_directions):
             sfx = f"_l{layer}" + ("_reverse" if d else "")
-            names += [f"{n}{sfx}" for n in RECURRENT if hasattr(model.rnn, f"{n}{sfx}")]
+            names += [f"{n}{sfx}" for n in RECURRENT if f"rnn.{n}{sfx}" in shapes]
     return names + ["head.weight", "head.bias"]
-
-
-def _tensors(model: SequenceClassifier) -> list[np.ndarray]:
-    cfg = model.config
-    out = []
-    for layer in range(cfg.num_layers):
-        for d in range(cfg.num_directions):
-            out += [t.detach().to(torch.float32).numpy() for t in layer_weights(model, layer, d) if t is not None]
-    return out + [model.head.weight.detach().float().numpy(), model.head.bias.detach().float().numpy()]
 
 
 def digits_to_send(task: SequenceTask, weight_bytes: int, available: int, header_bytes: int = 8192) -> int:
@@ -64,13 +59,15 @@ def digits_to_send(task: SequenceTask, weight_bytes: int, available: int, header
 
 def noise_rows(task: SequenceTask, indices: list[int]) -> np.ndarray:
     """The fixed evaluation noise rows (len(indices), delay, 28) float32 the engine gives these digit numbers."""
+    import torch  # the engine draws them from torch's generator: only a noise task needs it
+
     blank = torch.zeros(len(indices), ROWS, ROWS)
     seqs = task.apply(blank, indices=torch.tensor(indices)).numpy()
     return seqs[:, : task.delay] if task.at == "before" else seqs[:, ROWS:]
 
 
 def pack(
-    model: SequenceClassifier,
+    model: "SequenceClassifier",
     task: SequenceTask,
     test: Digits,
     name: str,
@@ -80,12 +77,39 @@ def pack(
 ) -> bytes:
     """The blob for one model view, with at most max_digits test digits and, if given, the model's predicted
     class of each (for "next mistake"). `name` and `label` are shown in the browser as text, never as markup."""
-    cfg = model.config
-    tensors = _tensors(model)
+    weights = {k: v.detach().cpu().float().numpy() for k, v in model.state_dict().items()}
+    return pack_arrays(model.config, weights, task, test, name, label, max_digits, predicted)
+
+
+def pack_file(
+    path: Path, task: SequenceTask, test: Digits, name: str, label: str, snapshot: int | None = None
+) -> bytes:
+    """The blob of the checkpoint at path (its snapshot `snapshot`'s weights, None: its own), with its predicted
+    class of every digit sent: pack()'s bytes for the loaded model and model.predictions' classes, made in NumPy
+    (model.arrays) without torch; CheckpointError where the file cannot be read."""
+    config, weights = arrays.read_weights(path, snapshot)
+    count = digits_to_send(task, 4 * sum(w.size for w in weights.values()), len(test))
+    predicted = arrays.predict(config, weights, test, task, count)
+    return pack_arrays(config, weights, task, test, name, label, MAX_DIGITS, predicted)
+
+
+def pack_arrays(
+    config: ModelConfig,
+    weights: dict[str, np.ndarray],
+    task: SequenceTask,
+    test: Digits,
+    name: str,
+    label: str,
+    max_digits: int = MAX_DIGITS,
+    predicted: np.ndarray | None = None,
+) -> bytes:
+    """pack() from the weights as float32 arrays named as SequenceClassifier's state_dict names them."""
+    names = tensor_names(config)
+    tensors = [np.asarray(weights[n if n.startswith("head.") else f"rnn.{n}"], np.float32) for n in names]
     weight_bytes = 4 * sum(t.size for t in tensors)
     count = min(digits_to_send(task, weight_bytes, len(test)), max_digits)
     layout, offset = [], 0
-    for tname, t in zip(tensor_names(model), tensors):
+    for tname, t in zip(names, tensors):
         layout.append({"name": tname, "offset": offset, "shape": list(t.shape)})
         offset += t.size
     floats = [t.ravel() for t in tensors]
@@ -100,11 +124,11 @@ def pack(
         "name": name,
         "label": label,
         "config": {
-            "kind": cfg.kind,
-            "hidden": cfg.hidden_size,
-            "layers": cfg.num_layers,
-            "directions": cfg.num_directions,
-            "gates": list(GATES[cfg.kind]),
+            "kind": config.kind,
+            "hidden": config.hidden_size,
+            "layers": config.num_layers,
+            "directions": config.num_directions,
+            "gates": list(GATES[config.kind]),
         },
         "task": {"kind": task.kind, "delay": task.delay, "at": task.at, "T": task.T, "name": task.name},
         "tensors": layout,

@@ -22,6 +22,7 @@ from .widgets import (
     model_option_label,
     model_picker,
     others_switch,
+    unreadable,
     visible_models,
     whose,
 )
@@ -103,6 +104,7 @@ __all__ = [
     "synced",
     "trace_digit",
     "unit_view",
+    "unreadable",
     "untrained_copy",
     "url_toggle",
     "visible_models",

@@ -35,6 +35,9 @@ from ..figures.panels import NAMES
 from ..model.catalog import Catalog, file_version, source_digest
 from ..model.checkpoints import home_dir
 from ..model.config import DIRECTIONS
+from ..model.header import CheckpointError
+from .loaders import packed_model
+from .widgets import unreadable
 
 if TYPE_CHECKING:
     from ..data.sequences import SequenceTask
@@ -130,9 +133,9 @@ class Source:
     make: Callable[[], bytes]
 
 
-# The code a blob is made by (model.portable packs it, ui.computed picks the weights, model and data make the
-# predictions it carries): a link kept from other code is not used.
-BLOB_CODE = ("model/*.py", "data/*.py", "ui/computed.py")
+# The code a blob is made by (model.portable packs it from model.arrays' weights and predictions, ui.loaders
+# calls it): a link kept from other code is not used.
+BLOB_CODE = ("model/*.py", "data/*.py", "ui/loaders.py")
 
 
 def blob_code(package: Path) -> str:
@@ -167,25 +170,22 @@ def link(source: Source) -> dict:
 
 
 def watched_model(info: "CheckpointInfo", task: "SequenceTask", snapshot: int | None = None) -> Source:
-    """The model as Watch it read's view runs it (a Source): its weights at `snapshot` (None: the
-    final ones), read as sequences of `task`. Its blob is made (torch: ui.computed.model_blob) only for a file
-    version the server has not linked before; a file gone or broken since it was listed stops the page with
-    widgets.loaded_model's message."""
-
-    def make() -> bytes:
-        from .computed import at_snapshot, model_blob  # torch: only for a model never linked before
-        from .widgets import loaded_model
-
-        loaded = loaded_model(info)
-        if loaded is None:
-            st.stop()
-        checkpoint, key = at_snapshot(*loaded, snapshot)
-        return model_blob(checkpoint, key, task, info.name, info.label)
-
+    """The model as Watch it read's view runs it (a Source): its weights at `snapshot` (None: the final ones),
+    read as sequences of `task`. Its blob is made (loaders.packed_model, in NumPy) only for a file version the
+    server has not linked before; a file gone or broken since it was listed stops the page with
+    widgets.unreadable's message."""
     try:
         version = f"{file_version(info.path)}|{snapshot}|{task}|{info.name}|{info.label}"
     except OSError:  # gone since it was listed: make() says so
         version = None
+
+    def make() -> bytes:
+        try:
+            return packed_model(info.path, version, task, info.name, info.label, snapshot)
+        except (CheckpointError, OSError) as e:
+            unreadable(info, e)
+            st.stop()
+
     return Source(version, make)
 
 

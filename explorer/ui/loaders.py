@@ -6,6 +6,7 @@ first asks for one (a second of torch's import saved on a cold server's Watch pa
 
 import io
 import os
+from pathlib import Path
 
 import numpy as np
 import streamlit as st
@@ -13,6 +14,7 @@ import streamlit as st
 from ..data.digits import Digits, load_sample
 from ..data.sequences import SequenceTask, trained_task
 from ..model.checkpoints import SUFFIX, CheckpointInfo, list_checkpoints, shipped_dir, user_dir
+from ..model.portable import pack_file
 from ..model.snapshots import Point, recorded_points
 
 
@@ -82,3 +84,13 @@ def model_task(info: CheckpointInfo) -> SequenceTask:
 def model_points(info: CheckpointInfo) -> list[Point]:
     """The points of training the checkpoint can replay (its snapshots, then its final weights), from its header."""
     return recorded_points(info.meta)
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def packed_model(
+    path: Path, version: str | None, task: SequenceTask, name: str, label: str, snapshot: int | None
+) -> bytes:
+    """The model as the browser runs it (model.portable.pack_file: weights, config, task, test digits and the
+    model's predicted class of each, made in NumPy without torch), once per file `version` (None: gone or
+    unreadable) and shared by every visitor; CheckpointError where the file cannot be read. Read-only bytes."""
+    return pack_file(path, task, sample()[1], name, label, snapshot)

@@ -127,20 +127,25 @@ def model_multiselect(label: str, key: str, default: list[str]) -> dict[str, Che
     return {n: infos[n] for n in names}
 
 
+def unreadable(info: CheckpointInfo, error: Exception) -> None:
+    """Say why a model cannot be loaded (a bad file, or one deleted while the page was open) without ever naming
+    the file's path on the server."""
+    if not info.path.exists():  # deleted since it was listed
+        st.error(f"{plain(info.stem)} is gone: its file was deleted (in another tab?). Pick another model.")
+    elif isinstance(error, OSError):  # its text would name the path
+        st.error(f"Could not load {plain(info.stem)}: {plain(error.strerror or 'the file cannot be read')}")
+    else:
+        st.error(f"Could not load {plain(info.stem)}: {plain(error)}")
+
+
 def loaded_model(info: CheckpointInfo) -> "tuple[Checkpoint, str] | None":
-    """load_model, or None after a friendly error (a bad file, or one deleted while the page was open) that never
-    names the file's path on the server."""
+    """load_model, or None after unreadable's message."""
     from .computed import load_model  # torch: imported by the first page that loads a model's weights
 
     try:
         return load_model(info)
     except (CheckpointError, OSError) as e:
-        if not info.path.exists():  # deleted since it was listed
-            st.error(f"{plain(info.stem)} is gone: its file was deleted (in another tab?). Pick another model.")
-        elif isinstance(e, OSError):  # its text would name the path
-            st.error(f"Could not load {plain(info.stem)}: {plain(e.strerror or 'the file cannot be read')}")
-        else:
-            st.error(f"Could not load {plain(info.stem)}: {plain(e)}")
+        unreadable(info, e)
     return None
 
 

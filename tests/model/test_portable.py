@@ -23,7 +23,7 @@ def test_every_weight_and_digit_arrives_exactly(kind, gates, per_direction):
     model = untrained_model(ModelConfig(kind, 16, num_layers=2, bidirectional=True), seed=3)
     header, tensors, digits, noise = unpack(pack(model, ROW_MNIST, TEST, "gru-x", "GRU <b>x</b>"))
     state = {k.removeprefix("rnn."): v for k, v in model.state_dict().items()}
-    assert list(tensors) == tensor_names(model) and set(tensors) == set(state)
+    assert list(tensors) == tensor_names(model.config) and set(tensors) == set(state)
     assert len(tensors) == 2 * 2 * per_direction + 2
     for name, value in tensors.items():
         assert np.array_equal(value, state[name].numpy()), name

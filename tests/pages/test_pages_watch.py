@@ -93,7 +93,7 @@ def assert_weights(sent, net) -> None:
     """A model as the view got it holds exactly this network's weights."""
     header, tensors, digits, _ = sent
     state = {k.removeprefix("rnn."): v.numpy() for k, v in net.state_dict().items()}
-    assert list(tensors) == tensor_names(net)
+    assert list(tensors) == tensor_names(net.config)
     for name in tensors:
         np.testing.assert_array_equal(tensors[name], state[name], err_msg=name)
     assert header["config"]["kind"] == net.config.kind and len(digits) == header["digits"]["count"] > 0

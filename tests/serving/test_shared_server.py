@@ -349,6 +349,18 @@ def test_a_file_that_cannot_be_read_is_named_but_its_path_is_not(monkeypatch):
     def refuse(info):
         raise PermissionError(13, "Permission denied", str(info.path))
 
-    monkeypatch.setattr("explorer.ui.computed.load_model", refuse)
+    monkeypatch.setattr("explorer.ui.computed.load_model", refuse)  # where a page loads the weights
+    at = page("gradients")  # its first model: the RNN
+    assert at.error[0].value == "Could not load rnn\\-128: Permission denied"
+    real = type(checkpoints.shipped_dir()).read_bytes
+
+    def unreadable(path):  # Watch it read reads the file itself, to pack it for the browser
+        if path.suffix == ".safetensors":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path)
+
+    monkeypatch.setattr(type(checkpoints.shipped_dir()), "read_bytes", unreadable)
     at = page("watch")
-    assert at.error[0].value == "Could not load lstm\\-128: Permission denied"
+    assert at.error[0].value == "Could not load lstm\\-128: " + ui.plain(
+        "could not read lstm-128.safetensors: Permission denied"
+    )
