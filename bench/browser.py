@@ -132,7 +132,7 @@ def main() -> None:
             server.stop()
         print(
             f"cold first Watch page, a server's very first start (a new home): {first:.2f} s from the request to "
-            "the drawn view (it checks every model's header and packs the model: it imports torch)"
+            "the drawn view (it checks every model's header and packs the model, in NumPy)"
         )
         server = Server(8767, home=server.home, **env)  # restarted: what it found out the first time is kept
         try:

@@ -20,26 +20,31 @@ from .config import MIN_KINDS, ModelConfig, parameter_shapes
 from .header import CheckpointError, checked, read_file
 
 
+def parsed(blob: bytes) -> tuple[ModelConfig, dict, dict[str, np.ndarray]]:
+    """(config, meta, every tensor as a read-only array) of a whole checkpoint file, checked as header.checked
+    checks it and every value finite; CheckpointError otherwise. checkpoint_file.read_checkpoint reads through it."""
+    config, meta = checked(blob)
+    try:
+        values = parse_arrays(blob)
+    except Exception as e:  # safetensors raises its own error types for malformed data
+        raise CheckpointError(f"not a valid safetensors file: {e}") from None
+    for key, value in values.items():
+        if not np.isfinite(value).all():
+            raise CheckpointError(f"tensor {key} has non-finite values (NaN or inf)")
+    return config, meta, values
+
+
 def read_weights(path: Path, snapshot: int | None = None) -> tuple[ModelConfig, dict[str, np.ndarray]]:
     """(config, state_dict-named float32 arrays) of the checkpoint at path: its own weights, or snapshot
     `snapshot`'s (float16, upcast as checkpoint_file.Checkpoint.snapshot_model does); checked as read_checkpoint
     checks a file (CheckpointError with the same messages)."""
-    blob = read_file(Path(path))
-    config, meta = checked(blob)
-    try:
-        arrays = parse_arrays(blob)
-    except Exception as e:  # safetensors raises its own error types for malformed data
-        raise CheckpointError(f"not a valid safetensors file: {e}") from None
-    for key, array in arrays.items():
-        if not np.isfinite(array).all():
-            raise CheckpointError(f"tensor {key} has non-finite values (NaN or inf)")
+    config, meta, values = parsed(read_file(Path(path)))
+    names = parameter_shapes(config)
     if snapshot is None:
-        return config, {name: arrays[name] for name in parameter_shapes(config)}
+        return config, {name: values[name] for name in names}
     if not 0 <= snapshot < len(meta["snapshots"]):
         raise CheckpointError(f"the checkpoint holds no snapshot {snapshot}")
-    return config, {
-        name: arrays[f"snapshot.{snapshot:02d}.{name}"].astype(np.float32) for name in parameter_shapes(config)
-    }
+    return config, {name: values[f"snapshot.{snapshot:02d}.{name}"].astype(np.float32) for name in names}
 
 
 def sigmoid(v: np.ndarray) -> np.ndarray:

@@ -18,11 +18,11 @@ from pathlib import Path
 import numpy
 import safetensors
 import torch
-from safetensors.torch import load as parse_safetensors  # a plain tensor format: never pickle
 from safetensors.torch import save as serialize_safetensors
 
+from .arrays import parsed  # a plain tensor format: never pickle
 from .config import ModelConfig
-from .header import FORMAT, MAX_BYTES, CheckpointError, checked, read_file, recorded_accuracy, size_text
+from .header import FORMAT, MAX_BYTES, CheckpointError, read_file, recorded_accuracy, size_text
 from .network import SequenceClassifier, count_parameters
 from .snapshots import Snapshot
 
@@ -121,14 +121,8 @@ def serialize(
 def read_checkpoint(source: str | Path | bytes) -> Checkpoint:
     """Validate and load a checkpoint from a path or the raw bytes of an upload."""
     blob = bytes(source) if isinstance(source, (bytes, bytearray, memoryview)) else read_file(Path(source))
-    config, meta = checked(blob)
-    try:
-        tensors = parse_safetensors(blob)
-    except Exception as e:  # safetensors raises its own error types for malformed data
-        raise CheckpointError(f"not a valid safetensors file: {e}") from None
-    for key, tensor in tensors.items():
-        if not torch.isfinite(tensor).all():
-            raise CheckpointError(f"tensor {key} has non-finite values (NaN or inf)")
+    config, meta, values = parsed(blob)
+    tensors = {key: torch.from_numpy(value.copy()) for key, value in values.items()}  # copies: views of `blob`
     with torch.device("meta"):  # no random init: it would draw from the global RNG, which seeded_model guards
         model = SequenceClassifier(config)
     weights = {k: v for k, v in tensors.items() if not k.startswith("snapshot.")}

@@ -15,7 +15,7 @@ import safetensors.torch
 import tomllib
 import torch
 
-from explorer.model import checkpoint_file, checkpoints, header
+from explorer.model import arrays, checkpoint_file, checkpoints, header
 from explorer.model.checkpoint_file import FORMAT, Checkpoint, CheckpointError, library_versions, read_checkpoint
 from explorer.model.checkpoints import (
     CheckpointInfo,
@@ -354,6 +354,7 @@ def test_list_shipped_then_local_then_visitors_sorted(dirs, monkeypatch):
     (shipped / "truncation_sweep.json").write_text("{}")  # other files are not checkpoints
     (user / ".c.safetensors.abc.tmp").write_bytes(b"half")
     monkeypatch.setattr(checkpoint_file.safetensors.torch, "load", lambda *a: pytest.fail("listing loaded tensors"))
+    monkeypatch.setattr(arrays, "parse_arrays", lambda *a: pytest.fail("listing loaded tensors"))
 
     skipped = []
     infos = list_checkpoints(on_error=lambda path, error: skipped.append((path.name, str(error))))
