@@ -15,6 +15,7 @@ a drawing (digit number -1).
 """
 
 import json
+import math
 import struct
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -57,6 +58,12 @@ def digits_to_send(task: SequenceTask, weight_bytes: int, available: int, header
     return max(0, min(available, MAX_DIGITS, room // per_digit))
 
 
+def sent_digits(config: ModelConfig, task: SequenceTask, test: Digits, max_digits: int = MAX_DIGITS) -> int:
+    """How many of the test digits a blob of this model carries (digits_to_send beside its float32 weights)."""
+    weight_bytes = 4 * sum(math.prod(shape) for shape in parameter_shapes(config).values())
+    return min(digits_to_send(task, weight_bytes, len(test)), max_digits)
+
+
 def noise_rows(task: SequenceTask, indices: list[int]) -> np.ndarray:
     """The fixed evaluation noise rows (len(indices), delay, 28) float32 the engine gives these digit numbers."""
     import torch  # the engine draws them from torch's generator: only a noise task needs it
@@ -88,8 +95,7 @@ def pack_file(
     class of every digit sent: pack()'s bytes for the loaded model and model.predictions' classes, made in NumPy
     (model.arrays) without torch; CheckpointError where the file cannot be read."""
     config, weights = arrays.read_weights(path, snapshot)
-    count = digits_to_send(task, 4 * sum(w.size for w in weights.values()), len(test))
-    predicted = arrays.predict(config, weights, test, task, count)
+    predicted = arrays.predict(config, weights, test, task, sent_digits(config, task, test))
     return pack_arrays(config, weights, task, test, name, label, MAX_DIGITS, predicted)
 
 
@@ -106,8 +112,7 @@ def pack_arrays(
     """pack() from the weights as float32 arrays named as SequenceClassifier's state_dict names them."""
     names = tensor_names(config)
     tensors = [np.asarray(weights[n if n.startswith("head.") else f"rnn.{n}"], np.float32) for n in names]
-    weight_bytes = 4 * sum(t.size for t in tensors)
-    count = min(digits_to_send(task, weight_bytes, len(test)), max_digits)
+    count = sent_digits(config, task, test, max_digits)
     layout, offset = [], 0
     for tname, t in zip(names, tensors):
         layout.append({"name": tname, "offset": offset, "shape": list(t.shape)})
